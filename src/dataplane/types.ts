@@ -1,0 +1,42 @@
+// The one interface every dataplane implements (nftables, iptables, ipvs), per IP family.
+//
+// Pure builders, thin appliers: each dataplane folder holds a pure planner
+// (state + previous applied state -> transaction text + new applied state), golden-tested,
+// and a thin applier that hands that text to the kernel tool. `Dataplane` glues them.
+
+import type { DataplaneConfig, IPFamily, ProxyMode, ProxyState } from '../model/types.js';
+
+export interface SyncOptions {
+  /** Rewrite everything (first sync, after a failure, topology change, periodic full sync, drift). */
+  readonly full: boolean;
+}
+
+export interface SyncResult {
+  /** Whether this run was a full sync (a dataplane may upgrade a partial request to full). */
+  readonly full: boolean;
+  /** Size of what was sent to the kernel tool (lines / operations), for logs and benchmarks. */
+  readonly operations: number;
+  /** Milliseconds spent inside kernel tools (nft, iptables-restore, ipvsadm, ipset). */
+  readonly toolMillis: number;
+}
+
+export interface Dataplane {
+  readonly mode: ProxyMode;
+  readonly family: IPFamily;
+  /**
+   * Program `state`. Atomic: on failure it throws and the previously applied ruleset stays in
+   * the kernel; the next call after a failure must be a full sync (the dataplane forces it).
+   */
+  sync(state: ProxyState, opts: SyncOptions): Promise<SyncResult>;
+  /**
+   * Cheap check whether our rules were removed or flushed by someone else since the last
+   * sync (canary). true means the next sync must be full.
+   */
+  detectDrift(): Promise<boolean>;
+  /** The ruleset text this mode would program for `state` from scratch (for --print-rules). */
+  render(state: ProxyState): string;
+  /** Remove everything this mode created for this family. Best effort; throws on failure. */
+  cleanup(): Promise<void>;
+}
+
+export type DataplaneFactory = (cfg: DataplaneConfig) => Dataplane;
