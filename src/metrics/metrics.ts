@@ -1,0 +1,205 @@
+// Upstream kube-proxy's Prometheus metrics (pkg/proxy/metrics/metrics.go): same names, types,
+// labels and buckets. Mode-specific metrics appear only after registerMetrics(mode), as upstream.
+
+import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import type { ProxyMode } from '../model/types.js';
+
+export const registry = new Registry();
+
+/** ExponentialBuckets(0.001, 2, 15) = 0.001 … 16.384 s. */
+export const syncBuckets = Array.from({ length: 15 }, (_, i) => 0.001 * 2 ** i);
+
+/** MergeBuckets(Linear(0.25,0.25,2), Linear(1,1,59), Linear(60,5,12), Linear(120,30,7)) with the leading 0. */
+export const networkProgrammingBuckets = [
+  0,
+  0.25,
+  0.5,
+  ...Array.from({ length: 59 }, (_, i) => 1 + i),
+  ...Array.from({ length: 12 }, (_, i) => 60 + 5 * i),
+  ...Array.from({ length: 7 }, (_, i) => 120 + 30 * i),
+];
+
+const fam = ['ip_family'] as const;
+
+export const metrics = {
+  syncProxyRulesDuration: new Histogram({
+    name: 'kubeproxy_sync_proxy_rules_duration_seconds',
+    help: 'SyncProxyRules latency in seconds',
+    labelNames: fam,
+    buckets: syncBuckets,
+    registers: [],
+  }),
+  syncFullProxyRulesDuration: new Histogram({
+    name: 'kubeproxy_sync_full_proxy_rules_duration_seconds',
+    help: 'SyncProxyRules latency in seconds for full resyncs',
+    labelNames: fam,
+    buckets: syncBuckets,
+    registers: [],
+  }),
+  syncPartialProxyRulesDuration: new Histogram({
+    name: 'kubeproxy_sync_partial_proxy_rules_duration_seconds',
+    help: 'SyncProxyRules latency in seconds for partial resyncs',
+    labelNames: fam,
+    buckets: syncBuckets,
+    registers: [],
+  }),
+  syncProxyRulesLastTimestamp: new Gauge({
+    name: 'kubeproxy_sync_proxy_rules_last_timestamp_seconds',
+    help: 'The last time proxy rules were successfully synced',
+    labelNames: fam,
+    registers: [],
+  }),
+  syncProxyRulesLastQueuedTimestamp: new Gauge({
+    name: 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds',
+    help: 'The last time a sync of proxy rules was queued',
+    labelNames: fam,
+    registers: [],
+  }),
+  networkProgrammingDuration: new Histogram({
+    name: 'kubeproxy_network_programming_duration_seconds',
+    help: 'In Cluster Network Programming Latency in seconds',
+    labelNames: fam,
+    buckets: networkProgrammingBuckets,
+    registers: [],
+  }),
+  endpointChangesPending: new Gauge({
+    name: 'kubeproxy_sync_proxy_rules_endpoint_changes_pending',
+    help: 'Pending proxy rules Endpoint changes',
+    registers: [],
+  }),
+  endpointChangesTotal: new Counter({
+    name: 'kubeproxy_sync_proxy_rules_endpoint_changes_total',
+    help: 'Cumulative proxy rules Endpoint changes',
+    registers: [],
+  }),
+  serviceChangesPending: new Gauge({
+    name: 'kubeproxy_sync_proxy_rules_service_changes_pending',
+    help: 'Pending proxy rules Service changes',
+    registers: [],
+  }),
+  serviceChangesTotal: new Counter({
+    name: 'kubeproxy_sync_proxy_rules_service_changes_total',
+    help: 'Cumulative proxy rules Service changes',
+    registers: [],
+  }),
+  noLocalEndpointsTotal: new Gauge({
+    name: 'kubeproxy_sync_proxy_rules_no_local_endpoints_total',
+    help: 'Number of services with a Local traffic policy and no endpoints',
+    labelNames: ['traffic_policy', 'ip_family'] as const,
+    registers: [],
+  }),
+  healthzTotal: new Counter({
+    name: 'kubeproxy_proxy_healthz_total',
+    help: 'Cumulative proxy healthz HTTP status',
+    labelNames: ['code'] as const,
+    registers: [],
+  }),
+  livezTotal: new Counter({
+    name: 'kubeproxy_proxy_livez_total',
+    help: 'Cumulative proxy livez HTTP status',
+    labelNames: ['code'] as const,
+    registers: [],
+  }),
+  conntrackReconcilerSyncDuration: new Histogram({
+    name: 'kubeproxy_conntrack_reconciler_sync_duration_seconds',
+    help: 'ReconcileConntrackFlowsLatency latency in seconds',
+    labelNames: fam,
+    buckets: syncBuckets,
+    registers: [],
+  }),
+  conntrackReconcilerDeletedEntriesTotal: new Counter({
+    name: 'kubeproxy_conntrack_reconciler_deleted_entries_total',
+    help: 'Cumulative conntrack flows deleted by conntrack reconciler',
+    labelNames: fam,
+    registers: [],
+  }),
+  // iptables (and ipvs: restore failures)
+  iptablesRestoreFailuresTotal: new Counter({
+    name: 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total',
+    help: 'Cumulative proxy iptables restore failures',
+    labelNames: fam,
+    registers: [],
+  }),
+  iptablesPartialRestoreFailuresTotal: new Counter({
+    name: 'kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total',
+    help: 'Cumulative proxy iptables partial restore failures',
+    labelNames: fam,
+    registers: [],
+  }),
+  iptablesRulesTotal: new Gauge({
+    name: 'kubeproxy_sync_proxy_rules_iptables_total',
+    help: 'Total number of iptables rules owned by kube-proxy',
+    labelNames: ['table', 'ip_family'] as const,
+    registers: [],
+  }),
+  iptablesRulesLast: new Gauge({
+    name: 'kubeproxy_sync_proxy_rules_iptables_last',
+    help: 'Number of iptables rules written by kube-proxy in last sync',
+    labelNames: ['table', 'ip_family'] as const,
+    registers: [],
+  }),
+  // nftables
+  nftablesSyncFailuresTotal: new Counter({
+    name: 'kubeproxy_sync_proxy_rules_nftables_sync_failures_total',
+    help: 'Cumulative proxy nftables sync failures',
+    labelNames: fam,
+    registers: [],
+  }),
+  nftablesCleanupFailuresTotal: new Counter({
+    name: 'kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total',
+    help: 'Cumulative proxy nftables cleanup failures',
+    labelNames: fam,
+    registers: [],
+  }),
+  // kube-proxy-ts's own (not upstream): objects skipped as invalid, by kind.
+  invalidObjectsTotal: new Counter({
+    name: 'kubeproxy_ts_invalid_objects_total',
+    help: 'API objects skipped because they were malformed or semantically invalid',
+    labelNames: ['kind'] as const,
+    registers: [],
+  }),
+};
+
+const common: Metric[] = [
+  metrics.syncProxyRulesDuration,
+  metrics.syncProxyRulesLastTimestamp,
+  metrics.syncProxyRulesLastQueuedTimestamp,
+  metrics.networkProgrammingDuration,
+  metrics.endpointChangesPending,
+  metrics.endpointChangesTotal,
+  metrics.serviceChangesPending,
+  metrics.serviceChangesTotal,
+  metrics.noLocalEndpointsTotal,
+  metrics.healthzTotal,
+  metrics.livezTotal,
+  metrics.conntrackReconcilerSyncDuration,
+  metrics.conntrackReconcilerDeletedEntriesTotal,
+  metrics.invalidObjectsTotal,
+];
+
+const byMode: Record<ProxyMode, readonly Metric[]> = {
+  iptables: [
+    metrics.syncFullProxyRulesDuration,
+    metrics.syncPartialProxyRulesDuration,
+    metrics.iptablesRestoreFailuresTotal,
+    metrics.iptablesPartialRestoreFailuresTotal,
+    metrics.iptablesRulesTotal,
+    metrics.iptablesRulesLast,
+  ],
+  ipvs: [metrics.iptablesRestoreFailuresTotal],
+  nftables: [
+    metrics.syncFullProxyRulesDuration,
+    metrics.syncPartialProxyRulesDuration,
+    metrics.nftablesSyncFailuresTotal,
+    metrics.nftablesCleanupFailuresTotal,
+  ],
+};
+
+/** Register the common metrics and those of `mode` (idempotent). */
+export function registerMetrics(mode: ProxyMode): void {
+  for (const m of [...common, ...byMode[mode]]) {
+    // prom-client keeps the name private in its types; it is there at run time.
+    const name = (m as unknown as { name: string }).name;
+    if (!registry.getSingleMetric(name)) registry.registerMetric(m);
+  }
+}
