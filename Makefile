@@ -1,0 +1,31 @@
+# kube-proxy-ts — every target does its own set-up (Debian packages when missing, npm ci).
+.PHONY: all build demo test test-host test-ipvs bench bench-quick clean
+
+all: build
+
+build:
+	bash scripts/setup.sh
+	npm run --silent build
+
+# The main job on the embedded default: a demo in network namespaces from examples/manifests.
+demo: build
+	node dist/tools/demo.js $(DEMO_ARGS)
+
+# Every test: unit, integration (test API server, kubectl), traffic in namespaces, IPVS in a guest.
+test:
+	bash scripts/test.sh
+
+test-host:
+	bash scripts/test.sh --no-ipvs
+
+test-ipvs: build
+	bash scripts/test-ipvs.sh
+
+bench: build
+	node dist/bench/run.js $(BENCH_ARGS)
+
+bench-quick: build
+	node dist/bench/run.js --quick
+
+clean:
+	rm -rf dist
