@@ -1,0 +1,92 @@
+// The deploy/ manifests are what users install: check the properties that matter (least
+// privilege RBAC, DaemonSet shape as upstream's kube-proxy) on the parsed objects.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { repoRoot } from '../support/repo-root.js';
+
+type Obj = Record<string, any>; // parsed YAML of several kinds; fields are checked one by one below
+
+function loadDeploy(): Obj[] {
+  const dir = join(repoRoot(), 'deploy');
+  const out: Obj[] = [];
+  for (const f of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+    for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
+      assert.equal(doc.errors.length, 0, `${f}: ${doc.errors.map((e) => e.message).join('; ')}`);
+      const o = doc.toJS() as Obj | null;
+      if (o) out.push(o);
+    }
+  }
+  return out;
+}
+
+const objs = loadDeploy();
+const byKind = (k: string) => objs.filter((o) => o.kind === k);
+
+test('every manifest has apiVersion, kind and a name', () => {
+  assert.ok(objs.length >= 5);
+  for (const o of objs) {
+    assert.ok(o.apiVersion && o.kind && o.metadata?.name, JSON.stringify(o).slice(0, 80));
+  }
+});
+
+test('ClusterRole grants only read on services, endpointslices, nodes and create/patch on events', () => {
+  const [role] = byKind('ClusterRole');
+  assert.ok(role);
+  const grants = new Set<string>();
+  for (const r of role.rules as Obj[]) {
+    for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) grants.add(`${g}/${res}:${v}`);
+  }
+  const want = new Set([
+    '/services:get', '/services:list', '/services:watch',
+    '/nodes:get', '/nodes:list', '/nodes:watch',
+    'discovery.k8s.io/endpointslices:get', 'discovery.k8s.io/endpointslices:list', 'discovery.k8s.io/endpointslices:watch',
+    '/events:create', '/events:patch', 'events.k8s.io/events:create', 'events.k8s.io/events:patch',
+  ]);
+  assert.deepEqual([...grants].sort(), [...want].sort());
+  for (const r of role.rules as Obj[]) assert.ok(!r.verbs.includes('*') && !r.resources.includes('*'));
+});
+
+test('ClusterRoleBinding binds the role to the DaemonSet service account', () => {
+  const [b] = byKind('ClusterRoleBinding');
+  const [sa] = byKind('ServiceAccount');
+  const [ds] = byKind('DaemonSet');
+  assert.equal(b.roleRef.name, byKind('ClusterRole')[0].metadata.name);
+  assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+  assert.equal(ds.spec.template.spec.serviceAccountName, sa.metadata.name);
+});
+
+test('DaemonSet runs like upstream kube-proxy', () => {
+  const [ds] = byKind('DaemonSet');
+  const pod = ds.spec.template.spec;
+  assert.equal(pod.hostNetwork, true);
+  assert.equal(pod.priorityClassName, 'system-node-critical');
+  assert.ok(pod.tolerations.some((t: Obj) => t.operator === 'Exists'));
+  const c = pod.containers[0];
+  assert.equal(c.livenessProbe.httpGet.path, '/livez');
+  assert.equal(c.livenessProbe.httpGet.port, 10256);
+  const caps = c.securityContext.capabilities?.add ?? [];
+  assert.ok(c.securityContext.privileged === true || ['NET_ADMIN', 'NET_RAW', 'SYS_MODULE'].every((x) => caps.includes(x)));
+  const mounts = new Map((c.volumeMounts as Obj[]).map((m) => [m.mountPath, m]));
+  assert.ok(mounts.has('/lib/modules') && mounts.get('/lib/modules')!.readOnly);
+  assert.ok(mounts.has('/run/xtables.lock'));
+  const vols = new Map((pod.volumes as Obj[]).map((v) => [v.name, v]));
+  assert.equal(vols.get(mounts.get('/run/xtables.lock')!.name).hostPath.type, 'FileOrCreate');
+  assert.ok(c.command.includes('--hostname-override=$(NODE_NAME)'));
+});
+
+test('ConfigMap holds a KubeProxyConfiguration the DaemonSet reads', () => {
+  const [cm] = byKind('ConfigMap');
+  const cfg = cm.data['config.yaml'] as string;
+  assert.match(cfg, /apiVersion: kubeproxy\.config\.k8s\.io\/v1alpha1/);
+  assert.match(cfg, /kind: KubeProxyConfiguration/);
+  const [ds] = byKind('DaemonSet');
+  const c = ds.spec.template.spec.containers[0];
+  const arg = (c.command as string[]).find((a) => a.startsWith('--config='))!;
+  const mount = (c.volumeMounts as Obj[]).find((m) => arg.slice('--config='.length).startsWith(m.mountPath))!;
+  const vol = (ds.spec.template.spec.volumes as Obj[]).find((v) => v.name === mount.name)!;
+  assert.equal(vol.configMap.name, cm.metadata.name);
+  assert.ok(arg.endsWith('/config.yaml'));
+});
