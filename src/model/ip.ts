@@ -1,0 +1,166 @@
+// IP and CIDR parsing with upstream's "sloppy" rules (k8s.io/utils/net ParseIPSloppy /
+// ParseCIDRSloppy): IPv4 octets may carry leading zeros and are read as decimal
+// ("172.30.0.041" is 172.30.0.41, not octal). Output is Go's net.IP.String() form:
+// dotted quad for IPv4 (including IPv4-mapped IPv6), RFC 5952 compressed lower case for IPv6.
+// Written by hand because ipaddr.js reads leading-zero octets as octal and formats
+// some embedded-IPv4 forms differently from Go.
+
+import type { IPFamily } from './types.js';
+
+export interface ParsedIP {
+  /** 16 bytes for IPv6, 4 bytes for IPv4. */
+  readonly bytes: Uint8Array;
+  readonly family: IPFamily;
+  /** Normalised text. */
+  readonly text: string;
+}
+
+const MAX_IP_TEXT = 64;
+
+function parseIPv4Bytes(s: string): Uint8Array | null {
+  const parts = s.split('.');
+  if (parts.length !== 4) return null;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i]!;
+    // Go's sloppy parser reads any number of decimal digits; cap the length so huge input stays cheap.
+    if (p.length === 0 || p.length > 10 || !/^[0-9]+$/.test(p)) return null;
+    const n = Number(p);
+    if (n > 255) return null;
+    out[i] = n;
+  }
+  return out;
+}
+
+function parseIPv6Bytes(s: string): Uint8Array | null {
+  if (s.includes('%')) return null; // zones are not IPs for the API
+  const out = new Uint8Array(16);
+  const halves = s.split('::');
+  if (halves.length > 2) return null;
+  const parseGroups = (part: string, allowV4Tail: boolean): number[] | null => {
+    if (part === '') return [];
+    const groups = part.split(':');
+    const bytes: number[] = [];
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i]!;
+      if (allowV4Tail && i === groups.length - 1 && g.includes('.')) {
+        const v4 = parseIPv4Bytes(g);
+        if (!v4) return null;
+        bytes.push(...v4);
+        continue;
+      }
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+      const n = parseInt(g, 16);
+      bytes.push(n >> 8, n & 0xff);
+    }
+    return bytes;
+  };
+  if (halves.length === 1) {
+    const b = parseGroups(halves[0]!, true);
+    if (!b || b.length !== 16) return null;
+    out.set(b);
+    return out;
+  }
+  const head = parseGroups(halves[0]!, false);
+  const tail = parseGroups(halves[1]!, true);
+  if (!head || !tail) return null;
+  // "::" must stand for at least one zero group.
+  if (head.length + tail.length > 14) return null;
+  out.set(head, 0);
+  out.set(tail, 16 - tail.length);
+  return out;
+}
+
+function isV4Mapped(b: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
+}
+
+function formatIPv4(b: Uint8Array, off = 0): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+/** Go net.IP.String() for a 16-byte non-mapped address: longest run (>= 2) of zero groups becomes "::". */
+function formatIPv6(b: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) bestStart = -1;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (out !== '' && !out.endsWith(':')) out += ':';
+    out += groups[i]!.toString(16);
+  }
+  return out;
+}
+
+/** Parse an IP like upstream ParseIPSloppy; null when it is not an IP. */
+export function parseIPSloppy(s: string): ParsedIP | null {
+  if (s.length === 0 || s.length > MAX_IP_TEXT) return null;
+  if (s.includes(':')) {
+    const b = parseIPv6Bytes(s);
+    if (!b) return null;
+    if (isV4Mapped(b)) {
+      const v4 = b.slice(12);
+      return { bytes: v4, family: 'IPv4', text: formatIPv4(v4) };
+    }
+    return { bytes: b, family: 'IPv6', text: formatIPv6(b) };
+  }
+  const b = parseIPv4Bytes(s);
+  if (!b) return null;
+  return { bytes: b, family: 'IPv4', text: formatIPv4(b) };
+}
+
+export interface ParsedCIDR {
+  readonly family: IPFamily;
+  readonly prefix: number;
+  /** Network address with host bits cleared, "/prefix" appended (Go IPNet.String()). */
+  readonly text: string;
+}
+
+/** Parse a CIDR like upstream ParseCIDRSloppy; the result is the masked network. */
+export function parseCIDRSloppy(s: string): ParsedCIDR | null {
+  const slash = s.indexOf('/');
+  if (slash < 0 || s.length > MAX_IP_TEXT + 4) return null;
+  const ip = parseIPSloppy(s.slice(0, slash));
+  const p = s.slice(slash + 1);
+  if (!ip || !/^[0-9]{1,3}$/.test(p)) return null;
+  const prefix = Number(p);
+  // Go keeps an IPv4-mapped address in 16 bytes for CIDRs, so its prefix counts 128 bits.
+  const mappedV4 = ip.family === 'IPv4' && s.slice(0, slash).includes(':');
+  const bits = mappedV4 ? 128 : ip.bytes.length * 8;
+  if (prefix > bits) return null;
+  const v4Prefix = mappedV4 ? prefix - 96 : prefix;
+  if (v4Prefix < 0) return null; // a mask shorter than the mapping prefix is not an IPv4 network
+  const masked = ip.bytes.slice();
+  for (let i = 0; i < masked.length; i++) {
+    const keep = Math.max(0, Math.min(8, v4Prefix - i * 8));
+    masked[i] = masked[i]! & (keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff);
+  }
+  const text = ip.family === 'IPv4' ? formatIPv4(masked) : formatIPv6(masked);
+  return { family: ip.family, prefix: v4Prefix, text: `${text}/${v4Prefix}` };
+}
+
+/** Upstream Endpoint.String(): "ip:port", "[ip]:port" for IPv6. */
+export function joinHostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
