@@ -1,0 +1,398 @@
+// Our own list/watch loop with client-go reflector semantics (tools/cache/reflector.go):
+//   - paginated LIST (limit/continue), then WATCH from the list's resourceVersion with bookmarks and a
+//     random 5–10 minute server timeout; a watch that ends normally is resumed at once from the last rv;
+//   - BOOKMARK moves the rv; 410 Gone / ERROR Expired → full relist after a jittered backoff;
+//   - other errors and connection loss → the watch resumes from the last rv after exponential backoff
+//     (0.8 s → 30 s, reset after a healthy period); a very short empty watch counts as an error (no hot loop);
+//   - an inactivity watchdog aborts a watch that delivers nothing (not even bookmarks) for too long.
+// The reflector keeps a store keyed ns/name and turns every list into the ADDED/MODIFIED/DELETED events
+// that move the consumer's view to the new state. Objects are parsed with plain JSON.parse.
+
+import type { IncomingMessage } from 'node:http';
+import { createLogger, type Logger } from '../log/logger.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import { KINDS, metaOf, objectKey } from './objects.js';
+import type { Transport } from './transport.js';
+import type { EventType, ObjectKind, SourceHandler } from './types.js';
+
+export interface ReflectorOptions {
+  readonly kind: ObjectKind;
+  readonly transport: Transport;
+  readonly handler: SourceHandler;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+  /** LIST page size (default 500, as client-go). */
+  readonly pageSize?: number;
+  /** Abort a watch that receives nothing for this long (default 3 min; the API server bookmarks about every minute). */
+  readonly inactivityTimeoutMs?: number;
+  /** Server-side watch timeout in seconds (default: random in [300, 600), as client-go). */
+  readonly watchTimeoutSeconds?: () => number;
+  /** Backoff for reconnecting a failed watch. */
+  readonly watchBackoff?: BackoffOptions;
+  /** Backoff before a relist (after 410 or a failed LIST). */
+  readonly relistBackoff?: BackoffOptions;
+  /** A watch shorter than this with no events is treated as an error (default 1 s). */
+  readonly minWatchMs?: number;
+  /** Per-request timeout for LIST pages (default 60 s). */
+  readonly listTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+export class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpStatusError';
+  }
+}
+
+/** Too-old resourceVersion: only a relist helps. */
+export class ExpiredError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExpiredError';
+  }
+}
+
+class StoppedError extends Error {}
+
+type Obj = Record<string, unknown>;
+
+function isExpiredStatus(status: number, reason: string): boolean {
+  return status === 410 || reason === 'Expired' || reason === 'Gone';
+}
+
+async function readAll(res: IncomingMessage): Promise<string> {
+  res.setEncoding('utf8');
+  let s = '';
+  for await (const c of res) s += c as string;
+  return s;
+}
+
+/** A non-2xx response as an error carrying the Status reason. */
+async function statusError(res: IncomingMessage): Promise<Error> {
+  const status = res.statusCode ?? 0;
+  let reason = '';
+  let message = `HTTP ${status}`;
+  try {
+    const body = JSON.parse(await readAll(res)) as { reason?: unknown; message?: unknown };
+    if (typeof body.reason === 'string') reason = body.reason;
+    if (typeof body.message === 'string') message = `HTTP ${status}: ${body.message}`;
+  } catch {
+    /* not a Status body; the code is enough */
+  }
+  if (isExpiredStatus(status, reason)) return new ExpiredError(message);
+  return new HttpStatusError(status, reason, message);
+}
+
+export class Reflector {
+  private readonly kind: ObjectKind;
+  private readonly path: string;
+  private readonly apiVersion: string;
+  private readonly log: Logger;
+  private readonly store = new Map<string, Obj>();
+  private rv = '';
+  private synced = false;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private abort: AbortController | undefined;
+  private wake: (() => void) | undefined;
+  private readonly watchBackoff: Backoff;
+  private readonly relistBackoff: Backoff;
+  /** Counters for tests and diagnostics. */
+  readonly stats = { lists: 0, listPages: 0, watches: 0, watchErrors: 0, expired: 0, events: 0, bookmarks: 0 };
+
+  constructor(private readonly opts: ReflectorOptions) {
+    this.kind = opts.kind;
+    this.path = KINDS[opts.kind].path;
+    this.apiVersion = KINDS[opts.kind].apiVersion;
+    this.log = opts.logger ?? createLogger('reflector');
+    this.watchBackoff = new Backoff(opts.watchBackoff);
+    this.relistBackoff = new Backoff(opts.relistBackoff);
+  }
+
+  /** The last resourceVersion seen (list, event or bookmark). */
+  get resourceVersion(): string {
+    return this.rv;
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.stopped = false;
+    this.running = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort?.abort();
+    this.wake?.();
+    await this.running;
+    this.running = undefined;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.listAndWatch();
+      } catch (e) {
+        if (this.stopped || e instanceof StoppedError) break;
+        if (e instanceof ExpiredError) {
+          this.stats.expired++;
+          this.log.info('Watch expired; relisting', { kind: this.kind, resourceVersion: this.rv, err: e.message });
+        } else {
+          this.log.warn('List failed; will retry', { kind: this.kind, err: e as Error });
+        }
+      }
+      if (this.stopped) break;
+      await this.sleep(this.relistBackoff.next());
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private baseQuery(): URLSearchParams {
+    const q = new URLSearchParams();
+    if (this.opts.labelSelector) q.set('labelSelector', this.opts.labelSelector);
+    if (this.opts.fieldSelector) q.set('fieldSelector', this.opts.fieldSelector);
+    return q;
+  }
+
+  private async listAndWatch(): Promise<void> {
+    await this.list();
+    // Watch from the last rv until it expires (throws ExpiredError → relist) or we stop.
+    for (;;) {
+      if (this.stopped) throw new StoppedError();
+      try {
+        await this.watch();
+      } catch (e) {
+        if (this.stopped) throw new StoppedError();
+        if (e instanceof ExpiredError) throw e;
+        this.stats.watchErrors++;
+        const delay = this.watchBackoff.next();
+        this.log.warn('Watch failed; resuming from the last resourceVersion after backoff', {
+          kind: this.kind,
+          resourceVersion: this.rv,
+          backoffMs: Math.round(delay),
+          err: e as Error,
+        });
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  /** Paginated LIST; replaces the store and emits the difference. */
+  private async list(): Promise<void> {
+    this.stats.lists++;
+    const items = new Map<string, Obj>();
+    let cont = '';
+    let listRv = '';
+    do {
+      if (this.stopped) throw new StoppedError();
+      const q = this.baseQuery();
+      q.set('limit', String(this.opts.pageSize ?? 500));
+      if (cont) q.set('continue', cont);
+      const body = await this.getJson(q);
+      this.stats.listPages++;
+      const meta = (body.metadata ?? {}) as { resourceVersion?: unknown; continue?: unknown };
+      listRv = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
+      cont = typeof meta.continue === 'string' ? meta.continue : '';
+      if (!Array.isArray(body.items)) throw new Error(`LIST ${this.path}: response has no items`);
+      for (const it of body.items as unknown[]) {
+        const o = this.normalize(it);
+        if (o) items.set(objectKey(o), o);
+      }
+    } while (cont);
+    if (!listRv) throw new Error(`LIST ${this.path}: response has no resourceVersion`);
+    this.replace(items);
+    this.rv = listRv;
+    if (!this.synced) {
+      this.synced = true;
+      this.log.v(2).info('Initial list done', { kind: this.kind, objects: items.size, resourceVersion: listRv });
+      this.safe(() => this.opts.handler.onSynced(this.kind));
+    }
+  }
+
+  private async getJson(q: URLSearchParams): Promise<Obj> {
+    const ac = new AbortController();
+    this.abort = ac;
+    const timer = setTimeout(() => ac.abort(), this.opts.listTimeoutMs ?? 60_000);
+    try {
+      const res = await this.opts.transport.get(this.path, q, ac.signal);
+      if (res.statusCode !== 200) throw await statusError(res);
+      return JSON.parse(await readAll(res)) as Obj;
+    } finally {
+      clearTimeout(timer);
+      if (this.abort === ac) this.abort = undefined;
+    }
+  }
+
+  /** Keep only plausible objects; fill kind/apiVersion, which list items lack. */
+  private normalize(raw: unknown): Obj | undefined {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+    const o = raw as Obj;
+    if (!metaOf(o).name) {
+      this.log.warn('Ignoring object without metadata.name', { kind: this.kind });
+      return undefined;
+    }
+    o.kind ??= this.kind;
+    o.apiVersion ??= this.apiVersion;
+    return o;
+  }
+
+  private emit(type: EventType, o: Obj): void {
+    this.stats.events++;
+    this.safe(() => this.opts.handler.onEvent(this.kind, type, o));
+  }
+
+  private safe(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      // A consumer bug must not kill the list/watch loop.
+      this.log.error('Event handler threw', { kind: this.kind, err: e as Error });
+    }
+  }
+
+  private replace(items: Map<string, Obj>): void {
+    for (const [k, o] of items) {
+      const old = this.store.get(k);
+      if (!old) this.emit('ADDED', o);
+      else if (metaOf(old).resourceVersion !== metaOf(o).resourceVersion) this.emit('MODIFIED', o);
+      else items.set(k, old); // unchanged: keep the instance consumers already hold
+    }
+    for (const [k, old] of this.store) if (!items.has(k)) this.emit('DELETED', old);
+    this.store.clear();
+    for (const [k, o] of items) this.store.set(k, o);
+  }
+
+  private apply(type: string, o: Obj): void {
+    const k = objectKey(o);
+    const old = this.store.get(k);
+    if (type === 'DELETED') {
+      if (old) {
+        this.store.delete(k);
+        this.emit('DELETED', o);
+      }
+      return;
+    }
+    this.store.set(k, o);
+    // ADDED for a known key (e.g. replayed after reconnect) is an update for consumers, and vice versa.
+    this.emit(old ? 'MODIFIED' : 'ADDED', o);
+  }
+
+  /** One WATCH request; resolves when the server ends it normally, throws otherwise. */
+  private async watch(): Promise<void> {
+    const q = this.baseQuery();
+    q.set('watch', '1');
+    q.set('allowWatchBookmarks', 'true');
+    q.set('resourceVersion', this.rv);
+    const timeoutS = this.opts.watchTimeoutSeconds?.() ?? Math.floor(300 + Math.random() * 300);
+    q.set('timeoutSeconds', String(timeoutS));
+    const ac = new AbortController();
+    this.abort = ac;
+    const started = Date.now();
+    let events = 0;
+    let watchdog: NodeJS.Timeout | undefined;
+    let inactive = false;
+    const inactivityMs = this.opts.inactivityTimeoutMs ?? 180_000;
+    const arm = (): void => {
+      if (watchdog) clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        inactive = true;
+        ac.abort();
+      }, inactivityMs);
+    };
+    this.stats.watches++;
+    try {
+      arm();
+      const res = await this.opts.transport.get(this.path, q, ac.signal);
+      if (res.statusCode !== 200) throw await statusError(res);
+      res.setEncoding('utf8');
+      let buf = '';
+      for await (const chunk of res) {
+        arm();
+        buf += chunk as string;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line) {
+            this.handleLine(line);
+            events++;
+          }
+        }
+      }
+      if (buf.trim()) {
+        this.handleLine(buf.trim());
+        events++;
+      }
+      if (Date.now() - started < (this.opts.minWatchMs ?? 1000) && events === 0) {
+        throw new Error('very short watch: the server closed it at once with no events');
+      }
+      this.log.v(4).info('Watch ended; resuming', { kind: this.kind, resourceVersion: this.rv, events });
+    } catch (e) {
+      if (inactive) throw new Error(`watch inactive for ${inactivityMs} ms; reconnecting`);
+      throw e;
+    } finally {
+      if (watchdog) clearTimeout(watchdog);
+      if (this.abort === ac) this.abort = undefined;
+      ac.abort(); // release the socket in every case
+    }
+  }
+
+  private handleLine(line: string): void {
+    let ev: { type?: unknown; object?: unknown };
+    try {
+      ev = JSON.parse(line) as typeof ev;
+    } catch (e) {
+      throw new Error(`undecodable watch event: ${(e as Error).message}`);
+    }
+    const type = ev.type;
+    if (type === 'ERROR') {
+      const st = (ev.object ?? {}) as { code?: unknown; reason?: unknown; message?: unknown };
+      const code = typeof st.code === 'number' ? st.code : 0;
+      const reason = typeof st.reason === 'string' ? st.reason : '';
+      const msg = `watch ERROR ${code} ${reason}: ${typeof st.message === 'string' ? st.message : ''}`;
+      if (isExpiredStatus(code, reason)) throw new ExpiredError(msg);
+      throw new HttpStatusError(code, reason, msg);
+    }
+    if (type === 'BOOKMARK') {
+      const rv = metaOf(ev.object).resourceVersion;
+      if (rv) this.rv = rv;
+      this.stats.bookmarks++;
+      return;
+    }
+    if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') {
+      this.log.warn('Ignoring watch event of unknown type', { kind: this.kind, type: String(type) });
+      return;
+    }
+    const o = this.normalize(ev.object);
+    if (!o) return;
+    this.apply(type, o);
+    const rv = metaOf(o).resourceVersion;
+    if (rv) this.rv = rv;
+  }
+}

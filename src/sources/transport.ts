@@ -1,0 +1,70 @@
+// HTTP GETs to the API server with a KubeConfig's server URL, TLS and credentials (client-node's
+// applyToHTTPSOptions), on plain node:http/https so the reflector can stream watch bodies itself.
+
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export interface Transport {
+  /** GET `path` (absolute API path) with `query`; resolves with the response once headers arrive. */
+  get(path: string, query: URLSearchParams, signal: AbortSignal): Promise<IncomingMessage>;
+  /** For log lines: the server URL. */
+  readonly server: string;
+}
+
+/** A token bucket: at most `qps` requests per second on average, bursts up to `burst`. */
+export class RateLimiter {
+  private tokens: number;
+  private last = Date.now();
+
+  constructor(
+    private readonly qps: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  async take(signal?: AbortSignal): Promise<void> {
+    if (this.qps <= 0) return;
+    for (;;) {
+      const now = Date.now();
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
+      this.last = now;
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      if (signal?.aborted) throw new Error('aborted');
+      await new Promise((r) => setTimeout(r, Math.ceil(((1 - this.tokens) / this.qps) * 1000)));
+    }
+  }
+}
+
+const USER_AGENT = 'kube-proxy-ts/0.1.0';
+
+export function kubeConfigTransport(kc: KubeConfig, limiter?: RateLimiter): Transport {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const base = new URL(cluster.server);
+  const prefix = base.pathname.replace(/\/+$/, '');
+  return {
+    server: cluster.server,
+    async get(path, query, signal) {
+      await limiter?.take(signal);
+      const url = new URL(base.origin + prefix + path);
+      url.search = query.toString();
+      const opts: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json', 'User-Agent': USER_AGENT } };
+      // Fills CA/client certs, bearer token (incl. exec/file token refresh) and the agent.
+      await kc.applyToHTTPSOptions(opts);
+      const mod = url.protocol === 'https:' ? https : http;
+      return new Promise<IncomingMessage>((resolve, reject) => {
+        const req = mod.request(url, { ...opts, signal }, (res) => {
+          res.socket?.setKeepAlive(true, 30_000);
+          resolve(res);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    },
+  };
+}
