@@ -1,0 +1,344 @@
+// One long-lived "agent" process per network namespace: it serves the backend ports of a pod
+// (answering with its pod name and the client address it saw) and runs client probes on request.
+// One process per namespace, not one per connection or check: in the IPVS guest (emulated CPU)
+// starting `node` costs ~1.7 s, so the suite must not start processes per check.
+//
+// The agent is plain JavaScript passed with `node -e`, so it runs the same from src (tsx) and dist
+// without resolving file paths, and without tsx's start-up cost. It speaks JSON lines on
+// stdin/stdout: {id, op, ...} -> {id, ok, result | error}.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export type Proto = 'TCP' | 'UDP' | 'SCTP';
+
+/** One attempt's outcome. */
+export type Attempt =
+  | { readonly kind: 'answer'; readonly answeredBy: string; readonly seenSource: string }
+  | { readonly kind: 'refused'; readonly code: string; readonly ms: number }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'error'; readonly code: string };
+
+export interface ProbeRequest {
+  readonly proto: Proto;
+  readonly host: string;
+  readonly port: number;
+  readonly count: number;
+  /** Attempts in flight at once (drop checks run in parallel so they cost one timeout). */
+  readonly concurrency?: number;
+  readonly timeoutMs: number;
+}
+
+export interface HttpResult {
+  readonly status: number;
+  readonly body: string;
+  readonly headers: Record<string, string>;
+}
+
+export interface UdpSessionReply {
+  readonly t: number;
+  readonly answeredBy: string;
+}
+
+const AGENT_JS = String.raw`
+'use strict';
+const net = require('node:net');
+const dgram = require('node:dgram');
+const http = require('node:http');
+const fs = require('node:fs');
+const { spawn } = require('node:child_process');
+const readline = require('node:readline');
+
+const servers = [];
+const sessions = new Map();
+let podName = '';
+
+function norm(a) { return typeof a === 'string' && a.startsWith('::ffff:') ? a.slice(7) : a; }
+function reply(id, ok, v) { process.stdout.write(JSON.stringify(ok ? { id, ok, result: v } : { id, ok, error: String(v) }) + '\n'); }
+function answerFor(src, dst) { return JSON.stringify({ pod: podName, src: norm(src), dst: norm(dst) }); }
+
+function serve(req) {
+  podName = req.name;
+  const tasks = [];
+  for (const port of req.tcp || []) {
+    for (const host of ['0.0.0.0', '::']) {
+      const s = net.createServer((c) => { c.on('error', () => {}); c.end(answerFor(c.remoteAddress, c.localAddress) + '\n'); });
+      servers.push(s);
+      tasks.push(new Promise((res, rej) => { s.once('error', rej); s.listen({ port, host, ipv6Only: host === '::' }, res); }));
+    }
+  }
+  for (const port of req.udp || []) {
+    for (const type of ['udp4', 'udp6']) {
+      const s = dgram.createSocket({ type, ipv6Only: type === 'udp6', reuseAddr: true });
+      s.on('message', (msg, rinfo) => { s.send(answerFor(rinfo.address, ''), rinfo.port, rinfo.address); });
+      servers.push(s);
+      tasks.push(new Promise((res, rej) => { s.once('error', rej); s.bind({ port, address: type === 'udp4' ? '0.0.0.0' : '::' }, res); }));
+    }
+  }
+  for (const port of req.sctp || []) {
+    // socat forks a child per association; SOCAT_PEERADDR is the source the pod saw. The answer
+    // comes from a script file because socat's address syntax would split an inline command at ':' and ','.
+    const script = require('node:os').tmpdir() + '/kpx-sctp-' + process.pid + '-' + port + '.sh';
+    fs.writeFileSync(script, '#!/bin/sh\nprintf \'{"pod":"' + req.name + '","src":"%s"}\\n\' "$SOCAT_PEERADDR"\n', { mode: 0o755 });
+    const p = spawn('socat', ['SCTP-LISTEN:' + port + ',fork,reuseaddr', 'EXEC:' + script], { stdio: 'ignore' });
+    servers.push({ close() { p.kill('SIGKILL'); try { fs.unlinkSync(script); } catch {} } });
+  }
+  return Promise.all(tasks).then(() => 'serving');
+}
+
+function classify(err, t0) {
+  const code = err && err.code ? err.code : String(err);
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ECONNRESET')
+    return { kind: 'refused', code, ms: Date.now() - t0 };
+  return { kind: 'error', code };
+}
+
+function parseAnswer(text) {
+  try { const o = JSON.parse(text.trim()); return { kind: 'answer', answeredBy: o.pod, seenSource: norm(o.src) }; }
+  catch { return { kind: 'error', code: 'bad answer: ' + text.slice(0, 80) }; }
+}
+
+function tcpOnce(host, port, timeoutMs) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    let buf = '';
+    let done = false;
+    const finish = (r) => { if (!done) { done = true; clearTimeout(timer); sock.destroy(); resolve(r); } };
+    const sock = net.connect({ host, port });
+    const timer = setTimeout(() => finish(buf ? parseAnswer(buf) : { kind: 'timeout' }), timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('data', (d) => { buf += d; if (buf.includes('\n')) finish(parseAnswer(buf)); });
+    sock.on('end', () => finish(buf ? parseAnswer(buf) : { kind: 'error', code: 'closed without answer' }));
+    sock.on('error', (e) => finish(buf ? parseAnswer(buf) : classify(e, t0)));
+  });
+}
+
+function udpOnce(host, port, timeoutMs) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    let done = false;
+    const finish = (r) => { if (!done) { done = true; clearTimeout(timer); try { s.close(); } catch {} resolve(r); } };
+    const timer = setTimeout(() => finish({ kind: 'timeout' }), timeoutMs);
+    s.on('message', (m) => finish(parseAnswer(m.toString())));
+    s.on('error', (e) => finish(classify(e, t0)));
+    // A connected socket reports ICMP unreachable as ECONNREFUSED/EHOSTUNREACH on the next operation.
+    s.connect(port, host, () => { s.send('probe', (e) => { if (e) finish(classify(e, t0)); }); });
+  });
+}
+
+function sctpOnce(host, port, timeoutMs) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const addr = net.isIPv6(host) ? '[' + host + ']' : host;
+    const p = spawn('socat', ['-T', String(timeoutMs / 1000), 'STDIO', 'SCTP-CONNECT:' + addr + ':' + port], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('close', () => {
+      clearTimeout(timer);
+      if (out) resolve(parseAnswer(out));
+      else if (/refused|unreachable/i.test(err)) resolve({ kind: 'refused', code: err.trim().slice(-80), ms: Date.now() - t0 });
+      else if (Date.now() - t0 >= timeoutMs - 50 || /timed out|timeout/i.test(err)) resolve({ kind: 'timeout' });
+      else resolve({ kind: 'error', code: err.trim().slice(-120) });
+    });
+  });
+}
+
+async function probe(req) {
+  const once = req.proto === 'UDP' ? udpOnce : req.proto === 'SCTP' ? sctpOnce : tcpOnce;
+  const results = new Array(req.count);
+  let next = 0;
+  const worker = async () => { while (next < req.count) { const i = next++; results[i] = await once(req.host, req.port, req.timeoutMs); } };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency || 1, req.count)) }, worker));
+  return results;
+}
+
+function httpGet(req) {
+  return new Promise((resolve, reject) => {
+    const r = http.get(req.url, { timeout: req.timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body, headers: res.headers }));
+    });
+    r.on('timeout', () => r.destroy(new Error('timeout')));
+    r.on('error', (e) => reject(e.code || e.message));
+  });
+}
+
+// A UDP "long flow": the same source port keeps sending; replies are recorded with their time.
+function udpSessionStart(req) {
+  const s = dgram.createSocket(net.isIPv6(req.host) ? 'udp6' : 'udp4');
+  const sess = { sock: s, replies: [], timer: null };
+  sessions.set(req.session, sess);
+  s.on('message', (m) => { const a = parseAnswer(m.toString()); sess.replies.push({ t: Date.now(), answeredBy: a.answeredBy || '?' }); });
+  s.on('error', () => {});
+  return new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(req.srcPort || 0, () => {
+      sess.timer = setInterval(() => s.send('probe', req.port, req.host, () => {}), req.intervalMs || 100);
+      resolve(s.address().port);
+    });
+  });
+}
+function udpSessionRead(req) { const s = sessions.get(req.session); return s ? s.replies : []; }
+function udpSessionStop(req) {
+  const s = sessions.get(req.session);
+  if (s) { clearInterval(s.timer); try { s.sock.close(); } catch {} sessions.delete(req.session); }
+  return 'stopped';
+}
+
+function sysctl(req) {
+  for (const [k, v] of Object.entries(req.values)) fs.writeFileSync('/proc/sys/' + k.replace(/\./g, '/'), String(v));
+  return 'ok';
+}
+
+const ops = { serve, probe, http: httpGet, udpSessionStart, udpSessionRead, udpSessionStop, sysctl, ping: () => 'pong' };
+
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  let req;
+  try { req = JSON.parse(line); } catch { return; }
+  const op = ops[req.op];
+  if (!op) return reply(req.id, false, 'unknown op ' + req.op);
+  Promise.resolve().then(() => op(req)).then((v) => reply(req.id, true, v), (e) => reply(req.id, false, e && e.message ? e.message : e));
+});
+process.stdin.on('end', () => { for (const s of servers) { try { s.close(); } catch {} } process.exit(0); });
+process.stdout.write(JSON.stringify({ id: 0, ok: true, result: 'ready' }) + '\n');
+`;
+
+/** A running agent in one namespace. */
+export class Agent {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly ready: Promise<unknown>;
+  private exited = false;
+  readonly child: ChildProcess;
+
+  constructor(readonly netns: string) {
+    this.child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', AGENT_JS], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let readyResolve: (v: unknown) => void = () => undefined;
+    let readyReject: (e: Error) => void = () => undefined;
+    this.ready = new Promise((res, rej) => {
+      readyResolve = res;
+      readyReject = rej;
+    });
+    this.pending.set(0, { resolve: readyResolve, reject: readyReject });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      let msg: { id: number; ok: boolean; result?: unknown; error?: string };
+      try {
+        msg = JSON.parse(line) as typeof msg;
+      } catch {
+        return;
+      }
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new Error(`agent ${netns}: ${msg.error}`));
+    });
+    this.child.on('exit', (code) => {
+      this.exited = true;
+      for (const p of this.pending.values()) p.reject(new Error(`agent in ${netns} exited (${code})`));
+      this.pending.clear();
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  async whenReady(): Promise<void> {
+    await this.ready;
+  }
+
+  call<T>(op: string, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<T> {
+    if (this.exited) return Promise.reject(new Error(`agent in ${this.netns} is not running`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`agent ${this.netns}: ${op} timed out`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.child.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n');
+    });
+  }
+
+  /** Serve TCP/UDP(/SCTP) ports as pod `name`. */
+  serve(name: string, ports: { tcp?: number[]; udp?: number[]; sctp?: number[] }): Promise<string> {
+    return this.call('serve', { name, ...ports });
+  }
+
+  /** N attempts from this namespace; one result per attempt, in order. */
+  probe(req: ProbeRequest): Promise<Attempt[]> {
+    const budget = req.timeoutMs * Math.ceil(req.count / Math.max(1, req.concurrency ?? 1)) + 10_000;
+    return this.call('probe', { ...req }, budget);
+  }
+
+  http(url: string, timeoutMs = 2000): Promise<HttpResult> {
+    return this.call('http', { url, timeoutMs }, timeoutMs + 5000);
+  }
+
+  udpSessionStart(session: string, host: string, port: number, intervalMs = 100): Promise<number> {
+    return this.call('udpSessionStart', { session, host, port, intervalMs });
+  }
+
+  udpSessionRead(session: string): Promise<UdpSessionReply[]> {
+    return this.call('udpSessionRead', { session });
+  }
+
+  udpSessionStop(session: string): Promise<string> {
+    return this.call('udpSessionStop', { session });
+  }
+
+  /** Write sysctls of this agent's namespace (/proc/sys/net is per network namespace). */
+  sysctl(values: Record<string, string | number>): Promise<string> {
+    return this.call('sysctl', { values });
+  }
+
+  /** Stop: close stdin (graceful), then SIGKILL by PID if it lingers. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.stdin!.end();
+    const t = setTimeout(() => {
+      if (!this.exited && this.child.pid) process.kill(this.child.pid, 'SIGKILL');
+    }, 2000);
+    await done;
+    clearTimeout(t);
+  }
+
+  /** Synchronous kill by PID, for exit handlers. */
+  killNow(): void {
+    if (!this.exited && this.child.pid) {
+      try {
+        process.kill(this.child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}
+
+/** Summarise attempts for assertion messages: "p1×20 p2×19 timeout×1". */
+export function summarize(attempts: readonly Attempt[]): string {
+  const counts = new Map<string, number>();
+  for (const a of attempts) {
+    const k = a.kind === 'answer' ? `${a.answeredBy}(from ${a.seenSource})` : a.kind === 'refused' ? `refused:${a.code}` : a.kind === 'error' ? `error:${a.code}` : 'timeout';
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return [...counts].map(([k, n]) => `${k}×${n}`).join(' ');
+}
