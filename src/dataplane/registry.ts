@@ -1,0 +1,32 @@
+// Proxy mode -> dataplane factory. Loaded with dynamic import so that one mode's module (or its
+// absence) never affects start-up of another mode, and a missing mode fails with a clear error.
+
+import type { ProxyMode } from '../model/types.js';
+import type { DataplaneFactory } from './types.js';
+
+// Specifiers are held in a table (not literal import() calls) so the type-checker does not require
+// every mode's module to exist; the export is checked at run time instead.
+const modules: Record<ProxyMode, { readonly specifier: string; readonly factory: string }> = {
+  nftables: { specifier: './nftables/index.js', factory: 'createNftablesDataplane' },
+  iptables: { specifier: './iptables/index.js', factory: 'createIptablesDataplane' },
+  ipvs: { specifier: './ipvs/index.js', factory: 'createIpvsDataplane' },
+};
+
+export const ALL_MODES: readonly ProxyMode[] = ['iptables', 'ipvs', 'nftables'];
+
+export async function loadDataplaneFactory(mode: ProxyMode): Promise<DataplaneFactory> {
+  const entry = modules[mode];
+  if (!entry) throw new Error(`unknown proxy mode ${JSON.stringify(mode)}`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(entry.specifier)) as Record<string, unknown>;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(`${mode}`)) {
+      throw new Error(`proxy mode ${mode} is not available in this build`);
+    }
+    throw e;
+  }
+  const f = mod[entry.factory];
+  if (typeof f !== 'function') throw new Error(`proxy mode ${mode}: module does not export ${entry.factory}`);
+  return f as DataplaneFactory;
+}

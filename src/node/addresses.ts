@@ -1,0 +1,170 @@
+// This node's addresses: from the Node object (status.addresses, spec.podCIDRs), or from the local
+// interfaces of the network namespace the proxy runs in (`ip -j addr`), and the NodePort address
+// resolution of upstream pkg/proxy/util/nodeport_addresses.go.
+
+import { parseCIDRSloppy, parseIPSloppy } from '../model/ip.js';
+import type { IPFamily, NodePortAddresses } from '../model/types.js';
+import { run } from '../util/exec.js';
+
+export interface LocalAddress {
+  readonly ip: string;
+  readonly family: IPFamily;
+  readonly iface: string;
+  /** Loopback interface or loopback address. */
+  readonly loopback: boolean;
+  /** IPv6 link-local (fe80::/10). */
+  readonly linkLocal: boolean;
+}
+
+interface IpAddrJson {
+  ifname?: string;
+  flags?: string[];
+  addr_info?: { family?: string; local?: string; scope?: string }[];
+}
+
+/** Parse `ip -j addr show` output. */
+export function parseIpAddrJson(text: string): LocalAddress[] {
+  const links = JSON.parse(text) as IpAddrJson[];
+  const out: LocalAddress[] = [];
+  for (const link of Array.isArray(links) ? links : []) {
+    const loopIf = (link.flags ?? []).includes('LOOPBACK');
+    for (const a of link.addr_info ?? []) {
+      if (typeof a.local !== 'string') continue;
+      const p = parseIPSloppy(a.local);
+      if (!p) continue;
+      const loopback = loopIf || a.scope === 'host' || isLoopbackIP(p.text);
+      out.push({
+        ip: p.text,
+        family: p.family,
+        iface: link.ifname ?? '',
+        loopback,
+        linkLocal: p.family === 'IPv6' && /^fe[89ab][0-9a-f]:/i.test(p.text),
+      });
+    }
+  }
+  return out;
+}
+
+export function isLoopbackIP(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.');
+}
+
+/** Addresses of every interface in the current network namespace. */
+export async function listLocalAddresses(): Promise<LocalAddress[]> {
+  const r = await run('ip', ['-j', 'addr', 'show'], { timeoutMs: 10_000 });
+  return parseIpAddrJson(r.stdout);
+}
+
+function rec(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Node IPs of `family` from the Node object, like upstream GetNodeHostIPs: InternalIP addresses
+ * first, else ExternalIP. Empty when the node is unknown or has none of that family.
+ */
+export function nodeObjectIPs(node: unknown, family: IPFamily): string[] {
+  const addrs = rec(rec(node)?.status)?.addresses;
+  if (!Array.isArray(addrs)) return [];
+  const pick = (type: string): string[] => {
+    const ips: string[] = [];
+    for (const a of addrs) {
+      const r = rec(a);
+      if (r?.type !== type || typeof r.address !== 'string') continue;
+      const p = parseIPSloppy(r.address);
+      if (p && p.family === family && !ips.includes(p.text)) ips.push(p.text);
+    }
+    return ips;
+  };
+  const internal = pick('InternalIP');
+  return internal.length > 0 ? internal : pick('ExternalIP');
+}
+
+/** spec.podCIDRs (or the older spec.podCIDR) of `family`, normalised. */
+export function nodePodCIDRs(node: unknown, family: IPFamily): string[] {
+  const spec = rec(rec(node)?.spec);
+  if (!spec) return [];
+  const raw: unknown[] = Array.isArray(spec.podCIDRs) ? spec.podCIDRs : typeof spec.podCIDR === 'string' ? [spec.podCIDR] : [];
+  const out: string[] = [];
+  for (const c of raw) {
+    if (typeof c !== 'string') continue;
+    const p = parseCIDRSloppy(c);
+    if (p && p.family === family) out.push(p.text);
+  }
+  return out;
+}
+
+/** This node's IPs of `family`: the Node object's, else the namespace's global unicast addresses. */
+export function resolveNodeIPs(node: unknown, family: IPFamily, local: readonly LocalAddress[]): string[] {
+  const fromNode = nodeObjectIPs(node, family);
+  if (fromNode.length > 0) return fromNode;
+  const ips: string[] = [];
+  for (const a of local) {
+    if (a.family === family && !a.loopback && !a.linkLocal && !ips.includes(a.ip)) ips.push(a.ip);
+  }
+  return ips;
+}
+
+export function cidrContains(cidr: string, ip: string): boolean {
+  const c = parseCIDRSloppy(cidr);
+  const p = parseIPSloppy(ip);
+  if (!c || !p || c.family !== p.family) return false;
+  const net = parseIPSloppy(c.text.slice(0, c.text.lastIndexOf('/')));
+  if (!net) return false;
+  const a = net.bytes;
+  const b = p.bytes;
+  for (let i = 0; i < c.prefix; i++) {
+    const byte = i >> 3;
+    const mask = 0x80 >> (i & 7);
+    if ((a[byte]! & mask) !== (b[byte]! & mask)) return false;
+  }
+  return true;
+}
+
+/**
+ * Upstream NodePortAddresses for one family. `configured` is the effective option: CIDRs of both
+ * families, or ['primary'] (this node's primary IP of each family, loopback excluded), or [].
+ * No CIDR of this family, or a zero CIDR, means "all local addresses".
+ */
+export function resolveNodePortAddresses(
+  configured: readonly string[],
+  family: IPFamily,
+  nodeIPs: readonly string[],
+  local: readonly LocalAddress[],
+): NodePortAddresses {
+  let cidrs: string[] = [];
+  for (const entry of configured) {
+    if (entry === 'primary') {
+      const ip = nodeIPs.find((x) => !isLoopbackIP(x));
+      if (ip) cidrs.push(family === 'IPv4' ? `${ip}/32` : `${ip}/128`);
+      continue;
+    }
+    const c = parseCIDRSloppy(entry);
+    if (c && c.family === family) cidrs.push(c.text);
+  }
+  if (cidrs.length === 0) return { matchAll: true };
+  if (cidrs.some((c) => c.endsWith('/0'))) return { matchAll: true };
+  cidrs = [...new Set(cidrs)];
+  const ips: string[] = [];
+  for (const c of cidrs) {
+    for (const a of local) {
+      if (a.family === family && cidrContains(c, a.ip) && !ips.includes(a.ip)) ips.push(a.ip);
+    }
+    // A 'primary' node IP that is not (yet) on a local interface still names this node.
+    if (configured.includes('primary')) {
+      const ip = c.slice(0, c.lastIndexOf('/'));
+      if (!ips.includes(ip) && nodeIPs.includes(ip)) ips.push(ip);
+    }
+  }
+  return { matchAll: false, ips: ips.sort() };
+}
+
+/** Upstream NodeEligible: a known Node without deletionTimestamp or the autoscaler's ToBeDeleted taint. */
+export function nodeEligible(node: unknown): boolean {
+  const n = rec(node);
+  if (!n) return false;
+  if (rec(n.metadata)?.deletionTimestamp) return false;
+  const taints = rec(n.spec)?.taints;
+  if (Array.isArray(taints) && taints.some((t) => rec(t)?.key === 'ToBeDeletedByClusterAutoscaler')) return false;
+  return true;
+}

@@ -1,0 +1,471 @@
+// The orchestration (upstream metaproxier + the sync parts of each proxier):
+//   source events -> model.onEvent -> change metrics -> one bounded-frequency runner per IP family
+//   sync(family): node IPs, NodePort addresses, local detector -> model.build -> dataplane.sync
+//                 -> metrics, health, service health check ports, stale UDP conntrack flows.
+// Nothing is programmed until Services and EndpointSlices have both been synced (upstream isInitialized).
+
+import type { ProxyOptions } from '../config/types.js';
+import { cleanStaleUDPFlows } from '../conntrack/cleanup.js';
+import { durationSeconds } from '../conntrack/setup.js';
+import type { Dataplane, DataplaneFactory } from '../dataplane/types.js';
+import type { ProxyHealth } from '../health/proxy-health.js';
+import type { ServiceHealthServer } from '../health/service-health.js';
+import { createLogger } from '../log/logger.js';
+import { metrics } from '../metrics/metrics.js';
+import { joinHostPort } from '../model/ip.js';
+import type { DataplaneConfig, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
+import {
+  listLocalAddresses,
+  nodeEligible,
+  resolveNodeIPs,
+  resolveNodePortAddresses,
+  type LocalAddress,
+} from '../node/addresses.js';
+import { ensureSysctl } from '../node/sysctl.js';
+import type { EventType, ObjectKind, SourceHandler } from '../sources/types.js';
+import { resolveLocalDetector } from './local-detector.js';
+import { BoundedFrequencyRunner, type RunnerClock } from './runner.js';
+
+const log = createLogger('proxier');
+
+/** What the proxier needs from the model (src/model/tracker.ts ServiceModel). */
+export interface ServiceModelLike {
+  onEvent(kind: ObjectKind, type: EventType, object: unknown): boolean;
+  node(): unknown | null;
+  build(
+    family: IPFamily,
+    input: { nodeIPs: readonly string[]; nodePortAddresses: NodePortAddresses; serviceCIDRs?: readonly string[] },
+  ): { state: ProxyState; change: StateChange };
+  localReadyEndpoints(namespace: string, name: string): number;
+}
+
+export interface ProxierDeps {
+  readonly options: ProxyOptions;
+  readonly model: ServiceModelLike;
+  readonly factory: DataplaneFactory;
+  readonly health: ProxyHealth;
+  readonly serviceHealth?: ServiceHealthServer | null;
+  readonly families?: readonly IPFamily[];
+  /** Local interface addresses (default: `ip -j addr` in the current namespace). */
+  readonly localAddresses?: () => Promise<LocalAddress[]>;
+  /** Stale UDP flow cleanup (default: the conntrack CLI). */
+  readonly conntrackCleanup?: (state: ProxyState, previous: ProxyState | null) => Promise<unknown>;
+  /** Write forwarding / route_localnet sysctls (default true). */
+  readonly manageSysctls?: boolean;
+  /**
+   * With no Node object ever seen, /healthz treats the node as eligible (the --manifests case, where
+   * there may be no Node at all). Upstream (API server) treats an unknown Node as not eligible.
+   */
+  readonly eligibleWithoutNode?: boolean;
+  /** Periodic full resync (upstream FullSyncPeriod, 1 h). */
+  readonly fullSyncPeriodMs?: number;
+  readonly clock?: RunnerClock;
+}
+
+interface FamilyState {
+  readonly family: IPFamily;
+  readonly runner: BoundedFrequencyRunner;
+  dataplane: Dataplane | null;
+  configKey: string;
+  /** The next sync must be full (first sync, after a failure, topology change, new dataplane). */
+  needFull: boolean;
+  lastFullAt: number;
+  lastDriftCheckAt: number;
+  /** Changes folded into builds whose sync has not succeeded yet. */
+  pendingConntrack: boolean;
+  pendingTriggerTimes: Date[];
+  /** Last successfully programmed state. */
+  applied: ProxyState | null;
+  appliedAt: Date | null;
+  appliedFull: boolean;
+  forwardingEnsured: boolean;
+  routeLocalnetEnsured: boolean;
+}
+
+const FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
+
+function secondsOr0(d: string): number {
+  try {
+    return durationSeconds(d);
+  } catch {
+    return 0; // validated by the options parser; never fatal here
+  }
+}
+
+/** The static dataplane settings of one family (the local detector may depend on the Node object). */
+export function buildDataplaneConfig(o: ProxyOptions, family: IPFamily, node: unknown): DataplaneConfig {
+  const ipvs = o.config.ipvs;
+  return {
+    family,
+    masqueradeBit: o.masqueradeBit,
+    masqueradeAll: o.masqueradeAll,
+    localDetector: resolveLocalDetector(o, family, node),
+    localhostNodePorts: o.mode === 'iptables' && family === 'IPv4' && (o.config.iptables.localhostNodePorts ?? true),
+    ipvsScheduler: ipvs.scheduler,
+    ipvsExcludeCIDRs: ipvs.excludeCIDRs ?? [],
+    ipvsStrictARP: ipvs.strictARP,
+    ipvsTimeouts: { tcp: secondsOr0(ipvs.tcpTimeout), tcpFin: secondsOr0(ipvs.tcpFinTimeout), udp: secondsOr0(ipvs.udpTimeout) },
+  };
+}
+
+export class Proxier implements SourceHandler {
+  private readonly families = new Map<IPFamily, FamilyState>();
+  private readonly synced = new Set<ObjectKind>();
+  private initializedFlag = false;
+  private nodeSeen = false;
+  private pendingServiceChanges = 0;
+  private pendingEndpointChanges = 0;
+  private readonly startedAt = Date.now();
+  private localCache: { at: number; addrs: Promise<LocalAddress[]> } | null = null;
+  private readonly initWaiters: (() => void)[] = [];
+
+  constructor(private readonly deps: ProxierDeps) {
+    const o = deps.options;
+    for (const family of deps.families ?? (['IPv4', 'IPv6'] as const)) {
+      const runner = new BoundedFrequencyRunner(`sync-runner-${family}`, () => this.syncFamily(family), {
+        minIntervalMs: o.minSyncPeriodMs,
+        // Periodic runs every syncPeriod: they detect drift and refresh node addresses.
+        maxIntervalMs: Math.max(o.syncPeriodMs, o.minSyncPeriodMs),
+        retryMaxMs: Math.max(o.syncPeriodMs, 1),
+        clock: deps.clock,
+        logger: log,
+      });
+      this.families.set(family, {
+        family,
+        runner,
+        dataplane: null,
+        configKey: '',
+        needFull: true,
+        lastFullAt: 0,
+        lastDriftCheckAt: 0,
+        pendingConntrack: false,
+        pendingTriggerTimes: [],
+        applied: null,
+        appliedAt: null,
+        appliedFull: false,
+        forwardingEnsured: false,
+        routeLocalnetEnsured: false,
+      });
+    }
+    deps.health.nodeEligible = () => {
+      const node = deps.model.node();
+      if (node === null || node === undefined) return !this.nodeSeen && deps.eligibleWithoutNode === true;
+      return nodeEligible(node);
+    };
+  }
+
+  get initialized(): boolean {
+    return this.initializedFlag;
+  }
+
+  /** Resolves once Services and EndpointSlices have been synced. */
+  whenInitialized(): Promise<void> {
+    if (this.initializedFlag) return Promise.resolve();
+    return new Promise((resolve) => this.initWaiters.push(resolve));
+  }
+
+  // ---- SourceHandler ----
+
+  onEvent(kind: ObjectKind, type: EventType, object: unknown): void {
+    let changed = false;
+    try {
+      changed = this.deps.model.onEvent(kind, type, object);
+    } catch (e) {
+      log.error('Model rejected event', { kind, type, err: e });
+      return;
+    }
+    if (kind === 'Service') {
+      metrics.serviceChangesTotal.inc();
+      if (changed) metrics.serviceChangesPending.set(++this.pendingServiceChanges);
+    } else if (kind === 'EndpointSlice') {
+      metrics.endpointChangesTotal.inc();
+      if (changed) metrics.endpointChangesPending.set(++this.pendingEndpointChanges);
+    } else if (kind === 'Node') {
+      this.nodeSeen = true;
+    }
+    if (changed && this.initializedFlag) this.requestSync();
+  }
+
+  onSynced(kind: ObjectKind): void {
+    this.synced.add(kind);
+    if (!this.initializedFlag && this.synced.has('Service') && this.synced.has('EndpointSlice')) {
+      this.initializedFlag = true;
+      log.info('Services and EndpointSlices synced, programming rules');
+      for (const w of this.initWaiters.splice(0)) w();
+      this.requestSync();
+    }
+  }
+
+  // ---- lifecycle ----
+
+  /** Start the sync loops (upstream SyncLoop: marks each family updated and queued). */
+  start(): void {
+    for (const f of this.families.values()) {
+      this.deps.health.updated(f.family);
+      metrics.syncProxyRulesLastQueuedTimestamp.set({ ip_family: f.family }, Date.now() / 1000);
+      f.runner.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.families.values()].map((f) => f.runner.stop()));
+  }
+
+  /** Upstream Sync(): queue a run of every family. */
+  requestSync(): void {
+    for (const f of this.families.values()) {
+      metrics.syncProxyRulesLastQueuedTimestamp.set({ ip_family: f.family }, Date.now() / 1000);
+      this.deps.health.queuedUpdate(f.family);
+      f.runner.run();
+    }
+  }
+
+  // ---- per-family sync ----
+
+  private localAddresses(): Promise<LocalAddress[]> {
+    const now = Date.now();
+    // One `ip -j addr` serves both families of a sync round.
+    if (!this.localCache || now - this.localCache.at > 1000) {
+      const p = (this.deps.localAddresses ?? listLocalAddresses)();
+      p.catch(() => undefined);
+      this.localCache = { at: now, addrs: p };
+    }
+    return this.localCache.addrs;
+  }
+
+  /** Inputs of one family's build, and its dataplane configuration. */
+  private async familyInputs(family: IPFamily): Promise<{
+    nodeIPs: string[];
+    nodePortAddresses: NodePortAddresses;
+    config: DataplaneConfig;
+  }> {
+    const o = this.deps.options;
+    let local: LocalAddress[] = [];
+    try {
+      local = await this.localAddresses();
+    } catch (e) {
+      log.error('Failed to list local addresses', { err: e });
+    }
+    const node = this.deps.model.node();
+    const nodeIPs = resolveNodeIPs(node, family, local);
+    const nodePortAddresses = resolveNodePortAddresses(o.nodePortAddresses, family, nodeIPs, local);
+    const config = buildDataplaneConfig(o, family, node);
+    return { nodeIPs, nodePortAddresses, config };
+  }
+
+  private dataplaneFor(f: FamilyState, config: DataplaneConfig): Dataplane {
+    const key = JSON.stringify(config);
+    if (!f.dataplane || key !== f.configKey) {
+      if (f.dataplane) log.info('Dataplane settings changed, resyncing fully', { ipFamily: f.family, config });
+      f.dataplane = this.deps.factory(config);
+      f.configKey = key;
+      f.needFull = true;
+    }
+    return f.dataplane;
+  }
+
+  private async ensureSysctls(f: FamilyState, state: ProxyState, config: DataplaneConfig): Promise<void> {
+    if (this.deps.manageSysctls === false) return;
+    if (!f.forwardingEnsured && state.services.size > 0) {
+      // Forwarding is what carries service traffic to endpoints on other hosts/namespaces.
+      const name = f.family === 'IPv4' ? 'net/ipv4/ip_forward' : 'net/ipv6/conf/all/forwarding';
+      try {
+        if (await ensureSysctl(name, 1)) log.info('Enabled forwarding', { sysctl: name });
+      } catch (e) {
+        log.warn('Could not enable forwarding', { sysctl: name, err: e });
+      }
+      f.forwardingEnsured = true;
+    }
+    const npa = state.nodePortAddresses;
+    const loopbackNodePorts = npa.matchAll || npa.ips.some((ip) => ip.startsWith('127.'));
+    if (!f.routeLocalnetEnsured && config.localhostNodePorts && loopbackNodePorts) {
+      try {
+        if (await ensureSysctl('net/ipv4/conf/all/route_localnet', 1)) log.info('Enabled route_localnet for localhost NodePorts');
+      } catch (e) {
+        log.warn('Could not set route_localnet', { err: e });
+      }
+      f.routeLocalnetEnsured = true;
+    }
+  }
+
+  private async syncFamily(family: IPFamily): Promise<void> {
+    if (!this.initializedFlag) {
+      log.v(2).info('Not syncing rules until Services and EndpointSlices have been received from the source', { ipFamily: family });
+      return;
+    }
+    const f = this.families.get(family)!;
+    const o = this.deps.options;
+    const start = process.hrtime.bigint();
+    const now = Date.now();
+    const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(family);
+    const dp = this.dataplaneFor(f, config);
+    const { state, change } = this.deps.model.build(family, { nodeIPs, nodePortAddresses });
+    this.pendingServiceChanges = 0;
+    this.pendingEndpointChanges = 0;
+    metrics.serviceChangesPending.set(0);
+    metrics.endpointChangesPending.set(0);
+    if (change.conntrackCleanupRequired) f.pendingConntrack = true;
+    f.pendingTriggerTimes.push(...change.triggerTimes);
+
+    let full = f.needFull || change.topologyChanged || now - f.lastFullAt >= (this.deps.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS);
+    if (!full && now - f.lastDriftCheckAt >= o.syncPeriodMs) {
+      f.lastDriftCheckAt = now;
+      try {
+        if (await dp.detectDrift()) {
+          log.info('Rules changed behind our back, doing a full sync', { ipFamily: family });
+          full = true;
+        }
+      } catch (e) {
+        log.warn('Drift check failed, doing a full sync', { ipFamily: family, err: e });
+        full = true;
+      }
+    }
+    await this.ensureSysctls(f, state, config);
+
+    let resultFull = full;
+    const observe = (): void => {
+      const secs = Number(process.hrtime.bigint() - start) / 1e9;
+      metrics.syncProxyRulesDuration.observe({ ip_family: family }, secs);
+      (resultFull ? metrics.syncFullProxyRulesDuration : metrics.syncPartialProxyRulesDuration).observe({ ip_family: family }, secs);
+    };
+    try {
+      const result = await dp.sync(state, { full });
+      resultFull = result.full;
+      observe();
+      log.v(2).info('Synced rules', {
+        ipFamily: family,
+        full: result.full,
+        services: state.services.size,
+        operations: result.operations,
+        toolMillis: Math.round(result.toolMillis),
+      });
+    } catch (e) {
+      observe();
+      f.needFull = true;
+      // A failed sync leaves the wanted state unprogrammed: count it as pending for health.
+      this.deps.health.queuedUpdate(family);
+      throw e;
+    }
+
+    const previous = f.applied;
+    f.needFull = false;
+    if (resultFull) {
+      f.lastFullAt = now;
+      f.lastDriftCheckAt = now;
+    }
+    f.applied = state;
+    f.appliedAt = new Date();
+    f.appliedFull = resultFull;
+    this.deps.health.updated(family);
+    metrics.syncProxyRulesLastTimestamp.set({ ip_family: family }, Date.now() / 1000);
+    for (const t of f.pendingTriggerTimes.splice(0)) {
+      if (t.getTime() >= this.startedAt) {
+        metrics.networkProgrammingDuration.observe({ ip_family: family }, Math.max(0, Date.now() - t.getTime()) / 1000);
+      }
+    }
+    this.recordNoLocalEndpoints(state);
+    await this.syncServiceHealth();
+    if (f.pendingConntrack) {
+      f.pendingConntrack = false;
+      await (this.deps.conntrackCleanup ?? cleanStaleUDPFlows)(state, previous);
+    }
+  }
+
+  private recordNoLocalEndpoints(state: ProxyState): void {
+    let internal = 0;
+    let external = 0;
+    for (const sp of state.services.values()) {
+      if (!sp.hasAnyEndpoints || sp.localEndpoints.length > 0) continue;
+      if (sp.internalPolicyLocal) internal++;
+      if (sp.externallyAccessible && sp.externalPolicyLocal) external++;
+    }
+    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal', ip_family: state.family }, internal);
+    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external', ip_family: state.family }, external);
+  }
+
+  /** Open/close health check NodePorts from the latest state of every family. */
+  private async syncServiceHealth(): Promise<void> {
+    const shs = this.deps.serviceHealth;
+    if (!shs) return;
+    const wanted = new Map<string, number>();
+    const addresses = new Set<string>();
+    let all = false;
+    for (const f of this.families.values()) {
+      if (!f.applied) continue;
+      let any = false;
+      for (const sp of f.applied.services.values()) {
+        if (sp.healthCheckNodePort > 0) {
+          wanted.set(`${sp.namespace}/${sp.serviceName}`, sp.healthCheckNodePort);
+          any = true;
+        }
+      }
+      if (!any) continue;
+      const npa = f.applied.nodePortAddresses;
+      if (npa.matchAll) all = true;
+      else for (const ip of npa.ips) addresses.add(ip);
+    }
+    try {
+      await shs.syncServices(wanted, all ? [] : [...addresses]);
+      const counts = new Map<string, number>();
+      for (const nsn of wanted.keys()) {
+        const slash = nsn.indexOf('/');
+        counts.set(nsn, this.deps.model.localReadyEndpoints(nsn.slice(0, slash), nsn.slice(slash + 1)));
+      }
+      shs.syncEndpoints(counts);
+    } catch (e) {
+      log.error('Failed to sync service health checks', { err: e });
+    }
+  }
+
+  // ---- --print-rules and /debug/state ----
+
+  /** The rules each family would program for the current model, from scratch (no kernel access). */
+  async renderRules(): Promise<{ family: IPFamily; text: string }[]> {
+    const out: { family: IPFamily; text: string }[] = [];
+    for (const f of this.families.values()) {
+      const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(f.family);
+      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses });
+      out.push({ family: f.family, text: this.deps.factory(config).render(state) });
+    }
+    return out;
+  }
+
+  /** JSON view of what is programmed (served on /debug/state). */
+  debugState(): unknown {
+    const families: Record<string, unknown> = {};
+    for (const f of this.families.values()) {
+      const s = f.applied;
+      const services: Record<string, unknown> = {};
+      if (s) {
+        for (const [key, sp] of s.services) {
+          services[key] = {
+            clusterIP: sp.clusterIP,
+            port: sp.port,
+            protocol: sp.protocol,
+            nodePort: sp.nodePort,
+            externalIPs: sp.externalIPs,
+            loadBalancerIPs: sp.loadBalancerIPs,
+            hasAnyEndpoints: sp.hasAnyEndpoints,
+            clusterEndpoints: sp.clusterEndpoints.map((e) => joinHostPort(e.ip, e.port)),
+            localEndpoints: sp.localEndpoints.map((e) => joinHostPort(e.ip, e.port)),
+          };
+        }
+      }
+      families[f.family] = {
+        generation: s?.generation ?? 0,
+        lastSync: f.appliedAt?.toISOString() ?? null,
+        lastSyncFull: f.appliedFull,
+        consecutiveFailures: f.runner.failures,
+        nodeIPs: s?.node.ips ?? [],
+        nodePortAddresses: s ? (s.nodePortAddresses.matchAll ? 'all' : s.nodePortAddresses.ips) : null,
+        services,
+      };
+    }
+    return {
+      mode: this.deps.options.mode,
+      initialized: this.initializedFlag,
+      healthCheckNodePorts: Object.fromEntries(this.deps.serviceHealth?.ports() ?? []),
+      families,
+    };
+  }
+}

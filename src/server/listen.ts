@@ -1,0 +1,90 @@
+// HTTP listeners for the health and metrics servers: "host:port" bind addresses, and upstream's
+// start-up policy (a failed bind is retried every 5 s, or is fatal with bindAddressHardFail).
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('server');
+
+export function splitHostPort(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d{1,5})$/.exec(addr);
+  if (!m) throw new Error(`invalid bind address ${JSON.stringify(addr)}: want host:port`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`invalid port in bind address ${JSON.stringify(addr)}`);
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+export function listenOnce(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error): void => {
+      server.off('listening', onListening);
+      reject(e);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    // '' means every address: '::' (dual-stack) where IPv6 is available, else 0.0.0.0 — like Go's
+    // wildcard listen, which upstream uses.
+    if (host === '') server.listen({ port });
+    else server.listen({ host, port });
+  });
+}
+
+export interface ManagedServer {
+  /** Resolves once listening (after retries); rejects only with hardFail. */
+  readonly ready: Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+
+/**
+ * Serve `handler` on `bindAddress`. A failed bind is logged and retried every `retryMs` until it
+ * works, unless `hardFail`, in which case `ready` rejects.
+ */
+export function serve(
+  name: string,
+  bindAddress: string,
+  handler: http.RequestListener,
+  opts: { hardFail: boolean; retryMs?: number },
+): ManagedServer {
+  const { host, port } = splitHostPort(bindAddress);
+  const server = http.createServer(handler);
+  server.keepAliveTimeout = 5_000;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  const ready = new Promise<AddressInfo>((resolve, reject) => {
+    const attempt = (): void => {
+      if (closed) return;
+      listenOnce(server, host, port).then(
+        (a) => {
+          log.info('Serving', { server: name, address: bindAddress, port: a.port });
+          resolve(a);
+        },
+        (e: Error) => {
+          if (opts.hardFail) {
+            reject(new Error(`failed to start ${name} server on ${bindAddress}: ${e.message}`));
+            return;
+          }
+          log.error('Failed to start server, will retry', { server: name, address: bindAddress, err: e.message });
+          retry = setTimeout(attempt, opts.retryMs ?? 5_000);
+        },
+      );
+    };
+    attempt();
+  });
+  ready.catch(() => undefined); // observed by the caller; avoid an unhandled rejection before it is
+  return {
+    ready,
+    close: () =>
+      new Promise<void>((resolve) => {
+        closed = true;
+        if (retry) clearTimeout(retry);
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

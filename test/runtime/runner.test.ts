@@ -1,0 +1,228 @@
+// Bounded-frequency runner: coalescing, min interval, periodic runs, retry backoff, no overlap,
+// errors contained. Uses a manual clock so the timing assertions are exact.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BoundedFrequencyRunner, type RunnerClock } from '../../src/proxy/runner.js';
+import { configureLogging } from '../../src/log/logger.js';
+
+configureLogging({ sink: () => undefined });
+
+/** A manual clock: timers fire only from advance(). */
+class FakeClock implements RunnerClock {
+  t = 1_000_000;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private next = 1;
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.next++;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(h: unknown): void {
+    this.timers.delete(h as number);
+  }
+  pendingDelays(): number[] {
+    return [...this.timers.values()].map((x) => x.at - this.t).sort((a, b) => a - b);
+  }
+  /** Advance time, firing due timers in order and letting promise callbacks settle after each. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (let guard = 0; guard < 10_000; guard++) {
+      await settle();
+      let due: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].at <= end && (!due || e[1].at < due[1].at)) due = e;
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = Math.max(this.t, due[1].at);
+      due[1].fn();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+function makeRunner(clock: FakeClock, fn: () => Promise<void>, min = 1000, max = 30_000, retryMax = 30_000) {
+  return new BoundedFrequencyRunner('test', fn, { minIntervalMs: min, maxIntervalMs: max, retryMaxMs: retryMax, clock });
+}
+
+test('first run() runs immediately; requests inside minInterval coalesce into one run at its end', async () => {
+  const clock = new FakeClock();
+  const times: number[] = [];
+  const r = makeRunner(clock, async () => void times.push(clock.now()));
+  r.start();
+  const t0 = clock.now();
+  r.run();
+  await clock.advance(0);
+  assert.deepEqual(times, [t0]);
+  for (let i = 0; i < 5; i++) {
+    r.run();
+    await clock.advance(100);
+  }
+  assert.equal(times.length, 1, 'no run before minInterval has passed');
+  await clock.advance(500);
+  assert.deepEqual(times, [t0, t0 + 1000], 'the five requests ran once, minInterval after the first run');
+  await r.stop();
+});
+
+test('runs periodically every maxInterval without requests', async () => {
+  const clock = new FakeClock();
+  let n = 0;
+  const r = makeRunner(clock, async () => void n++, 1000, 5000);
+  r.start();
+  await clock.advance(4999);
+  assert.equal(n, 0);
+  await clock.advance(1);
+  assert.equal(n, 1);
+  await clock.advance(5000);
+  assert.equal(n, 2);
+  await r.stop();
+});
+
+test('failures retry with exponential backoff from 1 s, capped at retryMax; success resets it', async () => {
+  const clock = new FakeClock();
+  const times: number[] = [];
+  let fail = true;
+  const r = makeRunner(
+    clock,
+    async () => {
+      times.push(clock.now());
+      if (fail) throw new Error('boom');
+    },
+    0,
+    60_000,
+    5000,
+  );
+  r.start();
+  const t0 = clock.now();
+  r.run();
+  await clock.advance(20_000);
+  const gaps = times.slice(1).map((t, i) => t - times[i]!);
+  assert.equal(times[0], t0);
+  assert.deepEqual(gaps.slice(0, 5), [1000, 2000, 4000, 5000, 5000]);
+  assert.ok(r.failures >= 5);
+  fail = false;
+  await clock.advance(5000);
+  assert.equal(r.failures, 0);
+  const count = times.length;
+  await clock.advance(30_000);
+  assert.equal(times.length, count, 'no retries after a success (next run is the periodic one)');
+  await r.stop();
+});
+
+test('retry backoff never goes below minInterval', async () => {
+  const clock = new FakeClock();
+  const times: number[] = [];
+  const r = makeRunner(
+    clock,
+    async () => {
+      times.push(clock.now());
+      throw new Error('boom');
+    },
+    3000,
+    60_000,
+    10_000,
+  );
+  r.start();
+  r.run();
+  await clock.advance(10_000);
+  assert.equal(times[1]! - times[0]!, 3000);
+});
+
+test('never two runs at once; a request during a run causes exactly one more run', async () => {
+  const clock = new FakeClock();
+  let active = 0;
+  let maxActive = 0;
+  let n = 0;
+  let release: (() => void) | null = null;
+  const r = makeRunner(
+    clock,
+    () =>
+      new Promise<void>((resolve) => {
+        n++;
+        active++;
+        maxActive = Math.max(maxActive, active);
+        release = () => {
+          active--;
+          resolve();
+        };
+      }),
+    0,
+  );
+  r.start();
+  r.run();
+  await clock.advance(0);
+  assert.equal(n, 1);
+  r.run();
+  r.run();
+  await clock.advance(1000);
+  assert.equal(n, 1, 'second run waits for the first to finish');
+  release!();
+  await clock.advance(0);
+  assert.equal(n, 2);
+  assert.equal(maxActive, 1);
+  release!();
+  await clock.advance(0);
+  assert.equal(n, 2, 'coalesced: no third run');
+  await r.stop();
+});
+
+test('a synchronous throw is contained and retried', async () => {
+  const clock = new FakeClock();
+  let n = 0;
+  const r = makeRunner(
+    clock,
+    () => {
+      n++;
+      throw new Error('sync throw');
+    },
+    0,
+  );
+  r.start();
+  r.run();
+  await clock.advance(1000);
+  assert.equal(n, 2);
+  await r.stop();
+});
+
+test('stop() cancels pending timers and waits for the run in progress', async () => {
+  const clock = new FakeClock();
+  let finished = false;
+  let release: (() => void) | null = null;
+  const r = makeRunner(clock, () => new Promise<void>((resolve) => (release = () => ((finished = true), resolve()))), 0);
+  r.start();
+  r.run();
+  await clock.advance(0);
+  const stopping = r.stop();
+  let stopped = false;
+  void stopping.then(() => (stopped = true));
+  await settle();
+  assert.equal(stopped, false);
+  release!();
+  await stopping;
+  assert.equal(finished, true);
+  assert.deepEqual(clock.pendingDelays(), []);
+});
+
+test('requests before start() are kept and run at start', async () => {
+  const clock = new FakeClock();
+  let n = 0;
+  const r = makeRunner(clock, async () => void n++);
+  r.run();
+  await clock.advance(10);
+  assert.equal(n, 0);
+  r.start();
+  await clock.advance(0);
+  assert.equal(n, 1);
+  await r.stop();
+});
+
+test('maxInterval < minInterval is rejected', () => {
+  assert.throws(() => makeRunner(new FakeClock(), async () => undefined, 10, 5), /maxInterval/);
+});
