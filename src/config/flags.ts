@@ -1,0 +1,488 @@
+// The kube-proxy command line: every upstream flag (cmd/kube-proxy/app/options.go AddFlags,
+// logsapi.AddFlags, the Go flag set, cobra's --help, verflag's --version) plus ours
+// (--manifests, --print-rules), parsed with pflag's rules.
+//
+// Why a hand-written tokenizer instead of yargs-parser: pflag semantics differ from yargs-parser in
+// ways users hit (checked on yargs-parser 22): `--iptables-sync-period -1s` must take "-1s" as the value
+// (yargs-parser drops it), `--masquerade-all false` must leave "false" as a positional argument
+// (yargs-parser consumes it), `--flag` with no value must fail with "flag needs an argument", and
+// `--no-x` must be an unknown flag. pflag's grammar is small, so it is reproduced here exactly.
+
+import {
+  FlagValueError,
+  parseCIDRList,
+  parseClusterCIDRFlag,
+  parseCSVList,
+  parseFlagDuration,
+  parseGoBool,
+  parseGoFloat32,
+  parseGoInt,
+  parseGoUint,
+  parseIPFlag,
+  parseIPPortFlag,
+  parseLocalMode,
+  parseMapStringBool,
+  parseProxyMode,
+  parseQuantity,
+  parseVersionFlag,
+  parseVModule,
+  type VModuleItem,
+} from './flagvalues.js';
+
+export type FlagKind =
+  | 'bool'
+  | 'string'
+  | 'duration'
+  | 'int32'
+  | 'float32'
+  | 'ip'
+  | 'ipport'
+  | 'strings'
+  | 'cidrs'
+  | 'nodePortAddresses'
+  | 'clusterCIDR'
+  | 'mapStringBool'
+  | 'ProxyMode'
+  | 'LocalMode'
+  | 'Level'
+  | 'vmodule'
+  | 'quantity'
+  | 'version';
+
+/** How a flag relates to the config file (upstream precedence, options.go Complete). */
+export type FlagGroup =
+  | 'config' // maps to a KubeProxyConfiguration field; ignored when --config is given
+  | 'logging' // logging flags: applied over the config file too
+  | 'command' // not part of the configuration (--config, --cleanup, --master, ...)
+  | 'deprecated-port' // --healthz-port / --metrics-port
+  | 'ignored'; // accepted for compatibility, no effect (--boot-id-file, ...)
+
+export interface FlagSpec {
+  readonly name: string;
+  readonly shorthand?: string;
+  readonly kind: FlagKind;
+  /** Default as pflag prints it in --help ("" = zero value, not printed). */
+  readonly defValue: string;
+  readonly usage: string;
+  readonly group: FlagGroup;
+  readonly deprecated?: string;
+}
+
+export type FlagValue = boolean | string | number | bigint | string[] | Record<string, boolean> | VModuleItem[];
+
+const IGNORED_IF_CONFIG = 'This parameter is ignored if a config file is specified by --config.';
+const DURATION_EG = "(e.g. '5s', '1m', '2h22m')";
+
+export const FLAGS: readonly FlagSpec[] = [
+  { name: 'config', kind: 'string', defValue: '', group: 'command', usage: 'The path to the configuration file.' },
+  { name: 'write-config-to', kind: 'string', defValue: '', group: 'command', usage: 'If set, write the default configuration values to this file and exit.' },
+  { name: 'cleanup', kind: 'bool', defValue: 'false', group: 'command', usage: 'If true cleanup iptables and ipvs rules and exit.' },
+  {
+    name: 'feature-gates',
+    kind: 'mapStringBool',
+    defValue: '',
+    group: 'config',
+    usage: 'A set of key=value pairs that describe feature gates for alpha/experimental features. This parameter is ignored if a config file is specified by --config.',
+  },
+  { name: 'kubeconfig', kind: 'string', defValue: '', group: 'config', usage: 'Path to kubeconfig file with authorization information (the master location can be overridden by the master flag).' },
+  { name: 'master', kind: 'string', defValue: '', group: 'command', usage: 'The address of the Kubernetes API server (overrides any value in kubeconfig)' },
+  { name: 'kube-api-content-type', kind: 'string', defValue: 'application/vnd.kubernetes.protobuf', group: 'config', usage: 'Content type of requests sent to apiserver.' },
+  { name: 'kube-api-burst', kind: 'int32', defValue: '10', group: 'config', usage: 'Burst to use while talking with kubernetes apiserver' },
+  { name: 'kube-api-qps', kind: 'float32', defValue: '5', group: 'config', usage: 'QPS to use while talking with kubernetes apiserver' },
+  {
+    name: 'hostname-override',
+    kind: 'string',
+    defValue: '',
+    group: 'command',
+    usage: "If non-empty, will be used as the name of the Node that kube-proxy is running on. If unset, the node name is assumed to be the same as the node's hostname.",
+  },
+  {
+    name: 'bind-address',
+    kind: 'ip',
+    defValue: '0.0.0.0',
+    group: 'config',
+    usage: `Overrides kube-proxy's idea of what its node's primary IP is. Note that the name is a historical artifact, and kube-proxy does not actually bind any sockets to this IP. ${IGNORED_IF_CONFIG}`,
+  },
+  {
+    name: 'healthz-bind-address',
+    kind: 'ipport',
+    defValue: '0.0.0.0:10256',
+    group: 'config',
+    usage: `The IP address and port for the health check server to serve on, defaulting to "0.0.0.0:10256". ${IGNORED_IF_CONFIG}`,
+  },
+  {
+    name: 'metrics-bind-address',
+    kind: 'ipport',
+    defValue: '127.0.0.1:10249',
+    group: 'config',
+    usage: `The IP address and port for the metrics server to serve on, defaulting to "127.0.0.1:10249". (Set to "0.0.0.0:10249" / "[::]:10249" to bind on all interfaces.) Set empty to disable. ${IGNORED_IF_CONFIG}`,
+  },
+  { name: 'bind-address-hard-fail', kind: 'bool', defValue: 'false', group: 'config', usage: 'If true kube-proxy will treat failure to bind to a port as fatal and exit' },
+  { name: 'profiling', kind: 'bool', defValue: 'false', group: 'config', usage: `If true enables profiling via web interface on /debug/pprof handler. ${IGNORED_IF_CONFIG}` },
+  {
+    name: 'show-hidden-metrics-for-version',
+    kind: 'string',
+    defValue: '',
+    group: 'config',
+    usage: `The previous version for which you want to show hidden metrics. Only the previous minor version is meaningful, other values will not be allowed. The format is <major>.<minor>, e.g.: '1.16'. The purpose of this format is make sure you have the opportunity to notice if the next release hides additional metrics, rather than being surprised when they are permanently removed in the release after that. ${IGNORED_IF_CONFIG}`,
+  },
+  {
+    name: 'init-only',
+    kind: 'bool',
+    defValue: 'false',
+    group: 'command',
+    usage: 'If true, perform any initialization steps that must be done with full root privileges, and then exit. After doing this, you can run kube-proxy again with only the CAP_NET_ADMIN capability.',
+  },
+  {
+    name: 'proxy-mode',
+    kind: 'ProxyMode',
+    defValue: '',
+    group: 'config',
+    usage: `Which proxy mode to use: on Linux this can be 'iptables' (default), 'ipvs', or 'nftables'. On Windows the only supported value is 'kernelspace'. ${IGNORED_IF_CONFIG}`,
+  },
+  {
+    name: 'iptables-masquerade-bit',
+    kind: 'int32',
+    defValue: '14',
+    group: 'config',
+    usage: 'If using the iptables or ipvs proxy mode, the bit of the fwmark space to mark packets requiring SNAT with.  Must be within the range [0, 31].',
+  },
+  { name: 'masquerade-all', kind: 'bool', defValue: 'false', group: 'config', usage: 'SNAT all traffic sent via Service cluster IPs. This may be required with some CNI plugins. Only supported on Linux.' },
+  {
+    name: 'iptables-localhost-nodeports',
+    kind: 'bool',
+    defValue: 'true',
+    group: 'config',
+    usage: 'If false, kube-proxy will disable the legacy behavior of allowing NodePort services to be accessed via localhost. (Applies only to iptables mode and IPv4; localhost NodePorts are never allowed with other proxy modes or with IPv6.)',
+  },
+  {
+    name: 'iptables-sync-period',
+    kind: 'duration',
+    defValue: '30s',
+    group: 'config',
+    usage: `An interval ${DURATION_EG} indicating how frequently various re-synchronizing and cleanup operations are performed. Must be greater than 0.`,
+  },
+  {
+    name: 'iptables-min-sync-period',
+    kind: 'duration',
+    defValue: '1s',
+    group: 'config',
+    usage: `The minimum period between iptables rule resyncs ${DURATION_EG}. A value of 0 means every Service or EndpointSlice change will result in an immediate iptables resync.`,
+  },
+  {
+    name: 'ipvs-sync-period',
+    kind: 'duration',
+    defValue: '30s',
+    group: 'config',
+    usage: `An interval ${DURATION_EG} indicating how frequently various re-synchronizing and cleanup operations are performed. Must be greater than 0.`,
+  },
+  {
+    name: 'ipvs-min-sync-period',
+    kind: 'duration',
+    defValue: '1s',
+    group: 'config',
+    usage: `The minimum period between IPVS rule resyncs ${DURATION_EG}. A value of 0 means every Service or EndpointSlice change will result in an immediate IPVS resync.`,
+  },
+  { name: 'ipvs-scheduler', kind: 'string', defValue: '', group: 'config', usage: 'The ipvs scheduler type when proxy mode is ipvs' },
+  { name: 'ipvs-exclude-cidrs', kind: 'cidrs', defValue: '[]', group: 'config', usage: 'A comma-separated list of CIDRs which the ipvs proxier should not touch when cleaning up IPVS rules.' },
+  { name: 'ipvs-strict-arp', kind: 'bool', defValue: 'false', group: 'config', usage: 'Enable strict ARP by setting arp_ignore to 1 and arp_announce to 2' },
+  { name: 'ipvs-tcp-timeout', kind: 'duration', defValue: '0s', group: 'config', usage: `The timeout for idle IPVS TCP connections, 0 to leave as-is. ${DURATION_EG}.` },
+  { name: 'ipvs-tcpfin-timeout', kind: 'duration', defValue: '0s', group: 'config', usage: `The timeout for IPVS TCP connections after receiving a FIN packet, 0 to leave as-is. ${DURATION_EG}.` },
+  { name: 'ipvs-udp-timeout', kind: 'duration', defValue: '0s', group: 'config', usage: `The timeout for IPVS UDP packets, 0 to leave as-is. ${DURATION_EG}.` },
+  { name: 'detect-local-mode', kind: 'LocalMode', defValue: '', group: 'config', usage: `Mode to use to detect local traffic. ${IGNORED_IF_CONFIG}` },
+  {
+    name: 'pod-bridge-interface',
+    kind: 'string',
+    defValue: '',
+    group: 'config',
+    usage: 'A bridge interface name. When --detect-local-mode is set to BridgeInterface, kube-proxy will consider traffic to be local if it originates from this bridge.',
+  },
+  {
+    name: 'pod-interface-name-prefix',
+    kind: 'string',
+    defValue: '',
+    group: 'config',
+    usage: 'An interface name prefix. When --detect-local-mode is set to InterfaceNamePrefix, kube-proxy will consider traffic to be local if it originates from any interface whose name begins with this prefix.',
+  },
+  {
+    name: 'cluster-cidr',
+    kind: 'clusterCIDR',
+    defValue: '',
+    group: 'config',
+    usage: `The CIDR range of the pods in the cluster. (For dual-stack clusters, this can be a comma-separated dual-stack pair of CIDR ranges.). When --detect-local-mode is set to ClusterCIDR, kube-proxy will consider traffic to be local if its source IP is in this range. (Otherwise it is not used.) ${IGNORED_IF_CONFIG}`,
+  },
+  {
+    name: 'nodeport-addresses',
+    kind: 'nodePortAddresses',
+    defValue: '[]',
+    group: 'config',
+    usage: `A list of CIDR ranges that contain valid node IPs, or alternatively, the single string 'primary'. If set to a list of CIDRs, connections to NodePort services will only be accepted on node IPs in one of the indicated ranges. If set to 'primary', NodePort services will only be accepted on the node's primary IP(s) according to the Node object. If unset, NodePort connections will be accepted on all local IPs. ${IGNORED_IF_CONFIG}`,
+  },
+  {
+    name: 'oom-score-adj',
+    kind: 'int32',
+    defValue: '-999',
+    group: 'config',
+    usage: `The oom-score-adj value for kube-proxy process. Values must be within the range [-1000, 1000]. ${IGNORED_IF_CONFIG}`,
+  },
+  { name: 'conntrack-max-per-core', kind: 'int32', defValue: '32768', group: 'config', usage: 'Maximum number of NAT connections to track per CPU core (0 to leave the limit as-is and ignore conntrack-min).' },
+  {
+    name: 'conntrack-min',
+    kind: 'int32',
+    defValue: '131072',
+    group: 'config',
+    usage: 'Minimum number of conntrack entries to allocate, regardless of conntrack-max-per-core (set conntrack-max-per-core=0 to leave the limit as-is).',
+  },
+  { name: 'conntrack-tcp-timeout-established', kind: 'duration', defValue: '24h0m0s', group: 'config', usage: 'Idle timeout for established TCP connections (0 to leave as-is)' },
+  { name: 'conntrack-tcp-timeout-close-wait', kind: 'duration', defValue: '1h0m0s', group: 'config', usage: 'NAT timeout for TCP connections in the CLOSE_WAIT state' },
+  { name: 'conntrack-tcp-be-liberal', kind: 'bool', defValue: 'false', group: 'config', usage: 'Enable liberal mode for tracking TCP packets by setting nf_conntrack_tcp_be_liberal to 1' },
+  { name: 'conntrack-udp-timeout', kind: 'duration', defValue: '0s', group: 'config', usage: 'Idle timeout for UNREPLIED UDP connections (0 to leave as-is)' },
+  { name: 'conntrack-udp-timeout-stream', kind: 'duration', defValue: '0s', group: 'config', usage: 'Idle timeout for ASSURED UDP connections (0 to leave as-is)' },
+  { name: 'config-sync-period', kind: 'duration', defValue: '15m0s', group: 'config', usage: 'How often configuration from the apiserver is refreshed.  Must be greater than 0.' },
+  {
+    name: 'healthz-port',
+    kind: 'int32',
+    defValue: '10256',
+    group: 'deprecated-port',
+    usage: 'The port to bind the health check server. Use 0 to disable.',
+    deprecated: 'This flag is deprecated and will be removed in a future release. Please use --healthz-bind-address instead.',
+  },
+  {
+    name: 'metrics-port',
+    kind: 'int32',
+    defValue: '10249',
+    group: 'deprecated-port',
+    usage: 'The port to bind the metrics server. Use 0 to disable.',
+    deprecated: 'This flag is deprecated and will be removed in a future release. Please use --metrics-bind-address instead.',
+  },
+  // logsapi.AddFlags
+  { name: 'logging-format', kind: 'string', defValue: 'text', group: 'logging', usage: 'Sets the log format. Permitted formats: "json" (gated by LoggingBetaOptions), "text".' },
+  { name: 'log-flush-frequency', kind: 'duration', defValue: '5s', group: 'logging', usage: 'Maximum number of seconds between log flushes' },
+  { name: 'v', shorthand: 'v', kind: 'Level', defValue: '0', group: 'logging', usage: 'number for the log level verbosity' },
+  { name: 'vmodule', kind: 'vmodule', defValue: '', group: 'logging', usage: 'comma-separated list of pattern=N settings for file-filtered logging (only works for text log format)' },
+  {
+    name: 'log-json-info-buffer-size',
+    kind: 'quantity',
+    defValue: '0',
+    group: 'logging',
+    usage: '[Alpha] In JSON format with split output streams, the info messages can be buffered for a while to increase performance. The default value of zero bytes disables buffering. The size can be specified as number of bytes (512), multiples of 1000 (1K), multiples of 1024 (2Ki), or powers of those (3M, 4G, 5Mi, 6Gi). Enable the LoggingAlphaOptions feature gate to use this.',
+  },
+  {
+    name: 'log-json-split-stream',
+    kind: 'bool',
+    defValue: 'false',
+    group: 'logging',
+    usage: '[Alpha] In JSON format, write error messages to stderr and info messages to stdout. The default is to write a single stream to stdout. Enable the LoggingAlphaOptions feature gate to use this.',
+  },
+  {
+    name: 'log-text-info-buffer-size',
+    kind: 'quantity',
+    defValue: '0',
+    group: 'logging',
+    usage: '[Alpha] In text format with split output streams, the info messages can be buffered for a while to increase performance. The default value of zero bytes disables buffering. The size can be specified as number of bytes (512), multiples of 1000 (1K), multiples of 1024 (2Ki), or powers of those (3M, 4G, 5Mi, 6Gi). Enable the LoggingAlphaOptions feature gate to use this.',
+  },
+  {
+    name: 'log-text-split-stream',
+    kind: 'bool',
+    defValue: 'false',
+    group: 'logging',
+    usage: '[Alpha] In text format, write error messages to stderr and info messages to stdout. The default is to write a single stream to stdout. Enable the LoggingAlphaOptions feature gate to use this.',
+  },
+  // Go flag set (cadvisor), accepted for compatibility.
+  { name: 'boot-id-file', kind: 'string', defValue: '/proc/sys/kernel/random/boot_id', group: 'ignored', usage: 'Comma-separated list of files to check for boot-id. Use the first one that exists.' },
+  { name: 'machine-id-file', kind: 'string', defValue: '/etc/machine-id,/var/lib/dbus/machine-id', group: 'ignored', usage: 'Comma-separated list of files to check for machine-id. Use the first one that exists.' },
+  // kube-proxy-ts additions.
+  {
+    name: 'manifests',
+    kind: 'string',
+    defValue: '',
+    group: 'command',
+    usage: 'Run without an API server: read Service, EndpointSlice and Node objects from the YAML/JSON files in this directory (multi-document allowed) and apply changes to them like watch events.',
+  },
+  { name: 'print-rules', kind: 'bool', defValue: 'false', group: 'command', usage: 'Print the ruleset the chosen proxy mode would program for the current state, then exit.' },
+  { name: 'version', kind: 'version', defValue: 'false', group: 'command', usage: '--version, --version=raw prints version information and quits' },
+  { name: 'help', shorthand: 'h', kind: 'bool', defValue: 'false', group: 'command', usage: 'help for kube-proxy' },
+];
+
+const BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((f) => [f.name, f]));
+const BY_SHORT: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.filter((f) => f.shorthand).map((f) => [f.shorthand as string, f]));
+
+export function flagSpec(name: string): FlagSpec | undefined {
+  return BY_NAME.get(name);
+}
+
+/** cliflag.WordSepNormalizeFunc: `--iptables_sync_period` means `--iptables-sync-period`. */
+function normalize(name: string): string {
+  return name.replace(/_/g, '-');
+}
+
+function isBoolLike(kind: FlagKind): boolean {
+  return kind === 'bool' || kind === 'version';
+}
+
+/** Convert one raw value; `prev` is the earlier value of the same flag (lists and maps accumulate). */
+function convert(spec: FlagSpec, raw: string, prev: FlagValue | undefined): FlagValue {
+  switch (spec.kind) {
+    case 'bool':
+      return parseGoBool(raw);
+    case 'string':
+      return raw;
+    case 'duration':
+      return parseFlagDuration(raw);
+    case 'int32':
+      return parseGoInt(raw, 32);
+    case 'float32':
+      return parseGoFloat32(raw);
+    case 'ip':
+      return parseIPFlag(raw);
+    case 'ipport':
+      return parseIPPortFlag(raw);
+    case 'strings':
+      return [...((prev as string[] | undefined) ?? []), ...parseCSVList(raw)];
+    case 'cidrs':
+      return [...((prev as string[] | undefined) ?? []), ...parseCIDRList(raw, false)];
+    case 'nodePortAddresses':
+      return [...((prev as string[] | undefined) ?? []), ...parseCIDRList(raw, true)];
+    case 'clusterCIDR':
+      return parseClusterCIDRFlag(raw);
+    case 'mapStringBool':
+      return parseMapStringBool(raw, (prev as Record<string, boolean> | undefined) ?? {});
+    case 'ProxyMode':
+      return parseProxyMode(raw);
+    case 'LocalMode':
+      return parseLocalMode(raw);
+    case 'Level':
+      return parseGoUint(raw, 31);
+    case 'vmodule':
+      return parseVModule(raw, (prev as VModuleItem[] | undefined) ?? []);
+    case 'quantity':
+      return parseQuantity(raw);
+    case 'version':
+      return parseVersionFlag(raw);
+  }
+}
+
+export interface ParsedFlags {
+  /** Values of the flags given on the command line (pflag's "Changed"), by long name. */
+  readonly values: ReadonlyMap<string, FlagValue>;
+  /** Non-flag arguments (kube-proxy accepts none). */
+  readonly args: readonly string[];
+  /** Deprecation notices pflag would print. */
+  readonly warnings: readonly string[];
+}
+
+export class FlagParseError extends Error {}
+
+/** Parse argv (without node and script) with pflag's rules. Throws FlagParseError. */
+export function parseFlags(argv: readonly string[]): ParsedFlags {
+  const values = new Map<string, FlagValue>();
+  const args: string[] = [];
+  const warnings: string[] = [];
+  const set = (spec: FlagSpec, raw: string): void => {
+    try {
+      values.set(spec.name, convert(spec, raw, values.get(spec.name)));
+    } catch (e) {
+      if (!(e instanceof FlagValueError)) throw e;
+      const shown = spec.shorthand ? `-${spec.shorthand}, --${spec.name}` : `--${spec.name}`;
+      throw new FlagParseError(`invalid argument ${JSON.stringify(raw)} for ${JSON.stringify(shown)} flag: ${e.message}`);
+    }
+    if (spec.deprecated) warnings.push(`Flag --${spec.name} has been deprecated, ${spec.deprecated}`);
+  };
+  let i = 0;
+  while (i < argv.length) {
+    const s = argv[i++] as string;
+    if (s.length < 2 || s[0] !== '-') {
+      args.push(s);
+      continue;
+    }
+    if (s[1] === '-') {
+      if (s.length === 2) {
+        args.push(...argv.slice(i));
+        break;
+      }
+      const body = s.slice(2);
+      if (body[0] === '-' || body[0] === '=') throw new FlagParseError(`bad flag syntax: ${s}`);
+      const eq = body.indexOf('=');
+      const name = eq < 0 ? body : body.slice(0, eq);
+      const spec = BY_NAME.get(normalize(name));
+      if (!spec) throw new FlagParseError(`unknown flag: --${name}`);
+      let raw: string;
+      if (eq >= 0) raw = body.slice(eq + 1);
+      else if (isBoolLike(spec.kind)) raw = 'true';
+      else if (i < argv.length) raw = argv[i++] as string;
+      else throw new FlagParseError(`flag needs an argument: ${s}`);
+      set(spec, raw);
+      continue;
+    }
+    // Shorthand group, e.g. -v2, -v=2, -v 2, -h.
+    let shorts = s.slice(1);
+    while (shorts.length > 0) {
+      const c = shorts[0] as string;
+      const spec = BY_SHORT.get(c);
+      if (!spec) throw new FlagParseError(`unknown shorthand flag: '${c}' in -${shorts}`);
+      let raw: string;
+      let rest = '';
+      if (shorts.length > 2 && shorts[1] === '=') raw = shorts.slice(2);
+      else if (isBoolLike(spec.kind)) {
+        raw = 'true';
+        rest = shorts.slice(1);
+      } else if (shorts.length > 1) raw = shorts.slice(1);
+      else if (i < argv.length) raw = argv[i++] as string;
+      else throw new FlagParseError(`flag needs an argument: '${c}' in -${shorts}`);
+      set(spec, raw);
+      shorts = rest;
+    }
+  }
+  return { values, args, warnings };
+}
+
+const TYPE_NAMES: Record<FlagKind, string> = {
+  bool: '',
+  string: 'string',
+  duration: 'duration',
+  int32: 'int32',
+  float32: 'float32',
+  ip: 'ip',
+  ipport: 'ipport',
+  strings: 'strings',
+  cidrs: 'strings',
+  nodePortAddresses: 'strings',
+  clusterCIDR: 'string',
+  mapStringBool: 'mapStringBool',
+  ProxyMode: 'ProxyMode',
+  LocalMode: 'LocalMode',
+  Level: 'Level',
+  vmodule: 'pattern=N,...',
+  quantity: 'quantity',
+  version: 'version[=true]',
+};
+
+function isZeroDefault(spec: FlagSpec): boolean {
+  return ['', 'false', '0', '0s', '[]'].includes(spec.defValue);
+}
+
+function defaultSuffix(spec: FlagSpec): string {
+  if (isZeroDefault(spec)) return '';
+  const quoted = ['string', 'ip', 'ipport', 'clusterCIDR', 'ProxyMode', 'LocalMode'].includes(spec.kind);
+  return ` (default ${quoted ? JSON.stringify(spec.defValue) : spec.defValue})`;
+}
+
+const LONG_DESCRIPTION = `The Kubernetes network proxy runs on each node. This
+reflects services as defined in the Kubernetes API on each node and can do simple
+TCP, UDP, and SCTP stream forwarding or round robin TCP, UDP, and SCTP forwarding across a set of backends.
+kube-proxy-ts programs the same iptables, ipvs or nftables rules as kube-proxy and reads the same
+flags and KubeProxyConfiguration files.`;
+
+/** pflag/cobra style usage text (deprecated flags hidden, as pflag does). */
+export function helpText(): string {
+  const rows = FLAGS.filter((f) => !f.deprecated).map((f) => {
+    const left = `  ${f.shorthand ? `-${f.shorthand}, ` : '    '}--${f.name}${TYPE_NAMES[f.kind] ? ' ' + TYPE_NAMES[f.kind] : ''}`;
+    return { left, usage: f.usage + defaultSuffix(f) };
+  });
+  rows.sort((a, b) => a.left.replace(/^\s*(-\w, )?--/, '').localeCompare(b.left.replace(/^\s*(-\w, )?--/, '')));
+  const width = Math.max(...rows.map((r) => r.left.length));
+  const lines = rows.map((r) => `${r.left.padEnd(width)}   ${r.usage}`);
+  return `${LONG_DESCRIPTION}\n\nUsage:\n  kube-proxy-ts [flags]\n\nFlags:\n${lines.join('\n')}\n`;
+}
+
+export const VERSION_TEXT = 'kube-proxy-ts v0.1.0 (kube-proxy v1.35 compatible)';
