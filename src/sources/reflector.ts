@@ -31,7 +31,7 @@ export interface ReflectorOptions {
   readonly watchBackoff?: BackoffOptions;
   /** Backoff before a relist (after 410 or a failed LIST). */
   readonly relistBackoff?: BackoffOptions;
-  /** A watch shorter than this with no events is treated as an error (default 1 s). */
+  /** A watch the server ends sooner than this is treated as an error, i.e. retried after backoff (default 1 s). */
   readonly minWatchMs?: number;
   /** Per-request timeout for LIST pages (default 60 s). */
   readonly listTimeoutMs?: number;
@@ -349,8 +349,12 @@ export class Reflector {
         this.handleLine(buf.trim());
         events++;
       }
-      if (Date.now() - started < (this.opts.minWatchMs ?? 1000) && events === 0) {
-        throw new Error('very short watch: the server closed it at once with no events');
+      // Unlike client-go (which exempts watches that delivered anything, bookmarks included), any watch the
+      // server ends within minWatchMs goes through backoff: a server closing every watch at once must not
+      // make us reconnect in a hot loop.
+      const lasted = Date.now() - started;
+      if (lasted < (this.opts.minWatchMs ?? 1000)) {
+        throw new Error(`very short watch: the server ended it after ${lasted} ms with ${events} events`);
       }
       this.log.v(4).info('Watch ended; resuming', { kind: this.kind, resourceVersion: this.rv, events });
     } catch (e) {
