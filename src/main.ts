@@ -1,0 +1,239 @@
+#!/usr/bin/env node
+// kube-proxy-ts entry point (upstream cmd/kube-proxy/app/server.go): parse flags and config, then
+// one of: --help / --version, --write-config-to, --cleanup, --init-only, --print-rules, or run.
+
+import { promises as fsp } from 'node:fs';
+import { parseCommandLine, renderConfigYAML } from './config/options.js';
+import type { ProxyOptions } from './config/types.js';
+import { setupConntrack } from './conntrack/setup.js';
+import { ALL_MODES, loadDataplaneFactory } from './dataplane/registry.js';
+import type { DataplaneFactory } from './dataplane/types.js';
+import { ProxyHealth } from './health/proxy-health.js';
+import { ServiceHealthServer } from './health/service-health.js';
+import { configureLogging, createLogger } from './log/logger.js';
+import { registerMetrics } from './metrics/metrics.js';
+import { ServiceModel } from './model/tracker.js';
+import type { IPFamily, ProxyMode } from './model/types.js';
+import { Proxier, buildDataplaneConfig } from './proxy/proxier.js';
+import { healthzHandler } from './server/healthz.js';
+import { serve, type ManagedServer } from './server/listen.js';
+import { metricsHandler } from './server/metrics.js';
+import { createManifestsSource } from './sources/manifests.js';
+import type { Source } from './sources/types.js';
+
+const log = createLogger('server');
+const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
+/** How long --print-rules waits for the source to deliver its initial lists. */
+const PRINT_RULES_SYNC_TIMEOUT_MS = 60_000;
+
+function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve) => stream.write(text, () => resolve()));
+}
+
+async function createSource(o: ProxyOptions): Promise<Source> {
+  if (o.manifestsDir !== null) return createManifestsSource(o.manifestsDir, { nodeName: o.hostname });
+  // Loaded only when needed: the API client is large and irrelevant to --manifests runs.
+  const specifier = './sources/apiserver.js';
+  const mod = (await import(specifier)) as {
+    createApiServerSource: (opts: { kubeconfig: string; master: string; nodeName: string }) => Source;
+  };
+  return mod.createApiServerSource({ kubeconfig: o.kubeconfig, master: o.master, nodeName: o.hostname });
+}
+
+function isMissingTool(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+/**
+ * Run cleanup() of `modes` for both families. Missing tools and modes count as nothing to clean.
+ * Returns whether every cleanup succeeded.
+ */
+async function cleanupModes(o: ProxyOptions, modes: readonly ProxyMode[]): Promise<boolean> {
+  let ok = true;
+  for (const mode of modes) {
+    let factory: DataplaneFactory;
+    try {
+      factory = await loadDataplaneFactory(mode);
+    } catch (e) {
+      log.warn('Skipping cleanup of unavailable mode', { mode, err: e });
+      continue;
+    }
+    for (const family of FAMILIES) {
+      try {
+        await factory(buildDataplaneConfig(o, family, null)).cleanup();
+        log.v(2).info('Cleaned up rules', { mode, ipFamily: family });
+      } catch (e) {
+        if (isMissingTool(e)) {
+          log.v(2).info('Tool not installed, nothing to clean up', { mode, ipFamily: family });
+          continue;
+        }
+        ok = false;
+        log.error('Cleanup failed', { mode, ipFamily: family, err: e });
+      }
+    }
+  }
+  return ok;
+}
+
+async function printRules(o: ProxyOptions): Promise<number> {
+  const factory = await loadDataplaneFactory(o.mode);
+  const model = new ServiceModel({ nodeName: o.hostname });
+  const proxier = new Proxier({
+    options: o,
+    model,
+    factory,
+    health: new ProxyHealth(2 * o.syncPeriodMs),
+    manageSysctls: false,
+  });
+  const source = await createSource(o);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await source.start(proxier);
+    await Promise.race([
+      proxier.whenInitialized(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timed out waiting for Services and EndpointSlices')), PRINT_RULES_SYNC_TIMEOUT_MS);
+      }),
+    ]);
+    for (const { family, text } of await proxier.renderRules()) {
+      await write(process.stdout, `# ${o.mode} ${family}\n${text.endsWith('\n') || text === '' ? text : text + '\n'}`);
+    }
+  } finally {
+    clearTimeout(timer);
+    await source.stop();
+  }
+  return 0;
+}
+
+async function setOOMScoreAdj(value: number | null): Promise<void> {
+  if (value === null) return;
+  try {
+    await fsp.writeFile('/proc/self/oom_score_adj', String(value));
+  } catch (e) {
+    log.warn('Failed to set oom_score_adj', { value, err: e });
+  }
+}
+
+async function runProxy(o: ProxyOptions): Promise<number> {
+  log.info('Starting kube-proxy-ts', { mode: o.mode, node: o.hostname, source: o.manifestsDir ?? 'apiserver' });
+  registerMetrics(o.mode);
+  const factory = await loadDataplaneFactory(o.mode);
+  await setOOMScoreAdj(o.config.oomScoreAdj);
+  await setupConntrack(o.config.conntrack);
+
+  // Upstream platformCleanup: remove what the other modes left behind. Our own mode's rules stay:
+  // a restarted proxy keeps serving with them until its first sync replaces them atomically.
+  const others: ProxyMode[] = o.mode === 'nftables' ? ['iptables', 'ipvs'] : ['nftables'];
+  await cleanupModes(o, others);
+
+  const health = new ProxyHealth(2 * o.syncPeriodMs);
+  const serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy() });
+  const model = new ServiceModel({ nodeName: o.hostname });
+  const proxier = new Proxier({
+    options: o,
+    model,
+    factory,
+    health,
+    serviceHealth,
+    eligibleWithoutNode: o.manifestsDir !== null,
+  });
+
+  const servers: ManagedServer[] = [];
+  const hardFail = o.config.bindAddressHardFail;
+  let fatal: (e: Error) => void = () => undefined;
+  const fatalError = new Promise<never>((_, reject) => {
+    fatal = reject;
+  });
+  fatalError.catch(() => undefined);
+  if (o.healthzBindAddress) servers.push(serve('healthz', o.healthzBindAddress, healthzHandler(health), { hardFail }));
+  if (o.metricsBindAddress) {
+    servers.push(
+      serve('metrics', o.metricsBindAddress, metricsHandler({ mode: o.mode, config: o.config, debugState: () => proxier.debugState() }), {
+        hardFail,
+      }),
+    );
+  }
+  for (const s of servers) s.ready.catch((e: Error) => fatal(e));
+
+  const source = await createSource(o);
+  proxier.start();
+  await source.start(proxier);
+
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        log.warn('Second signal, exiting now', { signal: sig });
+        process.exit(1);
+      }
+      stopping = true;
+      log.info('Received signal, shutting down; rules are left in place', { signal: sig });
+      const force = setTimeout(() => {
+        log.warn('Shutdown took too long, exiting');
+        resolve(0);
+      }, 10_000);
+      force.unref();
+      void (async () => {
+        await source.stop().catch((e: unknown) => log.error('Stopping source failed', { err: e }));
+        await proxier.stop();
+        await serviceHealth.close();
+        await Promise.all(servers.map((s) => s.close()));
+        clearTimeout(force);
+        resolve(0);
+      })();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  try {
+    return await Promise.race([stopped, fatalError]);
+  } catch (e) {
+    log.error('Fatal', { err: e });
+    return 1;
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const parsed = await parseCommandLine(argv);
+  switch (parsed.kind) {
+    case 'help':
+    case 'version':
+      await write(process.stdout, parsed.text.endsWith('\n') ? parsed.text : parsed.text + '\n');
+      return 0;
+    case 'error':
+      await write(process.stderr, `Error: ${parsed.message.split('\n')[0]}\n`);
+      return 1;
+    case 'run':
+      break;
+  }
+  const o = parsed.options;
+  configureLogging({ verbosity: o.verbosity, format: o.loggingFormat });
+  for (const w of parsed.warnings) log.warn(w);
+
+  if (o.writeConfigTo) {
+    await fsp.writeFile(o.writeConfigTo, renderConfigYAML(o.config));
+    log.info('Wrote configuration', { file: o.writeConfigTo });
+    return 0;
+  }
+  if (o.cleanup) {
+    if (await cleanupModes(o, ALL_MODES)) return 0;
+    await write(process.stderr, 'Error: encountered an error while tearing down rules\n');
+    return 1;
+  }
+  if (o.printRules) return printRules(o);
+  if (o.initOnly) {
+    // Upstream --init-only: the privileged set-up steps, then exit.
+    await setOOMScoreAdj(o.config.oomScoreAdj);
+    await setupConntrack(o.config.conntrack);
+    return 0;
+  }
+  return runProxy(o);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);
