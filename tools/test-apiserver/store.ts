@@ -195,6 +195,7 @@ export class Store {
     next.kind = r.kind;
     next.apiVersion = apiVersionOf(r);
     next.metadata = newMeta;
+    if (r.kind === 'Service') patchAllocatedValues(next, cur);
     this.applyDefaults(r, next);
     if (!statusOnly && !sameSpec(cur, next)) newMeta.generation = Number(curMeta.generation ?? 1) + 1;
     // A write that changes nothing does not bump resourceVersion nor emit an event, as upstream.
@@ -250,6 +251,27 @@ export class Store {
         return port;
       });
     }
+  }
+}
+
+/** As the service registry: an update that leaves allocated values unset keeps the old ones (clusterIP, nodePorts). */
+function patchAllocatedValues(next: Obj, cur: Obj): void {
+  const ns = (next.spec && typeof next.spec === 'object' ? { ...(next.spec as Obj) } : {}) as Obj;
+  const os = (cur.spec ?? {}) as Obj;
+  next.spec = ns;
+  if (!ns.clusterIP && os.clusterIP && (ns.type ?? 'ClusterIP') !== 'ExternalName') {
+    ns.clusterIP = os.clusterIP;
+    ns.clusterIPs ??= os.clusterIPs;
+  }
+  if (Array.isArray(ns.ports) && Array.isArray(os.ports)) {
+    ns.ports = ns.ports.map((p: unknown) => {
+      const np = { ...(p as Obj) };
+      if (!np.nodePort) {
+        const old = (os.ports as Obj[]).find((o) => o.port === np.port && (o.protocol ?? 'TCP') === (np.protocol ?? 'TCP'));
+        if (old?.nodePort) np.nodePort = old.nodePort;
+      }
+      return np;
+    });
   }
 }
 
