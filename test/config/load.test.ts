@@ -1,0 +1,213 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { loadConfigFile, loadConfigText, type LoadResult } from '../../src/config/load.js';
+import { defaultConfiguration } from '../../src/config/defaults.js';
+import { fixture } from './helpers.js';
+
+const HEADER = 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n';
+
+function ok(r: LoadResult) {
+  if (!r.ok) assert.fail(`expected success, got:\n${r.message}`);
+  return r.config;
+}
+
+function fail(r: LoadResult): string {
+  if (r.ok) assert.fail('expected a load error');
+  return r.message;
+}
+
+// Upstream cmd/kube-proxy/app/options_test.go TestLoadConfig template.
+function upstreamTemplate(bindAddress: string, clusterCIDR: string, healthz: string, metrics: string, mode: string): string {
+  return `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+bindAddress: ${bindAddress}
+clientConnection:
+  acceptContentTypes: "abc"
+  burst: 100
+  contentType: content-type
+  kubeconfig: "/path/to/kubeconfig"
+  qps: 7
+clusterCIDR: "${clusterCIDR}"
+configSyncPeriod: 15s
+conntrack:
+  maxPerCore: 2
+  min: 1
+  tcpCloseWaitTimeout: 10s
+  tcpEstablishedTimeout: 20s
+healthzBindAddress: "${healthz}"
+hostnameOverride: "foo"
+iptables:
+  masqueradeAll: true
+  masqueradeBit: 17
+  minSyncPeriod: 10s
+  syncPeriod: 60s
+  localhostNodePorts: true
+ipvs:
+  minSyncPeriod: 10s
+  syncPeriod: 60s
+  excludeCIDRs:
+    - "10.20.30.40/16"
+    - "fd00:1::0/64"
+nftables:
+  masqueradeAll: true
+  masqueradeBit: 18
+  minSyncPeriod: 10s
+  syncPeriod: 60s
+kind: KubeProxyConfiguration
+metricsBindAddress: "${metrics}"
+mode: "${mode}"
+oomScoreAdj: 17
+portRange: "2-7"
+detectLocalMode: "ClusterCIDR"
+detectLocal:
+  bridgeInterface: "cbr0"
+  interfaceNamePrefix: "veth"
+nodePortAddresses:
+  - "10.20.30.40/16"
+  - "fd00:1::0/64"
+`;
+}
+
+test('upstream TestLoadConfig cases decode to the same values', () => {
+  const cases: [string, string, string, string, string, string][] = [
+    ['iptables', '0.0.0.0', '0.0.0.0', '1.2.3.0/24', '1.2.3.4:12345', '2.3.4.5:23456'],
+    ['iptables', '9.8.7.6', '9.8.7.6', '1.2.3.0/24', '1.2.3.4:12345', '2.3.4.5:23456'],
+    ['iptables', '"::"', '::', 'fd00:1::0/64', '[fd00:1::5]:12345', '[fd00:2::5]:23456'],
+    ['iptables', '"[::]"', '[::]', 'fd00:1::0/64', '[fd00:1::5]:12345', '[fd00:2::5]:23456'],
+    ['iptables', '::0', '::0', 'fd00:1::0/64', '[fd00:1::5]:12345', '[fd00:2::5]:23456'],
+    ['ipvs', '2001:db8::1', '2001:db8::1', 'fd00:1::0/64', '[fd00:1::5]:12345', '[fd00:2::5]:23456'],
+  ];
+  for (const [mode, bindYaml, bind, cidr, hz, mt] of cases) {
+    const c = ok(loadConfigText(upstreamTemplate(bindYaml, cidr, hz, mt, mode), 'kp.yaml'));
+    assert.equal(c.bindAddress, bind);
+    assert.equal(c.mode, mode);
+    assert.equal(c.clusterCIDR, cidr);
+    assert.equal(c.healthzBindAddress, hz);
+    assert.equal(c.metricsBindAddress, mt);
+    assert.deepEqual(c.clientConnection, { acceptContentTypes: 'abc', burst: 100, contentType: 'content-type', kubeconfig: '/path/to/kubeconfig', qps: 7 });
+    assert.equal(c.configSyncPeriod, '15s');
+    assert.deepEqual(c.conntrack, { maxPerCore: 2, min: 1, tcpCloseWaitTimeout: '10s', tcpEstablishedTimeout: '20s', tcpBeLiberal: false, udpTimeout: '0s', udpStreamTimeout: '0s' });
+    assert.deepEqual(c.iptables, { masqueradeAll: true, masqueradeBit: 17, minSyncPeriod: '10s', syncPeriod: '1m0s', localhostNodePorts: true });
+    assert.deepEqual(c.ipvs.excludeCIDRs, ['10.20.30.40/16', 'fd00:1::0/64']);
+    assert.deepEqual(c.nftables, { masqueradeAll: true, masqueradeBit: 18, minSyncPeriod: '10s', syncPeriod: '1m0s' });
+    assert.equal(c.oomScoreAdj, 17);
+    assert.equal(c.portRange, '2-7');
+    assert.equal(c.hostnameOverride, 'foo');
+    assert.deepEqual(c.detectLocal, { bridgeInterface: 'cbr0', interfaceNamePrefix: 'veth' });
+    assert.deepEqual(c.nodePortAddresses, ['10.20.30.40/16', 'fd00:1::0/64']);
+    assert.equal(c.logging.format, 'text');
+    assert.equal(c.logging.flushFrequency, '5s');
+  }
+});
+
+test('upstream TestLoadConfigFailures', () => {
+  // upstream: "could not find expected ':'"
+  assert.match(fail(loadConfigText(HEADER.split('\n')[0] + '\nTwas bryllyg, and ye slythy toves', 'kp.yaml')), /^kp\.yaml:2:1: invalid YAML: /);
+  assert.equal(fail(loadConfigText('just a string', 'kp.yaml')), 'kp.yaml:1:1: expected a KubeProxyConfiguration mapping, got string "just a string"');
+  assert.equal(
+    fail(loadConfigText('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeSchedulerConfiguration', 'kp.yaml')),
+    'kp.yaml:2:7: kind: unsupported value "KubeSchedulerConfiguration" (expected "KubeProxyConfiguration")',
+  );
+  // `bindAddress: ::` is not valid YAML (needs quotes), as upstream's test says.
+  assert.match(fail(loadConfigText(HEADER + 'bindAddress: ::\n', 'kp.yaml')), /^kp\.yaml:3:\d+: invalid YAML: /);
+});
+
+test('apiVersion and kind are required and checked', () => {
+  assert.equal(fail(loadConfigText('kind: KubeProxyConfiguration\n', 'a.yaml')), 'a.yaml:1:1: apiVersion: missing (expected "kubeproxy.config.k8s.io/v1alpha1")');
+  assert.equal(
+    fail(loadConfigText('apiVersion: kubeproxy.config.k8s.io/v1alpha2\nkind: KubeProxyConfiguration\n', 'a.yaml')),
+    'a.yaml:1:13: apiVersion: unsupported value "kubeproxy.config.k8s.io/v1alpha2" (expected "kubeproxy.config.k8s.io/v1alpha1")',
+  );
+  assert.equal(fail(loadConfigText('apiVersion: kubeproxy.config.k8s.io/v1alpha1\n', 'a.yaml')), 'a.yaml:1:1: kind: missing (expected "KubeProxyConfiguration")');
+  assert.match(fail(loadConfigText('', 'a.yaml')), /^a\.yaml:1:1: empty file/);
+});
+
+test('unknown fields are errors with full path, file:line:col and a suggestion (deviation: upstream is lenient)', async () => {
+  const msg = fail(await loadConfigFile(fixture('typos.yaml')));
+  const lines = msg.split('\n');
+  const f = fixture('typos.yaml');
+  assert.deepEqual(lines, [
+    `${f}:4:1: iptabels: unknown field (did you mean "iptables"?)`,
+    `${f}:7:3: nftables.minSyncPeriodd: unknown field (did you mean "minSyncPeriod"?)`,
+    `${f}:8:18: nftables.masqueradeBit: expected an integer, got string "14"`,
+  ]);
+  // upstream's own "unknown field" and "duplicate field" extra-config cases
+  assert.equal(fail(loadConfigText(upstreamTemplate('9.8.7.6', '1.2.3.0/24', '1.2.3.4:12345', '2.3.4.5:23456', 'iptables') + '\nfoo: bar', 'kp.yaml')), 'kp.yaml:48:1: foo: unknown field');
+  assert.equal(
+    fail(loadConfigText(upstreamTemplate('9.8.7.6', '1.2.3.0/24', '1.2.3.4:12345', '2.3.4.5:23456', 'iptables') + '\nbindAddress: 9.8.7.6', 'kp.yaml')),
+    'kp.yaml:48:1: bindAddress: duplicate field (first set on line 2)',
+  );
+});
+
+test('wrong types name the path, the line and the received value', () => {
+  const cases: [string, string][] = [
+    ['iptables:\n  masqueradeBit: "14"\n', 'k.yaml:4:18: iptables.masqueradeBit: expected an integer, got string "14"'],
+    ['iptables:\n  syncPeriod: 30\n', 'k.yaml:4:15: iptables.syncPeriod: expected a duration string such as "30s", got number 30'],
+    ['iptables:\n  syncPeriod: 1x\n', 'k.yaml:4:15: iptables.syncPeriod: time: unknown unit "x" in duration "1x"'],
+    ['conntrack: 5\n', 'k.yaml:3:12: conntrack: expected a mapping, got number 5'],
+    ['nodePortAddresses: 10.0.0.0/8\n', 'k.yaml:3:20: nodePortAddresses: expected a sequence, got string "10.0.0.0/8"'],
+    ['nodePortAddresses:\n- [a]\n', 'k.yaml:4:3: nodePortAddresses[0]: expected a string, got a sequence'],
+    ['oomScoreAdj: 3000000000\n', 'k.yaml:3:14: oomScoreAdj: number 3000000000 does not fit in a 32-bit integer'],
+    ['oomScoreAdj: 1.5\n', 'k.yaml:3:14: oomScoreAdj: expected an integer, got number 1.5'],
+    ['iptables:\n  masqueradeAll: "true"\n', 'k.yaml:4:18: iptables.masqueradeAll: expected a boolean, got string "true"'],
+    ['featureGates:\n  Foo: maybe\n', 'k.yaml:4:8: featureGates.Foo: expected a boolean, got string "maybe"'],
+    ['logging:\n  verbosity: -1\n', 'k.yaml:4:14: logging.verbosity: number -1 does not fit in an unsigned 32-bit integer'],
+    ['logging:\n  vmodule:\n  - filePatern: x\n', 'k.yaml:5:5: logging.vmodule[0].filePatern: unknown field (did you mean "filePattern"?)'],
+  ];
+  for (const [body, want] of cases) assert.equal(fail(loadConfigText(HEADER + body, 'k.yaml')), want, body);
+});
+
+test('several problems are all reported, one per line', () => {
+  const msg = fail(loadConfigText(HEADER + 'mode: ipvs\nmode: nftables\nclusterCIDRs: x\nipvs:\n  tcpTimeout: soon\n', 'k.yaml'));
+  assert.deepEqual(msg.split('\n'), [
+    'k.yaml:4:1: mode: duplicate field (first set on line 3)',
+    'k.yaml:5:1: clusterCIDRs: unknown field (did you mean "clusterCIDR"?)',
+    'k.yaml:7:15: ipvs.tcpTimeout: time: invalid duration "soon"',
+  ]);
+});
+
+test('decoding follows upstream: nulls leave defaults, YAML 1.1 booleans, scalars into string fields', () => {
+  const c = ok(loadConfigText(HEADER + 'hostnameOverride: 123\nenableProfiling: yes\nbindAddressHardFail: off\nnodePortAddresses: null\niptables:\n  masqueradeBit: ~\nconntrack:\n', 'k.yaml'));
+  assert.equal(c.hostnameOverride, '123');
+  assert.equal(c.enableProfiling, true);
+  assert.equal(c.bindAddressHardFail, false);
+  assert.equal(c.nodePortAddresses, null);
+  assert.equal(c.iptables.masqueradeBit, 14);
+  assert.equal(c.conntrack.maxPerCore, 32768);
+});
+
+test('JSON files are read too', () => {
+  const c = ok(loadConfigText('{"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration", "mode": "nftables",\n "nftables": {"masqueradeBit": 3}}', 'k.json'));
+  assert.equal(c.mode, 'nftables');
+  assert.equal(c.nftables.masqueradeBit, 3);
+  assert.equal(fail(loadConfigText('{"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",\n  "nftable": {}}', 'k.json')), 'k.json:2:3: nftable: unknown field (did you mean "nftables"?)');
+});
+
+test('a file with only apiVersion and kind equals the defaults', () => {
+  assert.deepEqual(ok(loadConfigText(HEADER, 'k.yaml')), defaultConfiguration());
+});
+
+test('a kubeadm-written file (all zero values) defaults like upstream, and zeros are reported', () => {
+  const r = loadConfigText(readFileSync(fixture('kubeadm-style.yaml'), 'utf8'), 'kubeadm.yaml');
+  const c = ok(r);
+  const want = defaultConfiguration();
+  want.clientConnection.kubeconfig = '/var/lib/kube-proxy/kubeconfig.conf';
+  want.clusterCIDR = '10.244.0.0/16';
+  assert.deepEqual(c, want);
+  assert.ok(r.ok && r.warnings.some((w) => w.includes('iptables.minSyncPeriod is zero or empty')), 'explicit 0s is called out');
+  assert.ok(r.ok && !r.warnings.some((w) => w.includes('oomScoreAdj')), 'null is not an explicit zero');
+});
+
+test('IPv6 bindAddress gives IPv6 default listen addresses; port-less addresses get the default port', () => {
+  const c = ok(loadConfigText(HEADER + 'bindAddress: "::"\n', 'k.yaml'));
+  assert.equal(c.healthzBindAddress, '[::]:10256');
+  assert.equal(c.metricsBindAddress, '[::1]:10249');
+  const d = ok(loadConfigText(HEADER + 'healthzBindAddress: 10.0.0.1\nmetricsBindAddress: "fd00::1"\n', 'k.yaml'));
+  assert.equal(d.healthzBindAddress, '10.0.0.1:10256');
+  assert.equal(d.metricsBindAddress, '[fd00::1]:10249');
+});
+
+test('multiple documents and missing files are errors', async () => {
+  assert.match(fail(loadConfigText(HEADER + '---\n' + HEADER, 'k.yaml')), /^k\.yaml:3:1: more than one YAML document/);
+  assert.match(fail(await loadConfigFile('/nonexistent/kp.yaml')), /^\/nonexistent\/kp\.yaml: no such file/);
+});
