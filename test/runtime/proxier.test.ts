@@ -1,0 +1,227 @@
+// Proxier orchestration with a recording fake dataplane and the real model: readiness gating, full vs
+// partial syncs, failure -> full retry, drift, conntrack trigger, health check ports, metrics, debug view.
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { parseCommandLine } from '../../src/config/options.js';
+import type { ProxyOptions } from '../../src/config/types.js';
+import type { Dataplane, SyncOptions } from '../../src/dataplane/types.js';
+import { ProxyHealth } from '../../src/health/proxy-health.js';
+import { ServiceHealthServer } from '../../src/health/service-health.js';
+import { configureLogging } from '../../src/log/logger.js';
+import { metrics } from '../../src/metrics/metrics.js';
+import { ServiceModel } from '../../src/model/tracker.js';
+import type { DataplaneConfig, ProxyState } from '../../src/model/types.js';
+import type { LocalAddress } from '../../src/node/addresses.js';
+import { Proxier } from '../../src/proxy/proxier.js';
+import { eventually, serviceObject, sliceObject } from './fixtures.js';
+
+configureLogging({ sink: () => undefined });
+
+interface Call {
+  family: string;
+  full: boolean;
+  state: ProxyState;
+}
+
+class FakeDataplane implements Dataplane {
+  readonly mode = 'nftables' as const;
+  constructor(
+    readonly cfg: DataplaneConfig,
+    readonly calls: Call[],
+    readonly ctl: { failNext: number; drift: boolean },
+  ) {}
+  get family() {
+    return this.cfg.family;
+  }
+  async sync(state: ProxyState, opts: SyncOptions) {
+    if (this.ctl.failNext > 0) {
+      this.ctl.failNext--;
+      throw new Error('injected failure');
+    }
+    this.calls.push({ family: this.family, full: opts.full, state });
+    return { full: opts.full, operations: 1, toolMillis: 0 };
+  }
+  async detectDrift() {
+    const d = this.ctl.drift;
+    this.ctl.drift = false;
+    return d;
+  }
+  render(state: ProxyState) {
+    return [...state.services.keys()].join('\n');
+  }
+  async cleanup() {}
+}
+
+const LOCAL: LocalAddress[] = [
+  { ip: '198.18.0.1', family: 'IPv4', iface: 'eth0', loopback: false, linkLocal: false },
+  { ip: '127.0.0.1', family: 'IPv4', iface: 'lo', loopback: true, linkLocal: false },
+];
+
+async function options(extra: string[] = []): Promise<ProxyOptions> {
+  const r = await parseCommandLine(['--proxy-mode=nftables', '--hostname-override=node-a', ...extra]);
+  assert.equal(r.kind, 'run');
+  if (r.kind !== 'run') throw new Error('unreachable');
+  return { ...r.options, syncPeriodMs: 300, minSyncPeriodMs: 0 };
+}
+
+function setup(o: ProxyOptions, extra: { serviceHealth?: ServiceHealthServer } = {}) {
+  const calls: Call[] = [];
+  const ctl = { failNext: 0, drift: false };
+  const cleanups: ProxyState[] = [];
+  const health = new ProxyHealth(2 * o.syncPeriodMs);
+  const proxier = new Proxier({
+    options: o,
+    model: new ServiceModel({ nodeName: 'node-a' }),
+    factory: (cfg) => new FakeDataplane(cfg, calls, ctl),
+    health,
+    families: ['IPv4'],
+    localAddresses: async () => LOCAL,
+    conntrackCleanup: async (s) => void cleanups.push(s),
+    manageSysctls: false,
+    serviceHealth: extra.serviceHealth ?? null,
+    eligibleWithoutNode: true,
+  });
+  return { proxier, calls, ctl, cleanups, health };
+}
+
+test('nothing is programmed until Services and EndpointSlices are synced; then a full sync', async () => {
+  const { proxier, calls } = setup(await options());
+  proxier.start();
+  try {
+    proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'web', clusterIP: '198.19.0.10', port: 80 }));
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('web', 8080, [{ ip: '198.18.100.2' }]));
+    proxier.onSynced('Service');
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(calls.length, 0, 'not initialized: no sync, not even the periodic one');
+    proxier.onSynced('EndpointSlice');
+    await eventually(async () => calls.length >= 1, 'first sync');
+    assert.equal(calls[0]!.full, true);
+    const sp = calls[0]!.state.services.get('default/web:p/TCP');
+    assert.ok(sp, 'service programmed');
+    assert.deepEqual(sp.clusterEndpoints.map((e) => `${e.ip}:${e.port}`), ['198.18.100.2:8080']);
+    assert.deepEqual(calls[0]!.state.node.ips, ['198.18.0.1'], 'node IP from local interfaces (no Node object)');
+    assert.deepEqual(calls[0]!.state.nodePortAddresses, { matchAll: false, ips: ['198.18.0.1'] }, 'nftables default: primary');
+  } finally {
+    await proxier.stop();
+  }
+});
+
+test('an endpoint change is a partial sync; pending metrics reset; debug view shows endpoints', async () => {
+  const { proxier, calls } = setup(await options());
+  proxier.start();
+  try {
+    proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'web', clusterIP: '198.19.0.10', port: 80 }));
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    await eventually(async () => calls.length >= 1, 'first sync');
+    const totalBefore = (await metrics.endpointChangesTotal.get()).values[0]?.value ?? 0;
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('web', 8080, [{ ip: '198.18.100.2' }, { ip: '198.18.100.3' }]));
+    await eventually(async () => calls.some((c) => c.state.services.get('default/web:p/TCP')?.clusterEndpoints.length === 2), 'endpoints synced');
+    const last = calls[calls.length - 1]!;
+    assert.equal(last.full, false);
+    assert.equal((await metrics.endpointChangesTotal.get()).values[0]?.value, totalBefore + 1);
+    assert.equal((await metrics.endpointChangesPending.get()).values[0]?.value, 0);
+    const dbg = proxier.debugState() as { initialized: boolean; families: Record<string, { services: Record<string, { clusterEndpoints: string[] }> }> };
+    assert.equal(dbg.initialized, true);
+    assert.deepEqual(dbg.families.IPv4!.services['default/web:p/TCP']!.clusterEndpoints, ['198.18.100.2:8080', '198.18.100.3:8080']);
+    const ts = (await metrics.syncProxyRulesLastTimestamp.get()).values.find((v) => v.labels.ip_family === 'IPv4')?.value ?? 0;
+    assert.ok(Math.abs(ts - Date.now() / 1000) < 10);
+  } finally {
+    await proxier.stop();
+  }
+});
+
+test('a failed sync is retried within about a second, as a full sync', async () => {
+  const { proxier, calls, ctl, health } = setup({ ...(await options()), syncPeriodMs: 60_000 });
+  proxier.start();
+  try {
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    await eventually(async () => calls.length >= 1, 'first sync');
+    ctl.failNext = 1;
+    const t0 = Date.now();
+    proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'dns', clusterIP: '198.19.0.53', port: 53, protocol: 'UDP' }));
+    await eventually(async () => calls.length >= 2, 'retry after failure', 5000);
+    const took = Date.now() - t0;
+    assert.ok(took >= 900 && took < 3000, `retried after ${took} ms`);
+    assert.equal(calls[1]!.full, true, 'sync after a failure is full');
+    assert.ok(calls[1]!.state.services.has('default/dns:p/UDP'));
+    assert.equal(health.isHealthy(), true);
+  } finally {
+    await proxier.stop();
+  }
+});
+
+test('drift detected on a periodic run forces a full sync', async () => {
+  const { proxier, calls, ctl } = setup(await options());
+  proxier.start();
+  try {
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    await eventually(async () => calls.length >= 1, 'first sync');
+    await eventually(async () => calls.length >= 2, 'periodic run');
+    assert.equal(calls[1]!.full, false, 'periodic run without drift is partial');
+    ctl.drift = true;
+    const n = calls.length;
+    await eventually(async () => calls.length > n + 1, 'periodic runs');
+    assert.ok(calls.slice(n).some((c) => c.full), 'drift -> full');
+  } finally {
+    await proxier.stop();
+  }
+});
+
+test('UDP endpoint changes trigger conntrack cleanup; TCP-only changes do not', async () => {
+  const { proxier, calls, cleanups } = setup(await options());
+  proxier.start();
+  try {
+    proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'web', clusterIP: '198.19.0.10', port: 80 }));
+    proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'dns', clusterIP: '198.19.0.53', port: 53, protocol: 'UDP' }));
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    await eventually(async () => calls.length >= 1, 'first sync');
+    const n = cleanups.length;
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('web', 8080, [{ ip: '198.18.100.2' }]));
+    await eventually(async () => calls.some((c) => (c.state.services.get('default/web:p/TCP')?.clusterEndpoints.length ?? 0) > 0), 'tcp sync');
+    assert.equal(cleanups.length, n, 'no cleanup for TCP');
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('dns', 5353, [{ ip: '198.18.100.4' }], { protocol: 'UDP' }));
+    await eventually(async () => cleanups.length > n, 'cleanup after UDP change');
+    assert.ok(cleanups[cleanups.length - 1]!.services.get('default/dns:p/UDP')?.clusterEndpoints.length === 1);
+  } finally {
+    await proxier.stop();
+  }
+});
+
+test('LoadBalancer eTP=Local services get a health check port reporting local endpoints', async () => {
+  const srv = http.createServer();
+  await new Promise<void>((r) => srv.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+  const hc = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  const shs = new ServiceHealthServer({ isHealthy: () => true });
+  // nodePortAddresses 127.0.0.0/8 keeps the listener on loopback only.
+  const { proxier } = setup(await options(['--nodeport-addresses=127.0.0.0/8']), { serviceHealth: shs });
+  proxier.start();
+  try {
+    proxier.onEvent(
+      'Service',
+      'ADDED',
+      serviceObject({ name: 'lb', clusterIP: '198.19.0.20', port: 80, type: 'LoadBalancer', nodePort: 30080, externalTrafficPolicy: 'Local', healthCheckNodePort: hc, lbIP: '198.18.50.1' }),
+    );
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('lb', 8080, [{ ip: '198.18.100.2', nodeName: 'node-a' }, { ip: '198.18.100.3', nodeName: 'node-b' }]));
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    const r = await eventually(async () => fetch(`http://127.0.0.1:${hc}/`), 'health check port');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-load-balancing-endpoint-weight'), '1');
+    assert.match(await r.text(), /"localEndpoints": 1,/);
+    proxier.onEvent('EndpointSlice', 'MODIFIED', sliceObject('lb', 8080, [{ ip: '198.18.100.3', nodeName: 'node-b' }]));
+    await eventually(async () => (await fetch(`http://127.0.0.1:${hc}/`)).status === 503, 'no local endpoints -> 503');
+    proxier.onEvent('Service', 'DELETED', serviceObject({ name: 'lb', clusterIP: '198.19.0.20', port: 80 }));
+    await eventually(async () => shs.ports().size === 0, 'port closed after service deletion');
+  } finally {
+    await proxier.stop();
+    await shs.close();
+  }
+});
