@@ -1,0 +1,250 @@
+// The iptables Dataplane: a thin applier around the pure planner. One
+// `iptables-restore -w 5 --noflush --counters` per sync; jump rules checked with -C (full syncs
+// only, as upstream); a canary plus jump-rule checks for drift; upstream CleanupLeftovers.
+
+import { readFile } from 'node:fs/promises';
+import type { DataplaneConfig, ProxyState } from '../../model/types.js';
+import type { Dataplane, SyncOptions, SyncResult } from '../types.js';
+import { createLogger, type Logger } from '../../log/logger.js';
+import { metrics } from '../../metrics/metrics.js';
+import { ExecError } from '../../util/exec.js';
+import {
+  JUMP_RULES,
+  KUBELET_JUMP_RULES,
+  KUBE_EXTERNAL_SERVICES,
+  KUBE_FORWARD,
+  KUBE_MARK_MASQ,
+  KUBE_NODEPORTS,
+  KUBE_POSTROUTING,
+  KUBE_PROXY_CANARY,
+  KUBE_PROXY_FIREWALL,
+  KUBE_SERVICES,
+  jumpArgs,
+  type JumpRule,
+  type Table,
+} from './chains.js';
+import { isServiceChainName } from './hash.js';
+import { needsRouteLocalnet, plan, type Applied } from './planner.js';
+import { WAIT, chainsFromSave, detectBackend, execIn, makeTools, type Backend, type BackendChoice, type Tools } from './tools.js';
+
+export interface IptablesOptions {
+  /** Which iptables backend; 'auto' (default) detects it like upstream's iptables-wrapper. */
+  readonly backend?: BackendChoice;
+  /** Run every tool inside this named network namespace (`ip netns exec`); for tests and demos. */
+  readonly netns?: string;
+  /** nf_conntrack_tcp_be_liberal is set (no INVALID drop rule); default: read the sysctl once. */
+  readonly conntrackTCPLiberal?: boolean;
+  /** MASQUERADE --random-fully; default true (iptables >= 1.6.2). */
+  readonly randomFully?: boolean;
+  readonly logger?: Logger;
+}
+
+const RESTORE_ARGS = [...WAIT, '--noflush', '--counters'];
+
+/** A jump rule is present in its built-in chain (`iptables -C`). */
+async function jumpExists(tools: Tools, j: JumpRule): Promise<boolean> {
+  const r = await tools.run('iptables', [...WAIT, '-t', j.table, '-C', j.src, ...jumpArgs(j)], { allowFailure: true });
+  return r.code === 0;
+}
+
+async function readTCPBeLiberal(netns: string | undefined): Promise<boolean> {
+  const path = '/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal';
+  try {
+    const text = netns === undefined ? await readFile(path, 'utf8') : (await execIn(netns, 'cat', [path])).stdout;
+    return text.trim() !== '' && text.trim() !== '0';
+  } catch {
+    return false; // conntrack not loaded yet: the default (0) applies
+  }
+}
+
+function restoreError(e: unknown, input: string): Error {
+  if (!(e instanceof ExecError)) return e instanceof Error ? e : new Error(String(e));
+  // iptables-restore names the failing line ("line 42 failed"): quote it for the log.
+  const m = /line:? (\d+)/i.exec(e.result.stderr);
+  const lineNo = m ? Number(m[1]) : 0;
+  const line = lineNo > 0 ? input.split('\n')[lineNo - 1] : undefined;
+  return new Error(`iptables-restore failed: ${e.result.stderr.trim()}${line ? ` (line ${lineNo}: ${line})` : ''}`);
+}
+
+export function createIptablesDataplane(cfg: DataplaneConfig, opts: IptablesOptions = {}): Dataplane {
+  const log = opts.logger ?? createLogger('proxier');
+  const family = cfg.family;
+  const fam = { ip_family: family };
+  let toolsP: Promise<Tools> | undefined;
+  let liberal: boolean | undefined = opts.conntrackTCPLiberal;
+  let applied: Applied | null = null;
+  // After a failure or drift the kernel may differ from `applied`: next sync is full and
+  // re-reads the nat table for leftover service chains (also on the very first sync).
+  let needFull = true;
+  let needSave = true;
+
+  const tools = (): Promise<Tools> => {
+    toolsP ??= (async () => {
+      const choice = opts.backend ?? 'auto';
+      const backend: Backend = choice === 'auto' ? await detectBackend(opts.netns) : choice;
+      log.v(2).info('Using iptables backend', { ipFamily: family, backend });
+      return makeTools(family, backend, opts.netns);
+    })();
+    return toolsP;
+  };
+
+  async function missingJumps(t: Tools, state: ProxyState): Promise<JumpRule[]> {
+    const wanted = needsRouteLocalnet(cfg, state) ? [...JUMP_RULES, ...KUBELET_JUMP_RULES] : [...JUMP_RULES];
+    const present = await Promise.all(wanted.map((j) => jumpExists(t, j)));
+    return wanted.filter((_, i) => !present[i]);
+  }
+
+  async function sync(state: ProxyState, o: SyncOptions): Promise<SyncResult> {
+    const t = await tools();
+    liberal ??= await readTCPBeLiberal(opts.netns);
+    const full = o.full || needFull || applied === null;
+    let toolMillis = 0;
+    let existing: string[] | undefined;
+    let jumps: JumpRule[] = [];
+    if (full) {
+      // Upstream ensures the jumps before the restore with -C/-I; we check with -C and insert the
+      // missing ones inside the restore itself, after the chains exist, in the same transaction.
+      const t0 = performance.now();
+      jumps = await missingJumps(t, state);
+      if (needSave) {
+        const saved = await t.run('iptables-save', ['-t', 'nat'], { allowFailure: true });
+        if (saved.code === 0) existing = chainsFromSave(saved.stdout).filter(isServiceChainName);
+        else log.error('Failed to execute iptables-save: stale chains will not be deleted', { stderr: saved.stderr.trim() });
+      }
+      toolMillis += performance.now() - t0;
+    }
+    const p = plan(applied, state, cfg, {
+      full,
+      randomFully: opts.randomFully ?? true,
+      conntrackTCPLiberal: liberal,
+      missingJumps: jumps,
+      canary: full,
+      ...(existing ? { existingNatChains: existing } : {}),
+    });
+    for (const w of p.warnings) log.error(w, { ipFamily: family });
+    log.v(2).info('Reloading service iptables data', {
+      ipFamily: family,
+      full: p.counts.full,
+      numServices: state.services.size,
+      numEndpoints: p.counts.totalEndpoints,
+      numFilterRules: p.counts.filterRules,
+      numNATRules: p.counts.natRulesWritten,
+      numNATChains: p.counts.natChainsWritten,
+      deletedChains: p.counts.deletedChains,
+    });
+    try {
+      const r = await t.run('iptables-restore', RESTORE_ARGS, { input: p.restoreInput });
+      toolMillis += r.millis;
+    } catch (e) {
+      metrics.iptablesRestoreFailuresTotal.inc(fam);
+      if (!p.counts.full) metrics.iptablesPartialRestoreFailuresTotal.inc(fam);
+      needFull = true;
+      needSave = true;
+      const err = restoreError(e, p.restoreInput);
+      log.error('Failed to execute iptables-restore', { ipFamily: family, err: err.message });
+      throw err;
+    }
+    applied = p.next;
+    needFull = false;
+    needSave = false;
+    metrics.iptablesRulesTotal.set({ table: 'filter', ip_family: family }, p.counts.filterRules);
+    metrics.iptablesRulesLast.set({ table: 'filter', ip_family: family }, p.counts.filterRules);
+    metrics.iptablesRulesTotal.set({ table: 'nat', ip_family: family }, p.counts.natRulesTotal);
+    metrics.iptablesRulesLast.set({ table: 'nat', ip_family: family }, p.counts.natRulesWritten);
+    return { full: p.counts.full, operations: p.counts.restoreLines, toolMillis };
+  }
+
+  async function detectDrift(): Promise<boolean> {
+    if (applied === null) return false; // nothing programmed yet; the first sync is full anyway
+    const t = await tools();
+    const canaries = (['mangle', 'nat', 'filter'] as const).map(async (table) => {
+      const r = await t.run('iptables', [...WAIT, '-t', table, '-S', KUBE_PROXY_CANARY], { allowFailure: true });
+      return r.code === 0;
+    });
+    // A flush (-F) removes rules but not chains: check the first jump of nat and of filter too.
+    const natJump = JUMP_RULES.find((j) => j.table === 'nat' && j.src === 'PREROUTING')!;
+    const filterJump = JUMP_RULES.find((j) => j.table === 'filter' && j.dst === KUBE_FORWARD)!;
+    const ok = await Promise.all([...canaries, jumpExists(t, natJump), jumpExists(t, filterJump)]);
+    if (ok.every(Boolean)) return false;
+    log.info('iptables canary or jump rules missing: forcing a full sync', { ipFamily: family });
+    needFull = true;
+    needSave = true;
+    return true;
+  }
+
+  async function cleanupBackend(t: Tools): Promise<void> {
+    // 1. Unlink (repeat: a crash between -C and the restore could have left duplicates).
+    for (const j of JUMP_RULES) {
+      for (let i = 0; i < 10; i++) {
+        const r = await t.run('iptables', [...WAIT, '-t', j.table, '-D', j.src, ...jumpArgs(j)], { allowFailure: true });
+        if (r.code !== 0) break;
+      }
+    }
+    // 2. Flush and delete our chains, table by table (each restore is atomic).
+    const want: Record<Table, (c: string) => boolean> = {
+      nat: (c) => [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING].includes(c) || isServiceChainName(c),
+      filter: (c) => [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_PROXY_CANARY].includes(c),
+      mangle: (c) => c === KUBE_PROXY_CANARY,
+    };
+    // KUBE-MARK-MASQ and the nat canary in a separate, best-effort step: an older kubelet may
+    // still reference KUBE-MARK-MASQ, and that must not block removing everything else.
+    const natExtra = (c: string): boolean => c === KUBE_MARK_MASQ || c === KUBE_PROXY_CANARY;
+    const errors: string[] = [];
+    const removeChains = async (table: Table, pick: (c: string) => boolean, required: boolean): Promise<void> => {
+      const saved = await t.run('iptables-save', ['-t', table], { allowFailure: true });
+      if (saved.code !== 0) {
+        if (required) errors.push(`iptables-save -t ${table}: ${saved.stderr.trim()}`);
+        return;
+      }
+      const chains = chainsFromSave(saved.stdout).filter(pick);
+      if (chains.length === 0) return;
+      const input = [`*${table}`, ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+      const r = await t.run('iptables-restore', RESTORE_ARGS, { input, allowFailure: true });
+      if (r.code !== 0) {
+        metrics.iptablesRestoreFailuresTotal.inc(fam);
+        const msg = `iptables-restore (${table}): ${r.stderr.trim()}`;
+        if (required) errors.push(msg);
+        else log.warn('Could not remove chain', { ipFamily: family, err: msg });
+      }
+    };
+    await removeChains('nat', want.nat, true);
+    await removeChains('nat', natExtra, false);
+    await removeChains('filter', want.filter, true);
+    await removeChains('mangle', want.mangle, true);
+    if (errors.length > 0) throw new Error(`iptables cleanup (${t.backend}, ${family}): ${errors.join('; ')}`);
+  }
+
+  async function cleanup(): Promise<void> {
+    applied = null;
+    needFull = true;
+    needSave = true;
+    const choice = opts.backend ?? 'auto';
+    // With auto-detection clean both backends: leftovers may sit in the one not chosen now.
+    const backends: Backend[] = choice === 'auto' ? ['nft', 'legacy'] : [choice];
+    const errors: string[] = [];
+    for (const b of backends) {
+      const t = makeTools(family, b, opts.netns);
+      try {
+        // Look before touching: legacy commands would load (create) empty legacy tables, and
+        // iptables-save without -t lists only tables that already exist.
+        const all = await t.run('iptables-save', [], { allowFailure: true });
+        if (all.code === 0 && !all.stdout.includes('KUBE-')) continue;
+        await cleanupBackend(t);
+      } catch (e) {
+        // A backend whose tools are missing entirely has nothing of ours to clean.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        errors.push((e as Error).message);
+      }
+    }
+    if (errors.length > 0) throw new Error(errors.join('; '));
+  }
+
+  return {
+    mode: 'iptables',
+    family,
+    sync,
+    detectDrift,
+    render: (state) => plan(null, state, cfg, { full: true, randomFully: opts.randomFully ?? true, conntrackTCPLiberal: liberal ?? false }).restoreInput,
+    cleanup,
+  };
+}

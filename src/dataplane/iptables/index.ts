@@ -1,0 +1,17 @@
+// iptables dataplane: upstream kube-proxy's iptables mode, chain for chain.
+
+export { createIptablesDataplane, type IptablesOptions } from './dataplane.js';
+export {
+  plan,
+  needsRouteLocalnet,
+  masqueradeMark,
+  probability,
+  LARGE_CLUSTER_ENDPOINTS_THRESHOLD,
+  type Applied,
+  type Plan,
+  type PlanCounts,
+  type PlanOptions,
+} from './planner.js';
+export { endpointChainName, portProtoHash, serviceChainNames, servicePortChainName, isServiceChainName } from './hash.js';
+export { JUMP_RULES, KUBELET_JUMP_RULES, type JumpRule } from './chains.js';
+export { detectBackend, toolName, type Backend, type BackendChoice } from './tools.js';
