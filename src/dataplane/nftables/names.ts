@@ -1,0 +1,79 @@
+// Chain and set names exactly as upstream's nftables proxier (pkg/proxy/nftables/proxier.go
+// hashAndTruncate), so `nft list ruleset` reads the same to people who know upstream and a
+// restarted upstream kube-proxy recognises the per-service chains (names containing '/').
+
+import { createHash } from 'node:crypto';
+import type { Endpoint, ServicePort } from '../../model/types.js';
+
+const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** knftables.NameLengthMax (256) minus 16 characters of room for prefixes. */
+const NAME_BASE_MAX = 240;
+
+function base32Prefix(buf: Buffer, n: number): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const byte of buf) {
+    value = ((value << 8) | byte) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+      if (out.length === n) return out;
+    }
+  }
+  return out;
+}
+
+/** Upstream hashAndTruncate: "<base32(sha256(name))[:8]>-<name>", cut to 240 chars with "...". */
+export function hashAndTruncate(name: string): string {
+  const h = base32Prefix(createHash('sha256').update(name, 'utf8').digest(), 8);
+  const full = `${h}-${name}`;
+  return full.length > NAME_BASE_MAX ? full.slice(0, NAME_BASE_MAX - 3) + '...' : full;
+}
+
+/** "ns/svc/proto/portName", upstream servicePortChainNameBase (before hashing). */
+export function servicePortBase(sp: Pick<ServicePort, 'namespace' | 'serviceName' | 'protocol' | 'portName'>): string {
+  return `${sp.namespace}/${sp.serviceName}/${sp.protocol.toLowerCase()}/${sp.portName}`;
+}
+
+/** "<servicePortBase>__<ip with ':' as '.'>/<port>", upstream servicePortEndpointChainNameBase. */
+export function endpointBase(spBase: string, ep: Pick<Endpoint, 'ip' | 'port'>): string {
+  return `${spBase}__${ep.ip.replace(/:/g, '.')}/${ep.port}`;
+}
+
+export interface ServiceChainNames {
+  readonly service: string;
+  readonly local: string;
+  readonly external: string;
+  readonly firewall: string;
+  /** Named verdict maps choosing an endpoint chain (sessionAffinity ClientIP only). */
+  readonly serviceVmap: string;
+  readonly localVmap: string;
+}
+
+export function serviceChainNames(sp: ServicePort): ServiceChainNames {
+  const b = hashAndTruncate(servicePortBase(sp));
+  return {
+    service: 'service-' + b,
+    local: 'local-' + b,
+    external: 'external-' + b,
+    firewall: 'firewall-' + b,
+    serviceVmap: 'service-endpoints-' + b,
+    localVmap: 'local-endpoints-' + b,
+  };
+}
+
+export function endpointChainName(sp: ServicePort, ep: Endpoint): string {
+  return 'endpoint-' + hashAndTruncate(endpointBase(servicePortBase(sp), ep));
+}
+
+export function affinitySetName(sp: ServicePort, ep: Endpoint): string {
+  return 'affinity-' + hashAndTruncate(endpointBase(servicePortBase(sp), ep));
+}
+
+/** Upstream isServiceChainName: per-service chains are the ones whose name contains '/'. */
+export function isServiceChainName(name: string): boolean {
+  return name.includes('/');
+}

@@ -1,0 +1,425 @@
+// Pure-ish planner: desired ProxyState (+ what we applied last) -> one `nft -f -` transaction.
+//
+// Full plan: `add table` + `delete table` + the whole table, so a single atomic transaction
+// replaces whatever was there (our previous layout, upstream's, or a half-flushed table).
+// Incremental plan: only service ports whose ServicePort object changed identity; their
+// chains are rewritten only when their rule text changed, and set/map elements are diffed
+// through an owner-counted element table. The applied state lives in memory: listing the
+// kernel to diff is far slower than writing at scale (see docs/nftables.md).
+//
+// Ownership: an incremental plan updates `prev` in place and returns it as `next` (cloning a
+// 10k-service state per sync would cost more than the sync). If the transaction then fails, the
+// caller must drop that object and do a full plan next time (the Dataplane does).
+
+import type { DataplaneConfig, LocalDetector, ProxyState } from '../../model/types.js';
+import { parseCIDRSloppy, parseIPSloppy } from '../../model/ip.js';
+import { BlockAllocator } from './alloc.js';
+import { type ElementOp, ElementTable } from './elements.js';
+import {
+  CLUSTER_IPS_SET,
+  ENDPOINTS_MAP,
+  FIREWALL_IPS_MAP,
+  HAIRPIN_SET,
+  MARK_MASQ_CHAIN,
+  NO_ENDPOINT_NODEPORTS_MAP,
+  NO_ENDPOINT_SERVICES_MAP,
+  REJECT_CHAIN,
+  type RuleContext,
+  SERVICE_IPS_MAP,
+  SERVICE_NODEPORTS_MAP,
+  type ServiceRecord,
+  type SetDecl,
+  buildService,
+} from './service.js';
+
+export const DEFAULT_TABLE = 'kube-proxy';
+export const CANARY_CHAIN = 'canary';
+export const CANARY_COMMENT = 'kube-proxy-ts drift canary';
+const NODEPORT_IPS_SET = 'nodeport-ips';
+/** Elements per `add element` command in full plans (one command per map would be a huge line). */
+const ELEMENT_CHUNK = 1000;
+
+export interface PlanOptions {
+  readonly tableName?: string;
+  /** Force a full plan even when `prev` could be diffed. */
+  readonly full?: boolean;
+}
+
+/** What we last programmed, kept in memory between syncs. */
+export interface Applied {
+  readonly tableName: string;
+  readonly family: ProxyState['family'];
+  /** Everything outside per-service rules that the table depends on; a change forces full. */
+  readonly signature: string;
+  readonly services: Map<string, ServiceRecord>;
+  readonly elements: ElementTable;
+  readonly alloc: BlockAllocator;
+}
+
+export interface Plan {
+  readonly script: string;
+  readonly next: Applied;
+  /** Commands + elements sent (a measure of transaction size). */
+  readonly ops: number;
+  readonly full: boolean;
+  /** Service-port keys whose rules were (re)written in this plan. */
+  readonly changed: readonly string[];
+}
+
+function nftString(s: string): string {
+  // Comments are names from the API (DNS labels); keep them inert inside quotes regardless.
+  return `"${s.replace(/["\\\n\r]/g, '_')}"`;
+}
+
+function detectorMatches(d: LocalDetector, ipX: 'ip' | 'ip6'): { ifLocal: string | null; ifNotLocal: string | null } {
+  switch (d.mode) {
+    case 'cidr':
+      return { ifLocal: `${ipX} saddr ${d.cidr}`, ifNotLocal: `${ipX} saddr != ${d.cidr}` };
+    case 'bridge':
+      return { ifLocal: `iifname ${nftString(d.iface)}`, ifNotLocal: `iifname != ${nftString(d.iface)}` };
+    case 'prefix':
+      return { ifLocal: `iifname ${nftString(d.prefix + '*')}`, ifNotLocal: `iifname != ${nftString(d.prefix + '*')}` };
+    default:
+      return { ifLocal: null, ifNotLocal: null };
+  }
+}
+
+export function cidrContains(cidr: string, ip: string): boolean {
+  const c = parseCIDRSloppy(cidr);
+  const a = parseIPSloppy(ip);
+  if (!c || !a || c.family !== a.family) return false;
+  const net = parseIPSloppy(c.text.slice(0, c.text.indexOf('/')));
+  if (!net) return false;
+  for (let bit = 0; bit < c.prefix; bit++) {
+    const byte = bit >> 3;
+    const m = 0x80 >> (bit & 7);
+    if ((net.bytes[byte]! & m) !== (a.bytes[byte]! & m)) return false;
+  }
+  return true;
+}
+
+function ruleContext(state: ProxyState, cfg: DataplaneConfig): RuleContext {
+  const ipX = state.family === 'IPv6' ? 'ip6' : 'ip';
+  return {
+    ipX,
+    addrType: ipX === 'ip6' ? 'ipv6_addr' : 'ipv4_addr',
+    masqueradeAll: cfg.masqueradeAll,
+    ...detectorMatches(cfg.localDetector, ipX),
+    nodeIPs: state.node.ips,
+    cidrContains,
+  };
+}
+
+function signatureOf(state: ProxyState, cfg: DataplaneConfig, table: string): string {
+  return JSON.stringify([
+    table,
+    state.family,
+    cfg.masqueradeBit,
+    cfg.masqueradeAll,
+    cfg.localDetector,
+    state.node.ips,
+    state.nodePortAddresses,
+    state.serviceCIDRs,
+  ]);
+}
+
+class Script {
+  readonly lines: string[] = [];
+  ops = 0;
+  constructor(
+    private readonly fam: string,
+    private readonly table: string,
+  ) {}
+  raw(line: string, ops = 1): void {
+    this.lines.push(line);
+    this.ops += ops;
+  }
+  chain(name: string, spec?: string): void {
+    this.raw(`add chain ${this.fam} ${this.table} ${name}${spec ? ` { ${spec} }` : ''}`);
+  }
+  rule(chain: string, rule: string): void {
+    this.raw(`add rule ${this.fam} ${this.table} ${chain} ${rule}`);
+  }
+  flushChain(name: string): void {
+    this.raw(`flush chain ${this.fam} ${this.table} ${name}`);
+  }
+  deleteChain(name: string): void {
+    this.raw(`delete chain ${this.fam} ${this.table} ${name}`);
+  }
+  set(name: string, d: SetDecl): void {
+    this.raw(`add ${d.kind} ${this.fam} ${this.table} ${name} ${d.body}`);
+  }
+  deleteSet(name: string, d: SetDecl): void {
+    this.raw(`delete ${d.kind} ${this.fam} ${this.table} ${name}`);
+  }
+  elements(verb: 'add' | 'delete', ops: readonly ElementOp[]): void {
+    const byMap = new Map<string, string[]>();
+    for (const op of ops) {
+      let text = op.key;
+      if (verb === 'add') {
+        if (op.value.comment !== undefined) text += ` comment ${nftString(op.value.comment)}`;
+        if (op.value.value !== null) text += ` : ${op.value.value}`;
+      }
+      let l = byMap.get(op.map);
+      if (!l) byMap.set(op.map, (l = []));
+      l.push(text);
+    }
+    for (const [map, items] of [...byMap].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+      for (let i = 0; i < items.length; i += ELEMENT_CHUNK) {
+        const chunk = items.slice(i, i + ELEMENT_CHUNK);
+        this.raw(`${verb} element ${this.fam} ${this.table} ${map} { ${chunk.join(', ')} }`, chunk.length);
+      }
+    }
+  }
+  text(): string {
+    return this.lines.join('\n') + '\n';
+  }
+}
+
+/** Table, base chains, fixed chains, sets and maps: everything that is not per service. */
+function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: RuleContext): void {
+  const { ipX, addrType } = ctx;
+  const mark = '0x' + ((1 << cfg.masqueradeBit) >>> 0).toString(16);
+  const npa = state.nodePortAddresses;
+  const loopback = ipX === 'ip6' ? '::1' : '127.0.0.0/8';
+
+  s.set(CLUSTER_IPS_SET, { kind: 'set', body: `{ type ${addrType} ; comment "Active ClusterIPs" ; }` });
+  if (!npa.matchAll) {
+    s.set(NODEPORT_IPS_SET, { kind: 'set', body: `{ type ${addrType} ; comment "IPs that accept NodePort traffic" ; }` });
+  }
+  const ipProtoPort = `${addrType} . inet_proto . inet_service : verdict`;
+  s.set(SERVICE_IPS_MAP, { kind: 'map', body: `{ type ${ipProtoPort} ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }` });
+  s.set(SERVICE_NODEPORTS_MAP, { kind: 'map', body: `{ type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }` });
+  s.set(NO_ENDPOINT_SERVICES_MAP, {
+    kind: 'map',
+    body: `{ type ${ipProtoPort} ; comment "vmap to drop or reject packets to services with no endpoints" ; }`,
+  });
+  s.set(NO_ENDPOINT_NODEPORTS_MAP, {
+    kind: 'map',
+    body: `{ type inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }`,
+  });
+  s.set(FIREWALL_IPS_MAP, {
+    kind: 'map',
+    body: `{ type ${ipProtoPort} ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }`,
+  });
+  s.set(ENDPOINTS_MAP, {
+    kind: 'map',
+    body: `{ typeof numgen random mod 1 : ${ipX} daddr . th dport ; comment "endpoint blocks: key base+i of a service port -> endpoint" ; }`,
+  });
+  s.set(HAIRPIN_SET, {
+    kind: 'set',
+    body: `{ type ${addrType} . ${addrType} ; comment "endpoint . endpoint: a pod reaching itself through a service is masqueraded" ; }`,
+  });
+
+  const base: [string, string, string, number, string[]][] = [
+    ['filter-prerouting-pre-dnat', 'filter', 'prerouting', -110, ['ct state new jump firewall-check']],
+    ['filter-output-pre-dnat', 'filter', 'output', -110, ['ct state new jump firewall-check']],
+    ['filter-input', 'filter', 'input', 0, ['ct state new jump nodeport-endpoints-check', 'ct state new jump service-endpoints-check']],
+    ['filter-forward', 'filter', 'forward', 0, ['ct state new jump service-endpoints-check', 'ct state new jump cluster-ips-check']],
+    ['filter-output', 'filter', 'output', 0, ['ct state new jump service-endpoints-check', 'ct state new jump cluster-ips-check']],
+    ['nat-prerouting', 'nat', 'prerouting', -100, ['jump services']],
+    ['nat-output', 'nat', 'output', -100, ['jump services']],
+    [
+      'nat-postrouting',
+      'nat',
+      'postrouting',
+      100,
+      [`ct status dnat ${ipX} saddr . ${ipX} daddr @${HAIRPIN_SET} jump ${MARK_MASQ_CHAIN}`, 'jump masquerading'],
+    ],
+  ];
+  const nodePortMatch = npa.matchAll ? `fib daddr type local ${ipX} daddr != ${loopback}` : `${ipX} daddr @${NODEPORT_IPS_SET}`;
+  const fixed: [string, string[]][] = [
+    [
+      'services',
+      [
+        `${ipX} daddr . meta l4proto . th dport vmap @${SERVICE_IPS_MAP}`,
+        `${nodePortMatch} meta l4proto . th dport vmap @${SERVICE_NODEPORTS_MAP}`,
+      ],
+    ],
+    ['service-endpoints-check', [`${ipX} daddr . meta l4proto . th dport vmap @${NO_ENDPOINT_SERVICES_MAP}`]],
+    [
+      'nodeport-endpoints-check',
+      [
+        `${npa.matchAll ? `${ipX} daddr != ${loopback}` : `${ipX} daddr @${NODEPORT_IPS_SET}`} meta l4proto . th dport vmap @${NO_ENDPOINT_NODEPORTS_MAP}`,
+      ],
+    ],
+    [REJECT_CHAIN, ['reject comment "helper for @no-endpoint-services / @no-endpoint-nodeports"']],
+    [
+      'cluster-ips-check',
+      [
+        `${ipX} daddr @${CLUSTER_IPS_SET} reject comment "Reject traffic to invalid ports of ClusterIPs"`,
+        ...(state.serviceCIDRs.length > 0
+          ? [`${ipX} daddr { ${state.serviceCIDRs.join(', ')} } drop comment "Drop traffic to unallocated ClusterIPs"`]
+          : []),
+      ],
+    ],
+    ['firewall-check', [`${ipX} daddr . meta l4proto . th dport vmap @${FIREWALL_IPS_MAP}`]],
+    [MARK_MASQ_CHAIN, [`mark set mark or ${mark}`]],
+    ['masquerading', [`mark and ${mark} == 0 return`, `mark set mark xor ${mark}`, 'masquerade fully-random']],
+    [CANARY_CHAIN, [`counter comment ${nftString(CANARY_COMMENT)}`]],
+  ];
+  for (const [name] of fixed) s.chain(name);
+  for (const [name, type, hook, prio] of base) s.chain(name, `type ${type} hook ${hook} priority ${prio} ;`);
+  for (const [name, rules] of fixed) for (const r of rules) s.rule(name, r);
+  for (const [name, , , , rules] of base) for (const r of rules) s.rule(name, r);
+  if (!npa.matchAll && npa.ips.length > 0) {
+    s.elements(
+      'add',
+      npa.ips.map((ip) => ({ map: NODEPORT_IPS_SET, key: ip, value: { value: null } })),
+    );
+  }
+}
+
+function claimAll(t: ElementTable, rec: ServiceRecord): void {
+  for (const e of rec.elements) t.claim(rec.sp.key, e.map, e.key, e.value);
+}
+
+function releaseAll(t: ElementTable, rec: ServiceRecord): void {
+  for (const e of rec.elements) t.release(rec.sp.key, e.map, e.key);
+}
+
+function sameRules(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((r, i) => r === b[i]);
+}
+
+function familyWord(state: ProxyState): 'ip' | 'ip6' {
+  return state.family === 'IPv6' ? 'ip6' : 'ip';
+}
+
+export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions = {}): Plan {
+  const table = opts.tableName ?? DEFAULT_TABLE;
+  const fam = familyWord(state);
+  const ctx = ruleContext(state, cfg);
+  const s = new Script(fam, table);
+  // Make sure the table exists so the delete cannot fail, then replace it, all in one transaction.
+  s.raw(`add table ${fam} ${table} { comment "rules for kube-proxy" ; }`);
+  s.raw(`delete table ${fam} ${table}`);
+  s.raw(`add table ${fam} ${table} { comment "rules for kube-proxy" ; }`);
+  writeFixed(s, state, cfg, ctx);
+
+  const next: Applied = {
+    tableName: table,
+    family: state.family,
+    signature: signatureOf(state, cfg, table),
+    services: new Map(),
+    elements: new ElementTable(),
+    alloc: new BlockAllocator(),
+  };
+  const recs: ServiceRecord[] = [];
+  for (const [key, sp] of state.services) {
+    const rec = buildService(sp, ctx, undefined, next.alloc);
+    next.services.set(key, rec);
+    claimAll(next.elements, rec);
+    recs.push(rec);
+  }
+  next.alloc.settle();
+  for (const rec of recs) for (const [name, d] of rec.sets) s.set(name, d);
+  for (const rec of recs) for (const name of rec.chains.keys()) s.chain(name);
+  for (const rec of recs) for (const [name, rules] of rec.chains) for (const r of rules) s.rule(name, r);
+  s.elements('add', next.elements.takeChanges().adds);
+  return { script: s.text(), next, ops: s.ops, full: true, changed: [...state.services.keys()] };
+}
+
+/**
+ * Plan the transaction from `prev` (consumed, see the file comment) to `state`. Full when there
+ * is no usable `prev`, when asked, or when anything outside per-service rules changed.
+ */
+export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions = {}): Plan {
+  const table = opts.tableName ?? DEFAULT_TABLE;
+  if (!prev || opts.full || prev.family !== state.family || prev.signature !== signatureOf(state, cfg, table)) {
+    return planFull(state, cfg, opts);
+  }
+  const fam = familyWord(state);
+  const ctx = ruleContext(state, cfg);
+  const s = new Script(fam, table);
+
+  const changed: string[] = [];
+  const removed: ServiceRecord[] = [];
+  for (const [key, rec] of prev.services) if (!state.services.has(key)) removed.push(rec);
+  for (const [key, sp] of state.services) if (prev.services.get(key)?.sp !== sp) changed.push(key);
+
+  const flushChains: string[] = [];
+  const deleteChains: string[] = [];
+  const addChains: string[] = [];
+  const ruleWrites: [string, readonly string[]][] = [];
+  const deleteSets: [string, SetDecl][] = [];
+  const addSets: [string, SetDecl][] = [];
+
+  for (const old of removed) {
+    releaseAll(prev.elements, old);
+    for (const b of Object.values(old.blocks)) if (b) prev.alloc.release(b);
+    for (const name of old.chains.keys()) {
+      flushChains.push(name);
+      deleteChains.push(name);
+    }
+    for (const [name, d] of old.sets) deleteSets.push([name, d]);
+    prev.services.delete(old.sp.key);
+  }
+  for (const key of changed) {
+    const sp = state.services.get(key)!;
+    const old = prev.services.get(key);
+    if (old) releaseAll(prev.elements, old);
+    const rec = buildService(sp, ctx, old, prev.alloc);
+    claimAll(prev.elements, rec);
+    prev.services.set(key, rec);
+
+    // A re-declared set (e.g. a new affinity timeout) must be deleted and re-added, which needs
+    // every rule referencing it gone first: then rewrite all of this port's chains.
+    let rewriteAll = false;
+    for (const [name, d] of rec.sets) {
+      const od = old?.sets.get(name);
+      if (!od) addSets.push([name, d]);
+      else if (od.body !== d.body || od.kind !== d.kind) {
+        deleteSets.push([name, od]);
+        addSets.push([name, d]);
+        rewriteAll = true;
+      }
+    }
+    if (old) for (const [name, od] of old.sets) if (!rec.sets.has(name)) deleteSets.push([name, od]);
+
+    for (const [name, rules] of rec.chains) {
+      const oldRules = old?.chains.get(name);
+      if (oldRules === undefined) {
+        addChains.push(name);
+        ruleWrites.push([name, rules]);
+      } else if (rewriteAll || !sameRules(oldRules, rules)) {
+        flushChains.push(name);
+        ruleWrites.push([name, rules]);
+      }
+    }
+    if (old) {
+      for (const name of old.chains.keys()) {
+        if (!rec.chains.has(name)) {
+          flushChains.push(name);
+          deleteChains.push(name);
+        }
+      }
+    }
+  }
+  prev.alloc.settle();
+
+  const { deletes, adds } = prev.elements.takeChanges();
+  // Order matters: drop references (elements, rules) before deleting what they point to, and
+  // create sets/chains before rules and elements that point to them.
+  s.elements('delete', deletes);
+  for (const c of flushChains) s.flushChain(c);
+  for (const [name, d] of deleteSets) s.deleteSet(name, d);
+  for (const [name, d] of addSets) s.set(name, d);
+  for (const c of addChains) s.chain(c);
+  for (const [c, rules] of ruleWrites) for (const r of rules) s.rule(c, r);
+  s.elements('add', adds);
+  for (const c of deleteChains) s.deleteChain(c);
+
+  return {
+    script: s.lines.length ? s.text() : '',
+    next: prev,
+    ops: s.ops,
+    full: false,
+    changed: [...changed, ...removed.map((r) => r.sp.key)],
+  };
+}
+
+/** The full-sync script for `state` (what --print-rules shows). */
+export function render(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions = {}): string {
+  return planFull(state, cfg, opts).script;
+}
