@@ -1,7 +1,7 @@
 // EndpointSlice validation and normalisation (upstream endpointslicecache.go). Only the
 // fields kube-proxy reads survive; two equal ParsedSlices give the same endpoints.
 
-import { parseIPSloppy } from './ip.js';
+import { familyOf, normalizeIP } from './ip.js';
 import {
   fail,
   get,
@@ -121,13 +121,15 @@ export function parseEndpointSlice(obj: unknown): SliceParse {
     const path = `endpoints[${i}]`;
     if (!isRecord(e)) fail(path, 'expected object');
     const addrs = optArray(e, 'addresses', path, MAX_ADDRESSES);
-    const ips = addrs.map((a, j) => {
+    let first: string | null = null;
+    for (let j = 0; j < addrs.length; j++) {
+      const a = addrs[j];
       if (typeof a !== 'string') fail(`${path}.addresses[${j}]`, 'expected string');
-      const ip = parseIPSloppy(a);
-      if (!ip) fail(`${path}.addresses[${j}]`, `${JSON.stringify(a.slice(0, 64))} is not an IP address`);
-      if (ip.family !== family) fail(`${path}.addresses[${j}]`, `${ip.text} is not ${family}`);
-      return ip.text;
-    });
+      const ip = normalizeIP(a);
+      if (ip === null) fail(`${path}.addresses[${j}]`, `${JSON.stringify(a.slice(0, 64))} is not an IP address`);
+      if (familyOf(ip) !== family) fail(`${path}.addresses[${j}]`, `${ip} is not ${family}`);
+      if (j === 0) first = ip;
+    }
     const cond = optRecord(e, 'conditions', path) ?? {};
     const ready = optBool(cond, 'ready', `${path}.conditions`);
     const serving = optBool(cond, 'serving', `${path}.conditions`);
@@ -138,9 +140,9 @@ export function parseEndpointSlice(obj: unknown): SliceParse {
     const zoneHints = hints ? readHints(hints, 'forZones', `${path}.hints`) : null;
     const nodeHints = hints ? readHints(hints, 'forNodes', `${path}.hints`) : null;
     // Upstream ignores endpoints without addresses (logged, not fatal).
-    if (ips.length === 0) return;
+    if (first === null) return;
     endpoints.push({
-      ip: ips[0]!,
+      ip: first,
       ready: ready ?? true,
       serving: serving ?? true,
       terminating: terminating ?? false,

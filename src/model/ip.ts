@@ -17,19 +17,45 @@ export interface ParsedIP {
 
 const MAX_IP_TEXT = 64;
 
+/**
+ * Decimal dotted quad with optional leading zeros. Hand-scanned (no split/regex): this runs
+ * once per endpoint address, hundreds of thousands of times on a large cluster's initial list.
+ */
 function parseIPv4Bytes(s: string): Uint8Array | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    // Go's sloppy parser reads any number of decimal digits; cap the length so huge input stays cheap.
-    if (p.length === 0 || p.length > 10 || !/^[0-9]+$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    out[i] = n;
+  return scanIPv4(s, out) ? out : null;
+}
+
+function scanIPv4(s: string, out: Uint8Array | null): boolean {
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      // Go's sloppy parser reads any number of digits; cap so garbage stays cheap.
+      if (++digits > 10 || value > 255) return false;
+    } else if (c === 46 && digits > 0 && part < 3) {
+      if (out) out[part] = value;
+      part++;
+      value = 0;
+      digits = 0;
+    } else {
+      return false;
+    }
   }
-  return out;
+  if (part !== 3 || digits === 0) return false;
+  if (out) out[3] = value;
+  return true;
+}
+
+/** True when `s` is already canonical dotted-quad text (no leading zeros). */
+function isCanonicalIPv4(s: string): boolean {
+  for (let i = 0; i < s.length - 1; i++) {
+    if (s.charCodeAt(i) === 48 && (i === 0 || s.charCodeAt(i - 1) === 46) && s.charCodeAt(i + 1) !== 46) return false;
+  }
+  return true;
 }
 
 function parseIPv6Bytes(s: string): Uint8Array | null {
@@ -113,6 +139,23 @@ function formatIPv6(b: Uint8Array): string {
   return out;
 }
 
+/**
+ * Normalised text of an IP, or null. Same result as parseIPSloppy(s)?.text, but the common
+ * canonical IPv4 case allocates nothing (it returns `s` itself).
+ */
+export function normalizeIP(s: string): string | null {
+  if (s.length > 0 && s.length <= 15 && !s.includes(':')) {
+    if (!scanIPv4(s, null)) return null;
+    if (isCanonicalIPv4(s)) return s;
+  }
+  return parseIPSloppy(s)?.text ?? null;
+}
+
+/** Family of a normalised IP text. */
+export function familyOf(text: string): IPFamily {
+  return text.includes(':') ? 'IPv6' : 'IPv4';
+}
+
 /** Parse an IP like upstream ParseIPSloppy; null when it is not an IP. */
 export function parseIPSloppy(s: string): ParsedIP | null {
   if (s.length === 0 || s.length > MAX_IP_TEXT) return null;
@@ -127,7 +170,8 @@ export function parseIPSloppy(s: string): ParsedIP | null {
   }
   const b = parseIPv4Bytes(s);
   if (!b) return null;
-  return { bytes: b, family: 'IPv4', text: formatIPv4(b) };
+  // Reuse the input string when it is canonical: saves one string per endpoint.
+  return { bytes: b, family: 'IPv4', text: isCanonicalIPv4(s) ? s : formatIPv4(b) };
 }
 
 export interface ParsedCIDR {

@@ -2,7 +2,7 @@
 // (upstream endpointInfoByServicePort + addEndpoints + endpointsMapFromEndpointInfo).
 
 import { joinHostPort } from './ip.js';
-import type { ParsedSlice } from './endpointslice.js';
+import type { ParsedSlice, SliceEndpoint } from './endpointslice.js';
 import type { Endpoint, Protocol } from './types.js';
 
 /** Port identity used to match slice ports to service ports: name and protocol (not number). */
@@ -10,48 +10,85 @@ export function portId(name: string, protocol: Protocol): string {
   return `${name}/${protocol}`;
 }
 
+/** One slice's endpoints for one port number: deduplicated, sorted by "ip:port". */
+type PortEndpoints = readonly Endpoint[];
+
+interface Memo {
+  readonly nodeName: string;
+  /** [port, endpoints] pairs: a slice has one or a few ports, a Map per slice would cost more. */
+  readonly byPort: [number, PortEndpoints][];
+}
+
+/**
+ * Endpoint objects are made once per (slice version, port number) and reused by every
+ * build: a slice that did not change yields the very same array, so unchanged services
+ * compare equal by identity and big clusters do not churn the garbage collector.
+ */
+const memo = new WeakMap<ParsedSlice, Memo>();
+
+function toEndpoint(e: SliceEndpoint, port: number, nodeName: string): Endpoint {
+  return {
+    ip: e.ip,
+    port,
+    ready: e.ready,
+    serving: e.serving,
+    terminating: e.terminating,
+    // An empty node name is never local, even if this node's name were empty.
+    isLocal: nodeName !== '' && e.nodeName === nodeName,
+    nodeName: e.nodeName,
+    zone: e.zone,
+    zoneHints: e.zoneHints,
+    nodeHints: e.nodeHints,
+  };
+}
+
+/** Duplicate rule (upstream addEndpoints): the first copy wins unless a later copy is not terminating. */
+function addTo(set: Map<string, Endpoint>, key: string, ep: Endpoint): void {
+  if (!ep.terminating || !set.has(key)) set.set(key, ep);
+}
+
+function sortedFrom(set: Map<string, Endpoint>): PortEndpoints {
+  return [...set.keys()].sort().map((k) => set.get(k)!);
+}
+
+function sliceEndpoints(slice: ParsedSlice, port: number, nodeName: string): PortEndpoints {
+  let m = memo.get(slice);
+  if (!m || m.nodeName !== nodeName) memo.set(slice, (m = { nodeName, byPort: [] }));
+  for (const [p, pe] of m.byPort) if (p === port) return pe;
+  const set = new Map<string, Endpoint>();
+  for (const e of slice.endpoints) addTo(set, joinHostPort(e.ip, port), toEndpoint(e, port, nodeName));
+  const pe = sortedFrom(set);
+  m.byPort.push([port, pe]);
+  return pe;
+}
+
 /**
  * Endpoints per portId, each list sorted by "ip:port". Slices are visited in name order
- * (upstream visits a Go map, i.e. randomly; we want determinism). For the same ip:port the
- * first copy wins unless a later copy is not terminating (a reused pod IP beats the
- * terminating pod that had it).
+ * (upstream visits a Go map, i.e. randomly; we want determinism).
  */
-export function mergeSlices(slices: Iterable<ParsedSlice>, nodeName: string): Map<string, Endpoint[]> {
-  const byPort = new Map<string, Map<string, Endpoint>>();
-  const ordered = [...slices].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+export function mergeSlices(slices: Iterable<ParsedSlice>, nodeName: string): Map<string, readonly Endpoint[]> {
+  const parts = new Map<string, PortEndpoints[]>();
+  let ordered = Array.isArray(slices) ? (slices as ParsedSlice[]) : [...slices];
+  if (ordered.length > 1) ordered = [...ordered].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const slice of ordered) {
     for (const p of slice.ports) {
       if (p.name === null || p.port === null) continue;
       const id = portId(p.name, p.protocol);
-      let set = byPort.get(id);
-      if (!set) byPort.set(id, (set = new Map()));
-      for (const e of slice.endpoints) {
-        const key = joinHostPort(e.ip, p.port);
-        if (set.has(key) && e.terminating) continue;
-        set.set(key, {
-          ip: e.ip,
-          port: p.port,
-          ready: e.ready,
-          serving: e.serving,
-          terminating: e.terminating,
-          // An empty node name is never local, even if this node's name were empty.
-          isLocal: nodeName !== '' && e.nodeName === nodeName,
-          nodeName: e.nodeName,
-          zone: e.zone,
-          zoneHints: e.zoneHints,
-          nodeHints: e.nodeHints,
-        });
-      }
+      const pe = sliceEndpoints(slice, p.port, nodeName);
+      const list = parts.get(id);
+      if (list) list.push(pe);
+      else parts.set(id, [pe]);
     }
   }
-  const out = new Map<string, Endpoint[]>();
-  for (const [id, set] of byPort) {
-    if (set.size === 0) continue;
-    const keys = [...set.keys()].sort();
-    out.set(
-      id,
-      keys.map((k) => set.get(k)!),
-    );
+  const out = new Map<string, readonly Endpoint[]>();
+  for (const [id, list] of parts) {
+    if (list.length === 1) {
+      if (list[0]!.length > 0) out.set(id, list[0]!);
+      continue;
+    }
+    const set = new Map<string, Endpoint>();
+    for (const pe of list) for (const ep of pe) addTo(set, joinHostPort(ep.ip, ep.port), ep);
+    if (set.size > 0) out.set(id, sortedFrom(set));
   }
   return out;
 }

@@ -84,6 +84,15 @@ function readPolicy(spec: Raw, key: string): boolean {
   fail(`spec.${key}`, `unknown policy ${JSON.stringify(v)}`);
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
+/** Texts of one family; the shared empty list when none (most services have no external IPs). */
+function ofFamily(list: readonly { family: IPFamily; text: string }[], fam: IPFamily): readonly string[] {
+  if (list.length === 0) return NONE;
+  const out = list.filter((x) => x.family === fam).map((x) => x.text);
+  return out.length === 0 ? NONE : out;
+}
+
 /** Validate and normalise one Service. Throws InvalidObject. */
 export function parseService(obj: unknown): ServiceParse {
   const meta = readMeta(obj, 'dns1035');
@@ -187,9 +196,9 @@ export function parseService(obj: unknown): ServiceParse {
     const fam = cip.family;
     families[fam] = {
       clusterIP: cip.text,
-      externalIPs: externalIPs.filter((x) => x.family === fam).map((x) => x.text),
-      loadBalancerIPs: lbIPs.filter((x) => x.family === fam).map((x) => x.text),
-      loadBalancerSourceRanges: sourceRanges.filter((x) => x.family === fam).map((x) => x.text),
+      externalIPs: ofFamily(externalIPs, fam),
+      loadBalancerIPs: ofFamily(lbIPs, fam),
+      loadBalancerSourceRanges: ofFamily(sourceRanges, fam),
     };
   }
 

@@ -83,11 +83,15 @@ export function categorizeEndpoints(
   let hasAny = false;
   if (policy.usesClusterEndpoints) {
     mode = topologyModeFromHints(endpoints, nodeName, zone);
-    let c = endpoints.filter((ep) => ep.ready && availableForTopology(ep, mode, nodeName, zone));
+    // Common case first: every endpoint ready, no topology → the input list itself.
+    let c: readonly Endpoint[] =
+      mode === '' && endpoints.every((ep) => ep.ready)
+        ? endpoints
+        : endpoints.filter((ep) => ep.ready && availableForTopology(ep, mode, nodeName, zone));
     // No ready endpoint anywhere (topology already fell back when none matched): use terminating ones.
     if (c.length === 0) c = endpoints.filter((ep) => ep.serving && ep.terminating);
     if (c.length > 0) hasAny = true;
-    cluster = c.length === endpoints.length ? endpoints : c;
+    cluster = c;
   }
   if (!policy.usesLocalEndpoints) {
     return { clusterEndpoints: cluster, localEndpoints: null, allReachableEndpoints: cluster ?? NONE, hasAnyEndpoints: hasAny, topologyMode: mode };

@@ -19,6 +19,7 @@ import { parseNode, type ParsedNode } from './node.js';
 import { InvalidObject, bestEffortKey, get, isRecord } from './raw.js';
 import { parseService, type ParsedService } from './service.js';
 import { buildServicePorts, servicePortEqual } from './serviceport.js';
+import { SortedMap } from './sortedmap.js';
 import { LABEL_HOSTNAME, LABEL_TOPOLOGY_ZONE } from './topology.js';
 import type { IPFamily, NodePortAddresses, ProxyState, ServicePort, StateChange } from './types.js';
 
@@ -59,10 +60,8 @@ interface FamilyState {
   allDirty: boolean;
   /** svcKey -> its ServicePorts at the last build (sorted by key). */
   perService: Map<string, readonly ServicePort[]>;
-  /** key -> ServicePort at the last build (working copy, never handed out). */
-  current: Map<string, ServicePort>;
-  sortedKeys: string[];
-  published: ReadonlyMap<string, ServicePort>;
+  /** The services map of the last build (immutable, shared with the last ProxyState). */
+  published: SortedMap<ServicePort>;
   /** Topology labels signature at the last build. */
   topology: string;
   zoneUsed: string;
@@ -78,18 +77,12 @@ function newFamilyState(): FamilyState {
     dirty: new Set(),
     allDirty: true,
     perService: new Map(),
-    current: new Map(),
-    sortedKeys: [],
-    published: new Map(),
+    published: SortedMap.empty(),
     topology: '',
     zoneUsed: '',
     triggers: [],
     slicesByService: new Map(),
   };
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Identity of one object version, for "report invalid once per version". */
@@ -171,7 +164,7 @@ export class ServiceModel {
     }
 
     const changedKeys = new Set<string>();
-    const added: string[] = [];
+    const written = new Map<string, ServicePort>();
     const removed = new Set<string>();
     let conntrackCleanupRequired = false;
     for (const svcKey of toCheck) {
@@ -183,39 +176,42 @@ export class ServiceModel {
         const eps = mergeSlices(slices ? slices.values() : [], this.nodeName);
         next = buildServicePorts(svc, family, eps, this.nodeName, zone);
       }
-      const oldByKey = new Map(old.map((sp) => [sp.key, sp]));
-      for (let i = 0; i < next.length; i++) {
-        const np = next[i]!;
-        const op = oldByKey.get(np.key);
-        if (op && servicePortEqual(op, np)) {
-          next[i] = op;
-        } else {
+      // Both lists are sorted by key: walk them together.
+      let i = 0;
+      let j = 0;
+      while (i < next.length || j < old.length) {
+        const np = next[i];
+        const op = old[j];
+        if (np && (!op || np.key < op.key)) {
+          // added
           changedKeys.add(np.key);
-          if (np.protocol === 'UDP' || op?.protocol === 'UDP') conntrackCleanupRequired = true;
-          if (!op) added.push(np.key);
-          fs.current.set(np.key, np);
+          written.set(np.key, np);
+          if (np.protocol === 'UDP') conntrackCleanupRequired = true;
+          i++;
+        } else if (op && (!np || op.key < np.key)) {
+          // removed
+          changedKeys.add(op.key);
+          removed.add(op.key);
+          if (op.protocol === 'UDP') conntrackCleanupRequired = true;
+          j++;
+        } else if (np && op) {
+          if (servicePortEqual(op, np)) {
+            next[i] = op;
+          } else {
+            changedKeys.add(np.key);
+            if (np.protocol === 'UDP' || op.protocol === 'UDP') conntrackCleanupRequired = true;
+            written.set(np.key, np);
+          }
+          i++;
+          j++;
         }
-        oldByKey.delete(np.key);
-      }
-      for (const [key, op] of oldByKey) {
-        changedKeys.add(key);
-        removed.add(key);
-        if (op.protocol === 'UDP') conntrackCleanupRequired = true;
-        fs.current.delete(key);
       }
       if (next.length > 0) fs.perService.set(svcKey, next);
       else fs.perService.delete(svcKey);
     }
 
-    if (changedKeys.size > 0 || !fs.built) {
-      if (added.length > 0 || removed.size > 0) {
-        const kept = removed.size > 0 ? fs.sortedKeys.filter((k) => !removed.has(k)) : fs.sortedKeys;
-        fs.sortedKeys = mergeSorted(kept, added.sort(compareStrings));
-      }
-      const services = new Map<string, ServicePort>();
-      for (const k of fs.sortedKeys) services.set(k, fs.current.get(k)!);
-      fs.published = services;
-    }
+    // Only the chunks holding changed keys are copied; everything else is shared.
+    fs.published = fs.published.withChanges(written, removed);
 
     const triggerTimes = fs.triggers;
     fs.triggers = [];
@@ -266,7 +262,7 @@ export class ServiceModel {
       if (!(err instanceof InvalidObject)) throw err;
       return this.invalidUpdate('Service', object, err.message);
     }
-    this.invalidSeen.delete(`Service|${parsed.kind === 'ok' ? parsed.svc.key : parsed.key}`);
+    if (this.invalidSeen.size > 0) this.invalidSeen.delete(`Service|${parsed.kind === 'ok' ? parsed.svc.key : parsed.key}`);
     if (parsed.kind === 'skip') return this.removeService(parsed.key);
     const svc = parsed.svc;
     const prev = this.services.get(svc.key);
@@ -291,7 +287,7 @@ export class ServiceModel {
       if (!(err instanceof InvalidObject)) throw err;
       return this.invalidUpdate('EndpointSlice', object, err.message);
     }
-    this.invalidSeen.delete(`EndpointSlice|${parsed.kind === 'ok' ? parsed.slice.key : parsed.key}`);
+    if (this.invalidSeen.size > 0) this.invalidSeen.delete(`EndpointSlice|${parsed.kind === 'ok' ? parsed.slice.key : parsed.key}`);
     if (parsed.kind === 'skip') return this.removeSlice(parsed.key);
     const slice = parsed.slice;
     const prev = this.slices.get(slice.key);
@@ -387,19 +383,6 @@ export class ServiceModel {
       log.error('onInvalid callback failed', { err: String(err) });
     }
   }
-}
-
-function mergeSorted(a: readonly string[], b: readonly string[]): string[] {
-  if (b.length === 0) return a.slice();
-  if (a.length === 0) return b.slice();
-  const out = new Array<string>(a.length + b.length);
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  while (i < a.length && j < b.length) out[k++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
-  while (i < a.length) out[k++] = a[i++]!;
-  while (j < b.length) out[k++] = b[j++]!;
-  return out;
 }
 
 /** Keep this family's parseable IPs, normalised; others are dropped. */
