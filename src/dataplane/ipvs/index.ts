@@ -1,0 +1,335 @@
+// IPVS dataplane: the thin applier around the pure planner/diff. Order of one sync, chosen so
+// that a failing step leaves every service either as before or fully updated, or at worst with
+// the union of its old and new real servers (never with none it should have):
+//   1. ipset restore -exist: create sets (full sync) and add new entries (harmless early);
+//   2. ipvsadm -R: add/edit virtual servers, add/re-weight real servers, then delete real servers
+//      (UDP/SCTP) and stale virtual servers - per service additions strictly precede removals;
+//   3. ip -batch: bind new VIPs to kube-ipvs0 (after their virtual server exists);
+//   4. iptables-restore -w 5 --noflush: our chains (only when the text changed, or on full syncs);
+//   5. ip -batch: unbind stale VIPs; ipset restore: delete stale entries.
+// Any failure throws and forces the next sync to be full, which re-reads the kernel
+// (ipvsadm -S -n, ipset save, ip -j addr, iptables-save) and converges from there.
+
+import * as os from 'node:os';
+import type { DataplaneConfig, IPFamily, ProxyState } from '../../model/types.js';
+import type { Dataplane, SyncOptions, SyncResult } from '../types.js';
+import { type ExecOptions, type ExecResult, run as execRun } from '../../util/exec.js';
+import { ensureSysctl as ensureSysctlDefault } from '../../node/sysctl.js';
+import { createLogger } from '../../log/logger.js';
+import { metrics } from '../../metrics/metrics.js';
+import { planIpvs } from './planner.js';
+import { type IpvsOps, type PendingRS, diffIpvs, dropDrained } from './diff.js';
+import type { IpvsState } from './model.js';
+import { missingJumps, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from './parse.js';
+import { renderIpvsText, setCreateLines } from './render.js';
+import { CLEANUP_CHAINS, DUMMY_DEVICE, JUMPS, SET_INFO, setName } from './names.js';
+
+export { planIpvs } from './planner.js';
+export { diffIpvs } from './diff.js';
+export { renderIpvsText } from './render.js';
+
+const log = createLogger('proxier_ipvs');
+
+/** How long drained TCP real servers are re-checked at the latest (upstream rsCheckDeleteInterval). */
+export const DRAIN_CHECK_MS = 60_000;
+
+export type Runner = (command: string, args: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
+
+export interface IpvsDataplaneOptions {
+  /** Tool runner (tests inject one); default util/exec run. */
+  readonly run?: Runner;
+  /** Drain re-check period in ms (default 60 s); 0 disables the timer. */
+  readonly drainCheckMs?: number;
+  /** Sysctl writer (tests inject one); default node/sysctl ensureSysctl. */
+  readonly sysctl?: (name: string, value: number) => Promise<unknown>;
+}
+
+/** Kernel "major.minor" compare, for conn_reuse_mode (upstream: set 0 only on 4.1 <= kernel < 5.9). */
+export function connReuseModeWanted(release: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  const v = Number(m[1]) * 1000 + Number(m[2]);
+  return v >= 4001 && v < 5009;
+}
+
+class IpvsDataplane implements IpvsDataplaneHandle {
+  readonly mode = 'ipvs' as const;
+  readonly family: IPFamily;
+  private readonly run: Runner;
+  private applied: IpvsState | null = null;
+  private appliedIptables = '';
+  private pending = new Map<string, PendingRS>();
+  private needFull = true;
+  private initialised = false;
+  private lock: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private toolMillis = 0;
+
+  constructor(
+    private readonly cfg: DataplaneConfig,
+    private readonly opts: IpvsDataplaneOptions = {},
+  ) {
+    this.family = cfg.family;
+    this.run = opts.run ?? execRun;
+  }
+
+  private async tool(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.run(cmd, args, o);
+    this.toolMillis += r.millis;
+    return r;
+  }
+
+  private get ipt(): { save: string; restore: string; bin: string } {
+    return this.family === 'IPv6'
+      ? { save: 'ip6tables-save', restore: 'ip6tables-restore', bin: 'ip6tables' }
+      : { save: 'iptables-save', restore: 'iptables-restore', bin: 'iptables' };
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.lock.then(fn, fn);
+    this.lock = p.catch(() => undefined);
+    return p;
+  }
+
+  private async init(): Promise<void> {
+    // Per network namespace: these only affect the namespace kube-proxy runs in.
+    const ensureSysctl = this.opts.sysctl ?? ensureSysctlDefault;
+    await ensureSysctl('net/ipv4/vs/conntrack', 1);
+    if (connReuseModeWanted(os.release())) await ensureSysctl('net/ipv4/vs/conn_reuse_mode', 0);
+    await ensureSysctl('net/ipv4/vs/expire_nodest_conn', 1);
+    await ensureSysctl('net/ipv4/vs/expire_quiescent_template', 1);
+    await ensureSysctl('net/ipv4/ip_forward', 1);
+    if (this.cfg.ipvsStrictARP) {
+      await ensureSysctl('net/ipv4/conf/all/arp_ignore', 1);
+      await ensureSysctl('net/ipv4/conf/all/arp_announce', 2);
+    }
+    const t = this.cfg.ipvsTimeouts;
+    if (t.tcp > 0 || t.tcpFin > 0 || t.udp > 0) {
+      await this.tool('ipvsadm', ['--set', String(t.tcp), String(t.tcpFin), String(t.udp)]);
+    }
+    this.initialised = true;
+  }
+
+  /** Read what the kernel holds (full sync), creating kube-ipvs0 when missing. */
+  private async readKernel(): Promise<{ state: IpvsState; iptablesSave: string }> {
+    let addr = await this.tool('ip', ['-j', 'addr', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
+    if (addr.code !== 0) {
+      await this.tool('ip', ['link', 'add', DUMMY_DEVICE, 'type', 'dummy']);
+      addr = await this.tool('ip', ['-j', 'addr', 'show', 'dev', DUMMY_DEVICE]);
+    }
+    const [vs, sets, save] = await Promise.all([
+      this.tool('ipvsadm', ['-S', '-n']),
+      this.tool('ipset', ['save']),
+      this.tool(this.ipt.save, []),
+    ]);
+    const names = new Set(SET_INFO.map((s) => setName(s.id, this.family)));
+    return {
+      state: {
+        family: this.family,
+        addresses: parseIpAddrJson(addr.stdout, this.family),
+        virtualServers: parseIpvsadmSave(vs.stdout, this.family),
+        sets: parseIpsetSave(sets.stdout, names),
+      },
+      iptablesSave: save.stdout,
+    };
+  }
+
+  sync(state: ProxyState, opts: SyncOptions): Promise<SyncResult> {
+    return this.serial(() => this.doSync(state, opts));
+  }
+
+  private async doSync(state: ProxyState, opts: SyncOptions): Promise<SyncResult> {
+    const full = opts.full || this.needFull || this.applied === null;
+    this.toolMillis = 0;
+    this.needFull = true; // cleared only on success
+    let operations = 0;
+    try {
+      if (!this.initialised) await this.init();
+      const plan = planIpvs(state, this.cfg);
+      let cur: IpvsState;
+      let jumps: { table: 'nat' | 'filter'; line: string }[] = [];
+      if (full) {
+        const k = await this.readKernel();
+        cur = k.state;
+        jumps = missingJumps(k.iptablesSave);
+      } else cur = this.applied!;
+      const ops: IpvsOps = diffIpvs(cur, plan, {
+        createSets: full,
+        setCreateLines: setCreateLines(this.family),
+        excludeCIDRs: this.cfg.ipvsExcludeCIDRs,
+        pending: this.pending,
+      });
+      if (ops.setAdds.length > 0) await this.tool('ipset', ['restore', '-exist'], { input: ops.setAdds.join('\n') + '\n' });
+      if (ops.ipvs.length > 0) await this.tool('ipvsadm', ['-R'], { input: ops.ipvs.join('\n') + '\n' });
+      if (ops.addrAdds.length > 0) await this.tool('ip', ['-batch', '-'], { input: ops.addrAdds.join('\n') + '\n' });
+      if (full || plan.iptables !== this.appliedIptables) {
+        let text = plan.iptables;
+        if (jumps.length > 0) text = insertJumps(text, jumps);
+        try {
+          await this.tool(this.ipt.restore, ['-w', '5', '--noflush'], { input: text });
+        } catch (e) {
+          metrics.iptablesRestoreFailuresTotal.inc();
+          throw e;
+        }
+        operations += text.split('\n').length;
+      }
+      if (ops.addrDels.length > 0) await this.tool('ip', ['-batch', '-'], { input: ops.addrDels.join('\n') + '\n' });
+      if (ops.setDels.length > 0) await this.tool('ipset', ['restore', '-exist'], { input: ops.setDels.join('\n') + '\n' });
+      operations += ops.setAdds.length + ops.ipvs.length + ops.addrAdds.length + ops.addrDels.length + ops.setDels.length;
+      this.applied = ops.next;
+      this.appliedIptables = plan.iptables;
+      this.pending = new Map(ops.pending);
+      if (this.pending.size > 0) operations += await this.drainCheck();
+      this.needFull = false;
+      this.armTimer();
+      return { full, operations, toolMillis: this.toolMillis };
+    } catch (e) {
+      log.error('IPVS sync failed; the next sync will be full', { ipFamily: this.family, err: e });
+      throw e;
+    }
+  }
+
+  /** Delete drained TCP real servers that have no connections left. Returns lines sent. */
+  private async drainCheck(): Promise<number> {
+    if (this.pending.size === 0 || !this.applied) return 0;
+    const list = await this.tool('ipvsadm', ['-L', '-n']);
+    const counts = parseIpvsadmConnCounts(list.stdout);
+    const done = [...this.pending.keys()].filter((k) => (counts.get(k) ?? 0) === 0);
+    if (done.length === 0) return 0;
+    const r = dropDrained(this.applied, this.pending, done);
+    if (r.lines.length > 0) await this.tool('ipvsadm', ['-R'], { input: r.lines.join('\n') + '\n' });
+    this.applied = r.next;
+    this.pending = r.pending;
+    log.v(2).info('Deleted drained real servers', { ipFamily: this.family, count: r.lines.length });
+    return r.lines.length;
+  }
+
+  private armTimer(): void {
+    const period = this.opts.drainCheckMs ?? DRAIN_CHECK_MS;
+    if (this.pending.size === 0 || period <= 0 || this.timer) return;
+    this.timer = setInterval(() => {
+      void this.serial(async () => {
+        if (this.needFull) return;
+        try {
+          await this.drainCheck();
+        } catch (e) {
+          this.needFull = true;
+          log.error('Graceful termination check failed', { ipFamily: this.family, err: e });
+        }
+        if (this.pending.size === 0 && this.timer) {
+          clearInterval(this.timer);
+          this.timer = null;
+        }
+      });
+    }, period);
+    this.timer.unref();
+  }
+
+  /** Real servers currently draining ("vsKey/rsKey"), for tests and logs. */
+  drainingRealServers(): string[] {
+    return [...this.pending.keys()].sort();
+  }
+
+  async detectDrift(): Promise<boolean> {
+    const link = await this.run('ip', ['link', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
+    if (link.code !== 0) return true;
+    const set = await this.run('ipset', ['list', '-n', setName('clusterIP', this.family)], { allowFailure: true });
+    if (set.code !== 0) return true;
+    const j = JUMPS[1]!; // nat PREROUTING -> KUBE-SERVICES
+    const chk = await this.run(this.ipt.bin, ['-w', '5', '-t', j.table, '-C', j.from, '-m', 'comment', '--comment', j.comment, '-j', j.to], {
+      allowFailure: true,
+    });
+    return chk.code !== 0;
+  }
+
+  render(state: ProxyState): string {
+    return renderIpvsText(planIpvs(state, this.cfg));
+  }
+
+  cleanup(): Promise<void> {
+    return this.serial(() => this.doCleanup());
+  }
+
+  private async doCleanup(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.applied = null;
+    this.pending.clear();
+    this.needFull = true;
+    const errors: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn();
+      } catch (e) {
+        errors.push(`${what}: ${(e as Error).message}`);
+      }
+    };
+    // As upstream: flush every virtual server of the namespace.
+    await attempt('ipvsadm -C', () => this.run('ipvsadm', ['-C']));
+    await attempt('kube-ipvs0', async () => {
+      const l = await this.run('ip', ['link', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
+      if (l.code === 0) await this.run('ip', ['link', 'del', DUMMY_DEVICE]);
+    });
+    await attempt('iptables', async () => {
+      const save = (await this.run(this.ipt.save, [])).stdout;
+      const text = cleanupIptables(save);
+      if (text) await this.run(this.ipt.restore, ['-w', '5', '--noflush'], { input: text });
+    });
+    await attempt('ipset', async () => {
+      const have = new Set((await this.run('ipset', ['list', '-n'])).stdout.split('\n').map((s) => s.trim()));
+      const lines = SET_INFO.map((s) => setName(s.id, this.family))
+        .filter((n) => have.has(n))
+        .map((n) => `destroy ${n}`);
+      if (lines.length > 0) await this.run('ipset', ['restore'], { input: lines.join('\n') + '\n' });
+    });
+    if (errors.length > 0) throw new Error(`IPVS cleanup: ${errors.join('; ')}`);
+  }
+}
+
+/** Insert the missing jump lines just before each table's COMMIT. */
+function insertJumps(text: string, jumps: readonly { table: 'nat' | 'filter'; line: string }[]): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  let table = '';
+  for (const l of lines) {
+    if (l.startsWith('*')) table = l.slice(1);
+    if (l === 'COMMIT') for (const j of jumps) if (j.table === table) out.push(j.line);
+    out.push(l);
+  }
+  return out.join('\n');
+}
+
+/** iptables-restore --noflush input removing our jumps and chains, from `iptables-save` output. */
+export function cleanupIptables(save: string): string {
+  const ours = new Set(CLEANUP_CHAINS.map((c) => `${c.table}/${c.chain}`));
+  const byTable = new Map<string, { dels: string[]; chains: string[] }>();
+  let table = '';
+  for (const l of save.split('\n')) {
+    if (l.startsWith('*')) {
+      table = l.slice(1).trim();
+      continue;
+    }
+    const t = byTable.get(table) ?? { dels: [], chains: [] };
+    byTable.set(table, t);
+    const chain = /^:(\S+)/.exec(l)?.[1];
+    if (chain && ours.has(`${table}/${chain}`)) t.chains.push(chain);
+    const m = /^-A (\S+) .*-j (\S+)$/.exec(l.trim());
+    if (m && JUMPS.some((j) => j.table === table && j.from === m[1] && j.to === m[2])) t.dels.push(l.trim().replace(/^-A /, '-D '));
+  }
+  const out: string[] = [];
+  for (const [tbl, t] of byTable) {
+    if (t.dels.length === 0 && t.chains.length === 0) continue;
+    out.push(`*${tbl}`, ...t.chains.map((c) => `:${c} - [0:0]`), ...t.dels, ...t.chains.map((c) => `-X ${c}`), 'COMMIT');
+  }
+  return out.length ? out.join('\n') + '\n' : '';
+}
+
+/** The Dataplane plus an introspection hook for tests and logs. */
+export interface IpvsDataplaneHandle extends Dataplane {
+  /** Real servers currently draining, as "vsKey/rsKey" (e.g. "TCP/198.19.0.10:80/198.18.1.2:8080"). */
+  drainingRealServers(): string[];
+}
+
+export function createIpvsDataplane(cfg: DataplaneConfig, opts?: IpvsDataplaneOptions): IpvsDataplaneHandle {
+  return new IpvsDataplane(cfg, opts);
+}

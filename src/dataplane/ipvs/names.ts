@@ -1,0 +1,99 @@
+// Fixed names of IPVS mode (upstream pkg/proxy/ipvs proxier.go and ipset.go).
+
+import type { IPFamily } from '../../model/types.js';
+
+export const DUMMY_DEVICE = 'kube-ipvs0';
+
+export const KUBE_SERVICES = 'KUBE-SERVICES';
+export const KUBE_PROXY_FIREWALL = 'KUBE-PROXY-FIREWALL';
+export const KUBE_SOURCE_RANGES_FIREWALL = 'KUBE-SOURCE-RANGES-FIREWALL';
+export const KUBE_POSTROUTING = 'KUBE-POSTROUTING';
+export const KUBE_MARK_MASQ = 'KUBE-MARK-MASQ';
+export const KUBE_NODE_PORT = 'KUBE-NODE-PORT';
+export const KUBE_FORWARD = 'KUBE-FORWARD';
+export const KUBE_LOAD_BALANCER = 'KUBE-LOAD-BALANCER';
+export const KUBE_IPVS_FILTER = 'KUBE-IPVS-FILTER';
+export const KUBE_IPVS_OUT_FILTER = 'KUBE-IPVS-OUT-FILTER';
+
+export type Table = 'nat' | 'filter';
+
+/** Jumps from built-in chains (upstream iptablesJumpChain), each ensured by prepending. */
+export const JUMPS: readonly { table: Table; from: string; to: string; comment: string }[] = [
+  { table: 'nat', from: 'OUTPUT', to: KUBE_SERVICES, comment: 'kubernetes service portals' },
+  { table: 'nat', from: 'PREROUTING', to: KUBE_SERVICES, comment: 'kubernetes service portals' },
+  { table: 'nat', from: 'POSTROUTING', to: KUBE_POSTROUTING, comment: 'kubernetes postrouting rules' },
+  { table: 'filter', from: 'FORWARD', to: KUBE_FORWARD, comment: 'kubernetes forwarding rules' },
+  { table: 'filter', from: 'INPUT', to: KUBE_NODE_PORT, comment: 'kubernetes health check rules' },
+  { table: 'filter', from: 'INPUT', to: KUBE_PROXY_FIREWALL, comment: 'kube-proxy firewall rules' },
+  { table: 'filter', from: 'FORWARD', to: KUBE_PROXY_FIREWALL, comment: 'kube-proxy firewall rules' },
+  { table: 'filter', from: 'INPUT', to: KUBE_IPVS_FILTER, comment: 'kubernetes ipvs access filter' },
+  { table: 'filter', from: 'OUTPUT', to: KUBE_IPVS_OUT_FILTER, comment: 'kubernetes ipvs access filter' },
+];
+
+/** Chains written (and so flushed) on every iptables-restore (upstream iptablesChains). */
+export const CHAINS: readonly { table: Table; chain: string }[] = [
+  { table: 'nat', chain: KUBE_SERVICES },
+  { table: 'nat', chain: KUBE_POSTROUTING },
+  { table: 'nat', chain: KUBE_NODE_PORT },
+  { table: 'nat', chain: KUBE_LOAD_BALANCER },
+  { table: 'nat', chain: KUBE_MARK_MASQ },
+  { table: 'filter', chain: KUBE_FORWARD },
+  { table: 'filter', chain: KUBE_NODE_PORT },
+  { table: 'filter', chain: KUBE_PROXY_FIREWALL },
+  { table: 'filter', chain: KUBE_SOURCE_RANGES_FIREWALL },
+  { table: 'filter', chain: KUBE_IPVS_FILTER },
+  { table: 'filter', chain: KUBE_IPVS_OUT_FILTER },
+];
+
+/** Chains deleted by cleanup (upstream iptablesCleanupChains: KUBE-MARK-MASQ is shared, kept). */
+export const CLEANUP_CHAINS = CHAINS.filter((c) => c.chain !== KUBE_MARK_MASQ);
+
+export type SetType = 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'bitmap:port';
+
+export const SET = {
+  loopBack: 'KUBE-LOOP-BACK',
+  clusterIP: 'KUBE-CLUSTER-IP',
+  externalIP: 'KUBE-EXTERNAL-IP',
+  externalIPLocal: 'KUBE-EXTERNAL-IP-LOCAL',
+  loadBalancer: 'KUBE-LOAD-BALANCER',
+  loadBalancerFW: 'KUBE-LOAD-BALANCER-FW',
+  loadBalancerLocal: 'KUBE-LOAD-BALANCER-LOCAL',
+  loadBalancerSourceIP: 'KUBE-LOAD-BALANCER-SOURCE-IP',
+  loadBalancerSourceCIDR: 'KUBE-LOAD-BALANCER-SOURCE-CIDR',
+  nodePortTCP: 'KUBE-NODE-PORT-TCP',
+  nodePortLocalTCP: 'KUBE-NODE-PORT-LOCAL-TCP',
+  nodePortUDP: 'KUBE-NODE-PORT-UDP',
+  nodePortLocalUDP: 'KUBE-NODE-PORT-LOCAL-UDP',
+  nodePortSCTP: 'KUBE-NODE-PORT-SCTP-HASH',
+  nodePortLocalSCTP: 'KUBE-NODE-PORT-LOCAL-SCTP-HASH',
+  healthCheckNodePort: 'KUBE-HEALTH-CHECK-NODE-PORT',
+  ipvsIPs: 'KUBE-IPVS-IPS',
+} as const;
+export type SetId = keyof typeof SET;
+
+/** Every set, in upstream ipsetInfo order, with its type and comment. */
+export const SET_INFO: readonly { id: SetId; type: SetType; comment: string }[] = [
+  { id: 'loopBack', type: 'hash:ip,port,ip', comment: 'Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose' },
+  { id: 'clusterIP', type: 'hash:ip,port', comment: 'Kubernetes service cluster ip + port for masquerade purpose' },
+  { id: 'externalIP', type: 'hash:ip,port', comment: 'Kubernetes service external ip + port for masquerade and filter purpose' },
+  { id: 'externalIPLocal', type: 'hash:ip,port', comment: 'Kubernetes service external ip + port with externalTrafficPolicy=local' },
+  { id: 'loadBalancer', type: 'hash:ip,port', comment: 'Kubernetes service lb portal' },
+  { id: 'loadBalancerFW', type: 'hash:ip,port', comment: 'Kubernetes service load balancer ip + port for load balancer with sourceRange' },
+  { id: 'loadBalancerLocal', type: 'hash:ip,port', comment: 'Kubernetes service load balancer ip + port with externalTrafficPolicy=local' },
+  { id: 'loadBalancerSourceIP', type: 'hash:ip,port,ip', comment: 'Kubernetes service load balancer ip + port + source IP for packet filter purpose' },
+  { id: 'loadBalancerSourceCIDR', type: 'hash:ip,port,net', comment: 'Kubernetes service load balancer ip + port + source cidr for packet filter purpose' },
+  { id: 'nodePortTCP', type: 'bitmap:port', comment: 'Kubernetes nodeport TCP port for masquerade purpose' },
+  { id: 'nodePortLocalTCP', type: 'bitmap:port', comment: 'Kubernetes nodeport TCP port with externalTrafficPolicy=local' },
+  { id: 'nodePortUDP', type: 'bitmap:port', comment: 'Kubernetes nodeport UDP port for masquerade purpose' },
+  { id: 'nodePortLocalUDP', type: 'bitmap:port', comment: 'Kubernetes nodeport UDP port with externalTrafficPolicy=local' },
+  { id: 'nodePortSCTP', type: 'hash:ip,port', comment: "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'" },
+  { id: 'nodePortLocalSCTP', type: 'hash:ip,port', comment: "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'" },
+  { id: 'healthCheckNodePort', type: 'bitmap:port', comment: 'Kubernetes health check node port' },
+  { id: 'ipvsIPs', type: 'hash:ip', comment: 'Addresses on the ipvs interface' },
+];
+
+/** IPv6 sets use the prefix KUBE-6- (upstream IPSetNamePrefixIPv6 handling). */
+export function setName(id: SetId, family: IPFamily): string {
+  const base = SET[id];
+  return family === 'IPv6' ? base.replace(/^KUBE-/, 'KUBE-6-') : base;
+}

@@ -1,0 +1,149 @@
+// Parsers for the kernel tools' output (full-sync reconcile): `ipvsadm -S -n`, `ipvsadm -L -n`,
+// `ipset save`, `ip -j addr show`, `iptables-save`. Pure, so they are tested on the host.
+
+import type { IPFamily, Protocol } from '../../model/types.js';
+import { type RealServer, type VirtualServer, rsKey, vsKey } from './model.js';
+import { JUMPS } from './names.js';
+
+function splitHostPort(s: string): { ip: string; port: number } | null {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  return m ? { ip: m[1]!.toLowerCase(), port: Number(m[2]) } : null;
+}
+
+function familyOf(ip: string): IPFamily {
+  return ip.includes(':') ? 'IPv6' : 'IPv4';
+}
+
+const SVC_FLAGS: Record<string, Protocol> = { '-t': 'TCP', '--tcp-service': 'TCP', '-u': 'UDP', '--udp-service': 'UDP', '--sctp-service': 'SCTP' };
+
+interface MutableVS {
+  protocol: Protocol;
+  ip: string;
+  port: number;
+  scheduler: string;
+  persistence: number;
+  flags: string[];
+  reals: Map<string, RealServer>;
+}
+
+/** `ipvsadm -S -n` -> virtual servers of `family` (fwmark services and other families skipped). */
+export function parseIpvsadmSave(text: string, family: IPFamily): Map<string, VirtualServer> {
+  const out = new Map<string, MutableVS>();
+  for (const line of text.split('\n')) {
+    const t = line.trim().split(/\s+/);
+    if (t.length < 3) continue;
+    const op = t[0];
+    const proto = SVC_FLAGS[t[1]!];
+    if (!proto) continue;
+    const addr = splitHostPort(t[2]!);
+    if (!addr || familyOf(addr.ip) !== family) continue;
+    const key = vsKey(proto, addr.ip, addr.port);
+    const opt = (name: string): string | undefined => {
+      const i = t.indexOf(name);
+      return i >= 0 ? t[i + 1] : undefined;
+    };
+    if (op === '-A') {
+      out.set(key, {
+        protocol: proto,
+        ip: addr.ip,
+        port: addr.port,
+        scheduler: opt('-s') ?? 'wlc',
+        persistence: t.includes('-p') ? Number(opt('-p') ?? 0) || 0 : 0,
+        flags: (opt('-b') ?? '').split(',').filter((f) => f !== '').sort(),
+        reals: new Map(),
+      });
+    } else if (op === '-a') {
+      const vs = out.get(key);
+      const r = splitHostPort(opt('-r') ?? '');
+      if (!vs || !r) continue;
+      vs.reals.set(rsKey(r.ip, r.port), { ip: r.ip, port: r.port, weight: Number(opt('-w') ?? 1) });
+    }
+  }
+  return out;
+}
+
+/** `ipvsadm -L -n` -> "vsKey/rsKey" -> ActiveConn + InActConn. */
+export function parseIpvsadmConnCounts(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let cur: string | null = null;
+  for (const line of text.split('\n')) {
+    const t = line.trim().split(/\s+/);
+    if (t[0] === 'TCP' || t[0] === 'UDP' || t[0] === 'SCTP') {
+      const a = splitHostPort(t[1] ?? '');
+      cur = a ? vsKey(t[0] as Protocol, a.ip, a.port) : null;
+    } else if (t[0] === '->' && cur) {
+      const r = splitHostPort(t[1] ?? '');
+      if (!r || t.length < 6) continue;
+      out.set(`${cur}/${rsKey(r.ip, r.port)}`, Number(t[4]) + Number(t[5]));
+    }
+  }
+  return out;
+}
+
+/** Normalise an ipset entry so a planned entry and a saved one compare equal. */
+export function normaliseSetEntry(e: string): string {
+  // ipset prints a host "net" (the last part of hash:ip,port,net) without its /32 or /128.
+  const i = e.lastIndexOf(',');
+  const last = e.slice(i + 1);
+  const v6 = last.includes(':') && !/^(tcp|udp|sctp):/.test(last);
+  if ((!v6 && last.endsWith('/32')) || (v6 && last.endsWith('/128'))) return e.slice(0, e.lastIndexOf('/'));
+  return e;
+}
+
+/** `ipset save` -> set name -> entries, for the names in `wanted` only. */
+export function parseIpsetSave(text: string, wanted: ReadonlySet<string>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const line of text.split('\n')) {
+    const t = line.trim().split(/\s+/);
+    if (t.length < 2 || !wanted.has(t[1]!)) continue;
+    if (t[0] === 'create') {
+      if (!out.has(t[1]!)) out.set(t[1]!, new Set());
+    } else if (t[0] === 'add' && t[2]) {
+      let s = out.get(t[1]!);
+      if (!s) out.set(t[1]!, (s = new Set()));
+      s.add(normaliseSetEntry(t[2].toLowerCase()));
+    }
+  }
+  return out;
+}
+
+interface IpAddrJson {
+  addr_info?: { family?: string; local?: string }[];
+}
+
+/** `ip -j addr show dev kube-ipvs0` -> addresses of `family` (link-local skipped). */
+export function parseIpAddrJson(text: string, family: IPFamily): Set<string> {
+  const out = new Set<string>();
+  let data: unknown;
+  try {
+    data = JSON.parse(text || '[]');
+  } catch {
+    return out;
+  }
+  if (!Array.isArray(data)) return out;
+  const want = family === 'IPv6' ? 'inet6' : 'inet';
+  for (const link of data as IpAddrJson[]) {
+    for (const a of link.addr_info ?? []) {
+      if (a.family === want && a.local && !a.local.startsWith('fe80:')) out.add(a.local.toLowerCase());
+    }
+  }
+  return out;
+}
+
+/** The jump-rule lines to prepend, for jumps missing from `iptables-save` output. */
+export function missingJumps(save: string): { table: 'nat' | 'filter'; line: string }[] {
+  const tables = new Map<string, Set<string>>();
+  let table = '';
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) {
+      table = line.slice(1).trim();
+      if (!tables.has(table)) tables.set(table, new Set());
+    } else if (line.startsWith('-A ')) tables.get(table)?.add(line.trim());
+  }
+  const out: { table: 'nat' | 'filter'; line: string }[] = [];
+  for (const j of JUMPS) {
+    const have = `-A ${j.from} -m comment --comment "${j.comment}" -j ${j.to}`;
+    if (!tables.get(j.table)?.has(have)) out.push({ table: j.table, line: `-I ${j.from} 1 -m comment --comment "${j.comment}" -j ${j.to}` });
+  }
+  return out;
+}

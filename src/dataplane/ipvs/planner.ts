@@ -1,0 +1,165 @@
+// Pure planner: ProxyState -> the desired IPVS kernel state (kube-ipvs0 addresses, virtual and
+// real servers, ipset entries, iptables-restore text), following upstream syncProxyRules.
+
+import type { DataplaneConfig, Endpoint, IPFamily, ProxyState, ServicePort } from '../../model/types.js';
+import { parseCIDRSloppy, parseIPSloppy } from '../../model/ip.js';
+import { type IpvsPlan, type RealServer, type VirtualServer, rsKey, vsKey } from './model.js';
+import { SET_INFO, type SetId, setName } from './names.js';
+import { buildIptables, type IptablesInput } from './iptables.js';
+import { normaliseSetEntry } from './parse.js';
+
+const DEFAULT_SCHEDULER = 'rr';
+
+/** Whether `ip` lies in `cidr` (both of one family, normalised). */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const c = parseCIDRSloppy(cidr);
+  const a = parseIPSloppy(ip);
+  if (!c || !a || c.family !== a.family) return false;
+  const net = parseIPSloppy(c.text.slice(0, c.text.indexOf('/')));
+  if (!net) return false;
+  for (let i = 0; i < a.bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, c.prefix - i * 8));
+    const mask = keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
+    if ((a.bytes[i]! & mask) !== net.bytes[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * Node IPs that get NodePort virtual servers. matchAll: the node's addresses of this family
+ * (upstream: all local addresses except kube-ipvs0's); otherwise the matching addresses minus loopback.
+ */
+export function nodePortIPs(state: ProxyState): string[] {
+  const ips = state.nodePortAddresses.matchAll ? state.node.ips : state.nodePortAddresses.ips;
+  return [...new Set(ips.filter((ip) => !isLoopback(ip)))].sort();
+}
+
+function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.');
+}
+
+/** Upstream syncEndpoint's choice: Local policy uses local endpoints, or cluster ones when there are none (PR #97081). */
+export function chooseEndpoints(sp: ServicePort, onlyLocal: boolean): readonly Endpoint[] {
+  if (onlyLocal && sp.localEndpoints.length > 0) return sp.localEndpoints;
+  return sp.clusterEndpoints;
+}
+
+class SetBuilder {
+  readonly entries = new Map<SetId, Set<string>>();
+  constructor() {
+    for (const s of SET_INFO) this.entries.set(s.id, new Set());
+  }
+  add(id: SetId, entry: string): void {
+    this.entries.get(id)!.add(entry);
+  }
+  isEmpty(id: SetId): boolean {
+    return this.entries.get(id)!.size === 0;
+  }
+}
+
+/** ipset's textual entry forms. */
+export const entry = {
+  ipPort: (ip: string, proto: string, port: number): string => `${ip},${proto}:${port}`,
+  ipPortIP: (ip: string, proto: string, port: number, ip2: string): string => `${ip},${proto}:${port},${ip2}`,
+  ipPortNet: (ip: string, proto: string, port: number, net: string): string => normaliseSetEntry(`${ip},${proto}:${port},${net}`),
+};
+
+export interface PlanContext {
+  readonly cfg: DataplaneConfig;
+  readonly family: IPFamily;
+}
+
+export function planIpvs(state: ProxyState, cfg: DataplaneConfig): IpvsPlan {
+  const family = state.family;
+  const scheduler = cfg.ipvsScheduler || DEFAULT_SCHEDULER;
+  const flags = scheduler === 'mh' ? ['mh-port'] : [];
+  const sets = new SetBuilder();
+  const addresses = new Set<string>();
+  const vss = new Map<string, VirtualServer>();
+  const nodeIPSet = new Set(state.node.ips);
+  const npIPs = nodePortIPs(state);
+  const nodeIP = state.node.ips[0];
+  const lbNoNodeAccess: { ip: string; proto: string; port: number }[] = [];
+
+  const addVS = (sp: ServicePort, ip: string, port: number, onlyLocal: boolean): void => {
+    const reals = new Map<string, RealServer>();
+    for (const ep of chooseEndpoints(sp, onlyLocal)) reals.set(rsKey(ep.ip, ep.port), { ip: ep.ip, port: ep.port, weight: 1 });
+    vss.set(vsKey(sp.protocol, ip, port), {
+      protocol: sp.protocol,
+      ip,
+      port,
+      scheduler,
+      persistence: sp.affinityTimeoutSeconds,
+      flags,
+      reals,
+    });
+  };
+
+  for (const sp of state.services.values()) {
+    const proto = sp.protocol.toLowerCase();
+    // Hairpin: every local endpoint (any condition) masquerades traffic it sends to itself.
+    for (const ep of sp.endpoints) {
+      if (ep.isLocal) sets.add('loopBack', entry.ipPortIP(ep.ip, proto, ep.port, ep.ip));
+    }
+
+    sets.add('clusterIP', entry.ipPort(sp.clusterIP, proto, sp.port));
+    addVS(sp, sp.clusterIP, sp.port, sp.internalPolicyLocal);
+    addresses.add(sp.clusterIP);
+
+    for (const ext of sp.externalIPs) {
+      sets.add(sp.externalPolicyLocal ? 'externalIPLocal' : 'externalIP', entry.ipPort(ext, proto, sp.port));
+      addVS(sp, ext, sp.port, sp.externalPolicyLocal);
+      if (!nodeIPSet.has(ext)) addresses.add(ext);
+    }
+
+    for (const lb of sp.loadBalancerIPs) {
+      const e = entry.ipPort(lb, proto, sp.port);
+      sets.add('loadBalancer', e);
+      if (sp.externalPolicyLocal) sets.add('loadBalancerLocal', e);
+      if (sp.loadBalancerSourceRanges.length > 0) {
+        sets.add('loadBalancerFW', e);
+        let allowFromNode = false;
+        for (const src of sp.loadBalancerSourceRanges) {
+          sets.add('loadBalancerSourceCIDR', entry.ipPortNet(lb, proto, sp.port, src));
+          if (nodeIP !== undefined && cidrContains(src, nodeIP)) allowFromNode = true;
+        }
+        // Requests from the node to its own LB VIP loop back with the VIP as source.
+        if (allowFromNode) sets.add('loadBalancerSourceIP', entry.ipPortIP(lb, proto, sp.port, lb));
+        else lbNoNodeAccess.push({ ip: lb, proto, port: sp.port });
+      }
+      addVS(sp, lb, sp.port, sp.externalPolicyLocal);
+      if (!nodeIPSet.has(lb)) addresses.add(lb);
+    }
+
+    if (sp.nodePort !== 0 && npIPs.length > 0) {
+      const local = sp.externalPolicyLocal;
+      if (sp.protocol === 'SCTP') {
+        for (const ip of npIPs) {
+          const e = entry.ipPort(ip, proto, sp.nodePort);
+          sets.add('nodePortSCTP', e);
+          if (local) sets.add('nodePortLocalSCTP', e);
+        }
+      } else {
+        const tcp = sp.protocol === 'TCP';
+        sets.add(tcp ? 'nodePortTCP' : 'nodePortUDP', String(sp.nodePort));
+        if (local) sets.add(tcp ? 'nodePortLocalTCP' : 'nodePortLocalUDP', String(sp.nodePort));
+      }
+      for (const ip of npIPs) addVS(sp, ip, sp.nodePort, local);
+    }
+
+    if (sp.healthCheckNodePort !== 0) sets.add('healthCheckNodePort', String(sp.healthCheckNodePort));
+  }
+
+  for (const a of addresses) sets.add('ipvsIPs', a);
+
+  const named = new Map<string, ReadonlySet<string>>();
+  for (const s of SET_INFO) named.set(setName(s.id, family), sets.entries.get(s.id)!);
+
+  const input: IptablesInput = {
+    family,
+    cfg,
+    nonEmpty: (id) => !sets.isEmpty(id),
+    lbNoNodeAccess: lbNoNodeAccess.sort((a, b) => (a.ip + a.proto + a.port < b.ip + b.proto + b.port ? -1 : 1)),
+  };
+  return { family, addresses, virtualServers: vss, sets: named, iptables: buildIptables(input) };
+}

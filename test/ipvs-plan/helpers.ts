@@ -1,0 +1,90 @@
+// ServicePort / ProxyState builders for the IPVS planner tests (endpoint categorisation given
+// explicitly, so each case states exactly which endpoints upstream would pick).
+
+import type { DataplaneConfig, Endpoint, IPFamily, ProxyState, ServicePort } from '../../src/model/types.js';
+
+export function ep(ip: string, port: number, o: Partial<Endpoint> = {}): Endpoint {
+  return {
+    ip,
+    port,
+    ready: true,
+    serving: true,
+    terminating: false,
+    isLocal: false,
+    nodeName: 'other',
+    zone: '',
+    zoneHints: null,
+    nodeHints: null,
+    ...o,
+  };
+}
+
+export type SpInput = Partial<ServicePort> & { name: string; clusterIP: string; port: number };
+
+export function sp(i: SpInput): ServicePort {
+  const protocol = i.protocol ?? 'TCP';
+  const ns = i.namespace ?? 'ns';
+  const portName = i.portName ?? 'p';
+  const endpoints = i.endpoints ?? [];
+  const externallyAccessible = (i.nodePort ?? 0) !== 0 || (i.externalIPs ?? []).length > 0 || (i.loadBalancerIPs ?? []).length > 0;
+  const ready = endpoints.filter((e) => e.ready);
+  const local = ready.filter((e) => e.isLocal);
+  const clusterEndpoints = i.clusterEndpoints ?? ready;
+  const localEndpoints = i.localEndpoints ?? local;
+  return {
+    key: `${ns}/${i.name}:${portName}/${protocol}`,
+    spn: `${ns}/${i.name}:${portName}`,
+    namespace: ns,
+    serviceName: i.name,
+    portName,
+    protocol,
+    family: i.family ?? (i.clusterIP.includes(':') ? 'IPv6' : 'IPv4'),
+    clusterIP: i.clusterIP,
+    port: i.port,
+    nodePort: i.nodePort ?? 0,
+    externalIPs: i.externalIPs ?? [],
+    loadBalancerIPs: i.loadBalancerIPs ?? [],
+    loadBalancerSourceRanges: i.loadBalancerSourceRanges ?? [],
+    affinityTimeoutSeconds: i.affinityTimeoutSeconds ?? 0,
+    externalPolicyLocal: i.externalPolicyLocal ?? false,
+    internalPolicyLocal: i.internalPolicyLocal ?? false,
+    healthCheckNodePort: i.healthCheckNodePort ?? 0,
+    trafficDistribution: '',
+    endpoints,
+    clusterEndpoints,
+    localEndpoints,
+    allReachableEndpoints: [...new Set([...clusterEndpoints, ...localEndpoints])],
+    hasAnyEndpoints: clusterEndpoints.length > 0 || localEndpoints.length > 0,
+    externallyAccessible,
+    usesClusterEndpoints: true,
+    usesLocalEndpoints: i.externalPolicyLocal ?? false,
+  };
+}
+
+export function state(services: ServicePort[], o: { family?: IPFamily; nodeIPs?: string[]; nodePortIPs?: string[]; generation?: number } = {}): ProxyState {
+  const family = o.family ?? 'IPv4';
+  const sorted = [...services].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return {
+    family,
+    services: new Map(sorted.map((s) => [s.key, s])),
+    node: { name: 'node1', ips: o.nodeIPs ?? (family === 'IPv6' ? ['2001:db8:1::1'] : ['198.18.0.1']), labels: {} },
+    nodePortAddresses: o.nodePortIPs ? { matchAll: false, ips: o.nodePortIPs } : { matchAll: true },
+    serviceCIDRs: [],
+    generation: o.generation ?? 1,
+  };
+}
+
+export function config(o: Partial<DataplaneConfig> = {}): DataplaneConfig {
+  return {
+    family: 'IPv4',
+    masqueradeBit: 14,
+    masqueradeAll: false,
+    localDetector: { mode: 'cidr', cidr: '198.18.128.0/17' },
+    localhostNodePorts: false,
+    ipvsScheduler: '',
+    ipvsExcludeCIDRs: [],
+    ipvsStrictARP: false,
+    ipvsTimeouts: { tcp: 0, tcpFin: 0, udp: 0 },
+    ...o,
+  };
+}
