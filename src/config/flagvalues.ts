@@ -163,7 +163,8 @@ export function parseMapStringBool(s: string, prev: Record<string, boolean>): Re
     } catch (e) {
       throw new FlagValueError(`invalid value of ${k}: ${v}, err: ${(e as Error).message}`);
     }
-    out[k] = b;
+    // defineProperty: a gate named "__proto__" must stay a plain key.
+    Object.defineProperty(out, k, { value: b, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

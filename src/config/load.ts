@@ -212,12 +212,13 @@ class Decoder {
       }
       case 'boolMap': {
         if (!isMap(node)) return bad('a mapping of names to booleans');
-        const out: Record<string, boolean> = {};
+        const entries: [string, boolean][] = [];
         for (const [key, pair] of this.pairs(node, path)) {
           const v = this.decode(pair.value, bool, `${path}.${key}`);
-          if (typeof v === 'boolean') out[key] = v;
+          if (typeof v === 'boolean') entries.push([key, v]);
         }
-        return out;
+        // fromEntries defines own properties, so a gate named "__proto__" stays a plain key.
+        return Object.fromEntries(entries);
       }
       case 'object': {
         if (!isMap(node)) return bad('a mapping');

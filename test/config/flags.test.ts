@@ -66,6 +66,12 @@ test('repeated list and map flags accumulate like pflag', async () => {
   assert.deepEqual(o.config.featureGates, { A: false, B: false });
 });
 
+test('a feature gate named __proto__ stays a plain key', async () => {
+  const o = await run(['--feature-gates=__proto__=true']);
+  assert.deepEqual(Object.keys(o.config.featureGates), ['__proto__']);
+  assert.equal(Object.getPrototypeOf(o.config.featureGates), Object.prototype);
+});
+
 test('invalid values name the flag, pflag style', async () => {
   const cases: [string[], string][] = [
     [['--iptables-sync-period=1x'], 'invalid argument "1x" for "--iptables-sync-period" flag: time: unknown unit "x" in duration "1x"'],
