@@ -33,11 +33,9 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
 async function createSource(o: ProxyOptions): Promise<Source> {
   if (o.manifestsDir !== null) return createManifestsSource(o.manifestsDir, { nodeName: o.hostname });
   // Loaded only when needed: the API client is large and irrelevant to --manifests runs.
-  const specifier = './sources/apiserver.js';
-  const mod = (await import(specifier)) as {
-    createApiServerSource: (opts: { kubeconfig: string; master: string; nodeName: string }) => Source;
-  };
-  return mod.createApiServerSource({ kubeconfig: o.kubeconfig, master: o.master, nodeName: o.hostname });
+  const { createApiServerSource } = await import('./sources/apiserver.js');
+  const cc = o.config.clientConnection;
+  return createApiServerSource({ kubeconfig: o.kubeconfig, master: o.master, nodeName: o.hostname, qps: cc.qps, burst: cc.burst });
 }
 
 function isMissingTool(e: unknown): boolean {
