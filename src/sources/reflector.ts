@@ -214,7 +214,7 @@ export class Reflector {
       const q = this.baseQuery();
       q.set('limit', String(this.opts.pageSize ?? 500));
       if (cont) q.set('continue', cont);
-      const body = await this.getJson(q);
+      const body = await this.getJson(q, cont !== '');
       this.stats.listPages++;
       const meta = (body.metadata ?? {}) as { resourceVersion?: unknown; continue?: unknown };
       listRv = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
@@ -235,12 +235,12 @@ export class Reflector {
     }
   }
 
-  private async getJson(q: URLSearchParams): Promise<Obj> {
+  private async getJson(q: URLSearchParams, continuation: boolean): Promise<Obj> {
     const ac = new AbortController();
     this.abort = ac;
     const timer = setTimeout(() => ac.abort(), this.opts.listTimeoutMs ?? 60_000);
     try {
-      const res = await this.opts.transport.get(this.path, q, ac.signal);
+      const res = await this.opts.transport.get(this.path, q, ac.signal, continuation);
       if (res.statusCode !== 200) throw await statusError(res);
       return JSON.parse(await readAll(res)) as Obj;
     } finally {
