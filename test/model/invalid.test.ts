@@ -186,3 +186,22 @@ test('unknown kinds and event types are ignored', () => {
   assert.equal(m.onEvent('Service', 'BOOKMARK' as 'ADDED', svc('x')), false);
   assert.equal(invalid.length, 0);
 });
+
+test('default onInvalid: warning log and kubeproxy_ts_invalid_objects_total{kind}', async () => {
+  const { configureLogging } = await import('../../src/log/logger.js');
+  const { metrics } = await import('../../src/metrics/metrics.js');
+  const lines: string[] = [];
+  configureLogging({ sink: (l) => lines.push(l) });
+  try {
+    const before = (await metrics.invalidObjectsTotal.get()).values.find((v) => v.labels.kind === 'EndpointSlice')?.value ?? 0;
+    const m = new ServiceModel({ nodeName: 'n' });
+    m.onEvent('EndpointSlice', 'ADDED', slice('web-1', { service: null }));
+    m.onEvent('EndpointSlice', 'MODIFIED', slice('web-1', { service: null }));
+    const after = (await metrics.invalidObjectsTotal.get()).values.find((v) => v.labels.kind === 'EndpointSlice')?.value ?? 0;
+    assert.equal(after - before, 1);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /^W.*Ignoring invalid object.*kind="EndpointSlice".*object="ns\/web-1".*service-name/);
+  } finally {
+    configureLogging({ sink: (l) => process.stderr.write(l + '\n') });
+  }
+});
