@@ -38,8 +38,13 @@ async function createSource(o: ProxyOptions): Promise<Source> {
   return createApiServerSource({ kubeconfig: o.kubeconfig, master: o.master, nodeName: o.hostname, qps: cc.qps, burst: cc.burst });
 }
 
-function isMissingTool(e: unknown): boolean {
-  return (e as NodeJS.ErrnoException).code === 'ENOENT';
+/** Nothing of this mode can exist: its tool is not installed, or (IPVS) the kernel lacks the feature. */
+function nothingToClean(mode: ProxyMode, e: unknown): boolean {
+  if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+  const msg = e instanceof Error ? e.message : String(e);
+  // The IPVS cleanup aggregates its steps' errors with "; ". When the only failure is ipvsadm
+  // reporting a kernel without IPVS, there are no virtual servers to remove.
+  return mode === 'ipvs' && !msg.includes('; ') && /ipvsadm[^;]*(Can't initialize ipvs|Protocol not available)/.test(msg);
 }
 
 /**
@@ -61,8 +66,8 @@ async function cleanupModes(o: ProxyOptions, modes: readonly ProxyMode[]): Promi
         await factory(buildDataplaneConfig(o, family, null)).cleanup();
         log.v(2).info('Cleaned up rules', { mode, ipFamily: family });
       } catch (e) {
-        if (isMissingTool(e)) {
-          log.v(2).info('Tool not installed, nothing to clean up', { mode, ipFamily: family });
+        if (nothingToClean(mode, e)) {
+          log.v(2).info('Mode not supported here, nothing to clean up', { mode, ipFamily: family });
           continue;
         }
         ok = false;
