@@ -12,7 +12,7 @@
 // only logs a line; here both are errors, with a did-you-mean hint (docs/configuration.md).
 
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseAllDocuments, isMap, isScalar, isSeq, type Node, type Pair, type Scalar } from 'yaml';
+import { LineCounter, parseAllDocuments, isAlias, isMap, isScalar, isSeq, type Document, type Node, type Pair, type Scalar } from 'yaml';
 import type { KubeProxyConfiguration } from './types.js';
 import { API_VERSION, KIND, applyDefaults, zeroConfiguration } from './defaults.js';
 import { DurationError, formatDuration, parseDuration } from './duration.js';
@@ -143,7 +143,10 @@ function describe(node: unknown): string {
 
 class Decoder {
   readonly issues: LoadIssue[] = [];
-  constructor(private readonly lc: LineCounter) {}
+  constructor(
+    private readonly lc: LineCounter,
+    private readonly doc: Document,
+  ) {}
 
   issue(node: unknown, path: string, message: string, fallbackOffset = 0): void {
     const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
@@ -153,7 +156,16 @@ class Decoder {
   }
 
   /** Returns the decoded value, or undefined for null/absent/invalid. */
-  decode(node: unknown, type: FieldType, path: string): unknown {
+  decode(node: unknown, type: FieldType, path: string, depth = 0): unknown {
+    if (isAlias(node)) {
+      // goyaml resolves anchors; a missing anchor or an alias loop is reported, not followed.
+      const target = depth < 50 ? node.resolve(this.doc) : undefined;
+      if (target === undefined) {
+        this.issue(node, path, `unresolvable alias *${node.source}`);
+        return undefined;
+      }
+      return this.decode(target, type, path, depth + 1);
+    }
     if (node === null || node === undefined) return undefined;
     if (isScalar(node) && node.value === null) return undefined;
     const n = node as Node;
@@ -302,7 +314,7 @@ export function loadConfigText(text: string, fileName: string): LoadResult {
   }
   const doc = list[0]!; // length checked above
   const root = doc.contents;
-  const dec = new Decoder(lc);
+  const dec = new Decoder(lc, doc);
   if (!isMap(root)) {
     dec.issue(root, '', `expected a ${KIND} mapping, got ${describe(root)}`);
     issues.push(...dec.issues);

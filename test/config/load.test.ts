@@ -211,3 +211,11 @@ test('multiple documents and missing files are errors', async () => {
   assert.match(fail(loadConfigText(HEADER + '---\n' + HEADER, 'k.yaml')), /^k\.yaml:3:1: more than one YAML document/);
   assert.match(fail(await loadConfigFile('/nonexistent/kp.yaml')), /^\/nonexistent\/kp\.yaml: no such file/);
 });
+
+test('YAML anchors and aliases are followed like goyaml does', () => {
+  const c = ok(loadConfigText(HEADER + 'iptables: &sync\n  syncPeriod: 10s\nnftables: *sync\nmode: &m nftables\n', 'k.yaml'));
+  assert.equal(c.nftables.syncPeriod, '10s');
+  assert.equal(c.mode, 'nftables');
+  // The alias target is checked against the field it lands in.
+  assert.equal(fail(loadConfigText(HEADER + 'iptables: &x\n  localhostNodePorts: true\nnftables: *x\n', 'k.yaml')), 'k.yaml:4:3: nftables.localhostNodePorts: unknown field');
+});
