@@ -233,11 +233,16 @@ export class Topology {
         'net.ipv6.conf.default.accept_dad=0',
         'net.ipv4.conf.all.rp_filter=0',
         'net.ipv4.conf.default.rp_filter=0',
+        // Reject checks send several ICMP errors to one client per second; the default per-peer
+        // rate limit (1/s after a small burst) would turn later rejections into timeouts.
+        'net.ipv4.icmp_ratelimit=0',
+        'net.ipv6.icmp.ratelimit=0',
       ]);
       const pods = this.pods.filter((p) => p.node === n);
       const cmds = [
         'link set lo up',
-        `link add lan0 type veth peer name ${n} netns ${this.ns('lan')}`,
+        // A fixed MAC: clients keep their neighbour entries valid across resetNodes().
+        `link add lan0 address ${n === 'node' ? '02:00:c6:12:00:01' : '02:00:c6:12:00:04'} type veth peer name ${n} netns ${this.ns('lan')}`,
         `addr add ${a.ipv4}/24 dev lan0`,
         `addr add ${a.secondaryV4}/24 dev lan0`,
         `addr add ${a.ipv6}/64 dev lan0 nodad`,

@@ -1,0 +1,387 @@
+// Generic traffic-suite runner: builds the namespace topology once, then for each scenario group
+// starts the proxy (and node2's proxy) with the group's flags in fresh node namespaces, loads the
+// group's objects through --manifests, and turns every check of the scenario table into a node:test
+// test. The same runner serves nftables, iptables (nft and legacy) and IPVS (inside the IPVS guest):
+// it needs only network namespaces, veths and a bridge, and starts one process per namespace.
+
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { summarize, type Attempt } from '../support/backend.js';
+import { startProxy } from '../support/proxy-process.js';
+import { ADDR, NODE_NAME, Topology, leakedNamespaces, sctpAvailable, type NodeName } from '../support/topology.js';
+import {
+  ALL_GROUPS,
+  effectiveExpect,
+  expectedSource,
+  nodeObjects,
+  resolveTarget,
+  serviceObjects,
+  servicePortCount,
+  type Check,
+  type Expect,
+  type Family,
+  type From,
+  type Group,
+  type Mode,
+  type Scenario,
+  type ServiceDef,
+} from './scenarios.js';
+
+export interface SuiteOptions {
+  /** Groups to run (default: the whole table). */
+  readonly groups?: readonly Group[];
+  /** Keep only these scenarios (by group and scenario). */
+  readonly filter?: (group: Group, scenario: Scenario) => boolean;
+  /** Extra environment for the proxy processes (e.g. KPX_IPTABLES_BACKEND=legacy). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Name shown in the top-level describe (default `traffic: <mode>`). */
+  readonly label?: string;
+  /** Per-attempt timeout; a 'dropped' check costs one of these (default 2000 ms). */
+  readonly attemptTimeoutMs?: number;
+  /** How long to wait for the proxy's first sync (default 60 s; the emulated IPVS guest needs more). */
+  readonly readyTimeoutMs?: number;
+  /** Extra proxy flags for every group. */
+  readonly extraFlags?: readonly string[];
+}
+
+const METRICS_ADDR = '127.0.0.1:10249';
+
+interface ProxyRun {
+  readonly node: NodeName;
+  readonly child: ChildProcess;
+  readonly log: string[];
+  exited: boolean;
+}
+
+interface DebugFamily {
+  generation?: number;
+  lastSync?: string | null;
+  services?: Record<string, unknown>;
+}
+interface DebugState {
+  initialized?: boolean;
+  families?: Record<string, DebugFamily>;
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function writeAtomic(file: string, objects: readonly unknown[]): void {
+  // Rename into place so the proxy's watcher never reads a half-written file.
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 1));
+  renameSync(tmp, file);
+}
+
+function defaultTries(e: Expect): number {
+  if (e === 'rejected' || e === 'dropped') return 3;
+  if ('sticky' in e) return 20;
+  if ('health' in e) return 1;
+  return Math.min(60, Math.max(10, 10 * e.answeredBy.length));
+}
+
+/** null when `attempts` satisfy `e`, else the reason. */
+export function judge(attempts: readonly Attempt[], e: Expect, from: From, family: Family): string | null {
+  const got = summarize(attempts);
+  if (e === 'rejected') {
+    return attempts.every((a) => a.kind === 'refused') ? null : `expected every attempt rejected (fast failure), got ${got}`;
+  }
+  if (e === 'dropped') {
+    return attempts.every((a) => a.kind === 'timeout') ? null : `expected every attempt dropped (timeout), got ${got}`;
+  }
+  if ('health' in e) return 'health expectations are judged by judgeHealth';
+  const answers = attempts.filter((a): a is Extract<Attempt, { kind: 'answer' }> => a.kind === 'answer');
+  if (answers.length !== attempts.length) return `expected every attempt answered, got ${got}`;
+  const allowed = 'sticky' in e ? e.sticky : e.answeredBy;
+  const stray = answers.filter((a) => !allowed.includes(a.answeredBy));
+  if (stray.length) return `answered by unexpected pods (allowed ${allowed.join(',')}): ${got}`;
+  if (e.source) {
+    const want = expectedSource(e.source, from, family);
+    const wrong = answers.filter((a) => a.seenSource !== want);
+    if (wrong.length) return `pods saw source ${[...new Set(wrong.map((a) => a.seenSource))].join(',')}, expected ${want} (${e.source}): ${got}`;
+  }
+  if ('sticky' in e) {
+    const pods = new Set(answers.map((a) => a.answeredBy));
+    return pods.size === 1 ? null : `expected one sticky endpoint, got ${got}`;
+  }
+  const min = e.minEach ?? 1;
+  const short = e.answeredBy.filter((p) => answers.filter((a) => a.answeredBy === p).length < min);
+  return short.length ? `pods ${short.join(',')} answered fewer than ${min} times: ${got}` : null;
+}
+
+function judgeHealth(r: { status: number; body: string } | string, e: { health: number; localEndpoints: number }): string | null {
+  if (typeof r === 'string') return `health check request failed: ${r}`;
+  if (r.status !== e.health) return `health check status ${r.status}, expected ${e.health}; body ${r.body}`;
+  let body: { localEndpoints?: unknown; service?: unknown };
+  try {
+    body = JSON.parse(r.body) as typeof body;
+  } catch {
+    return `health check body is not JSON: ${r.body}`;
+  }
+  if (body.localEndpoints !== e.localEndpoints) return `localEndpoints ${String(body.localEndpoints)}, expected ${e.localEndpoints}; body ${r.body}`;
+  if (!body.service) return `health check body lacks "service": ${r.body}`;
+  return null;
+}
+
+/** Register the traffic suite of `mode` with node:test. Await it at module top level. */
+export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Promise<void> {
+  const label = opts.label ?? `traffic: ${mode}`;
+  if (process.getuid?.() !== 0) {
+    describe(label, () => it('needs root (network namespaces)', { skip: 'not root' }, () => undefined));
+    return;
+  }
+  const groups = (opts.groups ?? ALL_GROUPS)
+    .map((g) => ({ ...g, scenarios: g.scenarios.filter((s) => !opts.filter || opts.filter(g, s)) }))
+    .filter((g) => g.scenarios.length > 0);
+  const hasSctp = await sctpAvailable();
+  if (!hasSctp && groups.some((g) => g.scenarios.some((s) => s.needs?.includes('sctp')))) {
+    process.stderr.write(`\n*** ${label}: SCTP is not available in this kernel (or socat is missing): SCTP scenarios are SKIPPED ***\n\n`);
+  }
+  const timeoutMs = opts.attemptTimeoutMs ?? 2000;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
+  let topo: Topology | undefined;
+  const manifestsRoot = mkdtempSync(join(tmpdir(), 'kpx-tr-manifests-'));
+
+  describe(label, { concurrency: false }, () => {
+    before(async () => {
+      topo = await Topology.create({ node2: groups.some((g) => g.node2), sctp: hasSctp });
+    });
+    after(async () => {
+      const prefix = topo?.prefix;
+      await topo?.destroy();
+      rmSync(manifestsRoot, { recursive: true, force: true });
+      if (prefix) assert.deepEqual(leakedNamespaces(prefix), [], 'namespaces leaked');
+    });
+
+    let firstGroup = true;
+    for (const group of groups) {
+      describe(group.name, { concurrency: false }, () => {
+        const dir = join(manifestsRoot, slug(group.name));
+        const proxies: ProxyRun[] = [];
+        let dumped = false;
+        const nodes: NodeName[] = group.node2 ? ['node', 'node2'] : ['node'];
+        const T = (): Topology => {
+          if (!topo) throw new Error('topology not built');
+          return topo;
+        };
+
+        const fileOf = (s: Scenario): string => join(dir, `${slug(s.name)}.json`);
+
+        const debugState = async (node: NodeName): Promise<DebugState | null> => {
+          try {
+            const r = await T().agent(node).http(`http://${METRICS_ADDR}/debug/state`, 1000);
+            return r.status === 200 ? (JSON.parse(r.body) as DebugState) : null;
+          } catch {
+            return null;
+          }
+        };
+
+        const servicesView = async (): Promise<string> => {
+          const views = await Promise.all(nodes.map(async (n) => JSON.stringify(Object.values((await debugState(n))?.families ?? {}).map((f) => f.services ?? {}))));
+          return views.join('|');
+        };
+
+        const waitReady = async (services: readonly ServiceDef[]): Promise<void> => {
+          const want: Record<Family, number> = { IPv4: servicePortCount(services, 'IPv4'), IPv6: servicePortCount(services, 'IPv6') };
+          const deadline = Date.now() + readyTimeoutMs;
+          for (const n of nodes) {
+            let last = 'no answer from /debug/state';
+            for (;;) {
+              const p = proxies.find((x) => x.node === n);
+              if (p?.exited) throw new Error(`proxy on ${n} exited during start-up:\n${p.log.join('').slice(-4000)}`);
+              const st = await debugState(n);
+              if (st?.initialized && st.families) {
+                const ok = (['IPv4', 'IPv6'] as const).every((f) => {
+                  const fam = st.families?.[f];
+                  return fam?.lastSync && Object.keys(fam.services ?? {}).length >= want[f];
+                });
+                if (ok) break;
+                last = JSON.stringify(Object.fromEntries(Object.entries(st.families).map(([f, v]) => [f, { lastSync: v.lastSync, services: Object.keys(v.services ?? {}).length }])));
+              }
+              if (Date.now() > deadline) throw new Error(`proxy on ${n} not ready after ${readyTimeoutMs} ms (want ${JSON.stringify(want)}): ${last}\n${p?.log.join('').slice(-4000) ?? ''}`);
+              await sleep(200);
+            }
+          }
+        };
+
+        const diagnostics = async (): Promise<string> => {
+          if (dumped) return '';
+          dumped = true;
+          const tool = mode === 'nftables' ? ['nft', 'list', 'ruleset'] : mode === 'iptables' ? ['sh', '-c', 'iptables-save; ip6tables-save; iptables-legacy-save 2>/dev/null'] : ['sh', '-c', 'ipvsadm -Ln; iptables-save'];
+          const rules = await T().exec('node', tool);
+          const logs = proxies.map((p) => `--- proxy on ${p.node} (last lines) ---\n${p.log.join('').slice(-3000)}`).join('\n');
+          return `\n--- ${mode} ruleset in the node namespace ---\n${rules.slice(0, 20_000)}\n${logs}`;
+        };
+
+        before(async () => {
+          if (!firstGroup) await T().resetNodes();
+          firstGroup = false;
+          rmSync(dir, { recursive: true, force: true });
+          (await import('node:fs')).mkdirSync(dir, { recursive: true });
+          writeAtomic(join(dir, 'nodes.json'), nodeObjects());
+          const all: ServiceDef[] = [];
+          for (const s of group.scenarios) {
+            writeAtomic(fileOf(s), s.services.flatMap(serviceObjects));
+            all.push(...s.services);
+          }
+          for (const n of nodes) {
+            const args = [
+              `--manifests=${dir}`,
+              `--proxy-mode=${mode}`,
+              `--hostname-override=${NODE_NAME[n]}`,
+              `--cluster-cidr=${ADDR.clusterCIDR}`,
+              '--healthz-bind-address=0.0.0.0:10256',
+              `--metrics-bind-address=${METRICS_ADDR}`,
+              // nf_conntrack_max is not per-namespace: leave the host's value alone.
+              '--conntrack-max-per-core=0',
+              ...group.flags,
+              ...(opts.extraFlags ?? []),
+            ];
+            const child = startProxy(args, { prefix: ['ip', 'netns', 'exec', T().ns(n)], env: { ...process.env, ...opts.env } });
+            const run: ProxyRun = { node: n, child, log: [], exited: false };
+            const keep = (b: Buffer): void => {
+              run.log.push(b.toString());
+              if (run.log.length > 400) run.log.splice(0, 200);
+            };
+            child.stdout?.on('data', keep);
+            child.stderr?.on('data', keep);
+            child.on('exit', (code, sig) => {
+              run.exited = true;
+              run.log.push(`\n[exited code=${code} signal=${sig}]\n`);
+            });
+            proxies.push(run);
+          }
+          await waitReady(all);
+        });
+
+        after(async () => {
+          await Promise.all(
+            proxies.map(async (p) => {
+              if (p.exited || !p.child.pid) return;
+              const gone = new Promise<void>((r) => p.child.once('exit', () => r()));
+              process.kill(p.child.pid, 'SIGTERM');
+              const t = setTimeout(() => {
+                if (!p.exited && p.child.pid) process.kill(p.child.pid, 'SIGKILL');
+              }, 5000);
+              await gone;
+              clearTimeout(t);
+            }),
+          );
+        });
+
+        const runCheck = async (check: Check, eventuallyMs = 0): Promise<void> => {
+          const { expect, skip } = effectiveExpect(check, mode);
+          if (skip || !expect) return;
+          const target = resolveTarget(check.target);
+          const agent = T().agent(check.from);
+          const deadline = Date.now() + eventuallyMs;
+          for (;;) {
+            let failure: string | null;
+            if (typeof expect === 'object' && 'health' in expect) {
+              const r = await agent.http(`http://${target.host}:${target.port}/`, timeoutMs).catch((e: unknown) => String(e));
+              failure = judgeHealth(r, expect);
+            } else {
+              const positive = typeof expect === 'object';
+              const tries = check.tries ?? defaultTries(expect);
+              const attempts = await agent.probe({
+                proto: target.proto,
+                host: target.host,
+                port: target.port,
+                count: tries,
+                // Negative checks run all attempts at once so they cost one timeout.
+                concurrency: positive ? 6 : tries,
+                timeoutMs,
+              });
+              failure = judge(attempts, expect, check.from, target.family);
+            }
+            if (!failure) return;
+            if (Date.now() < deadline) {
+              await sleep(500);
+              continue;
+            }
+            assert.fail(`${check.from} -> ${target.label}: ${failure}${await diagnostics()}`);
+          }
+        };
+
+        for (const scenario of group.scenarios) {
+          describe(scenario.name, { concurrency: false }, () => {
+            const skipAll = scenario.needs?.includes('sctp') && !hasSctp ? 'SCTP not available in this kernel' : undefined;
+            for (const check of scenario.checks) {
+              const { skip, note } = effectiveExpect(check, mode);
+              const name = note ? `${check.name} [${mode}: ${note}]` : check.name;
+              it(name, { skip: skipAll ?? skip ?? false }, () => runCheck(check));
+            }
+            for (const step of scenario.steps ?? []) {
+              it(`step: ${step.name} (manifests rewritten at run time)`, { skip: skipAll ?? false }, async () => {
+                const before = await servicesView();
+                writeAtomic(fileOf(scenario), step.services.flatMap(serviceObjects));
+                await waitChange(before, servicesView);
+              });
+              for (const check of step.checks) {
+                const { skip, note } = effectiveExpect(check, mode);
+                const name = `after "${step.name}": ${check.name}${note ? ` [${mode}: ${note}]` : ''}`;
+                // Positive outcomes may take one more sync to show everywhere: retry for a while.
+                it(name, { skip: skipAll ?? skip ?? false }, () => runCheck(check, 5000));
+              }
+            }
+            const flow = scenario.udpFlow;
+            if (flow) {
+              it(`UDP flow keeps its source port; after the endpoint changes from ${flow.before} to ${flow.after} it reaches ${flow.after}`, async () => {
+                const target = resolveTarget(flow.target);
+                const agent = T().agent(flow.from);
+                const session = slug(scenario.name);
+                await agent.udpSessionStart(session, target.host, target.port, 100);
+                try {
+                  const t0 = Date.now();
+                  let replies = await agent.udpSessionRead(session);
+                  while (!replies.length && Date.now() - t0 < 5000) {
+                    await sleep(100);
+                    replies = await agent.udpSessionRead(session);
+                  }
+                  assert.ok(replies.length > 0, `no UDP reply from ${target.label} before the change${await diagnostics()}`);
+                  assert.ok(replies.every((r) => r.answeredBy === flow.before), `before the change expected only ${flow.before}, got ${replies.map((r) => r.answeredBy).join(',')}`);
+                  const view = await servicesView();
+                  writeAtomic(fileOf(scenario), flow.change.flatMap(serviceObjects));
+                  await waitChange(view, servicesView);
+                  const changedAt = Date.now();
+                  let after: typeof replies = [];
+                  while (Date.now() - changedAt < 10_000) {
+                    after = (await agent.udpSessionRead(session)).filter((r) => r.t > changedAt);
+                    if (after.some((r) => r.answeredBy === flow.after)) break;
+                    await sleep(200);
+                  }
+                  const counts = after.reduce<Record<string, number>>((m, r) => ({ ...m, [r.answeredBy]: (m[r.answeredBy] ?? 0) + 1 }), {});
+                  assert.ok(
+                    after.some((r) => r.answeredBy === flow.after),
+                    `the same-source-port UDP flow never reached ${flow.after} within 10 s after the change (stale conntrack entry?); replies after the change: ${JSON.stringify(counts)}${await diagnostics()}`,
+                  );
+                } finally {
+                  await agent.udpSessionStop(session);
+                }
+              });
+            }
+          });
+        }
+      });
+    }
+  });
+}
+
+/** Wait until the proxies' programmed view differs from `before` (the change was synced). */
+async function waitChange(before: string, view: () => Promise<string>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await view()) !== before) return;
+    await sleep(200);
+  }
+  throw new Error(`the proxy did not program the manifests change within ${timeoutMs} ms`);
+}
