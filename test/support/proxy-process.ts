@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** True when this module is the compiled copy under dist/. */
-export const fromDist = here.split(path.sep).includes('dist');
+export const fromDist = here.endsWith(path.join('dist', 'test', 'support'));
 /** The repository root (…/dist/test/support -> …, or …/test/support -> …). */
 export const repoRoot = fromDist ? path.resolve(here, '../../..') : path.resolve(here, '../..');
 
