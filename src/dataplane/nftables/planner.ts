@@ -17,7 +17,7 @@ import { BlockAllocator } from './alloc.js';
 import { type ElementOp, ElementTable } from './elements.js';
 import {
   CLUSTER_IPS_SET,
-  ENDPOINTS_MAP,
+  ENDPOINT_PROTOCOLS,
   FIREWALL_IPS_MAP,
   HAIRPIN_SET,
   MARK_MASQ_CHAIN,
@@ -30,6 +30,7 @@ import {
   type ServiceRecord,
   type SetDecl,
   buildService,
+  endpointsMapName,
 } from './service.js';
 
 export const DEFAULT_TABLE = 'kube-proxy';
@@ -53,7 +54,16 @@ export interface Applied {
   readonly signature: string;
   readonly services: Map<string, ServiceRecord>;
   readonly elements: ElementTable;
-  readonly alloc: BlockAllocator;
+  /** Key blocks of each `endpoints-<proto>` map, by lower-case protocol. */
+  readonly alloc: Map<string, BlockAllocator>;
+}
+
+function allocators(): Map<string, BlockAllocator> {
+  return new Map(ENDPOINT_PROTOCOLS.map((p) => [p, new BlockAllocator()]));
+}
+
+function allocFor(a: Applied, protocol: string): BlockAllocator {
+  return a.alloc.get(protocol.toLowerCase())!;
 }
 
 export interface Plan {
@@ -202,10 +212,12 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
     kind: 'map',
     body: `{ type ${ipProtoPort} ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }`,
   });
-  s.set(ENDPOINTS_MAP, {
-    kind: 'map',
-    body: `{ typeof numgen random mod 1 : ${ipX} daddr . th dport ; comment "endpoint blocks: key base+i of a service port -> endpoint" ; }`,
-  });
+  for (const proto of ENDPOINT_PROTOCOLS) {
+    s.set(endpointsMapName(proto), {
+      kind: 'map',
+      body: `{ typeof numgen random mod 1 : ${ipX} daddr . ${proto} dport ; comment "endpoint blocks: key base+i of a service port -> endpoint" ; }`,
+    });
+  }
   s.set(HAIRPIN_SET, {
     kind: 'set',
     body: `{ type ${addrType} . ${addrType} ; comment "endpoint . endpoint: a pod reaching itself through a service is masqueraded" ; }`,
@@ -303,16 +315,16 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
     signature: signatureOf(state, cfg, table),
     services: new Map(),
     elements: new ElementTable(),
-    alloc: new BlockAllocator(),
+    alloc: allocators(),
   };
   const recs: ServiceRecord[] = [];
   for (const [key, sp] of state.services) {
-    const rec = buildService(sp, ctx, undefined, next.alloc);
+    const rec = buildService(sp, ctx, undefined, allocFor(next, sp.protocol));
     next.services.set(key, rec);
     claimAll(next.elements, rec);
     recs.push(rec);
   }
-  next.alloc.settle();
+  for (const a of next.alloc.values()) a.settle();
   for (const rec of recs) for (const [name, d] of rec.sets) s.set(name, d);
   for (const rec of recs) for (const name of rec.chains.keys()) s.chain(name);
   for (const rec of recs) for (const [name, rules] of rec.chains) for (const r of rules) s.rule(name, r);
@@ -347,7 +359,7 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
 
   for (const old of removed) {
     releaseAll(prev.elements, old);
-    for (const b of Object.values(old.blocks)) if (b) prev.alloc.release(b);
+    for (const b of Object.values(old.blocks)) if (b) allocFor(prev, old.sp.protocol).release(b);
     for (const name of old.chains.keys()) {
       flushChains.push(name);
       deleteChains.push(name);
@@ -359,7 +371,8 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     const sp = state.services.get(key)!;
     const old = prev.services.get(key);
     if (old) releaseAll(prev.elements, old);
-    const rec = buildService(sp, ctx, old, prev.alloc);
+    // A protocol change is a new key (the key includes the protocol), so `old` shares the allocator.
+    const rec = buildService(sp, ctx, old, allocFor(prev, sp.protocol));
     claimAll(prev.elements, rec);
     prev.services.set(key, rec);
 
@@ -396,7 +409,7 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
       }
     }
   }
-  prev.alloc.settle();
+  for (const a of prev.alloc.values()) a.settle();
 
   const { deletes, adds } = prev.elements.takeChanges();
   // Order matters: drop references (elements, rules) before deleting what they point to, and

@@ -1,6 +1,6 @@
 // Per-service-port rules: upstream nftables proxier's syncProxyRules loop body, re-shaped for
-// the global-map layout. Endpoint choice is `numgen ... offset <base> map @endpoints` over the
-// port's block of the global `endpoints` map instead of one anonymous vmap per service (the
+// the global-map layout. Endpoint choice is `numgen ... offset <base> map @endpoints-<proto>`
+// over the port's block of the global `endpoints-<proto>` map instead of one anonymous vmap per service (the
 // anonymous vmaps make upstream's load quadratic in the kernel). Per-endpoint chains and
 // affinity sets exist only for sessionAffinity ClientIP, where they are needed.
 
@@ -11,7 +11,15 @@ import { affinitySetName, endpointChainName, serviceChainNames } from './names.j
 
 export const MARK_MASQ_CHAIN = 'mark-for-masquerade';
 export const REJECT_CHAIN = 'reject-chain';
-export const ENDPOINTS_MAP = 'endpoints';
+/**
+ * One endpoint map per protocol (`endpoints-tcp`, …): nft 1.0.6 cannot add a rule using a map
+ * typed `th dport` that already exists in the kernel ("conflicting protocols specified: tcp vs.
+ * th"), but accepts `tcp dport` behind `meta l4proto tcp`.
+ */
+export function endpointsMapName(protocol: string): string {
+  return `endpoints-${protocol.toLowerCase()}`;
+}
+export const ENDPOINT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
 export const HAIRPIN_SET = 'hairpin';
 export const CLUSTER_IPS_SET = 'cluster-ips';
 export const SERVICE_IPS_MAP = 'service-ips';
@@ -97,6 +105,7 @@ export function buildService(
   sp: ServicePort,
   ctx: RuleContext,
   old: ServiceRecord | undefined,
+  /** Allocator of the `endpoints-<proto>` map of this port's protocol. */
   alloc: BlockAllocator,
 ): ServiceRecord {
   const { ipX } = ctx;
@@ -203,8 +212,9 @@ export function buildService(
     }
     const b = assignSlots(old?.blocks[which], eps.map(epValue), alloc);
     blocks[which] = b;
-    r.push(`meta l4proto ${proto} dnat ${ipX} to numgen random mod ${eps.length} offset ${b.base} map @${ENDPOINTS_MAP}`);
-    b.slots.forEach((v, i) => claim(ENDPOINTS_MAP, String(b.base + i), v));
+    const map = endpointsMapName(proto);
+    r.push(`meta l4proto ${proto} dnat ${ipX} to numgen random mod ${eps.length} offset ${b.base} map @${map}`);
+    b.slots.forEach((v, i) => claim(map, String(b.base + i), v));
   };
   if (usesServiceChain) writeChoice(names.service, names.serviceVmap, clusterEps, 'service');
   if (usesLocalChain) writeChoice(names.local, names.localVmap, localEps, 'local');

@@ -1,0 +1,188 @@
+// Kernel tests: real `nft -f` inside a throw-away network namespace (never the root one).
+// The Dataplane is pointed at the namespace through the KPX_TOOL_NFT wrapper hook of util/exec.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNftablesDataplane, planFull } from '../../src/dataplane/nftables/index.js';
+import { metrics } from '../../src/metrics/metrics.js';
+import type { DataplaneConfig, ProxyState, ServicePort } from '../../src/model/types.js';
+import { cases } from './cases.js';
+import { config, ep, sp, state } from './fixtures.js';
+import { canRunKernelTests, createNetns, type Netns } from './netns.js';
+import { normalizeTable } from './normalize.js';
+
+const skip = canRunKernelTests() ? false : 'needs root for network namespaces';
+
+describe('nftables in the kernel', { skip }, () => {
+  let ns: Netns;
+  let fresh: Netns;
+  let dir: string;
+
+  before(async () => {
+    ns = await createNetns('nft');
+    fresh = await createNetns('nftf');
+    dir = mkdtempSync(join(tmpdir(), 'kpx-nft-'));
+    const wrapper = join(dir, 'nft');
+    // Every nft the Dataplane runs goes into the test namespace.
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns.name} nft "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    process.env.KPX_TOOL_NFT = wrapper;
+  });
+  after(async () => {
+    delete process.env.KPX_TOOL_NFT;
+    await ns?.destroy();
+    await fresh?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function listing(n: Netns, fam = 'ip'): Promise<string> {
+    return (await n.nft(['list', 'table', fam, 'kube-proxy'])).stdout;
+  }
+
+  /** The kernel table of `ns` equals a fresh full load of `st` in another namespace. */
+  async function assertEqualsFresh(st: ProxyState, cfg: DataplaneConfig, what: string): Promise<void> {
+    await fresh.nft(['-f', '-'], planFull(st, cfg).script);
+    const fam = st.family === 'IPv6' ? 'ip6' : 'ip';
+    assert.equal(normalizeTable(await listing(ns, fam)), normalizeTable(await listing(fresh, fam)), what);
+  }
+
+  for (const c of cases) {
+    test(`golden case loads: ${c.name}`, async () => {
+      await fresh.nft(['-f', '-'], planFull(c.state, c.cfg).script);
+      // Loading twice replaces the table in one transaction.
+      await fresh.nft(['-f', '-'], planFull(c.state, c.cfg).script);
+      const fam = c.state.family === 'IPv6' ? 'ip6' : 'ip';
+      const out = await listing(fresh, fam);
+      assert.match(out, /chain nat-prerouting/);
+      assert.doesNotMatch(normalizeTable(out), /MISSING/);
+    });
+  }
+
+  test('incremental sequence leaves the kernel equal to a fresh full load', async () => {
+    const cfg = config();
+    const dp = createNftablesDataplane(cfg);
+    await dp.cleanup();
+    const local = { isLocal: true, nodeName: 'node-a' };
+    const a0 = sp('ns', 'a', { endpoints: [ep('198.18.100.2'), ep('198.18.100.3')] });
+    const b0 = sp('ns', 'b', { clusterIP: '198.19.0.2', nodePort: 30001, endpoints: [ep('198.18.100.4')] });
+    const steps: [string, ServicePort[]][] = [
+      ['initial', [a0]],
+      ['add service', [a0, b0]],
+      ['add endpoint', [sp('ns', 'a', { endpoints: [ep('198.18.100.2'), ep('198.18.100.3'), ep('198.18.100.5')] }), b0]],
+      ['remove endpoint', [sp('ns', 'a', { endpoints: [ep('198.18.100.5'), ep('198.18.100.3')] }), b0]],
+      ['grow beyond capacity', [sp('ns', 'a', { endpoints: ['2', '3', '5', '6', '7'].map((x) => ep(`198.18.100.${x}`)) }), b0]],
+      ['no endpoints', [sp('ns', 'a', {}), b0]],
+      ['endpoints back', [a0, b0]],
+      ['eTP Local', [a0, sp('ns', 'b', { clusterIP: '198.19.0.2', nodePort: 30001, externalPolicyLocal: true, endpoints: [ep('198.18.100.4', local)] })]],
+      ['eTP Local, no local endpoints', [a0, sp('ns', 'b', { clusterIP: '198.19.0.2', nodePort: 30001, externalPolicyLocal: true, endpoints: [ep('198.18.100.4')] })]],
+      ['affinity on', [sp('ns', 'a', { affinityTimeoutSeconds: 100, endpoints: [ep('198.18.100.2'), ep('198.18.100.3')] }), b0]],
+      ['affinity timeout', [sp('ns', 'a', { affinityTimeoutSeconds: 200, endpoints: [ep('198.18.100.2'), ep('198.18.100.9')] }), b0]],
+      ['affinity off', [a0, b0]],
+      ['LB with source ranges', [a0, sp('ns', 'b', { clusterIP: '198.19.0.2', loadBalancerIPs: ['198.18.50.1'], loadBalancerSourceRanges: ['198.18.0.0/24'], endpoints: [ep('198.18.100.4')] })]],
+      ['remove service', [a0]],
+      ['remove all', []],
+    ];
+    let first = true;
+    for (const [what, svcs] of steps) {
+      const st = state(svcs);
+      const r = await dp.sync(st, { full: false });
+      assert.equal(r.full, first, what);
+      first = false;
+      await assertEqualsFresh(st, cfg, what);
+    }
+  });
+
+  test('1000 services: built incrementally equals a fresh full load', async () => {
+    const cfg = config();
+    const dp = createNftablesDataplane(cfg);
+    const mk = (i: number, n: number): ServicePort =>
+      sp('ns', `s${i}`, {
+        clusterIP: `198.19.${i >> 8}.${i & 255}`,
+        nodePort: i % 10 === 0 ? 30000 + i : 0,
+        endpoints: Array.from({ length: n }, (_, j) => ep(`198.18.${100 + j}.${i & 255}`, { port: 8000 + (i >> 8) })),
+      });
+    let svcs = Array.from({ length: 500 }, (_, i) => mk(i, 1 + (i % 4)));
+    await dp.sync(state(svcs), { full: true });
+    // Add 500 more in batches, then churn endpoints and delete some.
+    for (let batch = 0; batch < 5; batch++) {
+      svcs = [...svcs, ...Array.from({ length: 100 }, (_, k) => mk(500 + batch * 100 + k, 2))];
+      const r = await dp.sync(state(svcs), { full: false });
+      assert.equal(r.full, false);
+    }
+    svcs = svcs.map((s, i) => (i % 7 === 0 ? mk(i, 1 + ((i + 3) % 6)) : s)).filter((_, i) => i % 13 !== 5);
+    const r = await dp.sync(state(svcs), { full: false });
+    assert.equal(r.full, false);
+    assert.equal(svcs.length, 1000 - 77);
+    await assertEqualsFresh(state(svcs), cfg, '1000 services');
+  });
+
+  test('a broken transaction leaves the previous ruleset untouched and forces a full sync', async () => {
+    const cfg = config();
+    const dp = createNftablesDataplane(cfg);
+    const good = state([sp('ns', 'a', { endpoints: [ep('198.18.100.2')] })]);
+    await dp.sync(good, { full: true });
+    const before = await listing(ns);
+    const failuresBefore = (await metrics.nftablesSyncFailuresTotal.get()).values.find((v) => v.labels.ip_family === 'IPv4')?.value ?? 0;
+    const bad = state([sp('ns', 'a', { endpoints: [ep('198.18.100.2')] }), sp('ns', 'bad', { clusterIP: '198.19.0.300', endpoints: [ep('198.18.100.3')] })]);
+    await assert.rejects(dp.sync(bad, { full: false }), /nftables sync failed \(IPv4\): .*198\.19\.0\.300/s);
+    assert.equal(await listing(ns), before);
+    const failuresAfter = (await metrics.nftablesSyncFailuresTotal.get()).values.find((v) => v.labels.ip_family === 'IPv4')?.value ?? 0;
+    assert.equal(failuresAfter, failuresBefore + 1);
+    const r = await dp.sync(good, { full: false });
+    assert.equal(r.full, true);
+    await assertEqualsFresh(good, cfg, 'after recovery');
+  });
+
+  test('drift: flush ruleset, flush table and delete table are detected', async () => {
+    const cfg = config();
+    const dp = createNftablesDataplane(cfg);
+    const st = state([sp('ns', 'a', { endpoints: [ep('198.18.100.2')] })]);
+    for (const breakIt of [['flush', 'ruleset'], ['flush', 'table', 'ip', 'kube-proxy'], ['delete', 'table', 'ip', 'kube-proxy']]) {
+      await dp.sync(st, { full: false });
+      assert.equal(await dp.detectDrift(), false, 'no drift right after a sync');
+      await ns.nft(breakIt);
+      assert.equal(await dp.detectDrift(), true, breakIt.join(' '));
+      const r = await dp.sync(st, { full: false });
+      assert.equal(r.full, true, 'sync after drift is full');
+      await assertEqualsFresh(st, cfg, `repaired after ${breakIt.join(' ')}`);
+    }
+  });
+
+  test('IPv6 dataplane syncs incrementally and cleanup removes both tables', async () => {
+    const c6 = config({ family: 'IPv6' });
+    const dp6 = createNftablesDataplane(c6);
+    const dp4 = createNftablesDataplane(config());
+    await dp4.sync(state([sp('ns', 'a', { endpoints: [ep('198.18.100.2')] })]), { full: true });
+    const s1 = state([sp('ns', 'v6', { clusterIP: '2001:db8:ffff::1', endpoints: [ep('2001:db8:100::2')] })], { family: 'IPv6' });
+    await dp6.sync(s1, { full: true });
+    const s2 = state(
+      [sp('ns', 'v6', { clusterIP: '2001:db8:ffff::1', nodePort: 30080, affinityTimeoutSeconds: 10, endpoints: [ep('2001:db8:100::2'), ep('2001:db8:100::3')] })],
+      { family: 'IPv6' },
+    );
+    assert.equal((await dp6.sync(s2, { full: false })).full, false);
+    await assertEqualsFresh(s2, c6, 'ipv6 incremental');
+    await dp6.cleanup();
+    await dp6.cleanup(); // not-found is fine
+    const tables = (await ns.nft(['list', 'tables'])).stdout;
+    assert.doesNotMatch(tables, /kube-proxy/);
+  });
+
+  test('a full sync replaces an upstream-shaped table in one transaction', async () => {
+    // A leftover of upstream's layout: per-service chain referenced by a vmap element.
+    await ns.nft(['-f', '-'], [
+      'add table ip kube-proxy',
+      'add chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80',
+      'add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }',
+      'add element ip kube-proxy service-ips { 198.19.0.1 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }',
+      '',
+    ].join('\n'));
+    const cfg = config();
+    const dp = createNftablesDataplane(cfg);
+    const st = state([sp('ns', 'a', { endpoints: [ep('198.18.100.2')] })]);
+    await dp.sync(st, { full: true });
+    await assertEqualsFresh(st, cfg, 'replaced upstream table');
+  });
+});

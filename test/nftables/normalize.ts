@@ -1,0 +1,64 @@
+// Canonical form of `nft list table` output, so a table built by a sequence of incremental
+// transactions can be compared with a fresh full load of the same state: endpoint blocks are
+// placed by an allocator (keys differ by history), so each `numgen ... offset B map @endpoints`
+// is replaced by the sorted endpoints it can pick; chains, sets and elements are sorted.
+
+interface Block {
+  readonly header: string;
+  readonly decl: string[];
+  readonly elements: string[];
+}
+
+function parseBlocks(listing: string): { head: string[]; blocks: Block[] } {
+  const head: string[] = [];
+  const blocks: Block[] = [];
+  let cur: { header: string; body: string[] } | null = null;
+  const finish = (c: { header: string; body: string[] }): void => {
+    const i = c.body.findIndex((l) => l.startsWith('elements ='));
+    const decl = (i < 0 ? c.body : c.body.slice(0, i)).filter((l) => l !== '');
+    const elText = i < 0 ? '' : c.body.slice(i).join(' ').replace(/^elements = \{/, '').replace(/\}\s*$/, '');
+    const elements = elText
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== '');
+    blocks.push({ header: c.header, decl, elements });
+  };
+  for (const line of listing.split('\n')) {
+    if (/^\t(chain|set|map) .* \{$/.test(line)) cur = { header: line.trim(), body: [] };
+    else if (line === '\t}') {
+      if (cur) finish(cur);
+      cur = null;
+    } else if (cur) cur.body.push(line.trim());
+    else if (line.trim() !== '' && line.trim() !== '}') head.push(line.trim());
+  }
+  return { head, blocks };
+}
+
+export function normalizeTable(listing: string): string {
+  const { head, blocks } = parseBlocks(listing);
+  const endpoints = new Map<string, string>();
+  const epBlocks = blocks.filter((b) => /^map endpoints-[a-z]+ \{$/.test(b.header));
+  for (const b of epBlocks) {
+    const map = b.header.split(' ')[1]!;
+    for (const e of b.elements) {
+      const i = e.indexOf(' : ');
+      endpoints.set(`${map}/${Number(e.slice(0, i))}`, e.slice(i + 3));
+    }
+  }
+  const out = blocks
+    .filter((b) => !epBlocks.includes(b))
+    .map((b) => {
+      const decl = b.decl.map((l) =>
+        l
+          .replace(/numgen random mod (\d+)(?: offset (\d+))? map @(endpoints-[a-z]+)/, (_m, n: string, off: string | undefined, map: string) => {
+            const base = Number(off ?? 0);
+            const picks: string[] = [];
+            for (let i = 0; i < Number(n); i++) picks.push(endpoints.get(`${map}/${base + i}`) ?? `MISSING(${map}/${base + i})`);
+            return `<pick ${picks.sort().join(' | ')}>`;
+          })
+          .replace(/counter packets \d+ bytes \d+/, 'counter'),
+      );
+      return [b.header, ...decl, ...(b.elements.length ? [`elements: ${[...b.elements].sort().join(' ; ')}`] : [])].join('\n  ');
+    });
+  return [...head, ...out.sort()].join('\n');
+}
