@@ -14,7 +14,7 @@ import type { VModuleItem } from './flagvalues.js';
 import { loadConfigFile } from './load.js';
 import { appendPortIfNeeded } from './net.js';
 import { renderConfigYAML } from './render.js';
-import { aggregate, validateConfiguration } from './validate.js';
+import { aggregate, validateConfiguration, validateLogging } from './validate.js';
 
 export type CommandLineResult =
   | { kind: 'run'; options: ProxyOptions; /** Notices to log at start-up (deprecated flags, defaulted zeros). */ warnings: string[] }
@@ -159,6 +159,9 @@ export async function parseCommandLine(argv: string[], env: CommandLineEnvironme
     config.hostnameOverride = h.toLowerCase();
   }
 
+  // kube-proxy validates and applies the logging configuration first (server.go RunE).
+  const logErrs = validateLogging(config);
+  if (logErrs.length > 0) return { kind: 'error', message: `initialize logging: ${aggregate(logErrs)}` };
   const errs = validateConfiguration(config);
   if (errs.length > 0) return { kind: 'error', message: `failed validate: ${aggregate(errs)}` };
 

@@ -13,14 +13,14 @@ export const COMPATIBLE_MINOR = { major: 1, minor: 35 } as const;
 
 export interface FieldError {
   readonly field: string;
-  readonly type: 'Invalid value' | 'Unsupported value' | 'Forbidden';
+  readonly type: 'Invalid value' | 'Unsupported value' | 'Forbidden' | 'Required value';
   /** Already formatted the way field.Error prints the bad value. */
   readonly value: string;
   readonly detail: string;
 }
 
 export function fieldErrorString(e: FieldError): string {
-  if (e.type === 'Forbidden') return `${e.field}: Forbidden: ${e.detail}`;
+  if (e.type === 'Forbidden' || e.type === 'Required value') return `${e.field}: ${e.type}: ${e.detail}`;
   return `${e.field}: ${e.type}: ${e.value}${e.detail ? `: ${e.detail}` : ''}`;
 }
 
@@ -192,8 +192,54 @@ export function validateConfiguration(c: KubeProxyConfiguration): FieldError[] {
     errs.push(...validateDualStackCIDRs(eff.clusterCIDRs, `${dl}.ClusterCIDRs`));
   }
 
-  if (c.logging.format !== 'text' && c.logging.format !== 'json') {
-    errs.push(invalid('logging.format', goStr(c.logging.format), 'Unsupported log format'));
+  errs.push(...validateLogging(c, `${ROOT}.logging`));
+  return errs;
+}
+
+const MAX_INT32 = 2 ** 31 - 1;
+
+function isZeroQuantity(q: unknown): boolean {
+  return q === undefined || q === 0 || (typeof q === 'string' && /^[+-]?0*(\.0*)?([eE][+-]?[0-9]+|[a-zA-Z]*)$/.test(q) && /[0-9]/.test(q));
+}
+
+/**
+ * logsapi validation (component-base/logs/api/v1 Validate). kube-proxy runs it on its own, before
+ * the configuration validation, under the path "logging" ("initialize logging: ..."), and again
+ * inside Validate under "KubeProxyConfiguration.logging".
+ */
+export function validateLogging(c: KubeProxyConfiguration, path = 'logging'): FieldError[] {
+  const errs: FieldError[] = [];
+  const l = c.logging;
+  const at = (sub: string): string => `${path}.${sub}`;
+  if (l.format !== 'text' && l.format !== 'json') {
+    errs.push({ field: at('format'), type: 'Invalid value', value: goStr(l.format), detail: 'Unsupported log format' });
+  }
+  if (l.verbosity > MAX_INT32) errs.push({ field: at('verbosity'), type: 'Invalid value', value: String(l.verbosity), detail: `Must be <= ${MAX_INT32}` });
+  const vmodule = (l.vmodule ?? []) as { filePattern?: string; verbosity?: number }[];
+  if (vmodule.length > 0 && l.format !== '' && l.format !== 'text') {
+    errs.push({ field: at('vmodule'), type: 'Forbidden', value: '', detail: 'Only supported for text log format' });
+  }
+  vmodule.forEach((item, i) => {
+    const pattern = item.filePattern ?? '';
+    if (pattern === '') errs.push({ field: at(`vmodule[${i}]`), type: 'Required value', value: '', detail: 'File pattern must not be empty' });
+    if (/[=,]/.test(pattern)) {
+      errs.push({ field: at(`vmodule[${i}]`), type: 'Invalid value', value: goStr(pattern), detail: 'File pattern must not contain equal sign or comma' });
+    }
+    if ((item.verbosity ?? 0) > MAX_INT32) {
+      errs.push({ field: at(`vmodule[${i}]`), type: 'Invalid value', value: String(item.verbosity), detail: `Must be <= ${MAX_INT32}` });
+    }
+  });
+  // Split streams and info buffering are alpha options (feature gate LoggingAlphaOptions, default off).
+  const alpha = c.featureGates['LoggingAlphaOptions'] === true;
+  const options = (l.options ?? {}) as Record<string, { splitStream?: boolean; infoBufferSize?: unknown } | undefined>;
+  for (const fmt of ['text', 'json'] as const) {
+    const o = options[fmt] ?? {};
+    if (o.splitStream === true && !alpha) {
+      errs.push({ field: at(`options.${fmt}.splitStream`), type: 'Forbidden', value: '', detail: 'Feature LoggingAlphaOptions is disabled' });
+    }
+    if (!isZeroQuantity(o.infoBufferSize) && !alpha) {
+      errs.push({ field: at(`options.${fmt}.infoBufferSize`), type: 'Forbidden', value: '', detail: 'Feature LoggingAlphaOptions is disabled' });
+    }
   }
   return errs;
 }

@@ -71,13 +71,13 @@ test('defaults equal upstream (v1alpha1 defaults + Linux platform defaults)', as
 
 test('--config replaces config-mapped flags; logging flags, --hostname-override and --master still apply', async () => {
   const file = configFile(
-    'mode: ipvs\nhostnameOverride: foo\nlogging:\n  format: json\n  flushFrequency: 1s\n  verbosity: 10\n  vmodule:\n  - filePattern: foo.go\n    verbosity: 6\n  - filePattern: bar.go\n    verbosity: 8\n',
+    'mode: ipvs\nhostnameOverride: foo\nlogging:\n  format: text\n  flushFrequency: 1s\n  verbosity: 10\n  vmodule:\n  - filePattern: foo.go\n    verbosity: 6\n  - filePattern: bar.go\n    verbosity: 8\n',
   );
   const { options: o, warnings } = await run(['--config', file, '--proxy-mode=nftables', '--ipvs-scheduler', 'some-scheduler', '-v=7', '--vmodule', 'goo.go=8', '--master=https://10.0.0.1:6443']);
   assert.equal(o.mode, 'ipvs', 'file wins over --proxy-mode');
   assert.equal(o.config.ipvs.scheduler, '', 'file wins over --ipvs-scheduler');
   assert.equal(o.verbosity, 7, '-v wins over the file');
-  assert.equal(o.loggingFormat, 'json');
+  assert.equal(o.loggingFormat, 'text');
   assert.equal(o.config.logging.flushFrequency, '1s');
   // upstream TestOptionsComplete "both": flag vmodule entries first, then the file's.
   assert.deepEqual(o.config.logging.vmodule, [
@@ -88,6 +88,15 @@ test('--config replaces config-mapped flags; logging flags, --hostname-override 
   assert.equal(o.master, 'https://10.0.0.1:6443');
   assert.equal(o.hostname, 'foo');
   assert.ok(warnings.some((w) => w.includes('--proxy-mode') && w.includes('--ipvs-scheduler')), 'ignored flags are reported');
+});
+
+test('--logging-format over a file; vmodule with json is rejected like upstream logsapi', async () => {
+  const file = configFile('logging:\n  vmodule:\n  - filePattern: foo.go\n    verbosity: 6\n');
+  assert.deepEqual(await parseCommandLine(['--config', file, '--logging-format=json'], env), {
+    kind: 'error',
+    message: 'initialize logging: logging.vmodule: Forbidden: Only supported for text log format',
+  });
+  assert.equal((await opts(['--config', configFile('logging:\n  format: text\n'), '--logging-format=json'])).loggingFormat, 'json');
 });
 
 test('--hostname-override beats the file, is trimmed and lower-cased; blank is an error', async () => {
@@ -184,7 +193,8 @@ const ROUND_TRIP_ARGVS: string[][] = [
   ['--proxy-mode=ipvs', '--ipvs-sync-period=20s', '--ipvs-min-sync-period=2s', '--ipvs-exclude-cidrs=10.1.0.0/16', '--ipvs-scheduler=wrr', '--ipvs-tcp-timeout=900s', '--ipvs-strict-arp'],
   ['--cluster-cidr=10.244.0.0/16,fd00:10:244::/56', '--detect-local-mode=ClusterCIDR', '--bind-address=10.0.0.5', '--feature-gates=Foo=true,Bar=false'],
   ['--detect-local-mode=BridgeInterface', '--pod-bridge-interface=cbr0', '--hostname-override=NODE-1', '--kubeconfig=/etc/k.conf', '--kube-api-qps=7.5', '--kube-api-burst=20'],
-  ['--conntrack-max-per-core=0', '--conntrack-tcp-timeout-established=1h30m', '--conntrack-udp-timeout=30s', '-v=4', '--logging-format=json', '--vmodule=a.go=2'],
+  ['--conntrack-max-per-core=0', '--conntrack-tcp-timeout-established=1h30m', '--conntrack-udp-timeout=30s', '-v=4', '--vmodule=a.go=2'],
+  ['--logging-format=json', '--log-flush-frequency=2s', '--feature-gates=LoggingAlphaOptions=true', '--log-json-split-stream', '--log-json-info-buffer-size=4Ki'],
   ['--metrics-bind-address=0.0.0.0:9999', '--healthz-bind-address=[::]:10256', '--oom-score-adj=-500', '--profiling', '--bind-address-hard-fail', '--iptables-localhost-nodeports=false'],
 ];
 

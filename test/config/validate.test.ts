@@ -254,3 +254,36 @@ test('the command line reports validation as "failed validate: ..."', async () =
     message: `failed validate: [${P}.KubeProxyIPTablesConfiguration.MasqueradeBit: Invalid value: 32: must be within the range [0, 31], ${P}.KubeProxyLinuxConfiguration.OOMScoreAdj: Invalid value: -1001: must be within the range [-1000, 1000]]`,
   });
 });
+
+test('logging validation (logsapi), reported before the rest as "initialize logging: ..."', async () => {
+  const L = `${P}.logging`;
+  assert.deepEqual(
+    errors((c) => {
+      c.logging.format = 'json';
+      c.logging.vmodule = [{ filePattern: 'foo', verbosity: 1 }];
+    }),
+    [`${L}.vmodule: Forbidden: Only supported for text log format`],
+  );
+  assert.deepEqual(errors((c) => void (c.logging.vmodule = [{ filePattern: 'foo,bar', verbosity: 1 }, { filePattern: '', verbosity: 1 }])), [
+    `${L}.vmodule[0]: Invalid value: "foo,bar": File pattern must not contain equal sign or comma`,
+    `${L}.vmodule[1]: Required value: File pattern must not be empty`,
+  ]);
+  assert.deepEqual(errors((c) => void (c.logging.options = { json: { splitStream: true, infoBufferSize: '1Ki' }, text: { infoBufferSize: '0' } })), [
+    `${L}.options.json.splitStream: Forbidden: Feature LoggingAlphaOptions is disabled`,
+    `${L}.options.json.infoBufferSize: Forbidden: Feature LoggingAlphaOptions is disabled`,
+  ]);
+  assert.deepEqual(
+    errors((c) => {
+      c.featureGates = { LoggingAlphaOptions: true };
+      c.logging.options = { json: { splitStream: true, infoBufferSize: '1Ki' } };
+    }),
+    [],
+  );
+  const env = { hostname: () => 'n' };
+  assert.deepEqual(await parseCommandLine(['--log-text-split-stream'], env), {
+    kind: 'error',
+    message: 'initialize logging: logging.options.text.splitStream: Forbidden: Feature LoggingAlphaOptions is disabled',
+  });
+  assert.equal((await parseCommandLine(['--log-text-split-stream', '--feature-gates=LoggingAlphaOptions=true'], env)).kind, 'run');
+  assert.deepEqual(await parseCommandLine(['--logging-format=xml'], env), { kind: 'error', message: 'initialize logging: logging.format: Invalid value: "xml": Unsupported log format' });
+});
