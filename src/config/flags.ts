@@ -463,7 +463,8 @@ function isZeroDefault(spec: FlagSpec): boolean {
 
 function defaultSuffix(spec: FlagSpec): string {
   if (isZeroDefault(spec)) return '';
-  const quoted = ['string', 'ip', 'ipport', 'clusterCIDR', 'ProxyMode', 'LocalMode'].includes(spec.kind);
+  // pflag quotes the default of string flags only.
+  const quoted = TYPE_NAMES[spec.kind] === 'string';
   return ` (default ${quoted ? JSON.stringify(spec.defValue) : spec.defValue})`;
 }
 

@@ -129,7 +129,8 @@ test('help text lists every non-deprecated flag with type and default', () => {
   }
   assert.match(text, /^\s+--iptables-sync-period duration\s+An interval .* \(default 30s\)$/m);
   assert.match(text, /^\s+-v, --v Level\s+number for the log level verbosity$/m);
-  assert.match(text, /^\s+--healthz-bind-address ipport\s+.*\(default "0\.0\.0\.0:10256"\)$/m);
+  assert.match(text, /^\s+--healthz-bind-address ipport\s+.*\(default 0\.0\.0\.0:10256\)$/m);
+  assert.match(text, /^\s+--kube-api-content-type string\s+.*\(default "application\/vnd\.kubernetes\.protobuf"\)$/m);
   assert.match(text, /^\s+--manifests string\s+Run without an API server/m);
   assert.match(text, /^\s+--print-rules\s+Print the ruleset/m);
 });
