@@ -73,7 +73,7 @@ test('DaemonSet runs like upstream kube-proxy', () => {
   assert.ok(mounts.has('/lib/modules') && mounts.get('/lib/modules')!.readOnly);
   assert.ok(mounts.has('/run/xtables.lock'));
   const vols = new Map((pod.volumes as Obj[]).map((v) => [v.name, v]));
-  assert.equal(vols.get(mounts.get('/run/xtables.lock')!.name).hostPath.type, 'FileOrCreate');
+  assert.equal(vols.get(mounts.get('/run/xtables.lock')!.name)?.hostPath.type, 'FileOrCreate');
   assert.ok(c.command.includes('--hostname-override=$(NODE_NAME)'));
 });
 
