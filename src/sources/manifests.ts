@@ -109,7 +109,8 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     }
     const info = KINDS[kind as ObjectKind];
     if (obj.apiVersion !== info.apiVersion) {
-      log.v(2).info('Ignoring manifest object with an unhandled apiVersion', { file, kind, apiVersion: String(obj.apiVersion) });
+      // Likely meant for us (e.g. discovery.k8s.io/v1beta1), so worth a warning; logged only when the file is (re)parsed.
+      log.warn('Ignoring manifest object with an unsupported apiVersion', { file, kind, apiVersion: String(obj.apiVersion), want: info.apiVersion });
       return undefined;
     }
     const meta = metaOf(obj);

@@ -90,6 +90,11 @@ test('kubectl create/get/replace/apply/label/delete against the test API server;
 
     const got = JSON.parse(await kubectl('get', 'services', '-o', 'json')) as { items: { metadata: { name: string } }[] };
     assert.deepEqual(got.items.map((i) => i.metadata.name), ['web']);
+    // Server-side printing: the usual columns.
+    const table = await kubectl('get', 'services');
+    assert.match(table, /^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE\n/);
+    assert.match(table, new RegExp(`web\\s+ClusterIP\\s+${svc.spec.clusterIP.replace(/\./g, '\\.')}\\s+<none>\\s+80/TCP`));
+    assert.match(await kubectl('get', 'endpointslices'), /web-1\s+IPv4\s+8080\s+198\.18\.100\.2/);
     const slices = JSON.parse(await kubectl('get', 'endpointslices', '-o', 'json')) as { items: { endpoints: unknown[] }[] };
     assert.equal(slices.items.length, 1);
 

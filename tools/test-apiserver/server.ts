@@ -34,6 +34,7 @@ import {
   type ResourceInfo,
 } from './resources.js';
 import { ApiError, metaOf, notFound, Store, type LogEvent, type Obj } from './store.js';
+import { toTable, wantsTable } from './table.js';
 import { makeTlsMaterial } from './tls.js';
 
 export interface TestApiServerOptions {
@@ -94,6 +95,8 @@ interface Watch {
   readonly resource: ResourceInfo;
   readonly res: ServerResponse;
   readonly bookmarks: boolean;
+  /** kubectl get -w asks for Table objects in events. */
+  readonly table: boolean;
   readonly match: (o: Obj) => boolean;
   close(): void;
 }
@@ -118,6 +121,12 @@ function sendError(res: ServerResponse, e: unknown): void {
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
+  const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
+  // JSON only: a protobuf/CBOR body gets 415, on which client-go retries the request as JSON.
+  if (ct !== 'application/json' && !ct.endsWith('+json')) {
+    req.resume();
+    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json`);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -182,7 +191,11 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
 
   function write(w: Watch, type: string, object: unknown): void {
     if (stalled || w.res.destroyed) return;
-    w.res.write(JSON.stringify({ type, object }) + '\n');
+    const o =
+      w.table && type !== 'BOOKMARK' && type !== 'ERROR'
+        ? toTable(w.resource.kind, [object as Obj], { resourceVersion: metaOf(object as Obj).resourceVersion })
+        : object;
+    w.res.write(JSON.stringify({ type, object: o }) + '\n');
   }
 
   function bookmark(w: Watch): void {
@@ -215,7 +228,9 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     };
   }
 
-  function list(r: ResourceInfo, ns: string, q: URLSearchParams, res: ServerResponse): void {
+  function list(r: ResourceInfo, ns: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
+    const table = wantsTable(req.headers.accept);
+    const tableRows: Obj[] = [];
     const match = matcher(ns, q);
     const limit = q.get('limit') ? Math.max(0, Number(q.get('limit'))) : 0;
     let listRv = store.currentRv();
@@ -251,14 +266,17 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     for (let i = lo; i < keys.length; i++) {
       const o = store.getByKey(r, keys[i]!)!;
       if (!match(o)) continue;
-      if (limit && parts.length >= limit) {
+      if (limit && parts.length + tableRows.length >= limit) {
         more = true;
         remaining++;
         continue;
       }
-      // List items carry no kind/apiVersion, as from the real API server.
-      const { kind: _k, apiVersion: _a, ...item } = o;
-      parts.push(JSON.stringify(item));
+      if (table) tableRows.push(o);
+      else {
+        // List items carry no kind/apiVersion, as from the real API server.
+        const { kind: _k, apiVersion: _a, ...item } = o;
+        parts.push(JSON.stringify(item));
+      }
       last = keys[i]!;
     }
     const selectors = q.get('labelSelector') || q.get('fieldSelector');
@@ -267,6 +285,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       metadata.continue = encodeContinue(listRv, last);
       if (!selectors) metadata.remainingItemCount = remaining;
     }
+    if (table) return sendJson(res, 200, toTable(r.kind, tableRows, metadata));
     const head = JSON.stringify({ kind: r.kind + LIST_KIND_SUFFIX, apiVersion: apiVersionOf(r), metadata });
     // Splice the items in as pre-serialized text: large lists without building one giant object.
     const text = `${head.slice(0, -1)},"items":[${parts.join(',')}]}`;
@@ -296,6 +315,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       resource: r,
       res,
       bookmarks,
+      table: wantsTable(req.headers.accept),
       match,
       close: () => {
         watches.delete(w);
@@ -336,6 +356,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     switch (req.method) {
       case 'GET':
         if (!cur) throw notFound(r, name);
+        if (wantsTable(req.headers.accept) && !statusOnly) return sendJson(res, 200, toTable(r.kind, [cur], { resourceVersion: metaOf(cur).resourceVersion }));
         return sendJson(res, 200, cur);
       case 'PUT': {
         const body = asObj(await readBody(req), 'body');
@@ -365,7 +386,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     if (req.method === 'GET') {
       const w = q.get('watch');
       if (w === 'true' || w === '1') return watch(r, ns, q, req, res);
-      return list(r, ns, q, res);
+      return list(r, ns, q, req, res);
     }
     if (req.method === 'POST' && (ns || !r.namespaced)) {
       const body = asObj(await readBody(req), 'body');
