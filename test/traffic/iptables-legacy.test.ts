@@ -1,6 +1,7 @@
-// Traffic tests of the iptables mode with the legacy backend (iptables-legacy): a subset covering
-// the rule shapes that differ per backend only in the tool used (ClusterIP, NodePort, eTP Local,
-// no endpoints, source ranges, affinity, IPv6, run-time changes).
+// Traffic tests of the iptables mode with the legacy backend (iptables-legacy), selected with
+// KPX_IPTABLES_BACKEND=legacy: a subset of the table (the rules are the same text as with the nft
+// backend; what differs is the tool and the kernel path), plus proof the rules landed in legacy.
+import assert from 'node:assert/strict';
 import { defaultsGroup } from './scenarios.js';
 import { runScenarioSuite } from './run-scenarios.js';
 
@@ -11,4 +12,10 @@ await runScenarioSuite('iptables', {
   label: 'traffic: iptables (legacy backend)',
   groups: [defaultsGroup],
   filter: (_g, s) => keep.test(s.name),
+  afterReady: async (exec) => {
+    const legacy = await exec(['iptables-legacy-save', '-t', 'nat']);
+    assert.match(legacy, /-A KUBE-SERVICES /, 'no KUBE-SERVICES rules in iptables-legacy');
+    const nft = await exec(['iptables-nft-save', '-t', 'nat']);
+    assert.doesNotMatch(nft, /-A KUBE-SERVICES /, 'KUBE-SERVICES rules found in iptables-nft with the legacy backend');
+  },
 });

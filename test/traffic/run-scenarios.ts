@@ -46,6 +46,11 @@ export interface SuiteOptions {
   readonly readyTimeoutMs?: number;
   /** Extra proxy flags for every group. */
   readonly extraFlags?: readonly string[];
+  /**
+   * Runs once per group after the proxies are ready, with a command runner in the node namespace;
+   * throw to fail the group (e.g. prove the rules went into the expected iptables backend).
+   */
+  readonly afterReady?: (execInNode: (argv: string[]) => Promise<string>) => Promise<void>;
 }
 
 const METRICS_ADDR = '127.0.0.1:10249';
@@ -261,6 +266,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
             proxies.push(run);
           }
           await waitReady(all);
+          if (opts.afterReady) await opts.afterReady((argv) => T().exec('node', argv));
         });
 
         after(async () => {

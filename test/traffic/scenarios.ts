@@ -86,7 +86,7 @@ export interface Check {
   readonly from: From;
   readonly target: Target;
   readonly expect: Expect;
-  /** Protocol of the target port (default: the port's protocol). */
+  /** Attempts (default: 10 per expected pod up to 60; 20 for sticky; 3 for rejected/dropped). */
   readonly tries?: number;
   readonly modes?: Partial<Record<Mode, ModeOverride>>;
 }
@@ -199,7 +199,7 @@ export const defaultsGroup: Group = {
       checks: [
         { name: 'pod -> ClusterIP TCP: all endpoints, source kept', from: 'p4', target: cip(web), expect: { answeredBy: ['p1', 'p2', 'p3'], source: 'origin' } },
         { name: 'pod -> ClusterIP UDP: all endpoints, source kept', from: 'p4', target: cip(web, 'IPv4', 'dns'), expect: { answeredBy: ['p1', 'p2', 'p3'], source: 'origin' } },
-        { name: 'node -> ClusterIP: masqueraded to the node IP', from: 'node', target: cip(web), expect: { answeredBy: ['p1', 'p2', 'p3'], source: 'node' } },
+        { name: 'node -> ClusterIP: the pod sees the node IP', from: 'node', target: cip(web), expect: { answeredBy: ['p1', 'p2', 'p3'], source: 'node' } },
         { name: 'off-cluster client -> ClusterIP: masqueraded', from: 'client', target: cip(web), expect: { answeredBy: ['p1', 'p2', 'p3'], source: 'node' } },
         { name: 'random spread over 3 endpoints: each gets >= 8 of 60', from: 'client', target: cip(web), tries: 60, expect: { answeredBy: ['p1', 'p2', 'p3'], minEach: 8 } },
       ],
