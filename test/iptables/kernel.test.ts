@@ -131,6 +131,26 @@ for (const backend of BACKENDS) {
     ),
   );
 
+  test(`[${backend}] batched per-service restores give the same tables as one restore`, { skip }, () =>
+    withNs(async (nsA) =>
+      withNs(async (nsB) => {
+        const batched = createIptablesDataplane(config(), { backend, netns: nsA, conntrackTCPLiberal: false, batchLines: 40 });
+        const single = createIptablesDataplane(config(), { backend, netns: nsB, conntrackTCPLiberal: false, batchLines: 0 });
+        let st = scenario();
+        const r = await batched.sync(st, { full: true });
+        assert.ok(r.operations > 0);
+        await single.sync(st, { full: true });
+        assert.equal(await save(nsA, backend), await save(nsB, backend));
+        // and incrementally: a removal and a change, in batches too
+        st = withServices(st, [svc({ ns: 'ns1', name: 'svc1', clusterIP: '198.19.0.41', endpoints: [{ ip: '198.18.100.77' }] })], ['ns4/svc4:p80/TCP']);
+        await batched.sync(st, { full: false });
+        await single.sync(st, { full: false });
+        assert.equal(await save(nsA, backend), await save(nsB, backend));
+        assert.doesNotMatch(await save(nsA, backend), /ns4\/svc4/);
+      }),
+    ),
+  );
+
   test(`[${backend}] a failing restore keeps the previous rules and forces a full sync`, { skip }, () =>
     withNs(async (ns) => {
       const dp = createIptablesDataplane(config(), { backend, netns: ns, conntrackTCPLiberal: false });

@@ -149,3 +149,32 @@ test('partial sync at 10k services plans in well under a second', () => {
   assert.ok(p1.restoreInput.length < p0.restoreInput.length / 5);
   assert.ok(ms < 1000, `partial plan took ${ms} ms`);
 });
+
+test('batching: per-service chains split into nat-only restores, one service never split', () => {
+  const cfg = config();
+  const p = plan(null, base(), cfg, { full: true, batchLines: 30 });
+  assert.ok(p.batches.length > 1);
+  const mainNat = tables(p.restoreInput).nat;
+  assert.deepEqual(declared(mainNat), TOP_NAT, 'the main restore declares only top-level chains');
+  const seen = new Set<string>();
+  for (const b of p.batches) {
+    const lines = b.split('\n');
+    assert.equal(lines[0], '*nat');
+    assert.equal(lines[1], ':KUBE-MARK-MASQ - [0:0]');
+    const decl = declared(lines);
+    for (const l of lines.filter((x) => x.startsWith('-A '))) {
+      const target = / -j (KUBE-\S+)/.exec(l)?.[1];
+      if (target && target !== 'KUBE-MARK-MASQ') assert.ok(decl.includes(target), `${target} jumped to from its own batch`);
+    }
+    for (const c of decl) if (c !== 'KUBE-MARK-MASQ') {
+      assert.ok(!seen.has(c));
+      seen.add(c);
+    }
+  }
+  const single = plan(null, base(), cfg, { full: true });
+  assert.equal(seen.size, single.counts.natChainsWritten);
+  assert.equal(p.counts.natRulesTotal, single.counts.natRulesTotal);
+  assert.equal(p.counts.natRulesWritten, single.counts.natRulesWritten);
+  // Small enough for one batch: inlined, no extra restore.
+  assert.equal(plan(null, base(), cfg, { full: true, batchLines: 100000 }).batches.length, 0);
+});

@@ -61,6 +61,12 @@ export interface PlanOptions {
   readonly canary?: boolean;
   /** nat chains found in the kernel (iptables-save); leftover service chains get deleted. */
   readonly existingNatChains?: Iterable<string>;
+  /**
+   * Split the per-service chains into separate nat-only restores of about this many lines, run
+   * before the main one (see Plan.batches). 0/undefined: one restore. Only worth it where the
+   * restore tool is superlinear in its input (iptables-nft with --noflush).
+   */
+  readonly batchLines?: number;
 }
 
 export interface PlanCounts {
@@ -81,6 +87,14 @@ export interface PlanCounts {
 }
 
 export interface Plan {
+  /**
+   * nat-only restore inputs holding per-service chains, to apply (in order) before
+   * `restoreInput`. Each is atomic on its own: a service's chains are always in one batch, and
+   * each batch re-declares KUBE-MARK-MASQ (the only outside chain they jump to) with its rule.
+   * Empty unless PlanOptions.batchLines split the work.
+   */
+  readonly batches: readonly string[];
+  /** The main restore: filter, nat top-level chains, stale-chain deletion, jumps, canary. */
   readonly restoreInput: string;
   readonly next: Applied;
   readonly counts: PlanCounts;
@@ -451,6 +465,18 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   let perServiceWritten = 0;
   const staleCandidates: string[] = [];
 
+  // Per-service chains go to batch buffers when batching, else straight into the main restore.
+  const batchLines = opts.batchLines ?? 0;
+  const batches: string[][] = [];
+  let bChains: string[] = [];
+  let bRules: string[] = [];
+  const cut = (): void => {
+    if (bChains.length === 0) return;
+    batches.push(['*nat', chainLine(KUBE_MARK_MASQ), ...bChains, `-A ${KUBE_MARK_MASQ} -j MARK --or-mark ${mark}`, ...bRules, 'COMMIT']);
+    bChains = [];
+    bRules = [];
+  };
+
   for (const [key, sp] of state.services) {
     const f = facts(sp);
     const nl = writeTopRules(sp, f, ctx, filterRules, natRules);
@@ -467,13 +493,15 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
       if (old) staleCandidates.push(...old);
     }
     const chains: string[] = [];
-    const before = natRules.length;
-    writeServiceChains(sp, f, ctx, chains, natRules);
-    const count = natRules.length - before;
+    const sink = batchLines > 0 ? bRules : natRules;
+    const before = sink.length;
+    writeServiceChains(sp, f, ctx, chains, sink);
+    const count = sink.length - before;
     for (const c of chains) {
-      natChains.push(chainLine(c));
+      (batchLines > 0 ? bChains : natChains).push(chainLine(c));
       written.add(c);
     }
+    if (batchLines > 0 && bChains.length + bRules.length >= batchLines) cut();
     serviceChains.set(key, chains);
     serviceNatRules.set(key, count);
     natRulesTotal += count;
@@ -481,6 +509,14 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     servicesWritten++;
     natChainsWritten += chains.length;
   }
+  if (batches.length === 0) {
+    // Everything fits in one batch: no point in a second restore.
+    natChains.push(...bChains);
+    natRules.splice(4, 0, ...bRules); // after KUBE-POSTROUTING and KUBE-MARK-MASQ
+  } else {
+    cut();
+  }
+  const inline = batches.length === 0;
 
   // Chains of changed/removed services (partial) or of everything before (full), plus leftovers
   // found in the kernel, that this plan does not write: flush with a chain line, then -X.
@@ -545,7 +581,7 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
   );
 
-  natRulesTotal += natRules.length - deleted.size - perServiceWritten;
+  natRulesTotal += natRules.length - deleted.size - (inline ? perServiceWritten : 0);
 
   const filterJumps: string[] = [];
   const natJumps: string[] = [];
@@ -577,7 +613,10 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     largeClusterMode,
     settingsKey: sKey,
   };
+  let restoreLines = parts.length;
+  for (const b of batches) restoreLines += b.length;
   return {
+    batches: batches.map((b) => b.join('\n') + '\n'),
     restoreInput: parts.join('\n') + '\n',
     next,
     counts: {
@@ -586,13 +625,13 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
       totalEndpoints,
       servicesWritten,
       filterRules: filterRules.length,
-      natRulesWritten: natRules.length - deleted.size,
+      natRulesWritten: natRules.length - deleted.size + (inline ? 0 : perServiceWritten),
       natRulesTotal,
       natChainsWritten,
       deletedChains: deleted.size,
       noLocalEndpointsInternal: noLocalInt,
       noLocalEndpointsExternal: noLocalExt,
-      restoreLines: parts.length,
+      restoreLines,
     },
     warnings,
   };
