@@ -3,16 +3,18 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { splitHostPort } from '../config/net.js';
 import { createLogger } from '../log/logger.js';
 
 const log = createLogger('server');
 
-export function splitHostPort(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d{1,5})$/.exec(addr);
-  if (!m) throw new Error(`invalid bind address ${JSON.stringify(addr)}: want host:port`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`invalid port in bind address ${JSON.stringify(addr)}`);
-  return { host: m[1] ?? m[2] ?? '', port };
+/** "host:port" (Go net.SplitHostPort rules) -> host and numeric port; throws on malformed input. */
+export function bindHostPort(addr: string): { host: string; port: number } {
+  const r = splitHostPort(addr);
+  if (!Array.isArray(r)) throw new Error(`invalid bind address: ${r.error}`);
+  const port = Number(r[1]);
+  if (!/^\d{1,5}$/.test(r[1]) || port > 65535) throw new Error(`invalid port in bind address ${JSON.stringify(addr)}`);
+  return { host: r[0], port };
 }
 
 export function listenOnce(server: http.Server, host: string, port: number): Promise<AddressInfo> {
@@ -50,7 +52,7 @@ export function serve(
   handler: http.RequestListener,
   opts: { hardFail: boolean; retryMs?: number },
 ): ManagedServer {
-  const { host, port } = splitHostPort(bindAddress);
+  const { host, port } = bindHostPort(bindAddress);
   const server = http.createServer(handler);
   server.keepAliveTimeout = 5_000;
   let closed = false;
