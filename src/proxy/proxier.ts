@@ -83,6 +83,7 @@ interface FamilyState {
 }
 
 const FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
+const MAX_PENDING_TRIGGERS = 10_000;
 
 function secondsOr0(d: string): number {
   try {
@@ -306,6 +307,8 @@ export class Proxier implements SourceHandler {
     metrics.endpointChangesPending.set(0);
     if (change.conntrackCleanupRequired) f.pendingConntrack = true;
     f.pendingTriggerTimes.push(...change.triggerTimes);
+    // Bounded while syncs keep failing; the newest trigger times are the informative ones.
+    if (f.pendingTriggerTimes.length > MAX_PENDING_TRIGGERS) f.pendingTriggerTimes.splice(0, f.pendingTriggerTimes.length - MAX_PENDING_TRIGGERS);
 
     let full = f.needFull || change.topologyChanged || now - f.lastFullAt >= (this.deps.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS);
     if (!full && now - f.lastDriftCheckAt >= o.syncPeriodMs) {
