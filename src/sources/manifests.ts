@@ -98,6 +98,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
   let rescanRequested = false;
   let stopped = false;
   let warnedDups = new Set<string>();
+  let dirUnreadable = false;
 
   /** Validate and filter one raw document; returns its entry or undefined (with a reason logged at v(2)). */
   function toEntry(file: string, raw: unknown): [string, Entry] | undefined {
@@ -167,9 +168,13 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     try {
       names = (await fsp.readdir(dir)).filter((n) => !n.startsWith('.') && EXTENSIONS.has(path.extname(n).toLowerCase()));
     } catch (e) {
-      log.error('Cannot read manifests directory; keeping the current objects', { dir, err: e as Error });
+      // Logged once per outage, not on every periodic rescan.
+      if (!dirUnreadable) log.error('Cannot read manifests directory; keeping the current objects', { dir, err: e as Error });
+      dirUnreadable = true;
       return;
     }
+    if (dirUnreadable) log.info('Manifests directory readable again', { dir });
+    dirUnreadable = false;
     names.sort();
     const seen = new Set<string>();
     for (const name of names) {

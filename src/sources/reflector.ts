@@ -335,15 +335,18 @@ export class Reflector {
       for await (const chunk of res) {
         arm();
         buf += chunk as string;
+        // Consume every complete line, then keep only the tail (one copy per chunk, not per line).
+        let start = 0;
         let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
+        while ((nl = buf.indexOf('\n', start)) >= 0) {
+          const line = buf.slice(start, nl).trim();
+          start = nl + 1;
           if (line) {
             this.handleLine(line);
             events++;
           }
         }
+        if (start > 0) buf = buf.slice(start);
       }
       if (buf.trim()) {
         this.handleLine(buf.trim());
