@@ -76,7 +76,7 @@ function readTriggerTime(annotations: Raw): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
-function readHints(hints: Raw, key: string, path: string): string[] | null {
+function readHints(hints: Raw, key: string, path: string): readonly string[] | null {
   const list = optArray(hints, key, path, MAX_HINTS);
   if (list.length === 0) return null;
   const out: string[] = [];
@@ -87,7 +87,8 @@ function readHints(hints: Raw, key: string, path: string): string[] | null {
     if (name === undefined) fail(`${p}.name`, 'missing');
     if (!out.includes(name)) out.push(name);
   });
-  return out.sort();
+  // Shared by every Endpoint made from this slice endpoint: frozen so nobody can edit it.
+  return Object.freeze(out.sort());
 }
 
 /** Validate and normalise one EndpointSlice. Throws InvalidObject. */

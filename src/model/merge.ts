@@ -27,7 +27,7 @@ interface Memo {
 const memo = new WeakMap<ParsedSlice, Memo>();
 
 function toEndpoint(e: SliceEndpoint, port: number, nodeName: string): Endpoint {
-  return {
+  return Object.freeze({
     ip: e.ip,
     port,
     ready: e.ready,
@@ -39,7 +39,7 @@ function toEndpoint(e: SliceEndpoint, port: number, nodeName: string): Endpoint 
     zone: e.zone,
     zoneHints: e.zoneHints,
     nodeHints: e.nodeHints,
-  };
+  });
 }
 
 /** Duplicate rule (upstream addEndpoints): the first copy wins unless a later copy is not terminating. */
@@ -48,7 +48,7 @@ function addTo(set: Map<string, Endpoint>, key: string, ep: Endpoint): void {
 }
 
 function sortedFrom(set: Map<string, Endpoint>): PortEndpoints {
-  return [...set.keys()].sort().map((k) => set.get(k)!);
+  return Object.freeze([...set.keys()].sort().map((k) => set.get(k)!));
 }
 
 function sliceEndpoints(slice: ParsedSlice, port: number, nodeName: string): PortEndpoints {

@@ -90,7 +90,7 @@ const NONE: readonly string[] = Object.freeze([]);
 function ofFamily(list: readonly { family: IPFamily; text: string }[], fam: IPFamily): readonly string[] {
   if (list.length === 0) return NONE;
   const out = list.filter((x) => x.family === fam).map((x) => x.text);
-  return out.length === 0 ? NONE : out;
+  return out.length === 0 ? NONE : Object.freeze(out);
 }
 
 /** Validate and normalise one Service. Throws InvalidObject. */

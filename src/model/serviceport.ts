@@ -8,6 +8,10 @@ import type { Endpoint, IPFamily, ServicePort } from './types.js';
 
 const NONE: readonly Endpoint[] = Object.freeze([]);
 
+function frozen<T>(list: readonly T[]): readonly T[] {
+  return Object.isFrozen(list) ? list : Object.freeze(list);
+}
+
 export function servicePortKey(namespace: string, name: string, portName: string, protocol: string): string {
   return `${namespace}/${name}:${portName}/${protocol}`;
 }
@@ -57,7 +61,9 @@ export function buildServicePorts(
     });
     const endpoints = endpointsByPort.get(portId(p.name, p.protocol)) ?? NONE;
     const sel = categorizeEndpoints(endpoints, { usesClusterEndpoints, usesLocalEndpoints }, nodeName, zone);
-    out.push({
+    // Frozen (with its lists): states are shared between builds and consumers, so a
+    // consumer mutating one would silently corrupt later states.
+    out.push(Object.freeze({
       key: servicePortKey(svc.namespace, svc.name, p.name, p.protocol),
       spn: p.name === '' ? `${svc.namespace}/${svc.name}` : `${svc.namespace}/${svc.name}:${p.name}`,
       namespace: svc.namespace,
@@ -77,14 +83,14 @@ export function buildServicePorts(
       healthCheckNodePort: svc.healthCheckNodePort,
       trafficDistribution: svc.trafficDistribution,
       endpoints,
-      clusterEndpoints: sel.clusterEndpoints ?? NONE,
-      localEndpoints: sel.localEndpoints ?? NONE,
-      allReachableEndpoints: sel.allReachableEndpoints,
+      clusterEndpoints: frozen(sel.clusterEndpoints ?? NONE),
+      localEndpoints: frozen(sel.localEndpoints ?? NONE),
+      allReachableEndpoints: frozen(sel.allReachableEndpoints),
       hasAnyEndpoints: sel.hasAnyEndpoints,
       externallyAccessible,
       usesClusterEndpoints,
       usesLocalEndpoints,
-    });
+    }));
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }

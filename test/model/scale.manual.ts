@@ -31,8 +31,16 @@ function endpointSlice(i: number, gen: number): unknown {
   };
 }
 
+// Wall time and this process's CPU time (the latter stays meaningful on a busy machine).
+let cpu0 = process.cpuUsage();
 function ms(t0: bigint): string {
-  return `${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms`;
+  const c = process.cpuUsage(cpu0);
+  cpu0 = process.cpuUsage();
+  return `${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms wall / ${((c.user + c.system) / 1000).toFixed(1)} ms cpu`;
+}
+function start(): bigint {
+  cpu0 = process.cpuUsage();
+  return process.hrtime.bigint();
 }
 
 const objects = { services: Array.from({ length: N }, (_, i) => service(i)), slices: Array.from({ length: N }, (_, i) => endpointSlice(i, 0)) };
@@ -40,12 +48,12 @@ globalThis.gc?.();
 const heap0 = process.memoryUsage().heapUsed;
 
 const m = new ServiceModel({ nodeName: 'node-3' });
-let t = process.hrtime.bigint();
+let t = start();
 for (const s of objects.services) m.onEvent('Service', 'ADDED', s);
 for (const s of objects.slices) m.onEvent('EndpointSlice', 'ADDED', s);
 console.log(`ingest ${N} services + ${N} slices x ${E} endpoints: ${ms(t)}`);
 
-t = process.hrtime.bigint();
+t = start();
 const first = m.build('IPv4', ctx);
 console.log(`first build (${first.state.services.size} service ports): ${ms(t)}`);
 
@@ -53,14 +61,14 @@ globalThis.gc?.();
 console.log(`heap held by the model: ${((process.memoryUsage().heapUsed - heap0) / 1048576).toFixed(1)} MiB${globalThis.gc ? '' : ' (run with --expose-gc for a precise figure)'}`);
 
 for (let round = 1; round <= 3; round++) {
-  t = process.hrtime.bigint();
+  t = start();
   m.onEvent('EndpointSlice', 'MODIFIED', endpointSlice((N >> 1) + round, round));
   const ev = ms(t);
-  t = process.hrtime.bigint();
+  t = start();
   const second = m.build('IPv4', ctx);
   console.log(`one slice change #${round}: event ${ev}, rebuild ${ms(t)} (changed ${second.change.changedKeys.size})`);
 }
 
-t = process.hrtime.bigint();
+t = start();
 const third = m.build('IPv4', ctx);
 console.log(`no-op rebuild: ${ms(t)} (changed ${third.change.changedKeys.size})`);

@@ -449,3 +449,20 @@ test('build passes context through: serviceCIDRs, nodePortAddresses, node IPs of
   assert.deepEqual(state.serviceCIDRs, ['10.0.0.0/16']);
   assert.equal(state.family, 'IPv4');
 });
+
+test('ServicePorts, their lists and endpoints are frozen (states are shared between builds)', () => {
+  const { m } = model();
+  m.onEvent('Service', 'ADDED', svc('web', { spec: { externalIPs: ['192.0.2.1'] } }));
+  m.onEvent('EndpointSlice', 'ADDED', slice('web-1', { endpoints: [ep('10.1.0.1', { zones: ['z'] })] }));
+  const sp = m.build('IPv4', ctx4).state.services.get('ns/web:p/TCP')!;
+  assert.throws(() => {
+    (sp as { port: number }).port = 1;
+  }, TypeError);
+  assert.throws(() => (sp.endpoints as unknown[]).push(1), TypeError);
+  assert.throws(() => (sp.clusterEndpoints as unknown[]).pop(), TypeError);
+  assert.throws(() => (sp.externalIPs as unknown[]).push('x'), TypeError);
+  assert.throws(() => {
+    (sp.endpoints[0] as { ready: boolean }).ready = false;
+  }, TypeError);
+  assert.throws(() => (sp.endpoints[0]!.zoneHints as string[]).push('x'), TypeError);
+});
