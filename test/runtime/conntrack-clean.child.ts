@@ -3,21 +3,11 @@
 
 import { cleanStaleUDPFlows } from '../../src/conntrack/cleanup.js';
 import { configureLogging } from '../../src/log/logger.js';
-import type { ProxyState, ServicePort } from '../../src/model/types.js';
+import type { ServicePort } from '../../src/model/types.js';
+import { stateOf } from './fixtures.js';
 
 configureLogging({ sink: (l) => process.stderr.write(l + '\n') });
 const input = JSON.parse(process.argv[2]!) as { state: ServicePort[]; previous: ServicePort[] | null };
 
-function toState(ports: ServicePort[]): ProxyState {
-  return {
-    family: 'IPv4',
-    services: new Map(ports.map((p) => [p.key, p])),
-    node: { name: 'node-a', ips: [], labels: {} },
-    nodePortAddresses: { matchAll: true },
-    serviceCIDRs: [],
-    generation: 1,
-  };
-}
-
-const n = await cleanStaleUDPFlows(toState(input.state), input.previous ? toState(input.previous) : null);
+const n = await cleanStaleUDPFlows(stateOf(input.state), input.previous ? stateOf(input.previous) : null);
 process.stdout.write(`${n}\n`);

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { Endpoint, ServicePort } from '../../src/model/types.js';
+import type { ServicePort } from '../../src/model/types.js';
+import { endpoint as ep, udpServicePort } from './fixtures.js';
 
 const exec = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
@@ -16,21 +17,6 @@ const ns = `kpx-rt-${randomBytes(4).toString('hex')}`;
 const self = fileURLToPath(import.meta.url);
 const child = path.join(path.dirname(self), `conntrack-clean.child${path.extname(self)}`);
 const loader = child.endsWith('.ts') ? ['--import', 'tsx'] : [];
-
-function ep(ip: string, port: number, serving = true): Endpoint {
-  return { ip, port, ready: serving, serving, terminating: false, isLocal: false, nodeName: '', zone: '', zoneHints: null, nodeHints: null };
-}
-
-function udp(name: string, clusterIP: string, port: number, endpoints: Endpoint[], nodePort = 0): ServicePort {
-  const ready = endpoints.filter((e) => e.ready);
-  return {
-    key: `default/${name}:p/UDP`, spn: `default/${name}:p`, namespace: 'default', serviceName: name, portName: 'p', protocol: 'UDP',
-    family: 'IPv4', clusterIP, port, nodePort, externalIPs: [], loadBalancerIPs: [], loadBalancerSourceRanges: [],
-    affinityTimeoutSeconds: 0, externalPolicyLocal: false, internalPolicyLocal: false, healthCheckNodePort: 0, trafficDistribution: '',
-    endpoints, clusterEndpoints: ready, localEndpoints: [], allReachableEndpoints: ready, hasAnyEndpoints: ready.length > 0,
-    externallyAccessible: nodePort > 0, usesClusterEndpoints: true, usesLocalEndpoints: false,
-  };
-}
 
 async function inNs(cmd: string, args: string[]) {
   return exec('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: 30_000 });
@@ -74,21 +60,21 @@ test('stale flows to a UDP ClusterIP and NodePort are deleted; flows to serving 
   await flow('198.19.0.53', 53, 40001, '198.18.100.4', 5353); // serving endpoint: kept
   await flow('198.18.0.1', 30053, 40002, '198.18.100.9', 5353); // NodePort to the old endpoint: stale
   await flow('198.19.0.77', 53, 40003, '198.18.100.9', 5353); // not a service: untouched
-  const deleted = await reconcile([udp('dns', '198.19.0.53', 53, [ep('198.18.100.4', 5353)], 30053)]);
+  const deleted = await reconcile([udpServicePort('dns', '198.19.0.53', 53, [ep('198.18.100.4', 5353)], { nodePort: 30053 })]);
   assert.equal(deleted, 2);
   assert.deepEqual(await flows(), ['198.19.0.53:53<-198.18.100.4', '198.19.0.77:53<-198.18.100.9']);
 });
 
 test('a UDP service scaled to zero has its DNATed flows cleared (upstream #139628 skips it)', { skip: !isRoot && 'needs root' }, async () => {
   await flow('198.19.0.60', 8125, 41000, '198.18.100.5', 8125);
-  const deleted = await reconcile([udp('statsd', '198.19.0.60', 8125, [])]);
+  const deleted = await reconcile([udpServicePort('statsd', '198.19.0.60', 8125, [])]);
   assert.equal(deleted, 1);
   assert.ok(!(await flows()).some((f) => f.startsWith('198.19.0.60:')), 'statsd flow gone');
 });
 
 test('a removed UDP service has its flows cleared', { skip: !isRoot && 'needs root' }, async () => {
   await flow('198.19.0.61', 514, 42000, '198.18.100.6', 514);
-  const gone = udp('syslog', '198.19.0.61', 514, [ep('198.18.100.6', 514)]);
+  const gone = udpServicePort('syslog', '198.19.0.61', 514, [ep('198.18.100.6', 514)]);
   assert.equal(await reconcile([], [gone]), 1);
   assert.ok(!(await flows()).some((f) => f.startsWith('198.19.0.61:')));
 });

@@ -4,54 +4,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConntrackList, staleFlowFilters, udpFrontends } from '../../src/conntrack/cleanup.js';
 import { durationSeconds } from '../../src/conntrack/setup.js';
-import type { Endpoint, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { Endpoint, ServicePort } from '../../src/model/types.js';
+import { endpoint, stateOf, udpServicePort } from './fixtures.js';
 
 function ep(ip: string, serving = true): Endpoint {
-  return { ip, port: 5353, ready: serving, serving, terminating: false, isLocal: false, nodeName: '', zone: '', zoneHints: null, nodeHints: null };
+  return endpoint(ip, 5353, serving);
 }
 
 function sp(name: string, clusterIP: string, endpoints: Endpoint[], extra: Partial<ServicePort> = {}): ServicePort {
-  return {
-    key: `default/${name}:p/UDP`,
-    spn: `default/${name}:p`,
-    namespace: 'default',
-    serviceName: name,
-    portName: 'p',
-    protocol: 'UDP',
-    family: 'IPv4',
-    clusterIP,
-    port: 53,
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerIPs: [],
-    loadBalancerSourceRanges: [],
-    affinityTimeoutSeconds: 0,
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-    healthCheckNodePort: 0,
-    trafficDistribution: '',
-    endpoints,
-    clusterEndpoints: endpoints.filter((e) => e.ready),
-    localEndpoints: [],
-    allReachableEndpoints: endpoints.filter((e) => e.ready),
-    hasAnyEndpoints: endpoints.length > 0,
-    externallyAccessible: false,
-    usesClusterEndpoints: true,
-    usesLocalEndpoints: false,
-    ...extra,
-  };
+  return udpServicePort(name, clusterIP, 53, endpoints, extra);
 }
 
-function state(ports: ServicePort[]): ProxyState {
-  return {
-    family: 'IPv4',
-    services: new Map(ports.map((p) => [p.key, p])),
-    node: { name: 'node-a', ips: ['198.18.0.1'], labels: {} },
-    nodePortAddresses: { matchAll: true },
-    serviceCIDRs: [],
-    generation: 1,
-  };
-}
+const state = stateOf;
 
 const LIST = `udp      17 29 src=198.18.0.2 dst=198.19.0.53 sport=40000 dport=53 src=198.18.100.9 dst=198.18.0.2 sport=5353 dport=40000 [ASSURED] mark=0 use=1
 udp      17 29 src=198.18.0.2 dst=198.19.0.53 sport=40001 dport=53 src=198.18.100.4 dst=198.18.0.2 sport=5353 dport=40001 mark=0 use=1

@@ -4,6 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Endpoint, ProxyState, ServicePort } from '../../src/model/types.js';
 
 export interface SvcSpec {
   name: string;
@@ -126,4 +127,55 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A model Endpoint (for tests that build ProxyState directly). */
+export function endpoint(ip: string, port: number, serving = true): Endpoint {
+  return { ip, port, ready: serving, serving, terminating: false, isLocal: false, nodeName: '', zone: '', zoneHints: null, nodeHints: null };
+}
+
+/** A UDP ServicePort in default/<name>, selection done as the model would for Cluster policies. */
+export function udpServicePort(name: string, clusterIP: string, port: number, endpoints: Endpoint[], extra: Partial<ServicePort> = {}): ServicePort {
+  const ready = endpoints.filter((e) => e.ready);
+  return {
+    key: `default/${name}:p/UDP`,
+    spn: `default/${name}:p`,
+    namespace: 'default',
+    serviceName: name,
+    portName: 'p',
+    protocol: 'UDP',
+    family: 'IPv4',
+    clusterIP,
+    port,
+    nodePort: 0,
+    externalIPs: [],
+    loadBalancerIPs: [],
+    loadBalancerSourceRanges: [],
+    affinityTimeoutSeconds: 0,
+    externalPolicyLocal: false,
+    internalPolicyLocal: false,
+    healthCheckNodePort: 0,
+    trafficDistribution: '',
+    endpoints,
+    clusterEndpoints: ready,
+    localEndpoints: [],
+    allReachableEndpoints: ready,
+    hasAnyEndpoints: ready.length > 0,
+    externallyAccessible: (extra.nodePort ?? 0) > 0,
+    usesClusterEndpoints: true,
+    usesLocalEndpoints: false,
+    ...extra,
+  };
+}
+
+/** An IPv4 ProxyState holding `ports`. */
+export function stateOf(ports: readonly ServicePort[]): ProxyState {
+  return {
+    family: 'IPv4',
+    services: new Map(ports.map((p) => [p.key, p])),
+    node: { name: 'node-a', ips: ['198.18.0.1'], labels: {} },
+    nodePortAddresses: { matchAll: true },
+    serviceCIDRs: [],
+    generation: 1,
+  };
 }
