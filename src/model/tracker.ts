@@ -37,6 +37,14 @@ export interface BuildContext {
   serviceCIDRs?: readonly string[];
 }
 
+export interface BuildOptions {
+  /**
+   * A look at the current state (--print-rules, debug views) that must not swallow changes:
+   * this build's StateChange is carried into the next non-peek build of the family too.
+   */
+  peek?: boolean;
+}
+
 const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
 /** Bound on remembered invalid versions, so a stream of garbage cannot grow memory without limit. */
 const MAX_INVALID_REMEMBERED = 10000;
@@ -66,6 +74,8 @@ interface FamilyState {
   topology: string;
   zoneUsed: string;
   triggers: Date[];
+  /** The change of peek builds since the last real build, folded into the next one. */
+  carried: StateChange | null;
   /** Slices of this family: svcKey -> sliceKey -> slice. */
   slicesByService: Map<string, Map<string, ParsedSlice>>;
 }
@@ -81,6 +91,7 @@ function newFamilyState(): FamilyState {
     topology: '',
     zoneUsed: '',
     triggers: [],
+    carried: null,
     slicesByService: new Map(),
   };
 }
@@ -146,7 +157,7 @@ export class ServiceModel {
   }
 
   /** Build the state for one family; reuses ServicePort objects unchanged since this family's previous build (same identity). Pure with respect to its inputs. */
-  build(family: IPFamily, ctx: BuildContext): { state: ProxyState; change: StateChange } {
+  build(family: IPFamily, ctx: BuildContext, opts: BuildOptions = {}): { state: ProxyState; change: StateChange } {
     const fs = this.fam[family];
     const labels = this.nodeParsed?.topologyLabels ?? {};
     const zone = labels[LABEL_TOPOLOGY_ZONE] ?? '';
@@ -230,7 +241,20 @@ export class ServiceModel {
       serviceCIDRs: ctx.serviceCIDRs ?? [],
       generation: fs.generation,
     };
-    return { state, change: { changedKeys, conntrackCleanupRequired, topologyChanged, triggerTimes } };
+    let change: StateChange = { changedKeys, conntrackCleanupRequired, topologyChanged, triggerTimes };
+    const carried = fs.carried;
+    if (carried) {
+      // A peek since the last real build saw part of the changes first: hand them on.
+      for (const k of carried.changedKeys) changedKeys.add(k);
+      change = {
+        changedKeys,
+        conntrackCleanupRequired: conntrackCleanupRequired || carried.conntrackCleanupRequired,
+        topologyChanged: topologyChanged || carried.topologyChanged,
+        triggerTimes: [...carried.triggerTimes, ...triggerTimes],
+      };
+    }
+    fs.carried = opts.peek ? change : null;
+    return { state, change };
   }
 
   /** Distinct IPs of ready local endpoints of a Service (all ports, both families) — for health-check node ports. */

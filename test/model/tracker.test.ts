@@ -466,3 +466,20 @@ test('ServicePorts, their lists and endpoints are frozen (states are shared betw
   }, TypeError);
   assert.throws(() => (sp.endpoints[0]!.zoneHints as string[]).push('x'), TypeError);
 });
+
+test('a peek build does not swallow changes: they are carried into the next real build', () => {
+  const { m } = model();
+  m.onEvent('Service', 'ADDED', svc('dns', { ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] }));
+  m.onEvent('EndpointSlice', 'ADDED', slice('dns-1', { ports: [{ name: 'dns', port: 53, protocol: 'UDP' }], endpoints: [ep('10.1.0.1')], annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': '2026-11-25T10:00:00Z' } }));
+  const first = m.build('IPv4', ctx4);
+  m.onEvent('EndpointSlice', 'MODIFIED', slice('dns-1', { ports: [{ name: 'dns', port: 53, protocol: 'UDP' }], endpoints: [ep('10.1.0.2')], annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': '2026-11-25T10:00:09Z' } }));
+  const peek = m.build('IPv4', ctx4, { peek: true });
+  assert.deepEqual([...peek.change.changedKeys], ['ns/dns:dns/UDP']);
+  const real = m.build('IPv4', ctx4);
+  assert.deepEqual([...real.change.changedKeys], ['ns/dns:dns/UDP']);
+  assert.equal(real.change.conntrackCleanupRequired, true);
+  assert.equal(real.change.triggerTimes.length, 1);
+  assert.notEqual(real.state.services.get('ns/dns:dns/UDP'), first.state.services.get('ns/dns:dns/UDP'));
+  // Carried once only.
+  assert.equal(m.build('IPv4', ctx4).change.changedKeys.size, 0);
+});
