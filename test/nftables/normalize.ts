@@ -37,7 +37,7 @@ function parseBlocks(listing: string): { head: string[]; blocks: Block[] } {
 export function normalizeTable(listing: string): string {
   const { head, blocks } = parseBlocks(listing);
   const endpoints = new Map<string, string>();
-  const epBlocks = blocks.filter((b) => /^map endpoints-[a-z]+ \{$/.test(b.header));
+  const epBlocks = blocks.filter((b) => /^map endpoints-[a-z]+-[x0-9]+ \{$/.test(b.header));
   for (const b of epBlocks) {
     const map = b.header.split(' ')[1]!;
     for (const e of b.elements) {
@@ -50,7 +50,7 @@ export function normalizeTable(listing: string): string {
     .map((b) => {
       const decl = b.decl.map((l) =>
         l
-          .replace(/numgen random mod (\d+)(?: offset (\d+))? map @(endpoints-[a-z]+)/, (_m, n: string, off: string | undefined, map: string) => {
+          .replace(/numgen random mod (\d+)(?: offset (\d+))? map @(endpoints-[a-z]+-[x0-9]+)/, (_m, n: string, off: string | undefined, map: string) => {
             const base = Number(off ?? 0);
             const picks: string[] = [];
             for (let i = 0; i < Number(n); i++) picks.push(endpoints.get(`${map}/${base + i}`) ?? `MISSING(${map}/${base + i})`);

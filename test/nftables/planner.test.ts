@@ -54,12 +54,12 @@ test('replacing one endpoint of one service: two element operations, no chain re
   assert.deepEqual(p1.changed, ['ns/s7:p/TCP']);
   const lines = p1.script.trim().split('\n');
   // The old endpoint 198.18.110.7 sat at key base+1; the new one takes its slot.
-  const base = Number(/ns\/s7\/tcp\/p meta l4proto tcp dnat ip to numgen random mod 2 offset (\d+) map @endpoints-tcp/.exec(p0.script)?.[1]);
+  const base = Number(/ns\/s7\/tcp\/p meta l4proto tcp dnat ip to numgen random mod 2 offset (\d+) map @endpoints-tcp-0/.exec(p0.script)?.[1]);
   assert.equal(base, 94); // 47 services sort before ns/s7, each with a block of 2
   assert.deepEqual(lines, [
-    `delete element ip kube-proxy endpoints-tcp { ${base + 1} }`,
+    `delete element ip kube-proxy endpoints-tcp-0 { ${base + 1} }`,
     'delete element ip kube-proxy hairpin { 198.18.110.7 . 198.18.110.7 }',
-    `add element ip kube-proxy endpoints-tcp { ${base + 1} : 198.18.120.7 . 8080 }`,
+    `add element ip kube-proxy endpoints-tcp-0 { ${base + 1} : 198.18.120.7 . 8080 }`,
     'add element ip kube-proxy hairpin { 198.18.120.7 . 198.18.120.7 }',
   ]);
   assertGolden('incremental-endpoint-replace.nft', p1.script);
@@ -73,13 +73,13 @@ test('adding an endpoint beyond the block capacity moves only that service', () 
     endpoints: [ep('198.18.100.3'), ep('198.18.110.3'), ep('198.18.120.3')],
   });
   const p1 = plan(p0.next, state(svcs.map((s) => (s.key === changed.key ? changed : s))), config());
-  const other = foreign(p1.script, /ns\/s3\/|endpoints-tcp \{|hairpin \{/);
+  const other = foreign(p1.script, /ns\/s3\/|endpoints-tcp-0 \{|hairpin \{/);
   assert.deepEqual(other, []);
   assert.match(p1.script, /flush chain ip kube-proxy service-[A-Z2-7]{8}-ns\/s3\/tcp\/p\n/);
   // A new block of capacity 4 after the 10 existing blocks of 2.
-  assert.match(p1.script, /numgen random mod 3 offset 20 map @endpoints-tcp/);
-  assert.match(p1.script, /delete element ip kube-proxy endpoints-tcp \{ 6, 7 \}/);
-  assert.match(p1.script, /add element ip kube-proxy endpoints-tcp \{ 20 : 198.18.100.3 . 8080, 21 : 198.18.110.3 . 8080, 22 : 198.18.120.3 . 8080 \}/);
+  assert.match(p1.script, /numgen random mod 3 offset 20 map @endpoints-tcp-0/);
+  assert.match(p1.script, /delete element ip kube-proxy endpoints-tcp-0 \{ 6, 7 \}/);
+  assert.match(p1.script, /add element ip kube-proxy endpoints-tcp-0 \{ 20 : 198.18.100.3 . 8080, 21 : 198.18.110.3 . 8080, 22 : 198.18.120.3 . 8080 \}/);
 });
 
 test('adding and removing services touches only those services', () => {
@@ -89,7 +89,7 @@ test('adding and removing services touches only those services', () => {
   const next = [...svcs.filter((s) => s.key !== 'ns/s4:p/TCP'), added];
   const p1 = plan(p0.next, state(next), config());
   assert.deepEqual([...p1.changed].sort(), ['ns/new:p/TCP', 'ns/s4:p/TCP']);
-  assert.deepEqual(foreign(p1.script, /ns\/s4\/|ns\/new\/|198\.19\.0\.4\b|198\.19\.9\.9|endpoints-tcp \{|hairpin \{/), []);
+  assert.deepEqual(foreign(p1.script, /ns\/s4\/|ns\/new\/|198\.19\.0\.4\b|198\.19\.9\.9|endpoints-tcp-0 \{|hairpin \{/), []);
   const lines = p1.script.trim().split('\n');
   // References go before the chain deletions.
   const lastElementDelete = lines.map((l) => l.startsWith('delete element')).lastIndexOf(true);
@@ -98,9 +98,9 @@ test('adding and removing services touches only those services', () => {
   assert.ok(lines.some((l) => l === 'delete element ip kube-proxy cluster-ips { 198.19.0.4 }'));
   assert.ok(lines.some((l) => /^add element ip kube-proxy service-nodeports \{ tcp \. 30099 : goto external-/.test(l)));
   // The freed block [8,10) is reused by the next allocation of that capacity, not in this plan.
-  assert.match(p1.script, /offset 20 map @endpoints-tcp/);
+  assert.match(p1.script, /offset 20 map @endpoints-tcp-0/);
   const p2 = plan(p1.next, state([...next, sp('ns', 'newer', { clusterIP: '198.19.9.10', endpoints: [ep('198.18.1.1'), ep('198.18.1.2')] })]), config());
-  assert.match(p2.script, /offset 8 map @endpoints-tcp/);
+  assert.match(p2.script, /offset 8 map @endpoints-tcp-0/);
 });
 
 test('shared elements survive while another owner claims them', () => {
@@ -161,5 +161,6 @@ test('slot assignment keeps surviving endpoints in place', () => {
   assert.deepEqual(b2.slots, ['c', 'd']);
   assert.equal(b2.base, 0);
   const b3 = assignSlots(b2, ['a', 'b', 'c', 'd', 'e'], alloc);
-  assert.deepEqual([b3.base, b3.cap], [4, 8]);
+  // A new block of capacity 8, aligned to 8 so it never straddles an endpoint-map page.
+  assert.deepEqual([b3.base, b3.cap], [8, 8]);
 });

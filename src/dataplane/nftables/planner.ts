@@ -30,7 +30,7 @@ import {
   type ServiceRecord,
   type SetDecl,
   buildService,
-  endpointsMapName,
+  endpointsMapDecl,
 } from './service.js';
 
 export const DEFAULT_TABLE = 'kube-proxy';
@@ -56,6 +56,8 @@ export interface Applied {
   readonly elements: ElementTable;
   /** Key blocks of each `endpoints-<proto>` map, by lower-case protocol. */
   readonly alloc: Map<string, BlockAllocator>;
+  /** Endpoint-map pages declared in the kernel (kept until the next full sync). */
+  readonly endpointMaps: Set<string>;
 }
 
 function allocators(): Map<string, BlockAllocator> {
@@ -212,12 +214,6 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
     kind: 'map',
     body: `{ type ${ipProtoPort} ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }`,
   });
-  for (const proto of ENDPOINT_PROTOCOLS) {
-    s.set(endpointsMapName(proto), {
-      kind: 'map',
-      body: `{ typeof numgen random mod 1 : ${ipX} daddr . ${proto} dport ; comment "endpoint blocks: key base+i of a service port -> endpoint" ; }`,
-    });
-  }
   s.set(HAIRPIN_SET, {
     kind: 'set',
     body: `{ type ${addrType} . ${addrType} ; comment "endpoint . endpoint: a pod reaching itself through a service is masqueraded" ; }`,
@@ -316,6 +312,7 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
     services: new Map(),
     elements: new ElementTable(),
     alloc: allocators(),
+    endpointMaps: new Set(),
   };
   const recs: ServiceRecord[] = [];
   for (const [key, sp] of state.services) {
@@ -325,6 +322,13 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
     recs.push(rec);
   }
   for (const a of next.alloc.values()) a.settle();
+  for (const rec of recs) {
+    for (const m of rec.endpointMaps) {
+      if (next.endpointMaps.has(m)) continue;
+      next.endpointMaps.add(m);
+      s.set(m, endpointsMapDecl(ctx.ipX, rec.sp.protocol));
+    }
+  }
   for (const rec of recs) for (const [name, d] of rec.sets) s.set(name, d);
   for (const rec of recs) for (const name of rec.chains.keys()) s.chain(name);
   for (const rec of recs) for (const [name, rules] of rec.chains) for (const r of rules) s.rule(name, r);
@@ -375,6 +379,11 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     const rec = buildService(sp, ctx, old, allocFor(prev, sp.protocol));
     claimAll(prev.elements, rec);
     prev.services.set(key, rec);
+    for (const m of rec.endpointMaps) {
+      if (prev.endpointMaps.has(m)) continue;
+      prev.endpointMaps.add(m);
+      addSets.push([m, endpointsMapDecl(ctx.ipX, sp.protocol)]);
+    }
 
     // A re-declared set (e.g. a new affinity timeout) must be deleted and re-added, which needs
     // every rule referencing it gone first: then rewrite all of this port's chains.

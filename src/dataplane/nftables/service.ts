@@ -5,19 +5,27 @@
 // affinity sets exist only for sessionAffinity ClientIP, where they are needed.
 
 import type { Endpoint, ServicePort } from '../../model/types.js';
-import { type Block, BlockAllocator, capacityFor } from './alloc.js';
+import { type Block, BlockAllocator, capacityFor, pageOf } from './alloc.js';
 import type { ElementOp } from './elements.js';
 import { affinitySetName, endpointChainName, serviceChainNames } from './names.js';
 
 export const MARK_MASQ_CHAIN = 'mark-for-masquerade';
 export const REJECT_CHAIN = 'reject-chain';
 /**
- * One endpoint map per protocol (`endpoints-tcp`, …): nft 1.0.6 cannot add a rule using a map
- * typed `th dport` that already exists in the kernel ("conflicting protocols specified: tcp vs.
- * th"), but accepts `tcp dport` behind `meta l4proto tcp`.
+ * Endpoint maps are per protocol (`endpoints-tcp-0`, …): nft 1.0.6 cannot add a rule using a
+ * map typed `th dport` that already exists in the kernel ("conflicting protocols specified: tcp
+ * vs. th"), but accepts `tcp dport` behind `meta l4proto tcp`. And per page of keys (alloc.ts).
  */
-export function endpointsMapName(protocol: string): string {
-  return `endpoints-${protocol.toLowerCase()}`;
+export function endpointsMapName(protocol: string, b: Block): string {
+  return `endpoints-${protocol.toLowerCase()}-${pageOf(b)}`;
+}
+
+export function endpointsMapDecl(ipX: 'ip' | 'ip6', protocol: string): SetDecl {
+  const proto = protocol.toLowerCase();
+  return {
+    kind: 'map',
+    body: `{ typeof numgen random mod 1 : ${ipX} daddr . ${proto} dport ; comment "endpoint blocks: key base+i of a service port -> endpoint" ; }`,
+  };
 }
 export const ENDPOINT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
 export const HAIRPIN_SET = 'hairpin';
@@ -62,6 +70,8 @@ export interface ServiceRecord {
   /** Elements this port claims in shared or own sets/maps. */
   readonly elements: readonly ElementOp[];
   readonly blocks: { readonly service?: SlotBlock; readonly local?: SlotBlock };
+  /** Shared endpoint-map pages this port's rules use (declared by the planner, never per service). */
+  readonly endpointMaps: readonly string[];
 }
 
 function epValue(ep: Endpoint): string {
@@ -201,6 +211,7 @@ export function buildService(
   }
 
   const blocks: { service?: SlotBlock; local?: SlotBlock } = {};
+  const endpointMaps: string[] = [];
   const writeChoice = (chain: string, vmap: string, eps: readonly Endpoint[], which: 'service' | 'local'): void => {
     const r = rules(chain);
     if (affinity) {
@@ -212,7 +223,8 @@ export function buildService(
     }
     const b = assignSlots(old?.blocks[which], eps.map(epValue), alloc);
     blocks[which] = b;
-    const map = endpointsMapName(proto);
+    const map = endpointsMapName(proto, b);
+    endpointMaps.push(map);
     r.push(`meta l4proto ${proto} dnat ${ipX} to numgen random mod ${eps.length} offset ${b.base} map @${map}`);
     b.slots.forEach((v, i) => claim(map, String(b.base + i), v));
   };
@@ -247,5 +259,5 @@ export function buildService(
     claim(HAIRPIN_SET, `${ep.ip} . ${ep.ip}`, null);
   }
 
-  return { sp, chains, sets, elements, blocks };
+  return { sp, chains, sets, elements, blocks, endpointMaps };
 }

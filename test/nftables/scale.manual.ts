@@ -1,0 +1,86 @@
+// Scale measurement (not a test): N services × E endpoints in a throw-away network namespace.
+//   node --import tsx test/nftables/scale.manual.ts [services=10000] [endpoints=10]
+// Prints wall time of planning and of `nft -f` for a full sync, a second full sync replacing the
+// table, and single changes (one endpoint replaced, one endpoint added, one service added/removed).
+
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNftablesDataplane, plan, planFull } from '../../src/dataplane/nftables/index.js';
+import type { ServicePort } from '../../src/model/types.js';
+import { config, ep, sp, state } from './fixtures.js';
+import { createNetns } from './netns.js';
+
+const N = Number(process.argv[2] ?? 10000);
+const E = Number(process.argv[3] ?? 10);
+
+function svc(i: number, e = E, salt = 0): ServicePort {
+  const eps = Array.from({ length: e }, (_, j) => ep(`198.18.${(j + salt) % 250}.${i & 255}`, { port: 1000 + (i >> 8) }));
+  return sp('ns', `s${i}`, { clusterIP: `198.19.${i >> 8}.${i & 255}`, nodePort: i < 2000 ? 30000 + i : 0, endpoints: eps });
+}
+
+function ms(t0: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - t0) / 1e5) / 10;
+}
+
+async function main(): Promise<void> {
+  const ns = await createNetns('nftscale');
+  const dir = mkdtempSync(join(tmpdir(), 'kpx-nft-'));
+  try {
+    const wrapper = join(dir, 'nft');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns.name} nft "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    process.env.KPX_TOOL_NFT = wrapper;
+    const cfg = config();
+    let svcs = Array.from({ length: N }, (_, i) => svc(i));
+    const st0 = state(svcs);
+
+    let t = process.hrtime.bigint();
+    const p = planFull(st0, cfg);
+    console.log(`plan full: ${ms(t)} ms, ${p.ops} ops, ${(p.script.length / 1e6).toFixed(1)} MB`);
+
+    // CPU time of nft for the same full transaction (wall time suffers on a loaded machine).
+    const timed = await ns.exec('/usr/bin/time', ['-f', '%e %U %S', 'nft', '-f', '-'], { input: p.script });
+    const [wall, user, sys] = timed.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+    console.log(`nft -f full script: wall ${wall} s, cpu user ${user} s + sys ${sys} s`);
+    console.log(`load average: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+
+    const dp = createNftablesDataplane(cfg);
+    t = process.hrtime.bigint();
+    let r = await dp.sync(st0, { full: true });
+    console.log(`full sync (empty kernel): wall ${ms(t)} ms, nft ${Math.round(r.toolMillis)} ms`);
+    t = process.hrtime.bigint();
+    r = await dp.sync(st0, { full: true });
+    console.log(`full sync (replacing the table): wall ${ms(t)} ms, nft ${Math.round(r.toolMillis)} ms`);
+
+    const change = async (what: string, next: ServicePort[]): Promise<void> => {
+      svcs = next;
+      const t1 = process.hrtime.bigint();
+      const res = await dp.sync(state(svcs), { full: false });
+      console.log(`${what}: wall ${ms(t1)} ms, nft ${Math.round(res.toolMillis)} ms, ${res.operations} ops, full=${res.full}`);
+    };
+    const k = Math.floor(N / 2);
+    await change('one endpoint replaced', svcs.map((s, i) => (i === k ? svc(i, E, 7) : s)));
+    await change('one endpoint added', svcs.map((s, i) => (i === k ? svc(i, E + 1, 7) : s)));
+    await change('one service added', [...svcs, svc(N)]);
+    await change('one service removed', svcs.slice(0, -1));
+    await change('100 services changed', svcs.map((s, i) => (i % Math.floor(N / 100) === 0 ? svc(i, E, 3) : s)));
+    await change('no change', svcs);
+
+    // Planning cost alone for a one-endpoint change at this scale (no kernel).
+    const base = planFull(state(svcs), cfg).next;
+    t = process.hrtime.bigint();
+    plan(base, state(svcs.map((s, i) => (i === 1 ? svc(i, E, 9) : s))), cfg);
+    console.log(`plan one change: ${ms(t)} ms`);
+
+    t = process.hrtime.bigint();
+    const drift = await dp.detectDrift();
+    console.log(`detectDrift: ${ms(t)} ms (drift=${drift})`);
+  } finally {
+    delete process.env.KPX_TOOL_NFT;
+    await ns.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
