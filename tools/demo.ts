@@ -75,6 +75,7 @@ async function main(): Promise<number> {
       ],
       { prefix: ['ip', 'netns', 'exec', topo.ns('node')] },
     );
+    topo.track(proxy);
     proxy.stdout?.on('data', (b: Buffer) => log.push(b.toString()));
     proxy.stderr?.on('data', (b: Buffer) => log.push(b.toString()));
     say(`proxy: pid ${proxy.pid}, --manifests ${manifests}`);

@@ -18,7 +18,7 @@
 // The node namespaces can be rebuilt between proxy runs (fresh rules, conntrack and sysctls) without
 // restarting pods: `resetNodes()` deletes them and re-plumbs the pods' veths.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../src/util/exec.js';
 import { Agent } from './backend.js';
@@ -117,6 +117,8 @@ export class Topology {
   readonly agents = new Map<string, Agent>();
   private created = new Set<string>();
   private destroyed = false;
+  /** Processes started inside our namespaces by callers (proxies): killed by PID before teardown. */
+  private readonly tracked = new Set<ChildProcess>();
 
   private constructor(readonly opts: TopologyOptions) {
     this.prefix = `kpx-tr-${randomBytes(2).toString('hex')}`;
@@ -303,6 +305,24 @@ export class Topology {
     await this.buildNodes();
   }
 
+  /** Kill `child` (by PID) on teardown and on exit/signals if it is still running then. */
+  track(child: ChildProcess): void {
+    this.tracked.add(child);
+  }
+
+  private killTracked(): void {
+    for (const c of this.tracked) {
+      if (c.exitCode === null && c.signalCode === null && c.pid) {
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    this.tracked.clear();
+  }
+
   /** Run a command in a namespace (for ruleset dumps and debugging). */
   async exec(role: string, argv: string[], allowFailure = true): Promise<string> {
     const r = await run('ip', ['netns', 'exec', this.ns(role), ...argv], { allowFailure, timeoutMs: 30_000 });
@@ -311,6 +331,7 @@ export class Topology {
 
   async destroy(): Promise<void> {
     if (this.destroyed) return;
+    this.killTracked();
     await Promise.all([...this.agents.values()].map((a) => a.stop().catch(() => a.killNow())));
     this.agents.clear();
     for (const role of [...this.created]) {
@@ -325,6 +346,7 @@ export class Topology {
   /** Best-effort synchronous teardown for process exit handlers. */
   destroySync(): void {
     if (this.destroyed) return;
+    this.killTracked();
     for (const a of this.agents.values()) a.killNow();
     for (const role of this.created) {
       try {

@@ -252,6 +252,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
               ...(opts.extraFlags ?? []),
             ];
             const child = startProxy(args, { prefix: ['ip', 'netns', 'exec', T().ns(n)], env: { ...process.env, ...opts.env } });
+            T().track(child);
             const run: ProxyRun = { node: n, child, log: [], exited: false };
             const keep = (b: Buffer): void => {
               run.log.push(b.toString());
