@@ -120,8 +120,8 @@ test('kubectl create/get/replace/apply/label/delete against the test API server;
     await waitFor(() => h.view.Service.has('default/web'), 'unlabel shows it again');
     assert.deepEqual(h.events.map((e) => `${e.type} ${e.key}`), ['DELETED default/web', 'ADDED default/web']);
 
-    // Nodes: only ours is watched.
-    await kubectl('create', '-f', await file('nodes.yaml', 'apiVersion: v1\nkind: Node\nmetadata:\n  name: node-a\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: node-b\n'));
+    // Nodes (created through apply's create path): only ours is watched.
+    await kubectl('apply', '-f', await file('nodes.yaml', 'apiVersion: v1\nkind: Node\nmetadata:\n  name: node-a\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: node-b\n'));
     await waitFor(() => h.view.Node.has('node-a'), 'node seen');
     assert.deepEqual(h.keys('Node'), ['node-a']);
 

@@ -306,3 +306,37 @@ test('patch helpers: merge, strategic (ports by key, $patch delete, element orde
   assert.deepEqual(jsonPatch({ a: [1, 2] }, [{ op: 'add', path: '/a/-', value: 3 }, { op: 'remove', path: '/a/0' }]), { a: [2, 3] });
   assert.throws(() => jsonPatch({}, [{ op: 'remove', path: '/x' }]));
 });
+
+test('CLI: --load preloads manifests and prints a working kubeconfig path', async () => {
+  const { spawn } = await import('node:child_process');
+  const { mkdtemp, writeFile, readFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const pathMod = await import('node:path');
+  // Run main.ts under tsx, or main.js when the tests were compiled with tsc.
+  const compiled = import.meta.url.endsWith('.js');
+  const main = new URL(`../../tools/test-apiserver/main.${compiled ? 'js' : 'ts'}`, import.meta.url);
+  const dir = await mkdtemp(pathMod.join(tmpdir(), 'kpx-cli-'));
+  await writeFile(pathMod.join(dir, 'svc.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: loaded\nspec:\n  ports:\n  - port: 80\n');
+  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), main.pathname, '--load', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const kubeconfig = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const t = setTimeout(() => reject(new Error('CLI printed no kubeconfig path in 20 s')), 20_000);
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('\n')) {
+          clearTimeout(t);
+          resolve(out.trim());
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`CLI exited ${code}`)));
+    });
+    const kc = JSON.parse(await readFile(kubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[]; users: { user: { token: string } }[] };
+    const srvLike = { url: kc.clusters[0]!.cluster.server, token: kc.users[0]!.user.token } as TestApiServer;
+    const l = await call(srvLike, 'GET', '/api/v1/namespaces/default/services');
+    assert.deepEqual(l.body.items.map((i: J) => i.metadata.name), ['loaded']);
+  } finally {
+    child.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  }
+});
