@@ -96,6 +96,15 @@ function newFamilyState(): FamilyState {
   };
 }
 
+/**
+ * A family that was never built recomputes everything on its first build anyway; not
+ * tracking keys for it keeps a single-stack proxy's unused family from collecting every
+ * Service key ever seen.
+ */
+function markDirty(fs: FamilyState, svcKey: string): void {
+  if (!fs.allDirty) fs.dirty.add(svcKey);
+}
+
 /** Identity of one object version, for "report invalid once per version". */
 function versionSignature(obj: unknown): string {
   if (isRecord(obj)) {
@@ -274,7 +283,7 @@ export class ServiceModel {
   // --- events -------------------------------------------------------------------------
 
   private markServiceDirty(svcKey: string): void {
-    for (const f of FAMILIES) this.fam[f].dirty.add(svcKey);
+    for (const f of FAMILIES) markDirty(this.fam[f], svcKey);
   }
 
   private onService(type: EventType, object: unknown): boolean {
@@ -322,7 +331,7 @@ export class ServiceModel {
     let bySlice = fs.slicesByService.get(slice.serviceKey);
     if (!bySlice) fs.slicesByService.set(slice.serviceKey, (bySlice = new Map()));
     bySlice.set(slice.key, slice);
-    fs.dirty.add(slice.serviceKey);
+    markDirty(fs, slice.serviceKey);
     if (parsed.triggerTime && fs.triggers.length < MAX_PENDING_TRIGGERS) fs.triggers.push(parsed.triggerTime);
     return true;
   }
@@ -337,7 +346,7 @@ export class ServiceModel {
       bySlice.delete(key);
       if (bySlice.size === 0) fs.slicesByService.delete(prev.serviceKey);
     }
-    fs.dirty.add(prev.serviceKey);
+    markDirty(fs, prev.serviceKey);
     return true;
   }
 

@@ -483,3 +483,18 @@ test('a peek build does not swallow changes: they are carried into the next real
   // Carried once only.
   assert.equal(m.build('IPv4', ctx4).change.changedKeys.size, 0);
 });
+
+test('a family that is never built does not accumulate dirty keys', () => {
+  const { m } = model();
+  for (let i = 0; i < 100; i++) {
+    m.onEvent('Service', 'ADDED', svc(`s${i}`, { clusterIP: `10.0.1.${i}` }));
+    m.onEvent('Service', 'DELETED', svc(`s${i}`));
+    m.build('IPv4', ctx4);
+  }
+  // Reach into the bookkeeping on purpose: this is about memory held, not about output.
+  const fam = (m as unknown as { fam: Record<string, { dirty: Set<string> }> }).fam;
+  assert.equal(fam.IPv6!.dirty.size, 0);
+  assert.equal(fam.IPv4!.dirty.size, 0);
+  m.onEvent('Service', 'ADDED', svc('late', { clusterIP: '10.0.0.9', clusterIPs: ['10.0.0.9', 'fd00::9'], ipFamilies: ['IPv4', 'IPv6'] }));
+  assert.deepEqual([...m.build('IPv6', ctx6).state.services.keys()], ['ns/late:p/TCP']);
+});
