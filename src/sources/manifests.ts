@@ -257,13 +257,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
       });
       if (!st.isDirectory()) throw new Error(`manifests directory ${dir}: not a directory`);
       stopped = false;
-      // Parse before handing the handler in, so the initial set is emitted in kind order in one go.
-      await scan();
-      handler = h;
-      const initial = emitted;
-      emitted = new Map();
-      diffAndEmit(initial);
-      for (const kind of KIND_ORDER) h.onSynced(kind);
+      // Watch first, so a change made during the initial scan schedules another scan instead of being missed.
       try {
         watcher = fsWatch(dir, { persistent: false }, () => schedule());
         watcher.on('error', (e) => {
@@ -274,6 +268,13 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
       } catch (e) {
         log.warn('Cannot watch the manifests directory; relying on the periodic rescan', { dir, err: e as Error });
       }
+      // Parse before handing the handler in, so the initial set is emitted in kind order in one go.
+      await scan();
+      handler = h;
+      const initial = emitted;
+      emitted = new Map();
+      diffAndEmit(initial);
+      for (const kind of KIND_ORDER) h.onSynced(kind);
       periodic = setInterval(() => void scan(), rescanMs);
       periodic.unref();
     },
