@@ -119,51 +119,14 @@ async function setOOMScoreAdj(value: number | null): Promise<void> {
 
 async function runProxy(o: ProxyOptions): Promise<number> {
   log.info('Starting kube-proxy-ts', { mode: o.mode, node: o.hostname, source: o.manifestsDir ?? 'apiserver' });
-  registerMetrics(o.mode);
-  const factory = await loadDataplaneFactory(o.mode);
-  await setOOMScoreAdj(o.config.oomScoreAdj);
-  await setupConntrack(o.config.conntrack);
 
-  // Upstream platformCleanup: remove what the other modes left behind. Our own mode's rules stay:
-  // a restarted proxy keeps serving with them until its first sync replaces them atomically.
-  const others: ProxyMode[] = o.mode === 'nftables' ? ['iptables', 'ipvs'] : ['nftables'];
-  await cleanupModes(o, others);
-
-  const health = new ProxyHealth(2 * o.syncPeriodMs);
-  const serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy() });
-  const model = new ServiceModel({ nodeName: o.hostname });
-  const proxier = new Proxier({
-    options: o,
-    model,
-    factory,
-    health,
-    serviceHealth,
-    eligibleWithoutNode: o.manifestsDir !== null,
-  });
-
+  // What has been started so far; a signal at any point of start-up stops exactly that.
+  let source: Source | null = null;
+  let proxier: Proxier | null = null;
+  let serviceHealth: ServiceHealthServer | null = null;
   const servers: ManagedServer[] = [];
-  const hardFail = o.config.bindAddressHardFail;
-  let fatal: (e: Error) => void = () => undefined;
-  const fatalError = new Promise<never>((_, reject) => {
-    fatal = reject;
-  });
-  fatalError.catch(() => undefined);
-  if (o.healthzBindAddress) servers.push(serve('healthz', o.healthzBindAddress, healthzHandler(health), { hardFail }));
-  if (o.metricsBindAddress) {
-    servers.push(
-      serve('metrics', o.metricsBindAddress, metricsHandler({ mode: o.mode, config: o.config, debugState: () => proxier.debugState() }), {
-        hardFail,
-      }),
-    );
-  }
-  for (const s of servers) s.ready.catch((e: Error) => fatal(e));
-
-  const source = await createSource(o);
-  proxier.start();
-  await source.start(proxier);
-
+  let stopping = false;
   const stopped = new Promise<number>((resolve) => {
-    let stopping = false;
     const onSignal = (sig: NodeJS.Signals): void => {
       if (stopping) {
         log.warn('Second signal, exiting now', { signal: sig });
@@ -177,9 +140,9 @@ async function runProxy(o: ProxyOptions): Promise<number> {
       }, 10_000);
       force.unref();
       void (async () => {
-        await source.stop().catch((e: unknown) => log.error('Stopping source failed', { err: e }));
-        await proxier.stop();
-        await serviceHealth.close();
+        await source?.stop().catch((e: unknown) => log.error('Stopping source failed', { err: e }));
+        await proxier?.stop();
+        await serviceHealth?.close();
         await Promise.all(servers.map((s) => s.close()));
         clearTimeout(force);
         resolve(0);
@@ -188,7 +151,51 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  let fatal: (e: Error) => void = () => undefined;
+  const fatalError = new Promise<never>((_, reject) => {
+    fatal = reject;
+  });
+  fatalError.catch(() => undefined);
+
+  const startUp = async (): Promise<void> => {
+    registerMetrics(o.mode);
+    const factory = await loadDataplaneFactory(o.mode);
+    await setOOMScoreAdj(o.config.oomScoreAdj);
+    await setupConntrack(o.config.conntrack);
+    // Upstream platformCleanup: remove what the other modes left behind. Our own mode's rules stay:
+    // a restarted proxy keeps serving with them until its first sync replaces them atomically.
+    await cleanupModes(o, o.mode === 'nftables' ? ['iptables', 'ipvs'] : ['nftables']);
+    if (stopping) return;
+
+    const health = new ProxyHealth(2 * o.syncPeriodMs);
+    serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy() });
+    const p = new Proxier({
+      options: o,
+      model: new ServiceModel({ nodeName: o.hostname }),
+      factory,
+      health,
+      serviceHealth,
+      eligibleWithoutNode: o.manifestsDir !== null,
+    });
+    proxier = p;
+    const hardFail = o.config.bindAddressHardFail;
+    if (o.healthzBindAddress) servers.push(serve('healthz', o.healthzBindAddress, healthzHandler(health), { hardFail }));
+    if (o.metricsBindAddress) {
+      const handler = metricsHandler({ mode: o.mode, config: o.config, debugState: () => p.debugState() });
+      servers.push(serve('metrics', o.metricsBindAddress, handler, { hardFail }));
+    }
+    for (const s of servers) s.ready.catch((e: Error) => fatal(e));
+
+    const src = await createSource(o);
+    if (stopping) return;
+    source = src;
+    p.start();
+    // Not awaited: the initial list may take long (or never come); shutdown must not wait for it.
+    src.start(p).catch((e: unknown) => fatal(e instanceof Error ? e : new Error(String(e))));
+  };
+
   try {
+    await Promise.race([startUp(), fatalError]);
     return await Promise.race([stopped, fatalError]);
   } catch (e) {
     log.error('Fatal', { err: e });
