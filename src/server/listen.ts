@@ -29,9 +29,9 @@ export function listenOnce(server: http.Server, host: string, port: number): Pro
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    // '' means every address: '::' (dual-stack) where IPv6 is available, else 0.0.0.0 — like Go's
-    // wildcard listen, which upstream uses.
-    if (host === '') server.listen({ port });
+    // '' and '0.0.0.0' mean every address: '::' (dual-stack) where IPv6 is available, else 0.0.0.0.
+    // That is Go's behaviour for a "tcp" listen on 0.0.0.0, which upstream's servers use.
+    if (host === '' || host === '0.0.0.0') server.listen({ port });
     else server.listen({ host, port });
   });
 }
