@@ -103,7 +103,6 @@ export interface Plan {
 }
 
 interface Ctx {
-  readonly ipv6: boolean;
   readonly masqMark: string;
   readonly masqueradeAll: boolean;
   readonly detector: LocalDetector;
@@ -192,7 +191,7 @@ export function probability(n: number): string {
 
 const chainLine = (c: string): string => `:${c} - [0:0]`;
 
-function hasSepComment(ctx: Ctx, comment: string): string {
+function serviceComment(ctx: Ctx, comment: string): string {
   // Upstream appendServiceCommentLocked: comments cost 40%+ of the restore size at scale.
   return ctx.largeClusterMode ? '' : ` -m comment --comment ${comment}`;
 }
@@ -326,7 +325,7 @@ function writeServiceToEndpointRules(sp: ServicePort, f: SvcFacts, ctx: Ctx, cha
       const hp = joinHostPort(ep.ip, ep.port);
       const sep = endpointChainName(sp.spn, f.proto, hp);
       rules.push(
-        `-A ${chain}${hasSepComment(ctx, `"${sp.spn} -> ${hp}"`)} -m recent --name ${sep} --rcheck --seconds ${sp.affinityTimeoutSeconds} --reap -j ${sep}`,
+        `-A ${chain}${serviceComment(ctx, `"${sp.spn} -> ${hp}"`)} -m recent --name ${sep} --rcheck --seconds ${sp.affinityTimeoutSeconds} --reap -j ${sep}`,
       );
     }
   }
@@ -335,7 +334,7 @@ function writeServiceToEndpointRules(sp: ServicePort, f: SvcFacts, ctx: Ctx, cha
     const hp = joinHostPort(ep.ip, ep.port);
     const sep = endpointChainName(sp.spn, f.proto, hp);
     const stat = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n - i)}` : '';
-    rules.push(`-A ${chain}${hasSepComment(ctx, `"${sp.spn} -> ${hp}"`)}${stat} -j ${sep}`);
+    rules.push(`-A ${chain}${serviceComment(ctx, `"${sp.spn} -> ${hp}"`)}${stat} -j ${sep}`);
   });
 }
 
@@ -397,7 +396,7 @@ function writeServiceChains(sp: ServicePort, f: SvcFacts, ctx: Ctx, chains: stri
     const hp = joinHostPort(ep.ip, ep.port);
     const sep = endpointChainName(spn, f.proto, hp);
     chains.push(sep);
-    const head = `-A ${sep}${hasSepComment(ctx, spn)}`;
+    const head = `-A ${sep}${serviceComment(ctx, spn)}`;
     rules.push(`${head} -s ${ep.ip} -j ${KUBE_MARK_MASQ}`);
     rules.push(`${head}${affinity ? ` -m recent --name ${sep} --set` : ''} -m ${f.proto} -p ${f.proto} -j DNAT --to-destination ${hp}`);
   }
@@ -418,7 +417,6 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     opts.full || prev === null || prev.family !== cfg.family || prev.largeClusterMode !== largeClusterMode || prev.settingsKey !== sKey;
 
   const ctx: Ctx = {
-    ipv6,
     masqMark: masqueradeMark(cfg.masqueradeBit),
     masqueradeAll: cfg.masqueradeAll,
     detector: cfg.localDetector,
