@@ -42,24 +42,40 @@ function toEndpoint(e: SliceEndpoint, port: number, nodeName: string): Endpoint 
   });
 }
 
-/** Duplicate rule (upstream addEndpoints): the first copy wins unless a later copy is not terminating. */
-function addTo(set: Map<string, Endpoint>, key: string, ep: Endpoint): void {
-  if (!ep.terminating || !set.has(key)) set.set(key, ep);
-}
-
-function sortedFrom(set: Map<string, Endpoint>): PortEndpoints {
-  return Object.freeze([...set.keys()].sort().map((k) => set.get(k)!));
-}
-
 function sliceEndpoints(slice: ParsedSlice, port: number, nodeName: string): PortEndpoints {
   let m = memo.get(slice);
   if (!m || m.nodeName !== nodeName) memo.set(slice, (m = { nodeName, byPort: [] }));
   for (const [p, pe] of m.byPort) if (p === port) return pe;
-  const set = new Map<string, Endpoint>();
-  for (const e of slice.endpoints) addTo(set, joinHostPort(e.ip, port), toEndpoint(e, port, nodeName));
-  const pe = sortedFrom(set);
+  const pe = dedupeSorted(slice.endpoints.map((e) => toEndpoint(e, port, nodeName)));
   m.byPort.push([port, pe]);
   return pe;
+}
+
+/**
+ * Sort by "ip:port" and apply upstream's duplicate rule (addEndpoints, visiting `eps` in
+ * order): the first copy wins unless a later copy is not terminating — i.e. the last
+ * non-terminating copy, else the first. Done by sorting indices rather than through a Map:
+ * this runs for every slice on the initial list of a large cluster.
+ */
+export function dedupeSorted(eps: readonly Endpoint[]): PortEndpoints {
+  const n = eps.length;
+  const keys = eps.map((ep) => joinHostPort(ep.ip, ep.port));
+  const idx = Array.from({ length: n }, (_, i) => i);
+  // Ties keep input order, which the duplicate rule depends on.
+  idx.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
+  const out: Endpoint[] = [];
+  for (let i = 0; i < n; ) {
+    const key = keys[idx[i]!]!;
+    let winner = eps[idx[i]!]!;
+    let j = i + 1;
+    for (; j < n && keys[idx[j]!] === key; j++) {
+      const ep = eps[idx[j]!]!;
+      if (!ep.terminating) winner = ep;
+    }
+    out.push(winner);
+    i = j;
+  }
+  return Object.freeze(out);
 }
 
 /**
@@ -86,9 +102,8 @@ export function mergeSlices(slices: Iterable<ParsedSlice>, nodeName: string): Ma
       if (list[0]!.length > 0) out.set(id, list[0]!);
       continue;
     }
-    const set = new Map<string, Endpoint>();
-    for (const pe of list) for (const ep of pe) addTo(set, joinHostPort(ep.ip, ep.port), ep);
-    if (set.size > 0) out.set(id, sortedFrom(set));
+    const merged = dedupeSorted(list.flat());
+    if (merged.length > 0) out.set(id, merged);
   }
   return out;
 }
