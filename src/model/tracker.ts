@@ -153,8 +153,8 @@ export class ServiceModel {
           return false;
       }
     } catch (err) {
-      // Parsers only throw InvalidObject, and those are handled below; anything else is our bug,
-      // but one bad object must never stop the proxy.
+      // InvalidObject is handled in the on* methods; anything reaching here is our bug, but
+      // one bad object must never stop the proxy.
       this.reportInvalid(kind, bestEffortKey(object, kind !== 'Node') ?? '?', `internal error: ${String(err)}`, object);
       return false;
     }
