@@ -185,6 +185,9 @@ test('IPv6: KUBE-6- sets, [addr]:port virtual servers, /128 addresses, ::1 RETUR
   assert.deepEqual(entries(plan, 'KUBE-6-CLUSTER-IP'), ['2001:db8:ff::10,tcp:80']);
   assert.deepEqual(entries(plan, 'KUBE-6-LOAD-BALANCER-SOURCE-IP'), ['2001:db8:aa::1,tcp:80,2001:db8:aa::1']);
   assert.ok(!plan.sets.has('KUBE-CLUSTER-IP'));
+  // ipset names are at most 31 characters: upstream truncates the IPv6 name.
+  assert.deepEqual(entries(plan, 'KUBE-6-LOAD-BALANCER-SOURCE-CID'), ['2001:db8:aa::1,tcp:80,2001:db8:1::/64']);
+  for (const name of plan.sets.keys()) assert.ok(name.length <= 31, name);
   assert.ok(plan.iptables.includes('-A KUBE-SERVICES -s ::1/128 -j RETURN'));
   const text = renderIpvsText(plan);
   assert.match(text, /^2001:db8:ff::10\/128$/m);

@@ -18,7 +18,7 @@ import { ensureSysctl as ensureSysctlDefault } from '../../node/sysctl.js';
 import { createLogger } from '../../log/logger.js';
 import { metrics } from '../../metrics/metrics.js';
 import { planIpvs } from './planner.js';
-import { type IpvsOps, type PendingRS, diffIpvs, dropDrained } from './diff.js';
+import { type IpvsOps, type PendingRS, diffIpvs, dropDrained, vsSpec } from './diff.js';
 import type { IpvsState } from './model.js';
 import { missingJumps, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from './parse.js';
 import { renderIpvsText, setCreateLines } from './render.js';
@@ -105,7 +105,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     }
     const t = this.cfg.ipvsTimeouts;
     if (t.tcp > 0 || t.tcpFin > 0 || t.udp > 0) {
-      await this.tool('ipvsadm', ['--set', String(t.tcp), String(t.tcpFin), String(t.udp)]);
+      await this.tool('ipvsadm', ['--set', ...[t.tcp, t.tcpFin, t.udp].map((x) => String(Math.floor(x)))]);
     }
     this.initialised = true;
   }
@@ -192,8 +192,14 @@ class IpvsDataplane implements IpvsDataplaneHandle {
   /** Delete drained TCP real servers that have no connections left. Returns lines sent. */
   private async drainCheck(): Promise<number> {
     if (this.pending.size === 0 || !this.applied) return 0;
-    const list = await this.tool('ipvsadm', ['-L', '-n']);
-    const counts = parseIpvsadmConnCounts(list.stdout);
+    // Few draining services: list just those (cheap at 10k services); many: one full listing.
+    const vss = new Map<string, PendingRS>();
+    for (const p of this.pending.values()) vss.set(p.vsKey, p);
+    const lists =
+      vss.size <= 4
+        ? await Promise.all([...vss.values()].map((p) => this.tool('ipvsadm', ['-L', '-n', ...vsSpec({ protocol: p.protocol, ip: p.vip, port: p.vport }).split(' ')], { allowFailure: true })))
+        : [await this.tool('ipvsadm', ['-L', '-n'])];
+    const counts = parseIpvsadmConnCounts(lists.map((l) => l.stdout).join('\n'));
     const done = [...this.pending.keys()].filter((k) => (counts.get(k) ?? 0) === 0);
     if (done.length === 0) return 0;
     const r = dropDrained(this.applied, this.pending, done);

@@ -92,8 +92,11 @@ export const SET_INFO: readonly { id: SetId; type: SetType; comment: string }[] 
   { id: 'ipvsIPs', type: 'hash:ip', comment: 'Addresses on the ipvs interface' },
 ];
 
-/** IPv6 sets use the prefix KUBE-6- (upstream IPSetNamePrefixIPv6 handling). */
+/**
+ * IPv6 sets use the prefix KUBE-6- and, as upstream NewIPSet, are cut to ipset's 31-character
+ * limit (KUBE-6-LOAD-BALANCER-SOURCE-CIDR becomes KUBE-6-LOAD-BALANCER-SOURCE-CID).
+ */
 export function setName(id: SetId, family: IPFamily): string {
   const base = SET[id];
-  return family === 'IPv6' ? base.replace(/^KUBE-/, 'KUBE-6-') : base;
+  return family === 'IPv6' ? base.replace(/^KUBE-/, 'KUBE-6-').slice(0, 31) : base;
 }

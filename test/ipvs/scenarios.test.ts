@@ -1,0 +1,16 @@
+// The shared traffic scenario table (test/traffic/scenarios.ts) in IPVS mode, inside the IPVS
+// guest: the real proxy (--proxy-mode ipvs) in node namespaces, per-mode overrides where upstream
+// IPVS behaves differently. Skips where the kernel has no IPVS.
+
+import { describe, it } from 'node:test';
+import { runScenarioSuite } from '../traffic/run-scenarios.js';
+import { skipReason } from './topology.js';
+
+const reason = skipReason();
+if (reason) {
+  console.log(`# IPVS scenario suite SKIPPED: ${reason}`);
+  describe('traffic: ipvs', () => it('scenario table in IPVS mode', { skip: reason }, () => undefined));
+} else {
+  // Emulated guest: process starts are 10-20x slower than on the host.
+  await runScenarioSuite('ipvs', { readyTimeoutMs: 240_000, attemptTimeoutMs: 3000 });
+}
