@@ -140,9 +140,16 @@ describe('nftables in the kernel', { skip }, () => {
     const cfg = config();
     const dp = createNftablesDataplane(cfg);
     const st = state([sp('ns', 'a', { endpoints: [ep('198.18.100.2')] })]);
-    for (const breakIt of [['flush', 'ruleset'], ['flush', 'table', 'ip', 'kube-proxy'], ['delete', 'table', 'ip', 'kube-proxy']]) {
+    for (const breakIt of [
+      ['flush', 'ruleset'],
+      ['flush', 'table', 'ip', 'kube-proxy'],
+      ['delete', 'table', 'ip', 'kube-proxy'],
+      ['flush', 'chain', 'ip', 'kube-proxy', 'canary'],
+    ]) {
       await dp.sync(st, { full: false });
       assert.equal(await dp.detectDrift(), false, 'no drift right after a sync');
+      assert.equal(await dp.detectDrift(), false, 'the check-only probe changes nothing');
+      assert.match((await ns.nft(['-a', 'list', 'chain', 'ip', 'kube-proxy', 'canary'])).stdout, /drift canary" # handle 2\n/);
       await ns.nft(breakIt);
       assert.equal(await dp.detectDrift(), true, breakIt.join(' '));
       const r = await dp.sync(st, { full: false });

@@ -2,81 +2,97 @@
 // `cluster-ips` for each port, an endpoint IP in `hairpin` for each service it backs, or
 // conflicting externalIPs); the kernel holds the first claim's value. Changes are tracked per
 // element so a plan emits exactly the element deletes/adds whose effective value changed.
-
-export interface ElementValue {
-  /** Map value text, null for set elements. */
-  readonly value: string | null;
-  readonly comment?: string;
-}
-
-interface Claim extends ElementValue {
-  readonly owner: string;
-}
+// (Nested maps and claim objects reused from the records: this runs ~10^5 times per full plan.)
 
 export interface ElementOp {
   readonly map: string;
   readonly key: string;
-  readonly value: ElementValue;
+  /** Map value text, null for set elements. */
+  readonly value: string | null;
+  readonly comment?: string;
+  /** ServicePort key of the claimer. */
+  readonly owner: string;
 }
 
-const SEP = '\u0000';
+type Claims = ElementOp | ElementOp[];
 
-function same(a: ElementValue | undefined, b: ElementValue | undefined): boolean {
+function first(c: Claims | undefined): ElementOp | undefined {
+  return c === undefined ? undefined : Array.isArray(c) ? c[0] : c;
+}
+
+function same(a: ElementOp | undefined, b: ElementOp | undefined): boolean {
   if (!a || !b) return a === b;
   return a.value === b.value && a.comment === b.comment;
 }
 
 export class ElementTable {
-  private readonly claims = new Map<string, Claim[]>();
-  /** Effective value at the first touch since the last takeChanges(), keyed map\0key. */
-  private touched = new Map<string, ElementValue | undefined>();
+  private readonly claims = new Map<string, Map<string, Claims>>();
+  /** Effective claim at the first touch since the last takeChanges(), per map and key. */
+  private touched = new Map<string, Map<string, ElementOp | undefined>>();
+  /** When false (building a full plan), changes are not tracked: everything is new. */
+  private tracking = true;
 
-  private effective(id: string): ElementValue | undefined {
-    return this.claims.get(id)?.[0];
+  constructor(tracking = true) {
+    this.tracking = tracking;
   }
 
-  private touch(id: string): void {
-    if (!this.touched.has(id)) this.touched.set(id, this.effective(id));
+  private touch(map: string, key: string, byKey: Map<string, Claims> | undefined): void {
+    if (!this.tracking) return;
+    let t = this.touched.get(map);
+    if (!t) this.touched.set(map, (t = new Map()));
+    if (!t.has(key)) t.set(key, first(byKey?.get(key)));
   }
 
-  claim(owner: string, map: string, key: string, v: ElementValue): void {
-    const id = map + SEP + key;
-    this.touch(id);
-    const list = this.claims.get(id);
-    const c: Claim = { owner, value: v.value, ...(v.comment !== undefined ? { comment: v.comment } : {}) };
-    if (list) list.push(c);
-    else this.claims.set(id, [c]);
+  claim(op: ElementOp): void {
+    let byKey = this.claims.get(op.map);
+    if (!byKey) this.claims.set(op.map, (byKey = new Map()));
+    this.touch(op.map, op.key, byKey);
+    const cur = byKey.get(op.key);
+    if (cur === undefined) byKey.set(op.key, op);
+    else if (Array.isArray(cur)) cur.push(op);
+    else byKey.set(op.key, [cur, op]);
   }
 
-  release(owner: string, map: string, key: string): void {
-    const id = map + SEP + key;
-    const list = this.claims.get(id);
-    if (!list) return;
-    const i = list.findIndex((c) => c.owner === owner);
+  release(op: ElementOp): void {
+    const byKey = this.claims.get(op.map);
+    const cur = byKey?.get(op.key);
+    if (!byKey || cur === undefined) return;
+    if (!Array.isArray(cur)) {
+      if (cur.owner !== op.owner) return;
+      this.touch(op.map, op.key, byKey);
+      byKey.delete(op.key);
+      return;
+    }
+    const i = cur.findIndex((c) => c.owner === op.owner);
     if (i < 0) return;
-    this.touch(id);
-    list.splice(i, 1);
-    if (list.length === 0) this.claims.delete(id);
+    this.touch(op.map, op.key, byKey);
+    cur.splice(i, 1);
+    if (cur.length === 1) byKey.set(op.key, cur[0]!);
   }
 
   /** Element operations since the last call: deletes (old value gone or replaced) and adds. */
   takeChanges(): { deletes: ElementOp[]; adds: ElementOp[] } {
     const deletes: ElementOp[] = [];
     const adds: ElementOp[] = [];
-    for (const [id, before] of this.touched) {
-      const after = this.effective(id);
-      if (same(before, after)) continue;
-      const sep = id.indexOf(SEP);
-      const map = id.slice(0, sep);
-      const key = id.slice(sep + 1);
-      if (before) deletes.push({ map, key, value: before });
-      if (after) adds.push({ map, key, value: after });
+    for (const [map, keys] of this.touched) {
+      const byKey = this.claims.get(map);
+      for (const [key, before] of keys) {
+        const after = first(byKey?.get(key));
+        if (same(before, after)) continue;
+        if (before) deletes.push(before);
+        if (after) adds.push(after);
+      }
     }
     this.touched = new Map();
     return { deletes, adds };
   }
 
-  get size(): number {
-    return this.claims.size;
+  /** Every element's effective claim (for a full plan), and switch to change tracking. */
+  all(): ElementOp[] {
+    const out: ElementOp[] = [];
+    for (const byKey of this.claims.values()) for (const c of byKey.values()) out.push(first(c)!);
+    this.tracking = true;
+    this.touched = new Map();
+    return out;
   }
 }

@@ -36,6 +36,12 @@ import {
 export const DEFAULT_TABLE = 'kube-proxy';
 export const CANARY_CHAIN = 'canary';
 export const CANARY_COMMENT = 'kube-proxy-ts drift canary';
+/**
+ * Handle of the canary rule: handles count up per table from 1 (chain `canary` = 1, its rule = 2)
+ * and are never reused, so "rule 2 of chain canary exists" means our table was neither deleted,
+ * flushed nor replaced by anyone else since our last full sync.
+ */
+export const CANARY_RULE_HANDLE = 2;
 const NODEPORT_IPS_SET = 'nodeport-ips';
 /** Elements per `add element` command in full plans (one command per map would be a huge line). */
 const ELEMENT_CHUNK = 1000;
@@ -169,8 +175,8 @@ class Script {
     for (const op of ops) {
       let text = op.key;
       if (verb === 'add') {
-        if (op.value.comment !== undefined) text += ` comment ${nftString(op.value.comment)}`;
-        if (op.value.value !== null) text += ` : ${op.value.value}`;
+        if (op.comment !== undefined) text += ` comment ${nftString(op.comment)}`;
+        if (op.value !== null) text += ` : ${op.value}`;
       }
       let l = byMap.get(op.map);
       if (!l) byMap.set(op.map, (l = []));
@@ -264,7 +270,6 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
     ['firewall-check', [`${ipX} daddr . meta l4proto . th dport vmap @${FIREWALL_IPS_MAP}`]],
     [MARK_MASQ_CHAIN, [`mark set mark or ${mark}`]],
     ['masquerading', [`mark and ${mark} == 0 return`, `mark set mark xor ${mark}`, 'masquerade fully-random']],
-    [CANARY_CHAIN, [`counter comment ${nftString(CANARY_COMMENT)}`]],
   ];
   for (const [name] of fixed) s.chain(name);
   for (const [name, type, hook, prio] of base) s.chain(name, `type ${type} hook ${hook} priority ${prio} ;`);
@@ -273,17 +278,17 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
   if (!npa.matchAll && npa.ips.length > 0) {
     s.elements(
       'add',
-      npa.ips.map((ip) => ({ map: NODEPORT_IPS_SET, key: ip, value: { value: null } })),
+      npa.ips.map((ip) => ({ map: NODEPORT_IPS_SET, key: ip, value: null, owner: '' })),
     );
   }
 }
 
 function claimAll(t: ElementTable, rec: ServiceRecord): void {
-  for (const e of rec.elements) t.claim(rec.sp.key, e.map, e.key, e.value);
+  for (const e of rec.elements) t.claim(e);
 }
 
 function releaseAll(t: ElementTable, rec: ServiceRecord): void {
-  for (const e of rec.elements) t.release(rec.sp.key, e.map, e.key);
+  for (const e of rec.elements) t.release(e);
 }
 
 function sameRules(a: readonly string[] | undefined, b: readonly string[]): boolean {
@@ -303,6 +308,9 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
   s.raw(`add table ${fam} ${table} { comment "rules for kube-proxy" ; }`);
   s.raw(`delete table ${fam} ${table}`);
   s.raw(`add table ${fam} ${table} { comment "rules for kube-proxy" ; }`);
+  // The canary comes first in the fresh table, so its rule always gets handle CANARY_RULE_HANDLE.
+  s.chain(CANARY_CHAIN);
+  s.rule(CANARY_CHAIN, `counter comment ${nftString(CANARY_COMMENT)}`);
   writeFixed(s, state, cfg, ctx);
 
   const next: Applied = {
@@ -310,7 +318,7 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
     family: state.family,
     signature: signatureOf(state, cfg, table),
     services: new Map(),
-    elements: new ElementTable(),
+    elements: new ElementTable(false),
     alloc: allocators(),
     endpointMaps: new Set(),
   };
@@ -332,7 +340,7 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
   for (const rec of recs) for (const [name, d] of rec.sets) s.set(name, d);
   for (const rec of recs) for (const name of rec.chains.keys()) s.chain(name);
   for (const rec of recs) for (const [name, rules] of rec.chains) for (const r of rules) s.rule(name, r);
-  s.elements('add', next.elements.takeChanges().adds);
+  s.elements('add', next.elements.all());
   return { script: s.text(), next, ops: s.ops, full: true, changed: [...state.services.keys()] };
 }
 

@@ -124,8 +124,9 @@ export function buildService(
   const chains = new Map<string, string[]>();
   const sets = new Map<string, SetDecl>();
   const elements: ElementOp[] = [];
+  const owner = sp.key;
   const claim = (map: string, key: string, value: string | null, comment?: string): void => {
-    elements.push({ map, key, value: comment !== undefined ? { value, comment } : { value } });
+    elements.push(comment !== undefined ? { map, key, value, comment, owner } : { map, key, value, owner });
   };
   const rules = (chain: string): string[] => {
     let r = chains.get(chain);
