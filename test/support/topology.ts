@@ -228,18 +228,6 @@ export class Topology {
       await this.addNs(n);
       const a = ADDR[n];
       const other: NodeName = n === 'node' ? 'node2' : 'node';
-      await this.sysctls(n, [
-        'net.ipv4.ip_forward=1',
-        'net.ipv6.conf.all.forwarding=1',
-        'net.ipv6.conf.all.accept_dad=0',
-        'net.ipv6.conf.default.accept_dad=0',
-        'net.ipv4.conf.all.rp_filter=0',
-        'net.ipv4.conf.default.rp_filter=0',
-        // Reject checks send several ICMP errors to one client per second; the default per-peer
-        // rate limit (1/s after a small burst) would turn later rejections into timeouts.
-        'net.ipv4.icmp_ratelimit=0',
-        'net.ipv6.icmp.ratelimit=0',
-      ]);
       const pods = this.pods.filter((p) => p.node === n);
       const cmds = [
         'link set lo up',
@@ -263,6 +251,24 @@ export class Topology {
       }
       await this.ip(n, cmds);
       await this.ip('lan', [`link set ${n} master br0`, `link set ${n} up`]);
+      // After the links exist: some of these are per interface (neigh defaults are not per namespace).
+      await this.sysctls(n, [
+        'net.ipv4.ip_forward=1',
+        'net.ipv6.conf.all.forwarding=1',
+        'net.ipv6.conf.all.accept_dad=0',
+        'net.ipv6.conf.default.accept_dad=0',
+        'net.ipv4.conf.all.rp_filter=0',
+        'net.ipv4.conf.default.rp_filter=0',
+        // Reject checks send several ICMP errors to one client per second; the default per-peer
+        // rate limit (1/s after a small burst) would turn later rejections into timeouts.
+        'net.ipv4.icmp_ratelimit=0',
+        'net.ipv6.icmp.ratelimit=0',
+        // Un-NATed packets follow the default route onto the lan, where nothing answers ARP/ND: keep
+        // resolving for 20 s so they stay "dropped" (timeout) for any attempt timeout, instead of
+        // turning into a host-unreachable error after the default 3 s.
+        'net.ipv4.neigh.lan0.mcast_solicit=20',
+        'net.ipv6.neigh.lan0.mcast_solicit=20',
+      ]);
       for (const p of pods) {
         await this.ip(p.name, [
           `addr add ${p.ipv4}/32 dev eth0`,

@@ -59,7 +59,7 @@ export interface ServiceDef {
 }
 
 export type Target =
-  | { readonly via: 'clusterIP'; readonly svc: ServiceDef; readonly family?: Family; readonly port?: string }
+  | { readonly via: 'clusterIP'; readonly svc: ServiceDef; readonly family?: Family; readonly port?: string; readonly unusedPort?: { readonly port: number; readonly protocol: Proto } }
   | { readonly via: 'nodePort'; readonly svc: ServiceDef; readonly on: 'node' | 'node2' | 'nodeSecondary' | 'node2Secondary'; readonly family?: Family; readonly port?: string }
   | { readonly via: 'lbIP'; readonly svc: ServiceDef; readonly index?: number; readonly port?: string }
   | { readonly via: 'externalIP'; readonly svc: ServiceDef; readonly index?: number; readonly port?: string }
@@ -202,6 +202,11 @@ export const defaultsGroup: Group = {
         { name: 'node -> ClusterIP: the pod sees the node IP', from: 'node', target: cip(web), expect: { answeredBy: ['p1', 'p2', 'p3'], source: 'node' } },
         { name: 'off-cluster client -> ClusterIP: masqueraded', from: 'client', target: cip(web), expect: { answeredBy: ['p1', 'p2', 'p3'], source: 'node' } },
         { name: 'random spread over 3 endpoints: each gets >= 8 of 60', from: 'client', target: cip(web), tries: 60, expect: { answeredBy: ['p1', 'p2', 'p3'], minEach: 8 } },
+        {
+          name: 'pod -> ClusterIP on a port the Service does not have: rejected',
+          from: 'p4', target: { via: 'clusterIP', svc: web, unusedPort: { port: 81, protocol: 'TCP' } }, expect: 'rejected',
+          modes: { iptables: { expect: 'dropped', note: 'upstream iptables has no rule for unused ClusterIP ports; the packet follows the node default route and dies' } },
+        },
       ],
     },
     {
@@ -241,7 +246,10 @@ export const defaultsGroup: Group = {
     {
       name: 'externalIPs',
       services: [extIPs],
-      checks: [{ name: 'client -> external IP', from: 'client', target: ext(extIPs), expect: { answeredBy: ['p3'], source: 'node' } }],
+      checks: [
+        { name: 'client -> external IP: masqueraded', from: 'client', target: ext(extIPs), expect: { answeredBy: ['p3'], source: 'node' } },
+        { name: 'pod -> external IP', from: 'p1', target: ext(extIPs), expect: { answeredBy: ['p3'] } },
+      ],
     },
     {
       name: 'loadBalancerSourceRanges',
@@ -250,6 +258,8 @@ export const defaultsGroup: Group = {
         { name: 'allowed client -> LB IP', from: 'client', target: lb(ranges), expect: { answeredBy: ['p1'] } },
         { name: 'denied client2 -> LB IP: dropped', from: 'client2', target: lb(ranges), expect: 'dropped' },
         { name: 'denied client2 -> NodePort: ranges apply to the LB IP only', from: 'client2', target: np(ranges), expect: { answeredBy: ['p1'] } },
+        { name: 'pod outside the ranges -> LB IP: dropped as well', from: 'p2', target: lb(ranges), expect: 'dropped' },
+        { name: 'client2 -> ClusterIP: ranges do not apply', from: 'client2', target: cip(ranges), expect: { answeredBy: ['p1'] } },
       ],
     },
     {
@@ -505,7 +515,7 @@ export function resolveTarget(t: Target): ResolvedTarget {
       const family = t.family ?? defaultFamily;
       const host = s.clusterIPs.find((ip) => familyOf(ip) === family);
       if (!host) throw new Error(`${s.name} has no ${family} ClusterIP`);
-      const p = portOf(s, t.port);
+      const p = t.unusedPort ?? portOf(s, t.port);
       return { kind: 'traffic', host, port: p.port, proto: p.protocol, family, label: `${s.name} ClusterIP ${host}:${p.port}/${p.protocol}` };
     }
     case 'nodePort': {
