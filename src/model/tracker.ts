@@ -13,7 +13,7 @@ import { metrics } from '../metrics/metrics.js';
 import type { EventType, ObjectKind } from '../sources/types.js';
 import { parseEndpointSlice, type ParsedSlice } from './endpointslice.js';
 import { deepEqual } from './equal.js';
-import { parseIPSloppy } from './ip.js';
+import { parseCIDRSloppy, parseIPSloppy } from './ip.js';
 import { mergeSlices } from './merge.js';
 import { parseNode, type ParsedNode } from './node.js';
 import { InvalidObject, bestEffortKey, get, isRecord } from './raw.js';
@@ -247,7 +247,7 @@ export class ServiceModel {
       services: fs.published,
       node: { name: this.nodeName, ips: normaliseIPs(ctx.nodeIPs, family), labels: { ...labels } },
       nodePortAddresses: ctx.nodePortAddresses,
-      serviceCIDRs: ctx.serviceCIDRs ?? [],
+      serviceCIDRs: normaliseCIDRs(ctx.serviceCIDRs ?? [], family),
       generation: fs.generation,
     };
     let change: StateChange = { changedKeys, conntrackCleanupRequired, topologyChanged, triggerTimes };
@@ -424,6 +424,16 @@ function normaliseIPs(ips: readonly string[], family: IPFamily): string[] {
   for (const s of ips) {
     const ip = parseIPSloppy(s);
     if (ip && ip.family === family && !out.includes(ip.text)) out.push(ip.text);
+  }
+  return out;
+}
+
+/** Keep this family's parseable CIDRs, normalised to their network; others are dropped. */
+function normaliseCIDRs(cidrs: readonly string[], family: IPFamily): string[] {
+  const out: string[] = [];
+  for (const s of cidrs) {
+    const c = parseCIDRSloppy(s.trim());
+    if (c && c.family === family && !out.includes(c.text)) out.push(c.text);
   }
   return out;
 }

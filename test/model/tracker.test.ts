@@ -442,11 +442,12 @@ test('build passes context through: serviceCIDRs, nodePortAddresses, node IPs of
   const { state } = m.build('IPv4', {
     nodeIPs: ['192.168.0.01', 'fd00::1', 'junk'],
     nodePortAddresses: { matchAll: false, ips: ['192.168.0.1'] },
-    serviceCIDRs: ['10.0.0.0/16'],
+    serviceCIDRs: ['10.0.0.0/16', 'fd00::/108', '10.96.0.1/12'],
   });
   assert.deepEqual(state.node.ips, ['192.168.0.1']);
   assert.deepEqual(state.nodePortAddresses, { matchAll: false, ips: ['192.168.0.1'] });
-  assert.deepEqual(state.serviceCIDRs, ['10.0.0.0/16']);
+  // Only this family's, normalised to the network.
+  assert.deepEqual(state.serviceCIDRs, ['10.0.0.0/16', '10.96.0.0/12']);
   assert.equal(state.family, 'IPv4');
 });
 
