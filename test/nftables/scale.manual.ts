@@ -3,7 +3,8 @@
 // Prints wall time of planning and of `nft -f` for a full sync, a second full sync replacing the
 // table, and single changes (one endpoint replaced, one endpoint added, one service added/removed).
 
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNftablesDataplane, plan, planFull } from '../../src/dataplane/nftables/index.js';
@@ -28,7 +29,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kpx-nft-'));
   try {
     const wrapper = join(dir, 'nft');
-    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns.name} nft "$@"\n`);
+    const timeLog = join(dir, 'times');
+    // Wall time suffers when the machine is shared; /usr/bin/time also records nft's CPU time.
+    writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/time -a -o ${timeLog} -f "%e %U %S" ip netns exec ${ns.name} nft "$@"\n`);
     chmodSync(wrapper, 0o755);
     process.env.KPX_TOOL_NFT = wrapper;
     const cfg = config();
@@ -39,25 +42,25 @@ async function main(): Promise<void> {
     const p = planFull(st0, cfg);
     console.log(`plan full: ${ms(t)} ms, ${p.ops} ops, ${(p.script.length / 1e6).toFixed(1)} MB`);
 
-    // CPU time of nft for the same full transaction (wall time suffers on a loaded machine).
-    const timed = await ns.exec('/usr/bin/time', ['-f', '%e %U %S', 'nft', '-f', '-'], { input: p.script });
-    const [wall, user, sys] = timed.stderr.trim().split('\n').pop()!.split(' ').map(Number);
-    console.log(`nft -f full script: wall ${wall} s, cpu user ${user} s + sys ${sys} s`);
-    console.log(`load average: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-
+    const cpu = (): string => {
+      const last = readFileSync(timeLog, 'utf8').trim().split('\n').pop()!;
+      const [, user, sys] = last.split(' ').map(Number);
+      return `nft cpu ${Math.round((user! + sys!) * 1000)} ms (user ${user} s, sys ${sys} s)`;
+    };
+    console.log(`load average at start: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     const dp = createNftablesDataplane(cfg);
     t = process.hrtime.bigint();
     let r = await dp.sync(st0, { full: true });
-    console.log(`full sync (empty kernel): wall ${ms(t)} ms, nft ${Math.round(r.toolMillis)} ms`);
+    console.log(`full sync (empty kernel): wall ${ms(t)} ms, nft wall ${Math.round(r.toolMillis)} ms, ${cpu()}`);
     t = process.hrtime.bigint();
     r = await dp.sync(st0, { full: true });
-    console.log(`full sync (replacing the table): wall ${ms(t)} ms, nft ${Math.round(r.toolMillis)} ms`);
+    console.log(`full sync (replacing the table): wall ${ms(t)} ms, nft wall ${Math.round(r.toolMillis)} ms, ${cpu()}`);
 
     const change = async (what: string, next: ServicePort[]): Promise<void> => {
       svcs = next;
       const t1 = process.hrtime.bigint();
       const res = await dp.sync(state(svcs), { full: false });
-      console.log(`${what}: wall ${ms(t1)} ms, nft ${Math.round(res.toolMillis)} ms, ${res.operations} ops, full=${res.full}`);
+      console.log(`${what}: wall ${ms(t1)} ms, nft wall ${Math.round(res.toolMillis)} ms, ${res.operations > 0 ? cpu() : 'no nft run'}, ${res.operations} ops, full=${res.full}`);
     };
     const k = Math.floor(N / 2);
     await change('one endpoint replaced', svcs.map((s, i) => (i === k ? svc(i, E, 7) : s)));
@@ -75,7 +78,8 @@ async function main(): Promise<void> {
 
     t = process.hrtime.bigint();
     const drift = await dp.detectDrift();
-    console.log(`detectDrift: ${ms(t)} ms (drift=${drift})`);
+    console.log(`detectDrift: wall ${ms(t)} ms, ${cpu()} (drift=${drift})`);
+    console.log(`load average at end: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   } finally {
     delete process.env.KPX_TOOL_NFT;
     await ns.destroy();
