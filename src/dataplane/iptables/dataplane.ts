@@ -169,14 +169,14 @@ export function createIptablesDataplane(cfg: DataplaneConfig, opts: IptablesOpti
   async function detectDrift(): Promise<boolean> {
     if (applied === null) return false; // nothing programmed yet; the first sync is full anyway
     const t = await tools();
-    const canaries = (['mangle', 'nat', 'filter'] as const).map(async (table) => {
-      const r = await t.run('iptables', [...WAIT, '-t', table, '-S', KUBE_PROXY_CANARY], { allowFailure: true });
-      return r.code === 0;
-    });
-    // A flush (-F) removes rules but not chains: check the first jump of nat and of filter too.
+    // mangle holds nothing of ours but the canary: its disappearance means tables were wiped
+    // (upstream's Monitor). nat and filter: a flush (-F) removes rules but not chains, so check
+    // the jump rules instead; that also covers -F followed by -X. A canary check there would add
+    // nothing but cost: with the legacy backend every command reads the whole table.
     const natJump = JUMP_RULES.find((j) => j.table === 'nat' && j.src === 'PREROUTING')!;
     const filterJump = JUMP_RULES.find((j) => j.table === 'filter' && j.dst === KUBE_FORWARD)!;
-    const ok = await Promise.all([...canaries, jumpExists(t, natJump), jumpExists(t, filterJump)]);
+    const canary = t.run('iptables', [...WAIT, '-t', 'mangle', '-S', KUBE_PROXY_CANARY], { allowFailure: true }).then((r) => r.code === 0);
+    const ok = await Promise.all([canary, jumpExists(t, natJump), jumpExists(t, filterJump)]);
     if (ok.every(Boolean)) return false;
     log.info('iptables canary or jump rules missing: forcing a full sync', { ipFamily: family });
     needFull = true;
