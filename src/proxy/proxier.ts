@@ -35,6 +35,7 @@ export interface ServiceModelLike {
   build(
     family: IPFamily,
     input: { nodeIPs: readonly string[]; nodePortAddresses: NodePortAddresses; serviceCIDRs?: readonly string[] },
+    opts?: { peek?: boolean },
   ): { state: ProxyState; change: StateChange };
   localReadyEndpoints(namespace: string, name: string): number;
 }
@@ -427,7 +428,8 @@ export class Proxier implements SourceHandler {
     const out: { family: IPFamily; text: string }[] = [];
     for (const f of this.families.values()) {
       const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(f.family);
-      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses });
+      // peek: rendering must not consume the changes the next real sync has to see.
+      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses }, { peek: true });
       out.push({ family: f.family, text: this.deps.factory(config).render(state) });
     }
     return out;
