@@ -91,7 +91,10 @@ export function createIptablesDataplane(cfg: DataplaneConfig, opts: IptablesOpti
       const backend: Backend = choice === 'auto' ? await detectBackend(opts.netns) : choice;
       log.v(2).info('Using iptables backend', { ipFamily: family, backend });
       return makeTools(family, backend, opts.netns);
-    })();
+    })().catch((e: unknown) => {
+      toolsP = undefined; // retry detection on the next call
+      throw e;
+    });
     return toolsP;
   };
 
