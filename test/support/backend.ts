@@ -131,7 +131,8 @@ function sctpOnce(host, port, timeoutMs) {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const addr = net.isIPv6(host) ? '[' + host + ']' : host;
-    const p = spawn('socat', ['-T', String(timeoutMs / 1000), 'STDIO', 'SCTP-CONNECT:' + addr + ':' + port], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // -u: only read from the association and write to stdout (no stdin half to close early).
+    const p = spawn('socat', ['-u', '-T', String(timeoutMs / 1000), 'SCTP-CONNECT:' + addr + ':' + port, 'STDOUT'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
     p.stdout.on('data', (d) => { out += d; });
@@ -139,7 +140,7 @@ function sctpOnce(host, port, timeoutMs) {
     p.on('close', () => {
       clearTimeout(timer);
       if (out) resolve(parseAnswer(out));
-      else if (/refused|unreachable/i.test(err)) resolve({ kind: 'refused', code: err.trim().slice(-80), ms: Date.now() - t0 });
+      else if (/refused|unreachable/i.test(err)) resolve({ kind: 'refused', code: 'SCTP ' + (err.trim().split('\n').pop() || '').replace(/^.* E /, '').slice(-60), ms: Date.now() - t0 });
       else if (Date.now() - t0 >= timeoutMs - 50 || /timed out|timeout/i.test(err)) resolve({ kind: 'timeout' });
       else resolve({ kind: 'error', code: err.trim().slice(-120) });
     });
