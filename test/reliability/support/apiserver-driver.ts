@@ -1,0 +1,85 @@
+// Child process: the project's test API server, run inside a network namespace (the proxy in that
+// namespace cannot reach the root namespace's loopback), driven over JSON lines on stdin/stdout
+// (see rpc.ts). Writes go straight to the store, so they also happen while the server is "down".
+
+import { createInterface } from 'node:readline';
+import { startTestApiServer, type TestApiServer } from '../../../tools/test-apiserver/server.js';
+import type { Obj } from '../../../tools/test-apiserver/store.js';
+
+export type DriverOp =
+  | { readonly t: 'create'; readonly obj: Obj }
+  | { readonly t: 'update'; readonly obj: Obj }
+  | { readonly t: 'delete'; readonly kind: string; readonly ns: string; readonly name: string };
+
+function reply(id: number, ok: boolean, v: unknown): void {
+  process.stdout.write(JSON.stringify(ok ? { id, ok, result: v } : { id, ok, error: String(v instanceof Error ? v.message : v) }) + '\n');
+}
+
+async function main(): Promise<void> {
+  const srv: TestApiServer = await startTestApiServer({ tls: process.argv.includes('--tls'), bookmarkIntervalMs: 1000 });
+  const ops: Record<string, (a: Record<string, unknown>) => unknown> = {
+    apply: (a) => {
+      let done = 0;
+      const errors: string[] = [];
+      for (const op of a.ops as DriverOp[]) {
+        try {
+          if (op.t === 'create') srv.create(op.obj);
+          else if (op.t === 'update') srv.update(op.obj);
+          else srv.delete(op.kind, op.ns, op.name);
+          done++;
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
+      }
+      return { done, errors: errors.slice(0, 20), failed: errors.length, rv: srv.resourceVersion() };
+    },
+    compact: () => {
+      srv.compact();
+      return srv.resourceVersion();
+    },
+    dropWatches: () => {
+      srv.dropWatches();
+      return true;
+    },
+    restart: async (a) => {
+      await srv.restart({ downMs: Number(a.downMs ?? 0) });
+      return true;
+    },
+    failNext: (a) => {
+      srv.failNext(Number(a.n), Number(a.code ?? 500));
+      return true;
+    },
+    activeWatches: () => srv.activeWatches(),
+    rv: () => srv.resourceVersion(),
+    list: (a) => srv.list(String(a.kind)),
+    requests: () => srv.requests.map((r) => ({ method: r.method, path: r.path, query: r.query, status: r.status, at: r.at })),
+    stop: async () => {
+      await srv.stop();
+      setTimeout(() => process.exit(0), 50);
+      return true;
+    },
+  };
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    let m: { id: number; op: string } & Record<string, unknown>;
+    try {
+      m = JSON.parse(line) as typeof m;
+    } catch {
+      return;
+    }
+    const f = ops[m.op];
+    if (!f) return reply(m.id, false, `unknown op ${m.op}`);
+    Promise.resolve()
+      .then(() => f(m))
+      .then(
+        (v) => reply(m.id, true, v),
+        (e: unknown) => reply(m.id, false, e),
+      );
+  });
+  process.stdin.on('end', () => void srv.stop().finally(() => process.exit(0)));
+  reply(0, true, { kubeconfigPath: srv.kubeconfigPath, token: srv.token, url: srv.url });
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`apiserver-driver: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

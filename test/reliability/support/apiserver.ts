@@ -1,0 +1,41 @@
+// Handle on the test API server running inside a namespace (apiserver-driver.ts).
+
+import path from 'node:path';
+import { fromDist, repoRoot } from '../../support/proxy-process.js';
+import type { DriverOp } from './apiserver-driver.js';
+import { RpcChild } from './rpc.js';
+import type { World } from './world.js';
+
+export type { DriverOp };
+export type Obj = Record<string, unknown>;
+
+export class NsApiServer extends RpcChild {
+  kubeconfigPath = '';
+  token = '';
+  url = '';
+
+  private constructor(world: World, role: string, tls: boolean) {
+    const script = fromDist
+      ? [path.join(repoRoot, 'dist/test/reliability/support/apiserver-driver.js')]
+      : ['--import', 'tsx', path.join(repoRoot, 'test/reliability/support/apiserver-driver.ts')];
+    super(`test API server in ${world.ns(role)}`, ['ip', 'netns', 'exec', world.ns(role), process.execPath, ...script, ...(tls ? ['--tls'] : [])], { cwd: repoRoot });
+    world.track(this);
+  }
+
+  static async start(world: World, o: { role?: string; tls?: boolean } = {}): Promise<NsApiServer> {
+    const s = new NsApiServer(world, o.role ?? 'node', o.tls ?? false);
+    const r = await s.whenReady<{ kubeconfigPath: string; token: string; url: string }>(60_000);
+    s.kubeconfigPath = r.kubeconfigPath;
+    s.token = r.token;
+    s.url = r.url;
+    return s;
+  }
+
+  apply(ops: readonly DriverOp[]): Promise<{ done: number; failed: number; errors: string[]; rv: number }> {
+    return this.call('apply', { ops }, 120_000);
+  }
+
+  list(kind: string): Promise<Obj[]> {
+    return this.call('list', { kind }, 60_000);
+  }
+}

@@ -1,0 +1,177 @@
+// Deterministic service/endpoint churn for the fault tests: a seeded PRNG drives creates, updates
+// and deletes of Services (one TCP port "p") and their EndpointSlices, and a mirror of what the server
+// holds gives the state the proxy must converge to.
+
+import type { DriverOp, Obj } from './apiserver.js';
+
+/** mulberry32: small, fast, seeded. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface SvcModel {
+  readonly name: string;
+  readonly index: number;
+  port: number;
+  targetPort: number;
+  /** endpoint ip -> ready */
+  endpoints: Map<string, boolean>;
+}
+
+export const svcIP = (i: number): string => `198.19.${(i >> 8) & 255}.${i & 255}`;
+
+export function serviceObj(s: SvcModel, namespace = 'default'): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: s.name, namespace },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: svcIP(s.index),
+      clusterIPs: [svcIP(s.index)],
+      ipFamilies: ['IPv4'],
+      ports: [{ name: 'p', port: s.port, protocol: 'TCP', targetPort: s.targetPort }],
+    },
+  };
+}
+
+export function sliceObj(s: SvcModel, namespace = 'default'): Obj {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${s.name}-a`, namespace, labels: { 'kubernetes.io/service-name': s.name } },
+    addressType: 'IPv4',
+    ports: [{ name: 'p', port: s.targetPort, protocol: 'TCP' }],
+    endpoints: [...s.endpoints].map(([ip, ready]) => ({ addresses: [ip], conditions: { ready, serving: ready, terminating: false } })),
+  };
+}
+
+/** What /debug/state should show for the IPv4 family: key -> "clusterIP:port|ep,ep" */
+export function expectedState(services: Iterable<SvcModel>, namespace = 'default'): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const s of services) {
+    const eps = [...s.endpoints].filter(([, r]) => r).map(([ip]) => `${ip}:${s.targetPort}`).sort();
+    out.set(`${namespace}/${s.name}:p/TCP`, `${svcIP(s.index)}:${s.port}|${eps.join(',')}`);
+  }
+  return out;
+}
+
+export class Churn {
+  readonly services = new Map<string, SvcModel>();
+  private nextIndex = 1;
+  readonly counts = { create: 0, updateSlice: 0, updateService: 0, delete: 0 };
+  private readonly rnd: () => number;
+
+  constructor(seed: number, private readonly o: { maxServices: number; endpointsPerService: number; epBase?: number } ) {
+    this.rnd = prng(seed);
+  }
+
+  private int(n: number): number {
+    return Math.floor(this.rnd() * n);
+  }
+
+  private randomEndpoints(): Map<string, boolean> {
+    const m = new Map<string, boolean>();
+    const base = this.o.epBase ?? 0;
+    const n = 1 + this.int(this.o.endpointsPerService);
+    for (let i = 0; i < n; i++) {
+      const k = base + this.int(4000);
+      m.set(`198.18.${128 + (k >> 8)}.${k & 255}`, this.rnd() < 0.85);
+    }
+    return m;
+  }
+
+  /** Create `n` services (with slices) and return the ops. */
+  seed(n: number): DriverOp[] {
+    const ops: DriverOp[] = [];
+    for (let i = 0; i < n; i++) ops.push(...this.create());
+    return ops;
+  }
+
+  private create(): DriverOp[] {
+    const index = this.nextIndex++;
+    const s: SvcModel = { name: `svc-${index}`, index, port: 80 + this.int(100), targetPort: 8080 + this.int(10), endpoints: this.randomEndpoints() };
+    this.services.set(s.name, s);
+    this.counts.create++;
+    return [
+      { t: 'create', obj: serviceObj(s) },
+      { t: 'create', obj: sliceObj(s) },
+    ];
+  }
+
+  /** Services never touched by step(): a reference that must stay programmed throughout. */
+  readonly pinned = new Set<string>();
+
+  pin(n: number): DriverOp[] {
+    const ops = this.seed(n);
+    for (const name of [...this.services.keys()].slice(-n)) this.pinned.add(name);
+    return ops;
+  }
+
+  private pick(): SvcModel | undefined {
+    const names = [...this.services.keys()].filter((n) => !this.pinned.has(n));
+    return names.length ? this.services.get(names[this.int(names.length)]!) : undefined;
+  }
+
+  /** One random change (1–2 API writes). */
+  step(): DriverOp[] {
+    const r = this.rnd();
+    const s = this.pick();
+    if (!s || (r < 0.2 && this.services.size < this.o.maxServices)) return this.create();
+    if (r < 0.3) {
+      this.services.delete(s.name);
+      this.counts.delete++;
+      return [
+        { t: 'delete', kind: 'EndpointSlice', ns: 'default', name: `${s.name}-a` },
+        { t: 'delete', kind: 'Service', ns: 'default', name: s.name },
+      ];
+    }
+    if (r < 0.4) {
+      s.port = 80 + this.int(100);
+      this.counts.updateService++;
+      return [{ t: 'update', obj: serviceObj(s) }];
+    }
+    // Endpoint change: flip readiness, add or drop one.
+    const eps = [...s.endpoints.keys()];
+    const e = this.rnd();
+    if (e < 0.4 && eps.length) {
+      const ip = eps[this.int(eps.length)]!;
+      s.endpoints.set(ip, !s.endpoints.get(ip));
+    } else if (e < 0.7 && eps.length > 1) {
+      s.endpoints.delete(eps[this.int(eps.length)]!);
+    } else {
+      const k = (this.o.epBase ?? 0) + this.int(4000);
+      s.endpoints.set(`198.18.${128 + (k >> 8)}.${k & 255}`, true);
+    }
+    this.counts.updateSlice++;
+    return [{ t: 'update', obj: sliceObj(s) }];
+  }
+}
+
+/** Differences between the expected state and /debug/state's services of one family. */
+export function diffState(expected: Map<string, string>, services: Record<string, { clusterIP: string; port: number; clusterEndpoints: string[] }>): string[] {
+  const diffs: string[] = [];
+  for (const [key, want] of expected) {
+    const sp = services[key];
+    if (!sp) {
+      diffs.push(`missing ${key}`);
+      continue;
+    }
+    const got = `${sp.clusterIP}:${sp.port}|${[...sp.clusterEndpoints].sort().join(',')}`;
+    if (got !== want) diffs.push(`${key}: want ${want}, got ${got}`);
+  }
+  for (const key of Object.keys(services)) if (!expected.has(key)) diffs.push(`extra ${key}`);
+  return diffs;
+}
+
+/** Service VIP tuples ("198.19.0.1 . tcp . 80") programmed in an nft table listing. */
+export function nftServiceTuples(table: string): Set<string> {
+  return new Set(table.match(/198\.19\.\d+\.\d+ \. tcp \. \d+/g) ?? []);
+}

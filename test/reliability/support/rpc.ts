@@ -1,0 +1,97 @@
+// JSON-lines RPC with a child process: {id, op, ...args} on its stdin -> {id, ok, result | error} on
+// its stdout. The child's first line with id 0 means "ready" (its result is returned by whenReady()).
+// Used for the in-namespace agents and the in-namespace test API server driver: this test process
+// cannot enter a network namespace itself, so everything that must live there is a child.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export class RpcChild {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly ready: Promise<unknown>;
+  private exited = false;
+  readonly child: ChildProcess;
+  stderr = '';
+
+  constructor(
+    readonly label: string,
+    argv: readonly string[],
+    opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  ) {
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env ?? process.env });
+    this.child.stderr!.on('data', (b: Buffer) => {
+      // Bounded: only the tail matters for error messages.
+      this.stderr = (this.stderr + b.toString()).slice(-20_000);
+    });
+    this.ready = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
+    this.ready.catch(() => undefined);
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      let msg: { id: number; ok: boolean; result?: unknown; error?: string };
+      try {
+        msg = JSON.parse(line) as typeof msg;
+      } catch {
+        return;
+      }
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new Error(`${label}: ${msg.error}`));
+    });
+    this.child.on('exit', (code, sig) => {
+      this.exited = true;
+      for (const p of this.pending.values()) p.reject(new Error(`${label} exited (${code ?? sig}): ${this.stderr.slice(-2000)}`));
+      this.pending.clear();
+    });
+    this.child.stdin!.on('error', () => undefined);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  whenReady<T = unknown>(timeoutMs = 30_000): Promise<T> {
+    return Promise.race([
+      this.ready as Promise<T>,
+      new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${this.label} not ready after ${timeoutMs} ms: ${this.stderr}`)), timeoutMs).unref()),
+    ]);
+  }
+
+  call<T>(op: string, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<T> {
+    if (this.exited) return Promise.reject(new Error(`${this.label} is not running`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${this.label}: ${op} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.child.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n');
+    });
+  }
+
+  /** SIGKILL by PID (the `ip netns exec` wrapper execs node, so the PID is the child itself). */
+  kill(): void {
+    if (!this.exited && this.child.pid) {
+      try {
+        process.kill(this.child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}
