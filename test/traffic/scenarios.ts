@@ -184,7 +184,7 @@ const udpFlowSvc = svc({ name: 'udp-flow', clusterIPs: ['198.19.0.26'], ports: [
 const v6 = svc({ name: 'v6', type: 'NodePort', clusterIPs: ['2001:db8:19::10'], ports: [http(30087), dns(30088)], endpoints: eps('p1', 'p2') });
 const v6Local = svc({ name: 'v6-local', type: 'NodePort', clusterIPs: ['2001:db8:19::11'], ports: [http(30089)], endpoints: [{ pod: 'p1' }, remote('p4')], externalTrafficPolicy: 'Local' });
 const dual = svc({ name: 'dual', type: 'NodePort', clusterIPs: ['198.19.0.27', '2001:db8:19::27'], ports: [http(30090)], endpoints: eps('p2', 'p3') });
-const sctp = svc({ name: 'sctp', clusterIPs: ['198.19.0.28'], ports: [{ name: 'sctp', protocol: 'SCTP', port: 80, targetPort: POD_PORT.sctp }], endpoints: eps('p1', 'p2') });
+const sctp = svc({ name: 'sctp', type: 'NodePort', clusterIPs: ['198.19.0.28'], ports: [{ name: 'sctp', protocol: 'SCTP', port: 80, targetPort: POD_PORT.sctp, nodePort: 30095 }], endpoints: eps('p1', 'p2') });
 
 const ipvsEtpFallback = 'upstream IPVS: eTP=Local with no local endpoints falls back to cluster endpoints (PR #97081) instead of dropping; the NodePort is not masqueraded, so the pod sees the client';
 const ipvsNoRealServer = 'IPVS: a virtual server with no real servers answers ICMP port unreachable (ip_vs_leave), so iTP=Local with no local endpoint is refused, not dropped';
@@ -374,10 +374,13 @@ export const defaultsGroup: Group = {
       ],
     },
     {
-      name: 'SCTP ClusterIP',
+      name: 'SCTP ClusterIP and NodePort',
       needs: ['sctp'],
       services: [sctp],
-      checks: [{ name: 'pod -> SCTP ClusterIP', from: 'p3', target: cip(sctp), expect: { answeredBy: ['p1', 'p2'], source: 'origin' } }],
+      checks: [
+        { name: 'pod -> SCTP ClusterIP', from: 'p3', target: cip(sctp), expect: { answeredBy: ['p1', 'p2'], source: 'origin' } },
+        { name: 'client -> SCTP NodePort: masqueraded', from: 'client', target: np(sctp), expect: { answeredBy: ['p1', 'p2'], source: 'node' } },
+      ],
     },
   ],
 };
