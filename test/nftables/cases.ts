@@ -34,7 +34,7 @@ export const cases: readonly Case[] = [
         sp('ns1', 'np', { nodePort: 30080, endpoints: [ep('198.18.100.2'), ep('198.18.101.2')] }),
         sp('ns1', 'np-none', { clusterIP: '198.19.0.2', nodePort: 30081 }),
       ],
-      { nodePortAddresses: { matchAll: false, ips: ['198.18.0.1'] } },
+      { nodePortAddresses: { matchAll: false, ips: ['198.18.0.1', '127.0.0.1'] } },
     ),
   },
   {

@@ -164,3 +164,22 @@ test('slot assignment keeps surviving endpoints in place', () => {
   // A new block of capacity 8, aligned to 8 so it never straddles an endpoint-map page.
   assert.deepEqual([b3.base, b3.cap], [8, 8]);
 });
+
+test('Dataplane.render is the full transaction; mode and family', async () => {
+  const { createNftablesDataplane } = await import('../../src/dataplane/nftables/index.js');
+  const c = cases[0]!;
+  const dp = createNftablesDataplane(c.cfg);
+  assert.equal(dp.mode, 'nftables');
+  assert.equal(dp.family, 'IPv4');
+  assert.equal(dp.render(c.state), planFull(c.state, c.cfg).script);
+  assert.match(createNftablesDataplane(c.cfg, { tableName: 'kpx-test' }).render(c.state), /^add table ip kpx-test /);
+});
+
+test('loopback nodePortAddresses are not programmed', () => {
+  const st = state([sp('ns', 'a', { nodePort: 30000, endpoints: [ep('198.18.100.2')] })], {
+    nodePortAddresses: { matchAll: false, ips: ['127.0.0.1', '198.18.0.1'] },
+  });
+  const script = planFull(st, config()).script;
+  assert.match(script, /add element ip kube-proxy nodeport-ips \{ 198\.18\.0\.1 \}/);
+  assert.doesNotMatch(script, /127\.0\.0\.1/);
+});

@@ -275,10 +275,12 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
   for (const [name, type, hook, prio] of base) s.chain(name, `type ${type} hook ${hook} priority ${prio} ;`);
   for (const [name, rules] of fixed) for (const r of rules) s.rule(name, r);
   for (const [name, , , , rules] of base) for (const r of rules) s.rule(name, r);
-  if (!npa.matchAll && npa.ips.length > 0) {
+  // Localhost NodePorts are not supported in nftables mode (as upstream): skip loopback IPs.
+  const npIPs = npa.matchAll ? [] : npa.ips.filter((ip) => !ip.startsWith('127.') && ip !== '::1');
+  if (npIPs.length > 0) {
     s.elements(
       'add',
-      npa.ips.map((ip) => ({ map: NODEPORT_IPS_SET, key: ip, value: null, owner: '' })),
+      npIPs.map((ip) => ({ map: NODEPORT_IPS_SET, key: ip, value: null, owner: '' })),
     );
   }
 }
