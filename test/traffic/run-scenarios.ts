@@ -235,6 +235,8 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
           writeAtomic(join(dir, 'nodes.json'), nodeObjects());
           const all: ServiceDef[] = [];
           for (const s of group.scenarios) {
+            // A skipped scenario's objects stay out too: e.g. SCTP rules need kernel modules this host may lack.
+            if (s.needs?.includes('sctp') && !hasSctp) continue;
             writeAtomic(fileOf(s), s.services.flatMap(serviceObjects));
             all.push(...s.services);
           }
