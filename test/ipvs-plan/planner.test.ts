@@ -202,3 +202,23 @@ test('no services: every set still planned (empty), iptables keeps the fixed rul
   assert.equal(plan.sets.size, 17);
   assert.deepEqual(iptLines(plan, 'KUBE-SERVICES'), ['-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN', '-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT']);
 });
+
+test('match-all NodePorts use every local address (except kube-ipvs0, loopback, link-local), as upstream', async () => {
+  const { parseLocalAddresses } = await import('../../src/dataplane/ipvs/parse.js');
+  const json = JSON.stringify([
+    { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1' }, { family: 'inet6', local: '::1' }] },
+    { ifname: 'eth0', addr_info: [{ family: 'inet', local: '198.18.0.1' }, { family: 'inet', local: '198.18.0.11' }, { family: 'inet6', local: 'fe80::1' }, { family: 'inet6', local: '2001:db8::1' }] },
+    { ifname: 'kube-ipvs0', addr_info: [{ family: 'inet', local: '198.19.0.10' }] },
+  ]);
+  const local = parseLocalAddresses(json, 'IPv4', 'kube-ipvs0');
+  assert.deepEqual(local, ['198.18.0.1', '198.18.0.11']);
+  assert.deepEqual(parseLocalAddresses(json, 'IPv6', 'kube-ipvs0'), ['2001:db8::1']);
+  const np = sp({ name: 'np', clusterIP: '198.19.0.11', port: 80, nodePort: 30080, loadBalancerIPs: ['198.18.0.11'], endpoints: [ep('198.18.1.2', 8080)] });
+  const plan = planIpvs(state([np], { nodeIPs: ['198.18.0.1'] }), config(), local);
+  assert.ok(plan.virtualServers.has('TCP/198.18.0.1:30080') && plan.virtualServers.has('TCP/198.18.0.11:30080'));
+  // A local address is not bound to kube-ipvs0 even when it is an LB IP.
+  assert.ok(!plan.addresses.has('198.18.0.11'));
+  // Explicit nodePortAddresses ignore the local list.
+  const explicit = planIpvs(state([np], { nodeIPs: ['198.18.0.1'], nodePortIPs: ['198.18.0.1'] }), config(), local);
+  assert.ok(!explicit.virtualServers.has('TCP/198.18.0.11:30080'));
+});

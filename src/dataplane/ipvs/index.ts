@@ -17,10 +17,10 @@ import { type ExecOptions, type ExecResult, run as execRun } from '../../util/ex
 import { ensureSysctl as ensureSysctlDefault } from '../../node/sysctl.js';
 import { createLogger } from '../../log/logger.js';
 import { metrics } from '../../metrics/metrics.js';
-import { planIpvs } from './planner.js';
+import { needsLocalAddresses, planIpvs } from './planner.js';
 import { type IpvsOps, type PendingRS, diffIpvs, dropDrained, vsSpec } from './diff.js';
 import type { IpvsState } from './model.js';
-import { missingJumps, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from './parse.js';
+import { missingJumps, parseLocalAddresses, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from './parse.js';
 import { renderIpvsText, setCreateLines } from './render.js';
 import { CLEANUP_CHAINS, DUMMY_DEVICE, JUMPS, SET_INFO, setName } from './names.js';
 
@@ -145,7 +145,12 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     let operations = 0;
     try {
       if (!this.initialised) await this.init();
-      const plan = planIpvs(state, this.cfg);
+      // Match-all NodePorts follow the local addresses (upstream reads them every sync too).
+      let localIPs: string[] | undefined;
+      if (state.nodePortAddresses.matchAll && needsLocalAddresses(state)) {
+        localIPs = parseLocalAddresses((await this.tool('ip', ['-j', 'addr', 'show'])).stdout, this.family, DUMMY_DEVICE);
+      }
+      const plan = planIpvs(state, this.cfg, localIPs);
       let cur: IpvsState;
       let jumps: { table: 'nat' | 'filter'; line: string }[] = [];
       if (full) {

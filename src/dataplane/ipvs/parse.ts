@@ -108,7 +108,30 @@ export function parseIpsetSave(text: string, wanted: ReadonlySet<string>): Map<s
 }
 
 interface IpAddrJson {
+  ifname?: string;
   addr_info?: { family?: string; local?: string }[];
+}
+
+/** `ip -j addr show` -> this family's addresses on every link except `except` (loopback, IPv6 link-local skipped). */
+export function parseLocalAddresses(text: string, family: IPFamily, except: string): string[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text || '[]');
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(data)) return [];
+  const want = family === 'IPv6' ? 'inet6' : 'inet';
+  const out = new Set<string>();
+  for (const link of data as IpAddrJson[]) {
+    if (link.ifname === except) continue;
+    for (const a of link.addr_info ?? []) {
+      const ip = a.local?.toLowerCase();
+      if (a.family !== want || !ip || ip.startsWith('fe80:') || ip === '::1' || ip.startsWith('127.')) continue;
+      out.add(ip);
+    }
+  }
+  return [...out].sort();
 }
 
 /** `ip -j addr show dev kube-ipvs0` -> addresses of `family` (link-local skipped). */

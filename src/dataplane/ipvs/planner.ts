@@ -29,12 +29,20 @@ export function cidrContains(cidr: string, ip: string): boolean {
  * Node IPs that get NodePort virtual servers. matchAll: the node's addresses of this family
  * (upstream: all local addresses except kube-ipvs0's); otherwise the matching addresses minus loopback.
  */
-export function nodePortIPs(state: ProxyState): string[] {
-  const ips = state.nodePortAddresses.matchAll ? state.node.ips : state.nodePortAddresses.ips;
+export function nodePortIPs(state: ProxyState, localIPs?: readonly string[]): string[] {
+  const ips = state.nodePortAddresses.matchAll ? (localIPs ?? state.node.ips) : state.nodePortAddresses.ips;
   return [...new Set(ips.filter((ip) => !isLoopback(ip)))].sort();
 }
 
-function isLoopback(ip: string): boolean {
+/** Whether the plan depends on the local addresses (any NodePort, externalIP or LB IP). */
+export function needsLocalAddresses(state: ProxyState): boolean {
+  for (const sp of state.services.values()) {
+    if (sp.nodePort !== 0 || sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0) return true;
+  }
+  return false;
+}
+
+export function isLoopback(ip: string): boolean {
   return ip === '::1' || ip.startsWith('127.');
 }
 
@@ -69,15 +77,20 @@ export interface PlanContext {
   readonly family: IPFamily;
 }
 
-export function planIpvs(state: ProxyState, cfg: DataplaneConfig): IpvsPlan {
+/**
+ * `localIPs`: this family's addresses on every local interface except kube-ipvs0 (loopback and
+ * IPv6 link-local excluded), as upstream GetAllLocalAddressesExcept; used for match-all NodePorts
+ * and for "is this external/LB IP a node address". Without it the node's IPs stand in.
+ */
+export function planIpvs(state: ProxyState, cfg: DataplaneConfig, localIPs?: readonly string[]): IpvsPlan {
   const family = state.family;
   const scheduler = cfg.ipvsScheduler || DEFAULT_SCHEDULER;
   const flags = scheduler === 'mh' ? ['mh-port'] : [];
   const sets = new SetBuilder();
   const addresses = new Set<string>();
   const vss = new Map<string, VirtualServer>();
-  const nodeIPSet = new Set(state.node.ips);
-  const npIPs = nodePortIPs(state);
+  const nodeIPSet = new Set([...state.node.ips, ...(localIPs ?? [])]);
+  const npIPs = nodePortIPs(state, localIPs);
   const nodeIP = state.node.ips[0];
   const lbNoNodeAccess: { ip: string; proto: string; port: number }[] = [];
 
