@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createIptablesDataplane } from '../../src/dataplane/iptables/index.js';
-import type { Backend } from '../../src/dataplane/iptables/tools.js';
+import { detectBackend, type Backend } from '../../src/dataplane/iptables/tools.js';
 import { metrics } from '../../src/metrics/metrics.js';
 import type { ProxyState } from '../../src/model/types.js';
 import { canRunKernelTests, config, deleteNetns, inNs, makeNetns, sortRules, state, svc, withServices } from './helpers.js';
@@ -238,3 +238,58 @@ for (const backend of BACKENDS) {
     }),
   );
 }
+
+test('backend detection: kubelet canary / hint chain, then rule counts, default nft', { skip }, async () => {
+  const saved = process.env.KPX_IPTABLES_BACKEND;
+  delete process.env.KPX_IPTABLES_BACKEND;
+  try {
+    await withNs(async (ns) => {
+      assert.equal(await detectBackend(ns), 'nft', 'empty: nft');
+      await inNs(ns, 'iptables-legacy-restore', ['-w', '5', '--noflush'], '*mangle\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n');
+      assert.equal(await detectBackend(ns), 'legacy', "kubelet's canary in legacy");
+      await inNs(ns, 'iptables-nft-restore', ['-w', '5', '--noflush'], '*mangle\n:KUBE-IPTABLES-HINT - [0:0]\nCOMMIT\n');
+      assert.equal(await detectBackend(ns), 'nft', 'the nft hint wins, as in iptables-wrapper');
+    });
+    await withNs(async (ns) => {
+      const rules = Array.from({ length: 12 }, (_, i) => `-A INPUT -s 198.18.0.${i + 1}/32 -j ACCEPT`).join('\n');
+      await inNs(ns, 'iptables-legacy-restore', ['-w', '5', '--noflush'], `*filter\n${rules}\nCOMMIT\n`);
+      assert.equal(await detectBackend(ns), 'legacy', 'more rules in legacy');
+    });
+    process.env.KPX_IPTABLES_BACKEND = 'legacy';
+    assert.equal(await detectBackend('kpx-ipt-unused'), 'legacy', 'environment override');
+  } finally {
+    if (saved === undefined) delete process.env.KPX_IPTABLES_BACKEND;
+    else process.env.KPX_IPTABLES_BACKEND = saved;
+  }
+});
+
+test('cleanup with auto backend removes leftovers from both backends and creates no legacy tables', { skip }, () =>
+  withNs(async (ns) => {
+    const legacy = createIptablesDataplane(config(), { backend: 'legacy', netns: ns, conntrackTCPLiberal: false });
+    await legacy.sync(scenario(), { full: true });
+    const auto = createIptablesDataplane(config(), { backend: 'auto', netns: ns, conntrackTCPLiberal: false });
+    await auto.cleanup();
+    const after = await inNs(ns, 'iptables-legacy-save', []);
+    assert.doesNotMatch(after, /KUBE-(SERVICES|SVC-|SEP-|NODEPORTS|POSTROUTING|FORWARD|PROXY-CANARY)/);
+    await withNs(async (ns2) => {
+      const nft = createIptablesDataplane(config(), { backend: 'nft', netns: ns2, conntrackTCPLiberal: false });
+      await nft.sync(scenario(), { full: true });
+      await createIptablesDataplane(config(), { netns: ns2 }).cleanup();
+      assert.equal((await inNs(ns2, 'iptables-legacy-save', [])).trim(), '', 'no legacy table was created');
+      assert.doesNotMatch(await inNs(ns2, 'iptables-nft-save', []), /KUBE-SERVICES/);
+    });
+  }),
+);
+
+test('backend detection creates no legacy tables', { skip }, async () => {
+  const saved = process.env.KPX_IPTABLES_BACKEND;
+  delete process.env.KPX_IPTABLES_BACKEND;
+  try {
+    await withNs(async (ns) => {
+      assert.equal(await detectBackend(ns), 'nft');
+      assert.equal((await inNs(ns, 'iptables-legacy-save', [])).trim(), '');
+    });
+  } finally {
+    if (saved !== undefined) process.env.KPX_IPTABLES_BACKEND = saved;
+  }
+});

@@ -58,13 +58,17 @@ export async function detectBackend(netns?: string): Promise<Backend> {
   const env = process.env.KPX_IPTABLES_BACKEND;
   if (env === 'nft' || env === 'legacy') return env;
   if (HINT_CHAINS.test(await saveText(netns, 'iptables-nft-save', ['-t', 'mangle']))) return 'nft';
-  if (HINT_CHAINS.test(await saveText(netns, 'iptables-legacy-save', ['-t', 'mangle']))) return 'legacy';
-  const count = async (b: Backend): Promise<number> => {
-    const texts = await Promise.all([saveText(netns, `iptables-${b}-save`, []), saveText(netns, `ip6tables-${b}-save`, [])]);
-    return texts.join('\n').split('\n').filter((l) => l.startsWith('-')).length;
-  };
-  const [legacy, nft] = await Promise.all([count('legacy'), count('nft')]);
-  return legacy > nft ? 'legacy' : 'nft';
+  // No `-t` for legacy: iptables-legacy-save then dumps only tables that already exist, while
+  // naming a table would load (create) it.
+  const [legacy4, legacy6, nft4, nft6] = await Promise.all([
+    saveText(netns, 'iptables-legacy-save', []),
+    saveText(netns, 'ip6tables-legacy-save', []),
+    saveText(netns, 'iptables-nft-save', []),
+    saveText(netns, 'ip6tables-nft-save', []),
+  ]);
+  if (HINT_CHAINS.test(legacy4) || HINT_CHAINS.test(legacy6)) return 'legacy';
+  const rules = (...texts: string[]): number => texts.join('\n').split('\n').filter((l) => l.startsWith('-')).length;
+  return rules(legacy4, legacy6) > rules(nft4, nft6) ? 'legacy' : 'nft';
 }
 
 /** Chain names declared in iptables-save output (`:NAME POLICY [p:b]`). */
