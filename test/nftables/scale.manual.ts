@@ -39,8 +39,12 @@ async function main(): Promise<void> {
     const st0 = state(svcs);
 
     let t = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     const p = planFull(st0, cfg);
-    console.log(`plan full: ${ms(t)} ms, ${p.ops} ops, ${(p.script.length / 1e6).toFixed(1)} MB`);
+    const c1 = process.cpuUsage(c0);
+    console.log(
+      `plan full: wall ${ms(t)} ms, cpu ${Math.round((c1.user + c1.system) / 1000)} ms, ${p.ops} ops, ${(p.script.length / 1e6).toFixed(1)} MB`,
+    );
 
     const cpu = (): string => {
       const last = readFileSync(timeLog, 'utf8').trim().split('\n').pop()!;
@@ -72,9 +76,12 @@ async function main(): Promise<void> {
 
     // Planning cost alone for a one-endpoint change at this scale (no kernel).
     const base = planFull(state(svcs), cfg).next;
+    const changedState = state(svcs.map((s, i) => (i === 1 ? svc(i, E, 9) : s)));
     t = process.hrtime.bigint();
-    plan(base, state(svcs.map((s, i) => (i === 1 ? svc(i, E, 9) : s))), cfg);
-    console.log(`plan one change: ${ms(t)} ms`);
+    const c2 = process.cpuUsage();
+    plan(base, changedState, cfg);
+    const c3 = process.cpuUsage(c2);
+    console.log(`plan one change: wall ${ms(t)} ms, cpu ${Math.round((c3.user + c3.system) / 1000)} ms`);
 
     t = process.hrtime.bigint();
     const drift = await dp.detectDrift();
