@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../src/util/exec.js';
+import { joinHostPort } from '../../src/model/ip.js';
 import type { DataplaneConfig, Endpoint, IPFamily, LocalDetector, NodePortAddresses, Protocol, ProxyState, ServicePort } from '../../src/model/types.js';
 
 export interface EpSpec {
@@ -35,7 +36,7 @@ export interface SvcSpec {
   readonly endpoints?: readonly EpSpec[];
 }
 
-const hostPort = (e: Endpoint): string => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`);
+const hostPort = (e: Endpoint): string => joinHostPort(e.ip, e.port);
 const byHostPort = (a: Endpoint, b: Endpoint): number => (hostPort(a) < hostPort(b) ? -1 : hostPort(a) > hostPort(b) ? 1 : 0);
 
 export function svc(s: SvcSpec): ServicePort {

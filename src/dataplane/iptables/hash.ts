@@ -66,8 +66,3 @@ export function endpointChainName(spn: string, protocol: string, endpoint: strin
 export function isServiceChainName(chain: string): boolean {
   return SERVICE_CHAIN_PREFIXES.some((p) => chain.startsWith(p));
 }
-
-/** net.JoinHostPort. */
-export function joinHostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}

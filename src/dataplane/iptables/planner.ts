@@ -8,7 +8,6 @@
 // even generated (their rule counts are remembered), so a partial sync costs O(services) for
 // the top-level rules plus O(changed endpoints), not O(all endpoints).
 
-import { BlockList } from 'node:net';
 import type { DataplaneConfig, Endpoint, LocalDetector, ProxyState, ServicePort } from '../../model/types.js';
 import {
   FILTER_TOP_CHAINS,
@@ -25,7 +24,9 @@ import {
   jumpRestoreSpec,
   type JumpRule,
 } from './chains.js';
-import { endpointChainName, isServiceChainName, joinHostPort, serviceChainNames } from './hash.js';
+import { endpointChainName, isServiceChainName, serviceChainNames } from './hash.js';
+import { joinHostPort } from '../../model/ip.js';
+import { cidrContains } from '../../node/addresses.js';
 
 /** Upstream largeClusterEndpointsThreshold: above this many endpoints, drop per-endpoint comments. */
 export const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;
@@ -633,15 +634,4 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     },
     warnings,
   };
-}
-
-/** Whether IP `ip` lies in `cidr` (both normalised text). */
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [base, lenText] = cidr.split('/');
-  if (base === undefined) return false;
-  const type = base.includes(':') ? 'ipv6' : 'ipv4';
-  if (ip.includes(':') !== (type === 'ipv6')) return false;
-  const list = new BlockList();
-  list.addSubnet(base, lenText === undefined ? (type === 'ipv6' ? 128 : 32) : Number(lenText), type);
-  return list.check(ip, type);
 }
