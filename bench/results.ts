@@ -33,7 +33,7 @@ export interface ConnRecord {
   /** 'none' = no proxy rules at all (the physical baseline). */
   readonly mode: Mode | 'none';
   readonly services: number;
-  readonly result: { readonly usPerConn: number; readonly connPerSec: number; readonly rounds: readonly number[]; readonly connections: number; readonly errors: number } | { readonly skipped: string };
+  readonly result: { readonly usPerConn: number; readonly usMedian: number; readonly connPerSec: number; readonly rounds: readonly number[]; readonly connections: number; readonly errors: number } | { readonly skipped: string };
 }
 
 export interface ControlRecord {
