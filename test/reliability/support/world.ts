@@ -267,6 +267,13 @@ export class World {
     }
   }
 
+  /** An extra empty namespace (loopback up), e.g. to load a rendered ruleset for comparison. */
+  async addScratch(role: string): Promise<void> {
+    if (this.created.includes(role)) return;
+    await this.addNs(role);
+    await this.ip(role, ['link set lo up']);
+  }
+
   /** The agent of a namespace (started on first use). */
   async agent(role: string): Promise<Agent> {
     let a = this.agents.get(role);
