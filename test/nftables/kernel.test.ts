@@ -119,6 +119,20 @@ describe('nftables in the kernel', { skip }, () => {
     await assertEqualsFresh(state(svcs), cfg, '1000 services');
   });
 
+  test('a service growing past a map page and shrinking back, incrementally', async () => {
+    const cfg = config();
+    const dp = createNftablesDataplane(cfg);
+    const other = sp('ns', 'other', { clusterIP: '198.19.0.9', protocol: 'UDP', endpoints: [ep('198.18.100.9')] });
+    const eps = (n: number) => Array.from({ length: n }, (_, j) => ep(`198.18.${200 + (j >> 8)}.${j & 255}`, { port: 53 }));
+    const big = (n: number) => sp('ns', 'big', { clusterIP: '198.19.0.1', protocol: 'UDP', endpoints: eps(n) });
+    await dp.sync(state([big(3), other]), { full: true });
+    for (const n of [1500, 1501, 40, 2]) {
+      const st = state([big(n), other]);
+      assert.equal((await dp.sync(st, { full: false })).full, false);
+      await assertEqualsFresh(st, cfg, `${n} endpoints`);
+    }
+  });
+
   test('a broken transaction leaves the previous ruleset untouched and forces a full sync', async () => {
     const cfg = config();
     const dp = createNftablesDataplane(cfg);

@@ -183,3 +183,29 @@ test('loopback nodePortAddresses are not programmed', () => {
   assert.match(script, /add element ip kube-proxy nodeport-ips \{ 198\.18\.0\.1 \}/);
   assert.doesNotMatch(script, /127\.0\.0\.1/);
 });
+
+test('endpoint maps are paged: bounded rules and elements per map; big services get their own map', () => {
+  const svcs: ServicePort[] = [];
+  for (let i = 0; i < 3000; i++) {
+    svcs.push(sp('ns', `s${i}`, { clusterIP: `198.19.${i >> 8}.${i & 255}`, endpoints: [ep(`198.18.${100 + (i >> 8)}.${i & 255}`)] }));
+  }
+  const bigEps = Array.from({ length: 1500 }, (_, j) => ep(`198.18.${200 + (j >> 8)}.${j & 255}`));
+  svcs.push(sp('ns', 'big', { clusterIP: '198.19.99.1', protocol: 'UDP', endpoints: bigEps }));
+  const script = planFull(state(svcs), config()).script;
+  const rulesPerMap = new Map<string, number>();
+  for (const m of script.matchAll(/map @(endpoints-[a-z]+-[x0-9]+)$/gm)) rulesPerMap.set(m[1]!, (rulesPerMap.get(m[1]!) ?? 0) + 1);
+  const elementsPerMap = new Map<string, number>();
+  for (const m of script.matchAll(/^add element ip kube-proxy (endpoints-[a-z]+-[x0-9]+) \{ (.*) \}$/gm)) {
+    elementsPerMap.set(m[1]!, (elementsPerMap.get(m[1]!) ?? 0) + m[2]!.split(', ').length);
+  }
+  assert.deepEqual([...rulesPerMap.keys()].sort(), ['endpoints-tcp-0', 'endpoints-tcp-1', 'endpoints-tcp-2', 'endpoints-udp-x0']);
+  for (const [map, n] of rulesPerMap) assert.ok(n <= 1024, `${map}: ${n} rules`);
+  for (const [map, n] of elementsPerMap) assert.ok(map.includes('-x') || n <= 1024, `${map}: ${n} elements`);
+  assert.equal(elementsPerMap.get('endpoints-udp-x0'), 1500);
+  assert.equal(rulesPerMap.get('endpoints-udp-x0'), 1);
+  // Every map is declared before the first rule using it.
+  for (const map of rulesPerMap.keys()) {
+    const decl = script.indexOf(`add map ip kube-proxy ${map} `);
+    assert.ok(decl >= 0 && decl < script.indexOf(`map @${map}\n`), map);
+  }
+});
