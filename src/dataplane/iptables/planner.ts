@@ -508,14 +508,14 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     servicesWritten++;
     natChainsWritten += chains.length;
   }
-  if (batches.length === 0) {
+  if (batches.length === 0 && bChains.length > 0) {
     // Everything fits in one batch: no point in a second restore. (Loops, not spread arguments:
     // without batching these arrays are empty, but a huge batchLines could make them large.)
     for (const c of bChains) natChains.push(c);
     const tail = natRules.splice(4); // keep KUBE-POSTROUTING and KUBE-MARK-MASQ first
     for (const r of bRules) natRules.push(r);
     for (const r of tail) natRules.push(r);
-  } else {
+  } else if (batches.length > 0) {
     cut();
   }
   const inline = batches.length === 0;
