@@ -163,6 +163,10 @@ test('slot assignment keeps surviving endpoints in place', () => {
   const b3 = assignSlots(b2, ['a', 'b', 'c', 'd', 'e'], alloc);
   // A new block of capacity 8, aligned to 8 so it never straddles an endpoint-map page.
   assert.deepEqual([b3.base, b3.cap], [8, 8]);
+  // Shrinking to a quarter of the capacity moves to a smaller block.
+  const b4 = assignSlots(b3, ['a', 'b'], alloc);
+  assert.deepEqual([b4.cap, b4.slots], [2, ['a', 'b']]);
+  assert.notEqual(b4.base, b3.base);
 });
 
 test('Dataplane.render is the full transaction; mode and family', async () => {

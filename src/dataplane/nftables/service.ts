@@ -87,7 +87,10 @@ function dnatTarget(ep: Endpoint): string {
  * endpoint added or removed changes one or two elements rather than shifting the whole block.
  */
 export function assignSlots(old: SlotBlock | undefined, values: readonly string[], alloc: BlockAllocator): SlotBlock {
-  if (old && values.length <= old.cap) {
+  // Keep the block while the endpoints fit, unless it became 4× too big (hysteresis: a service
+  // oscillating around a power of two does not move back and forth).
+  const keep = old !== undefined && values.length <= old.cap && !(old.cap > 4 && values.length * 4 <= old.cap);
+  if (old && keep) {
     const want = new Set(values);
     const slots: (string | undefined)[] = new Array<string | undefined>(values.length);
     const placed = new Set<string>();
