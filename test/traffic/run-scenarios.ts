@@ -344,7 +344,8 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
             }
             const flow = scenario.udpFlow;
             if (flow) {
-              it(`UDP flow keeps its source port; after the endpoint changes from ${flow.before} to ${flow.after} it reaches ${flow.after}`, async () => {
+              const plan = flow.stages.map((st) => (st.reaches ? `reaches ${st.reaches}` : 'goes silent')).join(', then ');
+              it(`a UDP flow keeping its source port starts on ${flow.before}; as the endpoints change it ${plan}`, async () => {
                 const target = resolveTarget(flow.target);
                 const agent = T().agent(flow.from);
                 const session = slug(scenario.name);
@@ -358,21 +359,25 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
                   }
                   assert.ok(replies.length > 0, `no UDP reply from ${target.label} before the change${await diagnostics()}`);
                   assert.ok(replies.every((r) => r.answeredBy === flow.before), `before the change expected only ${flow.before}, got ${replies.map((r) => r.answeredBy).join(',')}`);
-                  const view = await servicesView();
-                  writeAtomic(fileOf(scenario), flow.change.flatMap(serviceObjects));
-                  await waitChange(view, servicesView);
-                  const changedAt = Date.now();
-                  let after: typeof replies = [];
-                  while (Date.now() - changedAt < 10_000) {
-                    after = (await agent.udpSessionRead(session)).filter((r) => r.t > changedAt);
-                    if (after.some((r) => r.answeredBy === flow.after)) break;
-                    await sleep(200);
+                  for (const [i, stage] of flow.stages.entries()) {
+                    const view = await servicesView();
+                    writeAtomic(fileOf(scenario), stage.change.flatMap(serviceObjects));
+                    await waitChange(view, servicesView);
+                    const changedAt = Date.now();
+                    const since = async (t: number): Promise<typeof replies> => (await agent.udpSessionRead(session)).filter((r) => r.t > t);
+                    let ok = false;
+                    while (!ok && Date.now() - changedAt < 10_000) {
+                      await sleep(200);
+                      if (stage.reaches) ok = (await since(changedAt)).some((r) => r.answeredBy === stage.reaches);
+                      // Silent: a full 2 s window after the change without any reply.
+                      else ok = Date.now() - changedAt >= 2000 && (await since(Date.now() - 2000)).length === 0;
+                    }
+                    const counts = (await since(changedAt)).reduce<Record<string, number>>((m, r) => ({ ...m, [r.answeredBy]: (m[r.answeredBy] ?? 0) + 1 }), {});
+                    assert.ok(
+                      ok,
+                      `stage ${i + 1}: the same-source-port UDP flow ${stage.reaches ? `never reached ${stage.reaches}` : 'kept getting replies'} within 10 s after the change (stale conntrack entry?); replies since the change: ${JSON.stringify(counts)}${await diagnostics()}`,
+                    );
                   }
-                  const counts = after.reduce<Record<string, number>>((m, r) => ({ ...m, [r.answeredBy]: (m[r.answeredBy] ?? 0) + 1 }), {});
-                  assert.ok(
-                    after.some((r) => r.answeredBy === flow.after),
-                    `the same-source-port UDP flow never reached ${flow.after} within 10 s after the change (stale conntrack entry?); replies after the change: ${JSON.stringify(counts)}${await diagnostics()}`,
-                  );
                 } finally {
                   await agent.udpSessionStop(session);
                 }

@@ -98,13 +98,16 @@ export interface Step {
   readonly checks: readonly Check[];
 }
 
-/** A UDP flow that keeps its source port while the endpoint is replaced (conntrack cleanup). */
+/**
+ * A UDP flow that keeps its source port (like a statsd sender) while the Service's endpoints change:
+ * after each stage's change the flow must reach `reaches` within 10 s, or with `reaches: null` go
+ * silent (no replies at all for 2 s) — the stale conntrack entry must not keep it on the old pod.
+ */
 export interface UdpFlow {
   readonly from: From;
   readonly target: Target;
   readonly before: string;
-  readonly change: readonly ServiceDef[];
-  readonly after: string;
+  readonly stages: readonly { readonly change: readonly ServiceDef[]; readonly reaches: string | null }[];
 }
 
 export interface Scenario {
@@ -181,6 +184,7 @@ const termMixed = svc({ name: 'terminating-mixed', clusterIPs: ['198.19.0.23'], 
 const termNotServing = svc({ name: 'terminating-not-serving', clusterIPs: ['198.19.0.24'], ports: [http()], endpoints: [term('p1', false)] });
 const dyn = svc({ name: 'dynamic', clusterIPs: ['198.19.0.25'], ports: [http()], endpoints: eps('p1', 'p2') });
 const udpFlowSvc = svc({ name: 'udp-flow', clusterIPs: ['198.19.0.26'], ports: [dns()], endpoints: eps('p4') });
+const udpZeroSvc = svc({ name: 'udp-zero', clusterIPs: ['198.19.0.29'], ports: [dns()], endpoints: eps('p4') });
 const v6 = svc({ name: 'v6', type: 'NodePort', clusterIPs: ['2001:db8:19::10'], ports: [http(30087), dns(30088)], endpoints: eps('p1', 'p2') });
 const v6Local = svc({ name: 'v6-local', type: 'NodePort', clusterIPs: ['2001:db8:19::11'], ports: [http(30089)], endpoints: [{ pod: 'p1' }, remote('p4')], externalTrafficPolicy: 'Local' });
 const dual = svc({ name: 'dual', type: 'NodePort', clusterIPs: ['198.19.0.27', '2001:db8:19::27'], ports: [http(30090)], endpoints: eps('p2', 'p3') });
@@ -347,8 +351,23 @@ export const defaultsGroup: Group = {
         from: 'client',
         target: cip(udpFlowSvc, 'IPv4', 'dns'),
         before: 'p4',
-        change: [{ ...udpFlowSvc, endpoints: eps('p5') }],
-        after: 'p5',
+        stages: [{ change: [{ ...udpFlowSvc, endpoints: eps('p5') }], reaches: 'p5' }],
+      },
+    },
+    {
+      // Upstream #139628: the 1.32+ cleanup skips services with zero serving endpoints, so a constant
+      // sender stays pinned to the old pod. Here the flow must stop, then reach the new endpoint.
+      name: 'UDP flow when the Service scales to zero and back',
+      services: [udpZeroSvc],
+      checks: [],
+      udpFlow: {
+        from: 'p3',
+        target: cip(udpZeroSvc, 'IPv4', 'dns'),
+        before: 'p4',
+        stages: [
+          { change: [{ ...udpZeroSvc, endpoints: [] }], reaches: null },
+          { change: [{ ...udpZeroSvc, endpoints: eps('p5') }], reaches: 'p5' },
+        ],
       },
     },
     {
