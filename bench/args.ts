@@ -34,6 +34,8 @@ export interface BenchPlan {
   /** Whole-run budget: later measurements are skipped (and reported so) once it is spent. */
   readonly budgetMs: number;
   readonly help: boolean;
+  /** Re-render the markdown and charts from an earlier results JSON instead of measuring. */
+  readonly fromJson: string | null;
 }
 
 export const USAGE = `usage: bench/run [--quick] [--only NAMES] [--out DIR] [--sizes N,N] [--limit SECONDS] [--baseline-limit SECONDS] [--docs|--no-docs] [--budget MINUTES]
@@ -43,6 +45,7 @@ export const USAGE = `usage: bench/run [--quick] [--only NAMES] [--out DIR] [--s
   --sizes N,N    service counts for the sync measurements (10 endpoints each)
   --limit S      time limit of one full sync, seconds (default 90; 10 with --quick)
   --baseline-limit S  time limit of one upstream-nftables full sync (default 240; --limit or 10 with --quick)
+  --from-json F  no measurement: re-render the markdown and charts from results file F
   --docs         write docs/benchmarks.md and docs/benchmarks/*.svg (default without --quick)
   --budget M     whole-run budget in minutes (default 19; 1.25 with --quick, which leaves room for the build in 2 minutes)`;
 
@@ -68,6 +71,7 @@ export function parseArgs(argv: readonly string[]): BenchPlan {
   let docs: boolean | null = null;
   let budget: number | null = null;
   let help = false;
+  let fromJson: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -97,6 +101,9 @@ export function parseArgs(argv: readonly string[]): BenchPlan {
         break;
       case '--budget':
         budget = positive(value(), '--budget');
+        break;
+      case '--from-json':
+        fromJson = value();
         break;
       case '--docs':
         docs = true;
@@ -143,5 +150,6 @@ export function parseArgs(argv: readonly string[]): BenchPlan {
     docs: docs ?? !quick,
     budgetMs: (budget ?? (quick ? 1.25 : 19)) * 60_000,
     help,
+    fromJson,
   };
 }

@@ -48,6 +48,12 @@ function connOf(r: BenchResults, mode: Mode | 'none', n: number): number | null 
   return c && 'usPerConn' in c.result ? c.result.usPerConn : null;
 }
 
+/** The no-rules figure to compare a record with: its paired one (same trio, just before), else the run's. */
+function baselineOf(r: BenchResults, mode: Mode, n: number): number | null {
+  const c = r.conn.find((x) => x.mode === mode && x.services === n);
+  return c?.baselineUs ?? connOf(r, 'none', 0);
+}
+
 function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
@@ -56,6 +62,8 @@ interface Target {
   readonly what: string;
   readonly result: string;
   readonly verdict: string;
+  /** What the figure is made of / what bounds it (computed from this run). */
+  readonly limits: string;
 }
 
 function targets(r: BenchResults): Target[] {
@@ -70,12 +78,18 @@ function targets(r: BenchResults): Target[] {
     what: 'nftables full sync of 10k services ≤ 1 s',
     result: ours ? `${fmtTimed(ours)} at ${at}` : 'not measured',
     verdict: ours?.kind === 'ok' && N === 10000 ? ok(ours.ms <= 1000) : 'not measured',
+    limits: ((): string => {
+      const s = syncOf(r, 'nftables', N);
+      if (!s || s.full.kind !== 'ok' || s.fullToolMs === null) return '';
+      return `\`nft -f\` (parse + kernel transaction) ${fmtMs(s.fullToolMs)} = ${Math.round((100 * s.fullToolMs) / s.full.ms)} %; planning, rendering ${s.fullOperations ?? '?'} operations and spawning: ${fmtMs(s.full.ms - s.fullToolMs)}`;
+    })(),
   });
   const big = syncOf(r, 'nftables', 100000)?.full;
   out.push({
     what: 'nftables full sync of 100k services ≤ 1 s',
     result: big ? fmtTimed(big) : 'not measured in this run',
     verdict: big?.kind === 'ok' ? ok(big.ms <= 1000) : 'not measured',
+    limits: big ? '' : 'run with `--sizes 100000 --only sync,nftables` (the default run stays within 20 minutes)',
   });
   for (const [base, need] of [['upstream-iptables-nft', 15], ['iptables-legacy', 15], ['upstream-nft', 100]] as const) {
     const q = ratio(syncOf(r, base, N)?.full, ours);
@@ -83,6 +97,7 @@ function targets(r: BenchResults): Target[] {
       what: `nftables full sync ≥ ${need}× faster than ${MODE_SHORT[base]} at 10k`,
       result: q ? `${q.text} at ${at}` : `not measured (${syncOf(r, base, N) ? fmtTimed(syncOf(r, base, N)!.full) : 'no figure'})`,
       verdict: q && N === 10000 ? (q.value >= need ? '**met**' : q.lowerBound ? `lower bound only (${q.text})` : '**missed**') : 'not measured',
+      limits: q?.lowerBound ? `the baseline was stopped at its time limit, so the true ratio is higher` : q ? `our time ${ours && ours.kind === 'ok' ? fmtMs(ours.ms) : ''} vs ${fmtTimed(syncOf(r, base, N)!.full)}` : '',
     });
   }
   const inc = syncOf(r, 'nftables', N)?.incremental;
@@ -90,25 +105,40 @@ function targets(r: BenchResults): Target[] {
     what: 'one endpoint change ≤ 20 ms p99 at 10k (nftables, event → sync returned)',
     result: inc && 'wall' in inc ? `p99 ${fmtMs(inc.wall.p99)} (p50 ${fmtMs(inc.wall.p50)}, ${inc.wall.count} changes) at ${at}` : 'not measured',
     verdict: inc && 'wall' in inc && N === 10000 ? ok(inc.wall.p99 <= 20) : 'not measured',
+    limits:
+      inc && 'wall' in inc
+        ? `the \`nft\` process (start-up + transaction) is ${fmtMs(inc.tool.p50)} of the ${fmtMs(inc.wall.p50)} median and ${fmtMs(inc.tool.p99)} at p99; model build + plan is the rest. A fork/exec of \`nft\` per sync on a loaded 2-core machine sets the floor`
+        : '',
   });
   const connSizes = [...new Set(r.conn.map((c) => c.services))];
   const CN = connSizes.includes(10000) ? 10000 : Math.max(0, ...connSizes);
   const c10 = connOf(r, 'nftables', CN);
-  const c0 = connOf(r, 'none', 0);
+  const c0 = baselineOf(r, 'nftables', CN);
   const cl0 = connOf(r, 'nftables', 0);
   out.push({
     what: 'connection setup at 10k services ≤ 1.15× baseline (nftables)',
     result:
       c10 && c0
-        ? `${(c10 / c0).toFixed(2)}× vs no rules (${c10.toFixed(1)} vs ${c0.toFixed(1)} µs)${cl0 ? `; ${(c10 / cl0).toFixed(2)}× vs the same layout with 0 services` : ''} at ${CN === 10000 ? '10k' : fmtN(CN)}`
+        ? `${(c10 / c0).toFixed(2)}× vs no rules in the same namespaces (${c10.toFixed(1)} vs ${c0.toFixed(1)} µs)${cl0 ? `; ${(c10 / cl0).toFixed(2)}× vs the same layout with 0 services` : ''} at ${CN === 10000 ? '10k' : fmtN(CN)}`
         : 'not measured',
     verdict: c10 && c0 && CN === 10000 ? `${ok(c10 / c0 <= 1.15)} vs no rules${cl0 ? `, ${ok(c10 / cl0 <= 1.15)} vs 0-service layout` : ''}` : 'not measured',
+    limits: ((): string => {
+      const z = r.conn.find((c) => c.mode === 'nftables' && c.services === 0);
+      if (!z || !('usPerConn' in z.result) || !z.baselineUs) return '';
+      return `the layout with no services already costs ${(z.result.usPerConn / z.baselineUs).toFixed(2)}× no rules (conntrack + NAT hooks + DNAT); per-service matching is map lookups, flat in N`;
+    })(),
   });
   const ctl = r.control.find((c) => c.services === 10000) ?? r.control[r.control.length - 1];
   out.push({
     what: 'proxy RSS ≤ 200 MB at 10k services (list + model + nftables plan)',
     result: ctl && 'maxRssMB' in ctl.result ? `${ctl.result.maxRssMB.toFixed(0)} MB max RSS at ${fmtN(ctl.services)}` : 'not measured',
     verdict: ctl && 'maxRssMB' in ctl.result && ctl.services === 10000 ? ok(ctl.result.maxRssMB <= 200) : 'not measured',
+    limits: ((): string => {
+      const small = r.control.find((c) => c.services === 100);
+      if (!ctl || !('maxRssMB' in ctl.result)) return '';
+      const floor = small && 'maxRssMB' in small.result ? `a process with the same modules and 100 services peaks at ${small.result.maxRssMB.toFixed(0)} MB; ` : '';
+      return `${floor}JS heap after the list + build + plan is ${ctl.result.heapUsedMB.toFixed(0)} MB; the peak comes from LIST pages (JSON text + parsed objects) and the reflector's object cache alive at once with the model and the rendered plan`;
+    })(),
   });
   return out;
 }
@@ -120,7 +150,7 @@ export function renderMarkdown(r: BenchResults, o: ReportOptions): string {
   const L: string[] = [];
   L.push('# Benchmarks', '');
   L.push(
-    `Generated by \`${r.command}\` (\`make bench\`) on ${r.date}, ${r.startedAt.slice(11, 16)}–${r.finishedAt.slice(11, 16)} UTC. Raw figures: [${o.resultsPath.split('/').pop()}](${o.resultsPath}).`,
+    `Generated by \`${r.command}\` (${r.quick ? '\`make bench-quick\`' : '\`make bench\`'}) on ${r.date}, ${r.startedAt.slice(11, 16)}–${r.finishedAt.slice(11, 16)} UTC. Raw figures: [${o.resultsPath.split('/').pop()}](${o.resultsPath}).`,
     '',
     `**Machine:** ${m.cores} cores, ${m.cpuModel}, kernel ${m.kernel}, Node ${m.node}, ${m.nft}, ${m.iptablesNft}, ${m.iptablesLegacy}. ` +
       `Load average at start ${m.loadAvgStart.map((x) => x.toFixed(1)).join(' / ')}, at end ${m.loadAvgEnd.map((x) => x.toFixed(1)).join(' / ')}` +
@@ -131,7 +161,7 @@ export function renderMarkdown(r: BenchResults, o: ReportOptions): string {
   for (const n of r.notes) L.push(`> ${n}`, '');
 
   L.push('## Targets', '');
-  L.push(table(['target', 'this run', 'verdict'], targets(r).map((t) => [t.what, t.result, t.verdict])), '');
+  L.push(table(['target', 'this run', 'verdict', 'what it is made of / what limits it'], targets(r).map((t) => [t.what, t.result, t.verdict, t.limits])), '');
 
   L.push('## Full sync', '');
   L.push('Desired state → kernel in a fresh namespace per measurement: wall time of `dataplane.sync(state, {full: true})`, and in brackets the share spent inside the kernel tool (`nft` / `iptables-restore` / `iptables`).', '');
@@ -211,30 +241,33 @@ export function renderMarkdown(r: BenchResults, o: ReportOptions): string {
   const base = connOf(r, 'none', 0);
   const connModes = modes.filter((x) => r.conn.some((c) => c.mode === x));
   if (base !== null || connModes.length) {
+    if (base !== null) L.push(`No rules at all (first measurement of the run): ${base.toFixed(1)} µs per connection (${(1e6 / base).toFixed(0)} connections/s).`, '');
+    const cell = (x: Mode, n: number): string => {
+      const c = r.conn.find((y) => y.mode === x && y.services === n);
+      if (!c) return '—';
+      if ('skipped' in c.result) return `— (${c.result.skipped})`;
+      const b = c.baselineUs;
+      return `${c.result.usPerConn.toFixed(1)} µs${b ? ` (${(c.result.usPerConn / b).toFixed(2)}× no rules: ${b.toFixed(1)} µs)` : ''}`;
+    };
     L.push(
       table(
-        ['mode', '0 services', ...connSizes.map((n) => `${fmtN(n)} services`), ...connSizes.map((n) => `${fmtN(n)} ÷ no rules`), ...connSizes.map((n) => `${fmtN(n)} ÷ 0 services`)],
-        [
-          ['no rules (baseline)', base !== null ? `${base.toFixed(1)} µs (${(1e6 / base).toFixed(0)} conn/s)` : '—', ...connSizes.map(() => ''), ...connSizes.map(() => ''), ...connSizes.map(() => '')],
-          ...connModes.map((x) => {
-            const z = connOf(r, x, 0);
-            const vals = connSizes.map((n) => connOf(r, x, n));
-            const skipped = (n: number): string => {
-              const c = r.conn.find((y) => y.mode === x && y.services === n);
-              return c && 'skipped' in c.result ? `— (${c.result.skipped})` : '—';
-            };
-            return [
-              MODE_SHORT[x],
-              z !== null ? `${z.toFixed(1)} µs` : '—',
-              ...vals.map((v, i) => (v !== null ? `${v.toFixed(1)} µs` : skipped(connSizes[i]!))),
-              ...vals.map((v) => (v !== null && base ? `${(v / base).toFixed(2)}×` : '—')),
-              ...vals.map((v) => (v !== null && z ? `${(v / z).toFixed(2)}×` : '—')),
-            ];
-          }),
-        ],
+        ['mode', '0 services (layout only)', ...connSizes.map((n) => `${fmtN(n)} services`), ...connSizes.map((n) => `${fmtN(n)} ÷ 0 services`)],
+        connModes.map((x) => {
+          const z = connOf(r, x, 0);
+          return [
+            MODE_SHORT[x],
+            cell(x, 0),
+            ...connSizes.map((n) => cell(x, n)),
+            ...connSizes.map((n) => {
+              const v = connOf(r, x, n);
+              return v !== null && z ? `${(v / z).toFixed(2)}×` : '—';
+            }),
+          ];
+        }),
       ),
       '',
     );
+    L.push('Each figure is paired with a no-rules measurement in the same namespaces taken just before the rules were loaded (in brackets), because the load of a shared machine drifts between measurements.', '');
   } else L.push('Not measured in this run.', '');
 
   L.push('## Churn', '');

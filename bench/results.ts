@@ -33,6 +33,8 @@ export interface ConnRecord {
   /** 'none' = no proxy rules at all (the physical baseline). */
   readonly mode: Mode | 'none';
   readonly services: number;
+  /** The same trio measured just before the rules were loaded (no rules: the paired physical baseline), µs. */
+  readonly baselineUs?: number;
   readonly result: { readonly usPerConn: number; readonly usMedian: number; readonly connPerSec: number; readonly rounds: readonly number[]; readonly connections: number; readonly errors: number } | { readonly skipped: string };
 }
 
