@@ -1,0 +1,190 @@
+// Load scenario: N services x E endpoints served by the test API server inside the node namespace, the
+// proxy (nftables mode) watching it, a bounded churn of EndpointSlice changes for D seconds, and a client
+// loop connecting to a set of "live" services whose endpoints are real pods and always ready (the churn
+// moves them between pods, so their rules change under traffic too). Reports failed connections, sync
+// figures and the proxy's RSS over time.
+
+import { promises as fsp } from 'node:fs';
+import type { DriverOp, Obj } from './apiserver.js';
+import { NsApiServer } from './apiserver.js';
+import { prng, svcIP } from './churn.js';
+import { debugState, eventually, metricValue, metricsText, sleep, startProxyIn } from './proxy.js';
+import { NODE_IP, POD_PORT, podIP, World, type LoopAttempt } from './world.js';
+
+export interface LoadOptions {
+  readonly services: number;
+  readonly endpointsPerService: number;
+  readonly durationMs: number;
+  /** Slice updates per second during the churn. */
+  readonly changesPerSecond: number;
+  /** Services whose endpoints are the real pods (client targets). */
+  readonly liveServices: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface LoadResult {
+  readonly services: number;
+  readonly endpoints: number;
+  readonly initialSyncMs: number;
+  readonly changes: number;
+  readonly connections: number;
+  readonly failed: number;
+  readonly failures: LoopAttempt[];
+  readonly rssMB: { atStart: number; atEnd: number; max: number; samples: number[] };
+  readonly syncCount: number;
+  readonly syncSecondsMean: number | null;
+  readonly converged: boolean;
+  readonly convergeMs: number;
+}
+
+const PODS = 3;
+
+function svcObj(i: number): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: `ld-${i}`, namespace: 'default' },
+    spec: { type: 'ClusterIP', clusterIP: svcIP(i), clusterIPs: [svcIP(i)], ipFamilies: ['IPv4'], ports: [{ name: 'p', port: 80, protocol: 'TCP', targetPort: POD_PORT }] },
+  };
+}
+
+function sliceObj(i: number, ips: readonly string[]): Obj {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `ld-${i}-a`, namespace: 'default', labels: { 'kubernetes.io/service-name': `ld-${i}` } },
+    addressType: 'IPv4',
+    ports: [{ name: 'p', port: POD_PORT, protocol: 'TCP' }],
+    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true, serving: true, terminating: false } })),
+  };
+}
+
+/** Fake (never contacted) endpoint addresses for service i: 198.18.128.0 and up. */
+function fakeIPs(i: number, n: number, salt: number): string[] {
+  const out: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const x = (i * 7 + k * 131 + salt * 17) % 30000;
+    out.push(`198.18.${128 + (x >> 8)}.${x & 255}`);
+  }
+  return [...new Set(out)];
+}
+
+async function rssMB(pid: number): Promise<number> {
+  const s = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const log = o.log ?? ((): void => undefined);
+  const world = await World.create({ client: true, pods: PODS });
+  try {
+    const srv = await NsApiServer.start(world);
+    const rnd = prng(7);
+    const live = new Map<number, string[]>();
+    const ops: DriverOp[] = [
+      { t: 'create', obj: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a' }, spec: {}, status: { addresses: [{ type: 'InternalIP', address: NODE_IP }] } } },
+    ];
+    for (let i = 1; i <= o.services; i++) {
+      let ips: string[];
+      if (i <= o.liveServices) {
+        ips = Array.from({ length: PODS }, (_, p) => podIP(p + 1));
+        live.set(i, ips);
+      } else ips = fakeIPs(i, o.endpointsPerService, 0);
+      ops.push({ t: 'create', obj: svcObj(i) }, { t: 'create', obj: sliceObj(i, ips) });
+    }
+    for (let k = 0; k < ops.length; k += 2000) await srv.apply(ops.slice(k, k + 2000));
+    log(`created ${o.services} services x ${o.endpointsPerService} endpoints`);
+
+    const t0 = Date.now();
+    const proxy = startProxyIn(world, ['--kubeconfig', srv.kubeconfigPath, '--proxy-mode', 'nftables', '--hostname-override', 'node-a']);
+    const pid = proxy.child.pid!;
+    await eventually(async () => {
+      const st = await debugState(world);
+      return Object.keys(st.families.IPv4?.services ?? {}).length === o.services;
+    }, 'initial sync of every service', 600_000, 1000);
+    const initialSyncMs = Date.now() - t0;
+    log(`initial sync: ${initialSyncMs} ms`);
+    const client = await world.agent('client');
+    const targets = [...live.keys()].map((i) => ({ host: svcIP(i), port: 80 }));
+    await eventually(async () => (await client.probe(targets[0]!, 1000)).ok, 'live service answers', 60_000);
+
+    const rss: number[] = [await rssMB(pid)];
+    const metricsBefore = await metricsText(world);
+    const syncsBefore = metricValue(metricsBefore, 'kubeproxy_sync_proxy_rules_duration_seconds_count');
+    await client.startLoop(targets, { periodMs: 50, timeoutMs: 2000, maxMs: o.durationMs + 30_000, maxAttempts: 1_000_000 });
+
+    // Churn: every 100 ms a batch of slice updates; live services move between pods (never empty).
+    const perTick = Math.max(1, Math.round(o.changesPerSecond / 10));
+    let changes = 0;
+    let salt = 1;
+    const end = Date.now() + o.durationMs;
+    let nextRss = Date.now() + 5000;
+    while (Date.now() < end) {
+      const batch: DriverOp[] = [];
+      for (let k = 0; k < perTick; k++) {
+        salt++;
+        if (k === 0 && live.size > 0) {
+          const i = 1 + Math.floor(rnd() * live.size);
+          const all = Array.from({ length: PODS }, (_, p) => podIP(p + 1));
+          const keep = all.filter(() => rnd() < 0.6);
+          const ips = keep.length ? keep : [all[Math.floor(rnd() * PODS)]!];
+          live.set(i, ips);
+          batch.push({ t: 'update', obj: sliceObj(i, ips) });
+        } else {
+          const i = o.liveServices + 1 + Math.floor(rnd() * (o.services - o.liveServices));
+          batch.push({ t: 'update', obj: sliceObj(i, fakeIPs(i, o.endpointsPerService, salt)) });
+        }
+      }
+      const r = await srv.apply(batch);
+      changes += r.done;
+      if (Date.now() >= nextRss) {
+        rss.push(await rssMB(pid));
+        nextRss += 5000;
+      }
+      await sleep(100);
+    }
+    log(`churn done: ${changes} slice updates`);
+    // Converged: the live services' endpoints as last written.
+    const tc = Date.now();
+    let converged = true;
+    try {
+      await eventually(async () => {
+        const st = await debugState(world);
+        const svcs = st.families.IPv4?.services ?? {};
+        for (const [i, ips] of live) {
+          const got = [...(svcs[`default/ld-${i}:p/TCP`]?.clusterEndpoints ?? [])].sort().join(',');
+          if (got !== ips.map((ip) => `${ip}:${POD_PORT}`).sort().join(',')) return false;
+        }
+        return Object.keys(svcs).length === o.services;
+      }, 'converged after the churn', 120_000, 500);
+    } catch {
+      converged = false;
+    }
+    const convergeMs = Date.now() - tc;
+    const attempts = await client.stopLoop();
+    rss.push(await rssMB(pid));
+    const metricsAfter = await metricsText(world);
+    const syncCount = metricValue(metricsAfter, 'kubeproxy_sync_proxy_rules_duration_seconds_count') - syncsBefore;
+    const sum = metricValue(metricsAfter, 'kubeproxy_sync_proxy_rules_duration_seconds_sum') - metricValue(metricsBefore, 'kubeproxy_sync_proxy_rules_duration_seconds_sum');
+    const failures = attempts.filter((a) => !a.ok);
+    await proxy.stop();
+    return {
+      services: o.services,
+      endpoints: o.endpointsPerService,
+      initialSyncMs,
+      changes,
+      connections: attempts.length,
+      failed: failures.length,
+      failures: failures.slice(0, 10),
+      rssMB: { atStart: rss[0]!, atEnd: rss[rss.length - 1]!, max: Math.max(...rss), samples: rss },
+      syncCount,
+      // Mean, not a percentile: the histogram's sum/count over the churn (both families).
+      syncSecondsMean: syncCount > 0 ? sum / syncCount : null,
+      converged,
+      convergeMs,
+    };
+  } finally {
+    await world.destroy();
+  }
+}
