@@ -36,7 +36,9 @@ function services(n: number, gen: number): ServicePort[] {
 }
 
 async function inner(): Promise<void> {
-  configureLogging({ sink: () => undefined });
+  // KPX_BENCH_TOOLS=1: print every tool call with its duration (stderr).
+  const tools = process.env.KPX_BENCH_TOOLS === '1';
+  configureLogging({ verbosity: tools ? 4 : 0, sink: (l) => (tools && l.includes('Ran tool') ? process.stderr.write(l + '\n') : undefined) });
   for (const n of sizes) {
     const dp = createIpvsDataplane(config(), { drainCheckMs: 0 });
     const t0 = performance.now();

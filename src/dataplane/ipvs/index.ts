@@ -76,6 +76,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
   private async tool(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
     const r = await this.run(cmd, args, o);
     this.toolMillis += r.millis;
+    log.v(4).info('Ran tool', { ipFamily: this.family, tool: `${cmd} ${args.join(' ')}`, millis: Math.round(r.millis), inputLines: o.input ? o.input.split('\n').length - 1 : 0 });
     return r;
   }
 
