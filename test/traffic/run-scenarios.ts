@@ -227,19 +227,8 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
           return `\n--- ${mode} ruleset in the node namespace ---\n${rules.slice(0, 20_000)}\n${logs}`;
         };
 
-        before(async () => {
-          if (!firstGroup) await T().resetNodes();
-          firstGroup = false;
-          rmSync(dir, { recursive: true, force: true });
-          (await import('node:fs')).mkdirSync(dir, { recursive: true });
-          writeAtomic(join(dir, 'nodes.json'), nodeObjects());
-          const all: ServiceDef[] = [];
-          for (const s of group.scenarios) {
-            // A skipped scenario's objects stay out too: e.g. SCTP rules need kernel modules this host may lack.
-            if (s.needs?.includes('sctp') && !hasSctp) continue;
-            writeAtomic(fileOf(s), s.services.flatMap(serviceObjects));
-            all.push(...s.services);
-          }
+        const startProxies = (): void => {
+          proxies.length = 0;
           for (const n of nodes) {
             const args = [
               `--manifests=${dir}`,
@@ -268,11 +257,9 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
             });
             proxies.push(run);
           }
-          await waitReady(all);
-          if (opts.afterReady) await opts.afterReady((argv) => T().exec('node', argv));
-        });
+        };
 
-        after(async () => {
+        const stopProxies = async (): Promise<void> => {
           await Promise.all(
             proxies.map(async (p) => {
               if (p.exited || !p.child.pid) return;
@@ -285,7 +272,31 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
               clearTimeout(t);
             }),
           );
+        };
+
+        /** Every ServiceDef currently written for this group (for readiness after a restart). */
+        const current = new Map<Scenario, readonly ServiceDef[]>();
+
+        before(async () => {
+          if (!firstGroup) await T().resetNodes();
+          firstGroup = false;
+          rmSync(dir, { recursive: true, force: true });
+          (await import('node:fs')).mkdirSync(dir, { recursive: true });
+          writeAtomic(join(dir, 'nodes.json'), nodeObjects());
+          const all: ServiceDef[] = [];
+          for (const s of group.scenarios) {
+            // A skipped scenario's objects stay out too: e.g. SCTP rules need kernel modules this host may lack.
+            if (s.needs?.includes('sctp') && !hasSctp) continue;
+            writeAtomic(fileOf(s), s.services.flatMap(serviceObjects));
+            current.set(s, s.services);
+            all.push(...s.services);
+          }
+          startProxies();
+          await waitReady(all);
+          if (opts.afterReady) await opts.afterReady((argv) => T().exec('node', argv));
         });
+
+        after(stopProxies);
 
         const runCheck = async (check: Check, eventuallyMs = 0): Promise<void> => {
           const { expect, skip } = effectiveExpect(check, mode);
@@ -330,10 +341,18 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
               it(name, { skip: skipAll ?? skip ?? false }, () => runCheck(check));
             }
             for (const step of scenario.steps ?? []) {
-              it(`step: ${step.name} (manifests rewritten at run time)`, { skip: skipAll ?? false }, async () => {
-                const before = await servicesView();
+              const how = step.proxy === 'stop' ? 'proxy stopped, then manifests rewritten' : step.proxy === 'start' ? 'manifests rewritten, then proxy started' : 'manifests rewritten at run time';
+              it(`step: ${step.name} (${how})`, { skip: skipAll ?? false }, async () => {
+                if (step.proxy === 'stop') await stopProxies();
+                const before = step.proxy ? '' : await servicesView();
                 writeAtomic(fileOf(scenario), step.services.flatMap(serviceObjects));
-                await waitChange(before, servicesView);
+                current.set(scenario, step.services);
+                if (step.proxy === 'start') {
+                  startProxies();
+                  await waitReady([...current.values()].flat());
+                } else if (!step.proxy) {
+                  await waitChange(before, servicesView);
+                }
               });
               for (const check of step.checks) {
                 const { skip, note } = effectiveExpect(check, mode);

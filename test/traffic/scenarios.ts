@@ -91,9 +91,12 @@ export interface Check {
   readonly modes?: Partial<Record<Mode, ModeOverride>>;
 }
 
-/** A run-time change: the scenario's manifests file is rewritten with `services`, then `checks` run. */
+/** A run-time change: the scenario's manifests file is rewritten with `services`, then `checks` run
+ *  (steps also model proxy restarts: rules must survive a stopped proxy, as upstream's do). */
 export interface Step {
   readonly name: string;
+  /** 'stop': stop the proxies before rewriting (checks then run with no proxy); 'start': rewrite, then start them. */
+  readonly proxy?: 'stop' | 'start';
   readonly services: readonly ServiceDef[];
   readonly checks: readonly Check[];
 }
@@ -408,12 +411,36 @@ export const defaultsGroup: Group = {
 // Group "flags": --masquerade-all and explicit --nodeport-addresses.
 
 const masqAll = svc({ name: 'masq-all', clusterIPs: ['198.19.0.40'], ports: [http()], endpoints: eps('p1', 'p2') });
+const restart = svc({ name: 'restart', type: 'NodePort', clusterIPs: ['198.19.0.42'], ports: [http(30092)], endpoints: eps('p1', 'p2') });
 const npExplicit = svc({ name: 'np-explicit', type: 'NodePort', clusterIPs: ['198.19.0.41', '2001:db8:19::41'], ports: [http(30091)], endpoints: eps('p1') });
 
 export const flagsGroup: Group = {
   name: 'masquerade-all + explicit nodePortAddresses',
   flags: ['--masquerade-all', `--nodeport-addresses=${ADDR.node.secondaryV4}/32,${ADDR.node.secondaryV6}/128`],
   scenarios: [
+    {
+      // Restarts the group's proxy; later scenarios of the group run on the restarted one.
+      name: 'proxy restart: rules survive while it is down; changes made meanwhile apply on start',
+      services: [restart],
+      checks: [{ name: 'initial endpoints', from: 'client', target: np(restart, 'nodeSecondary'), expect: { answeredBy: ['p1', 'p2'] } }],
+      steps: [
+        {
+          name: 'stop the proxy, drop p1 from the manifests',
+          proxy: 'stop',
+          services: [{ ...restart, endpoints: eps('p2', 'p3') }],
+          checks: [
+            { name: 'traffic still flows on the rules left in place', from: 'client', target: np(restart, 'nodeSecondary'), expect: { answeredBy: ['p1', 'p2'] } },
+            { name: 'other Services keep working too', from: 'p3', target: cip(masqAll), expect: { answeredBy: ['p1', 'p2'] } },
+          ],
+        },
+        {
+          name: 'start the proxy again',
+          proxy: 'start',
+          services: [{ ...restart, endpoints: eps('p2', 'p3') }],
+          checks: [{ name: 'the change made while it was down is applied', from: 'client', target: np(restart, 'nodeSecondary'), tries: 30, expect: { answeredBy: ['p2', 'p3'] } }],
+        },
+      ],
+    },
     {
       name: 'masqueradeAll',
       services: [masqAll],
