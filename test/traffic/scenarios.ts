@@ -248,6 +248,8 @@ export const defaultsGroup: Group = {
       checks: [
         { name: 'client -> LB IP', from: 'client', target: lb(lbSvc, 0), expect: { answeredBy: ['p2', 'p3'], source: 'node' } },
         { name: 'client -> ipMode=Proxy ingress IP: not programmed', from: 'client', target: lb(lbSvc, 1), expect: 'dropped' },
+        { name: 'pod -> LB IP: short-circuited in the cluster', from: 'p1', target: lb(lbSvc, 0), expect: { answeredBy: ['p2', 'p3'] } },
+        { name: 'node -> LB IP', from: 'node', target: lb(lbSvc, 0), expect: { answeredBy: ['p2', 'p3'] } },
       ],
     },
     {
