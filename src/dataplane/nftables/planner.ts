@@ -242,10 +242,18 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
     ],
   ];
   const nodePortMatch = npa.matchAll ? `fib daddr type local ${ipX} daddr != ${loopback}` : `${ipX} daddr @${NODEPORT_IPS_SET}`;
+  // Off-cluster sources to a ClusterIP are masqueraded (upstream: one rule per service chain,
+  // `ip daddr <clusterIP> <proto> dport <port> <not-local> jump mark-for-masquerade`). One rule over
+  // @cluster-ips marks the same packets that get DNATed; a packet to a ClusterIP that is not
+  // DNATed (unknown port, no endpoints) is rejected or dropped by the filter chains and never
+  // reaches nat-postrouting, so its mark is never used. Saves a rule per service port: 10k such
+  // rules cost ~0.35 s CPU of a 1.45 s full load at 10k services.
+  const masqClusterIP = cfg.masqueradeAll ? '' : ctx.ifNotLocal;
   const fixed: [string, string[]][] = [
     [
       'services',
       [
+        ...(masqClusterIP === null ? [] : [`${ipX} daddr @${CLUSTER_IPS_SET} ${masqClusterIP ? masqClusterIP + ' ' : ''}jump ${MARK_MASQ_CHAIN}`]),
         `${ipX} daddr . meta l4proto . th dport vmap @${SERVICE_IPS_MAP}`,
         `${nodePortMatch} meta l4proto . th dport vmap @${SERVICE_NODEPORTS_MAP}`,
       ],

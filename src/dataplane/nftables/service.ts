@@ -194,12 +194,10 @@ export function buildService(
     if (!hasExternal) claim(NO_ENDPOINT_NODEPORTS_MAP, k, externalVerdict, sp.spn);
   }
 
-  // Internal traffic: masquerade off-cluster sources (a static route to the service CIDR via a node).
-  if (hasInternal) {
-    const match = `${ipX} daddr ${sp.clusterIP} ${proto} dport ${sp.port}`;
-    if (ctx.masqueradeAll) rules(internalChain).push(`${match} jump ${MARK_MASQ_CHAIN}`);
-    else if (ctx.ifNotLocal) rules(internalChain).push(`${match} ${ctx.ifNotLocal} jump ${MARK_MASQ_CHAIN}`);
-  }
+  // Internal traffic from off-cluster sources (a static route to the service CIDR via a node) is
+  // masqueraded by one rule in the `services` chain over @cluster-ips (planner.ts writeFixed), not
+  // by upstream's per-service `ip daddr <clusterIP> <proto> dport <port> … jump mark-for-masquerade`:
+  // those 10k rules were a quarter of a full load's kernel time (docs/nftables.md).
 
   if (usesExternalChain) {
     const ext = rules(names.external);
