@@ -11,6 +11,8 @@ if (reason) {
   console.log(`# IPVS scenario suite SKIPPED: ${reason}`);
   describe('traffic: ipvs', () => it('scenario table in IPVS mode', { skip: reason }, () => undefined));
 } else {
-  // Emulated guest: process starts are 10-20x slower than on the host.
-  await runScenarioSuite('ipvs', { readyTimeoutMs: 240_000, attemptTimeoutMs: 3000 });
+  // Emulated guest: process starts are 10-20x slower than on the host. 5 s per attempt also lets
+  // an SCTP INIT that IPVS dropped (its source port matched a still-listed old connection,
+  // conn_reuse_mode) be retransmitted after SCTP's 3 s initial RTO.
+  await runScenarioSuite('ipvs', { readyTimeoutMs: 240_000, attemptTimeoutMs: 5000 });
 }
