@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -154,23 +154,26 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
   const timeoutMs = opts.attemptTimeoutMs ?? 2000;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   let topo: Topology | undefined;
-  const manifestsRoot = mkdtempSync(join(tmpdir(), 'kpx-tr-manifests-'));
+  let manifestsRoot = '';
 
   describe(label, { concurrency: false }, () => {
     before(async () => {
+      manifestsRoot = mkdtempSync(join(tmpdir(), 'kpx-tr-manifests-'));
+      const t0 = Date.now();
       topo = await Topology.create({ node2: groups.some((g) => g.node2), sctp: hasSctp });
+      slow(`${label}: building the topology`, t0);
     });
     after(async () => {
       const prefix = topo?.prefix;
       await topo?.destroy();
-      rmSync(manifestsRoot, { recursive: true, force: true });
+      if (manifestsRoot) rmSync(manifestsRoot, { recursive: true, force: true });
       if (prefix) assert.deepEqual(leakedNamespaces(prefix), [], 'namespaces leaked');
     });
 
     let firstGroup = true;
     for (const group of groups) {
       describe(group.name, { concurrency: false }, () => {
-        const dir = join(manifestsRoot, slug(group.name));
+        let dir = ''; // set when the group starts (the suite's temp dir exists only then)
         const proxies: ProxyRun[] = [];
         let dumped = false;
         const nodes: NodeName[] = group.node2 ? ['node', 'node2'] : ['node'];
@@ -278,10 +281,12 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
         const current = new Map<Scenario, readonly ServiceDef[]>();
 
         before(async () => {
+          const t0 = Date.now();
           if (!firstGroup) await T().resetNodes();
           firstGroup = false;
+          dir = join(manifestsRoot, slug(group.name));
           rmSync(dir, { recursive: true, force: true });
-          (await import('node:fs')).mkdirSync(dir, { recursive: true });
+          mkdirSync(dir, { recursive: true });
           writeAtomic(join(dir, 'nodes.json'), nodeObjects());
           const all: ServiceDef[] = [];
           for (const s of group.scenarios) {
@@ -293,6 +298,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
           }
           startProxies();
           await waitReady(all);
+          slow(`${label} / ${group.name}: node reset, proxy start and first sync`, t0);
           if (opts.afterReady) await opts.afterReady((argv) => T().exec('node', argv));
         });
 
@@ -407,6 +413,12 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
       });
     }
   });
+}
+
+/** Say so on stderr when set-up took long (a loaded machine, a contended xtables lock, the emulated guest). */
+function slow(what: string, t0: number): void {
+  const ms = Date.now() - t0;
+  if (ms > 10_000) process.stderr.write(`# ${what} took ${(ms / 1000).toFixed(1)} s\n`);
 }
 
 /** Wait until the proxies' programmed view differs from `before` (the change was synced). */
