@@ -244,3 +244,22 @@ test('applier: kube-ipvs0 missing on a full sync is created; render shows every 
   for (const part of ['# ipvsadm -R', '-A -t 198.19.0.10:80 -s rr', '# kube-ipvs0', '# ipset restore', '# iptables-restore --noflush', '*nat']) assert.ok(text.includes(part), part);
   assert.equal(setCreateLines('IPv6').length, 17);
 });
+
+test('unchanged ServicePort objects reuse their VirtualServer objects; the diff skips them by identity', () => {
+  const a = svc(['198.18.1.2']);
+  const b = sp({ name: 'other', clusterIP: '198.19.0.11', port: 80, endpoints: [ep('198.18.1.5', 8080)] });
+  const p1 = planIpvs(state([a, b]), cfg);
+  const s1 = diffIpvs(empty, p1, opts());
+  const p2 = planIpvs(state([a, b]), cfg);
+  assert.equal(p2.virtualServers.get('TCP/198.19.0.10:80'), p1.virtualServers.get('TCP/198.19.0.10:80'));
+  assert.equal(s1.next.virtualServers.get('TCP/198.19.0.10:80'), p1.virtualServers.get('TCP/198.19.0.10:80'));
+  // Replace one ServicePort (new object): only it is re-planned and diffed.
+  const b2 = sp({ name: 'other', clusterIP: '198.19.0.11', port: 80, endpoints: [ep('198.18.1.6', 8080)] });
+  const p3 = planIpvs(state([a, b2]), cfg);
+  assert.equal(p3.virtualServers.get('TCP/198.19.0.10:80'), p1.virtualServers.get('TCP/198.19.0.10:80'));
+  const s3 = diffIpvs(s1.next, p3, opts());
+  assert.deepEqual(s3.ipvs, ['-a -t 198.19.0.11:80 -r 198.18.1.6:8080 -m -w 1', '-e -t 198.19.0.11:80 -r 198.18.1.5:8080 -m -w 0']);
+  // A different config (scheduler) is not served from another config's cache.
+  const lc = planIpvs(state([a, b]), config({ ipvsScheduler: 'lc' }));
+  assert.equal(lc.virtualServers.get('TCP/198.19.0.10:80')!.scheduler, 'lc');
+});

@@ -92,9 +92,14 @@ export function diffIpvs(cur: IpvsState, want: IpvsPlan, opts: DiffOptions): Ipv
 
   for (const [key, vs] of want.virtualServers) {
     const old = cur.virtualServers.get(key);
+    // The planner reuses VirtualServer objects of unchanged services: nothing to compare.
+    if (old === vs) {
+      nextVS.set(key, vs);
+      continue;
+    }
     if (!old) adds.push(vsLine('-A', vs));
     else if (!vsPropsEqual(old, vs)) adds.push(vsLine('-E', vs));
-    const reals = new Map(vs.reals);
+    let reals: Map<string, RealServer> | null = null;
     // New real servers before removals, so a service being changed never has none in between.
     for (const [rk, rs] of vs.reals) {
       const have = old?.reals.get(rk);
@@ -112,10 +117,12 @@ export function diffIpvs(cur: IpvsState, want: IpvsPlan, opts: DiffOptions): Ipv
         if (rs.weight !== 0) adds.push(rsLine('-e', vs, { ...rs, weight: 0 }));
         const drained: RealServer = { ...rs, weight: 0 };
         pending.set(pk, opts.pending.get(pk) ?? { vsKey: key, protocol: vs.protocol, vip: vs.ip, vport: vs.port, rs: drained });
-        reals.set(rk, drained);
+        (reals ??= new Map(vs.reals)).set(rk, drained);
       }
     }
-    nextVS.set(key, { ...vs, reals });
+    // Without draining real servers the kernel now holds exactly `vs`: keep the object so the
+    // next diff can skip it by identity.
+    nextVS.set(key, reals ? { ...vs, reals } : vs);
   }
   for (const [key, vs] of cur.virtualServers) {
     if (want.virtualServers.has(key)) continue;

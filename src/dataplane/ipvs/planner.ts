@@ -1,7 +1,7 @@
 // Pure planner: ProxyState -> the desired IPVS kernel state (kube-ipvs0 addresses, virtual and
 // real servers, ipset entries, iptables-restore text), following upstream syncProxyRules.
 
-import type { DataplaneConfig, Endpoint, IPFamily, ProxyState, ServicePort } from '../../model/types.js';
+import type { DataplaneConfig, Endpoint, ProxyState, ServicePort } from '../../model/types.js';
 import { parseCIDRSloppy, parseIPSloppy } from '../../model/ip.js';
 import { type IpvsPlan, type RealServer, type VirtualServer, rsKey, vsKey } from './model.js';
 import { SET_INFO, type SetId, setName } from './names.js';
@@ -72,9 +72,94 @@ export const entry = {
   ipPortNet: (ip: string, proto: string, port: number, net: string): string => normaliseSetEntry(`${ip},${proto}:${port},${net}`),
 };
 
-export interface PlanContext {
-  readonly cfg: DataplaneConfig;
-  readonly family: IPFamily;
+/** Everything one ServicePort contributes to the plan. */
+interface Fragment {
+  readonly vss: readonly (readonly [string, VirtualServer])[];
+  readonly sets: readonly (readonly [SetId, string])[];
+  readonly addresses: readonly string[];
+  readonly lbNoNodeAccess: readonly { ip: string; proto: string; port: number }[];
+}
+
+interface FragmentContext {
+  readonly scheduler: string;
+  readonly flags: readonly string[];
+  readonly nodeIPSet: ReadonlySet<string>;
+  readonly npIPs: readonly string[];
+  readonly nodeIP: string | undefined;
+  /** Identity of everything above, for the cache. */
+  readonly sig: string;
+}
+
+// ServicePort objects are reused by the model while unchanged (see model/types.ts), so their
+// fragments (and the VirtualServer objects in them) are too: the diff then skips them by identity.
+const fragmentCache = new WeakMap<DataplaneConfig, WeakMap<ServicePort, { sig: string; frag: Fragment }>>();
+
+function fragmentFor(sp: ServicePort, ctx: FragmentContext): Fragment {
+  const vss: [string, VirtualServer][] = [];
+  const sets: [SetId, string][] = [];
+  const addresses: string[] = [];
+  const lbNoNodeAccess: { ip: string; proto: string; port: number }[] = [];
+  const addVS = (ip: string, port: number, onlyLocal: boolean): void => {
+    const reals = new Map<string, RealServer>();
+    for (const ep of chooseEndpoints(sp, onlyLocal)) reals.set(rsKey(ep.ip, ep.port), { ip: ep.ip, port: ep.port, weight: 1 });
+    vss.push([
+      vsKey(sp.protocol, ip, port),
+      { protocol: sp.protocol, ip, port, scheduler: ctx.scheduler, persistence: sp.affinityTimeoutSeconds, flags: ctx.flags, reals },
+    ]);
+  };
+  const proto = sp.protocol.toLowerCase();
+  // Hairpin: every local endpoint (any condition) masquerades traffic it sends to itself.
+  for (const ep of sp.endpoints) {
+    if (ep.isLocal) sets.push(['loopBack', entry.ipPortIP(ep.ip, proto, ep.port, ep.ip)]);
+  }
+
+  sets.push(['clusterIP', entry.ipPort(sp.clusterIP, proto, sp.port)]);
+  addVS(sp.clusterIP, sp.port, sp.internalPolicyLocal);
+  addresses.push(sp.clusterIP);
+
+  for (const ext of sp.externalIPs) {
+    sets.push([sp.externalPolicyLocal ? 'externalIPLocal' : 'externalIP', entry.ipPort(ext, proto, sp.port)]);
+    addVS(ext, sp.port, sp.externalPolicyLocal);
+    if (!ctx.nodeIPSet.has(ext)) addresses.push(ext);
+  }
+
+  for (const lb of sp.loadBalancerIPs) {
+    const e = entry.ipPort(lb, proto, sp.port);
+    sets.push(['loadBalancer', e]);
+    if (sp.externalPolicyLocal) sets.push(['loadBalancerLocal', e]);
+    if (sp.loadBalancerSourceRanges.length > 0) {
+      sets.push(['loadBalancerFW', e]);
+      let allowFromNode = false;
+      for (const src of sp.loadBalancerSourceRanges) {
+        sets.push(['loadBalancerSourceCIDR', entry.ipPortNet(lb, proto, sp.port, src)]);
+        if (ctx.nodeIP !== undefined && cidrContains(src, ctx.nodeIP)) allowFromNode = true;
+      }
+      // Requests from the node to its own LB VIP loop back with the VIP as source.
+      if (allowFromNode) sets.push(['loadBalancerSourceIP', entry.ipPortIP(lb, proto, sp.port, lb)]);
+      else lbNoNodeAccess.push({ ip: lb, proto, port: sp.port });
+    }
+    addVS(lb, sp.port, sp.externalPolicyLocal);
+    if (!ctx.nodeIPSet.has(lb)) addresses.push(lb);
+  }
+
+  if (sp.nodePort !== 0 && ctx.npIPs.length > 0) {
+    const local = sp.externalPolicyLocal;
+    if (sp.protocol === 'SCTP') {
+      for (const ip of ctx.npIPs) {
+        const e = entry.ipPort(ip, proto, sp.nodePort);
+        sets.push(['nodePortSCTP', e]);
+        if (local) sets.push(['nodePortLocalSCTP', e]);
+      }
+    } else {
+      const tcp = sp.protocol === 'TCP';
+      sets.push([tcp ? 'nodePortTCP' : 'nodePortUDP', String(sp.nodePort)]);
+      if (local) sets.push([tcp ? 'nodePortLocalTCP' : 'nodePortLocalUDP', String(sp.nodePort)]);
+    }
+    for (const ip of ctx.npIPs) addVS(ip, sp.nodePort, local);
+  }
+
+  if (sp.healthCheckNodePort !== 0) sets.push(['healthCheckNodePort', String(sp.healthCheckNodePort)]);
+  return { vss, sets, addresses, lbNoNodeAccess };
 }
 
 /**
@@ -85,82 +170,32 @@ export interface PlanContext {
 export function planIpvs(state: ProxyState, cfg: DataplaneConfig, localIPs?: readonly string[]): IpvsPlan {
   const family = state.family;
   const scheduler = cfg.ipvsScheduler || DEFAULT_SCHEDULER;
-  const flags = scheduler === 'mh' ? ['mh-port'] : [];
-  const sets = new SetBuilder();
-  const addresses = new Set<string>();
-  const vss = new Map<string, VirtualServer>();
   const nodeIPSet = new Set([...state.node.ips, ...(localIPs ?? [])]);
   const npIPs = nodePortIPs(state, localIPs);
   const nodeIP = state.node.ips[0];
-  const lbNoNodeAccess: { ip: string; proto: string; port: number }[] = [];
-
-  const addVS = (sp: ServicePort, ip: string, port: number, onlyLocal: boolean): void => {
-    const reals = new Map<string, RealServer>();
-    for (const ep of chooseEndpoints(sp, onlyLocal)) reals.set(rsKey(ep.ip, ep.port), { ip: ep.ip, port: ep.port, weight: 1 });
-    vss.set(vsKey(sp.protocol, ip, port), {
-      protocol: sp.protocol,
-      ip,
-      port,
-      scheduler,
-      persistence: sp.affinityTimeoutSeconds,
-      flags,
-      reals,
-    });
+  const ctx: FragmentContext = {
+    scheduler,
+    flags: scheduler === 'mh' ? ['mh-port'] : [],
+    nodeIPSet,
+    npIPs,
+    nodeIP,
+    sig: [scheduler, [...nodeIPSet].sort().join(','), npIPs.join(','), nodeIP ?? ''].join('|'),
   };
+  let cache = fragmentCache.get(cfg);
+  if (!cache) fragmentCache.set(cfg, (cache = new WeakMap()));
 
+  const sets = new SetBuilder();
+  const addresses = new Set<string>();
+  const vss = new Map<string, VirtualServer>();
+  const lbNoNodeAccess: { ip: string; proto: string; port: number }[] = [];
   for (const sp of state.services.values()) {
-    const proto = sp.protocol.toLowerCase();
-    // Hairpin: every local endpoint (any condition) masquerades traffic it sends to itself.
-    for (const ep of sp.endpoints) {
-      if (ep.isLocal) sets.add('loopBack', entry.ipPortIP(ep.ip, proto, ep.port, ep.ip));
-    }
-
-    sets.add('clusterIP', entry.ipPort(sp.clusterIP, proto, sp.port));
-    addVS(sp, sp.clusterIP, sp.port, sp.internalPolicyLocal);
-    addresses.add(sp.clusterIP);
-
-    for (const ext of sp.externalIPs) {
-      sets.add(sp.externalPolicyLocal ? 'externalIPLocal' : 'externalIP', entry.ipPort(ext, proto, sp.port));
-      addVS(sp, ext, sp.port, sp.externalPolicyLocal);
-      if (!nodeIPSet.has(ext)) addresses.add(ext);
-    }
-
-    for (const lb of sp.loadBalancerIPs) {
-      const e = entry.ipPort(lb, proto, sp.port);
-      sets.add('loadBalancer', e);
-      if (sp.externalPolicyLocal) sets.add('loadBalancerLocal', e);
-      if (sp.loadBalancerSourceRanges.length > 0) {
-        sets.add('loadBalancerFW', e);
-        let allowFromNode = false;
-        for (const src of sp.loadBalancerSourceRanges) {
-          sets.add('loadBalancerSourceCIDR', entry.ipPortNet(lb, proto, sp.port, src));
-          if (nodeIP !== undefined && cidrContains(src, nodeIP)) allowFromNode = true;
-        }
-        // Requests from the node to its own LB VIP loop back with the VIP as source.
-        if (allowFromNode) sets.add('loadBalancerSourceIP', entry.ipPortIP(lb, proto, sp.port, lb));
-        else lbNoNodeAccess.push({ ip: lb, proto, port: sp.port });
-      }
-      addVS(sp, lb, sp.port, sp.externalPolicyLocal);
-      if (!nodeIPSet.has(lb)) addresses.add(lb);
-    }
-
-    if (sp.nodePort !== 0 && npIPs.length > 0) {
-      const local = sp.externalPolicyLocal;
-      if (sp.protocol === 'SCTP') {
-        for (const ip of npIPs) {
-          const e = entry.ipPort(ip, proto, sp.nodePort);
-          sets.add('nodePortSCTP', e);
-          if (local) sets.add('nodePortLocalSCTP', e);
-        }
-      } else {
-        const tcp = sp.protocol === 'TCP';
-        sets.add(tcp ? 'nodePortTCP' : 'nodePortUDP', String(sp.nodePort));
-        if (local) sets.add(tcp ? 'nodePortLocalTCP' : 'nodePortLocalUDP', String(sp.nodePort));
-      }
-      for (const ip of npIPs) addVS(sp, ip, sp.nodePort, local);
-    }
-
-    if (sp.healthCheckNodePort !== 0) sets.add('healthCheckNodePort', String(sp.healthCheckNodePort));
+    let c = cache.get(sp);
+    if (!c || c.sig !== ctx.sig) cache.set(sp, (c = { sig: ctx.sig, frag: fragmentFor(sp, ctx) }));
+    const f = c.frag;
+    for (const [k, v] of f.vss) vss.set(k, v);
+    for (const [id, e] of f.sets) sets.add(id, e);
+    for (const a of f.addresses) addresses.add(a);
+    for (const x of f.lbNoNodeAccess) lbNoNodeAccess.push(x);
   }
 
   for (const a of addresses) sets.add('ipvsIPs', a);
