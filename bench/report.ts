@@ -209,7 +209,7 @@ export function renderMarkdown(r: BenchResults, o: ReportOptions): string {
           if (!s?.incremental) return '—';
           if ('skipped' in s.incremental) return `— (${s.incremental.skipped})`;
           const w = s.incremental.wall;
-          return `${fmtMs(w.p50)} / ${fmtMs(w.p99)} (tool ${fmtMs(s.incremental.tool.p50)}; n=${w.count}${s.incremental.budgetHit ? ', time budget hit' : ''})`;
+          return `${fmtMs(w.p50)} / ${fmtMs(w.p99)} (tool ${fmtMs(s.incremental.tool.p50)}; n=${w.count}${s.incremental.budgetHit ? ', time budget hit' : ''}${s.incremental.failures?.length ? `, ${s.incremental.failures.length} failed: ${s.incremental.failures[0]!.slice(0, 60).replace(/\n/g, ' ')}` : ''})`;
         }),
       ]),
     ),
@@ -318,6 +318,7 @@ export function renderMarkdown(r: BenchResults, o: ReportOptions): string {
       '- Synthetic cluster: N ClusterIP services with one TCP port, one EndpointSlice of 10 ready endpoints each, none on this node; local traffic detector by pod CIDR. Objects go through the real `ServiceModel` (validation, slice merge, build).',
       '- Every measurement runs in network namespaces created for it (`kpx-bench-…`): the worker process itself runs inside the node namespace (`ip netns exec`), as the proxy does, so tool start-up costs are the real ones. Namespaces are deleted afterwards and on SIGINT.',
       `- Time limits: each full sync ${(r.settings.fullSyncLimitSeconds as number) ?? '?'} s, ${(r.settings.upstreamNftLimitSeconds as number) ?? '?'} s for the upstream nftables layout (its 10k figure is needed for a target; upstream iptables-nft at ≥ 5k is known to take minutes and is not waited for) (reported as "> limit"; a mode over its limit is not run at larger N); the incremental phase stops early after its time budget (reported as "time budget hit"); the whole run has a budget of ${(r.settings.budgetMinutes as number) ?? '?'} minutes, after which remaining measurements are reported as skipped.`,
+      '- Running it: `make bench` (about 15 minutes on 2 cores; rewrites this page, its charts and `bench/results/<date>.json`), `make bench-quick` (CI smoke test, under 2 minutes, writes to a temp dir). Options: `--only sync,conn,control,churn` and/or mode names, `--sizes`, `--limit`, `--out DIR`, `--from-json FILE` (re-render this page from a results file). Root is needed for the namespaces.',
       '- IPVS is not measured here: this host kernel has no IPVS (it is tested in a guest, see `ipvs-vm/`).',
     ],
     '',
@@ -326,7 +327,7 @@ export function renderMarkdown(r: BenchResults, o: ReportOptions): string {
   L.push(
     ...[
       '- nftables full sync: dominated by `nft` parsing and the kernel transaction (see the tool share); the ruleset is one global map keyed by address, port and endpoint slot, so the cost is linear in elements.',
-      '- nftables incremental: one `nft -f` process start (a few ms) plus a handful of element operations; the model build and plan are sub-millisecond to a few ms at 10k. Under a loaded machine, process start-up dominates p99.',
+      '- nftables incremental: a one-endpoint change is 2–3 operations (flush + rewrite one service chain, one map element), but every `nft -f` first loads its cache of the table from the kernel, which grows with the table: measured aside (2026-11-25, 10k services, load ≈ 9) a lone `add element` took 33–59 ms against 6–8 ms for a trivial transaction, and `flush chain` + `add rule` 62–72 ms. Our planner adds 8–34 ms per change at 10k (the model build < 1 ms). Keeping a long-lived `nft` process (or netlink from the proxy) and making the planner\'s per-change work independent of N are the levers.',
       '- iptables: every partial sync still rewrites KUBE-SERVICES and the filter chains (upstream semantics), and iptables-legacy replaces the whole table in the kernel on every restore, so partial syncs grow with N; iptables-nft `--noflush` is quadratic in user space.',
       '- Upstream nftables layout: each per-service anonymous vmap makes the kernel walk the pending transaction, so its full load is quadratic in services.',
       '- Connection setup: our nftables layout matches a packet with one hash lookup per map, so cost is flat in N; iptables walks KUBE-SERVICES linearly.',

@@ -72,7 +72,13 @@ function syncRecord(mode: Mode, n: number, e: number, out: WorkerOutcome, limitM
   const inc = out.phases.incremental;
   if (inc && Array.isArray(inc.samples)) {
     const samples = inc.samples as { wallMs: number; toolMs: number }[];
-    incremental = { wall: percentiles(samples.map((s) => s.wallMs)), tool: percentiles(samples.map((s) => s.toolMs)), budgetHit: inc.budgetHit === true };
+    const failures = Array.isArray(inc.failures) ? (inc.failures as string[]) : [];
+    incremental = {
+      wall: percentiles(samples.map((s) => s.wallMs)),
+      tool: percentiles(samples.map((s) => s.toolMs)),
+      budgetHit: inc.budgetHit === true,
+      ...(failures.length ? { failures } : {}),
+    };
   } else if (wantIncremental) incremental = { skipped: wantIncremental };
   else if (full) incremental = { skipped: out.timedOut === 'incremental' ? 'over its time limit' : 'failed' };
   return {
