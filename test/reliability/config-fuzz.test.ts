@@ -14,7 +14,7 @@ import { parseCommandLine, renderConfigYAML } from '../../src/config/options.js'
 import { defaultConfiguration } from '../../src/config/defaults.js';
 import { repoRoot } from '../support/proxy-process.js';
 
-const RUNS = Number(process.env.KPX_FUZZ_RUNS ?? 600);
+const RUNS = Number(process.env.KPX_FUZZ_RUNS ?? 500);
 
 async function seeds(): Promise<string[]> {
   const dir = path.join(repoRoot, 'test/config/fixtures');

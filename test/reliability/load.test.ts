@@ -1,4 +1,4 @@
-// Fault 6: load. A light variant runs in the suite (1,000 services x 10 endpoints, 10 s of churn); the
+// Fault 6: load. A light variant runs in the suite (1,000 services x 10 endpoints, 6 s of churn); the
 // heavy one (10,000 x 10, 60 s) runs with KPX_HEAVY=1 or via `node --import tsx test/reliability/load.manual.ts`.
 // Asserted: 0 failed connections to services whose endpoints stay ready, the proxy converges, and its
 // RSS at the end is within a generous factor of the RSS after the initial sync (no leak-like growth).
@@ -11,7 +11,7 @@ const isRoot = process.getuid?.() === 0;
 const heavy = process.env.KPX_HEAVY === '1';
 const opts = heavy
   ? { services: 10_000, endpointsPerService: 10, durationMs: 60_000, changesPerSecond: 20, liveServices: 10 }
-  : { services: 1_000, endpointsPerService: 10, durationMs: 10_000, changesPerSecond: 20, liveServices: 5 };
+  : { services: 1_000, endpointsPerService: 10, durationMs: 6_000, changesPerSecond: 20, liveServices: 5 };
 
 test(`load: ${opts.services} services x ${opts.endpointsPerService} endpoints, ${opts.durationMs / 1000} s of endpoint churn: 0 failed connections, flat memory`, { skip: !isRoot && 'needs root', timeout: heavy ? 1_800_000 : 180_000 }, async (t) => {
   const r = await runLoad({ ...opts, log: (l) => t.diagnostic(l) });

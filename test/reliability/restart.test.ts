@@ -67,11 +67,13 @@ async function freshRender(world: World, dir: string, mode: Mode): Promise<strin
   return kernelRules(world, 'scratch', mode);
 }
 
+const heavy = process.env.KPX_HEAVY === '1';
+// iptables SIGTERM only with KPX_HEAVY=1: it adds nothing the other three do not cover, and the suite has a time budget.
 const cases: { mode: Mode; signal: NodeJS.Signals }[] = [
   { mode: 'nftables', signal: 'SIGTERM' },
   { mode: 'nftables', signal: 'SIGKILL' },
-  { mode: 'iptables', signal: 'SIGTERM' },
   { mode: 'iptables', signal: 'SIGKILL' },
+  ...(heavy ? [{ mode: 'iptables' as const, signal: 'SIGTERM' as const }] : []),
 ];
 
 for (const c of cases) {
@@ -83,7 +85,7 @@ for (const c of cases) {
       assert.ok(await ping(), `held connection to ${held} works`);
       // svc-5 is deleted while the proxy is down (its rules become stale); the loop uses svc-1..4.
       await s.client.startLoop(s.targets.slice(0, 4), { periodMs: 20, timeoutMs: 1000, maxMs: 60_000 });
-      await sleep(1000);
+      await sleep(500);
 
       const stopAt = Date.now();
       if (c.signal === 'SIGKILL') await s.proxy.kill();
@@ -102,7 +104,7 @@ for (const c of cases) {
         const st = await debugState(s.world);
         return st.families.IPv4?.lastSync ? Date.now() : null;
       }, 'first sync of the new process', 60_000, 50);
-      await sleep(2000);
+      await sleep(1000);
       const attempts = await s.client.stopLoop();
       const pingAfter = await ping();
 
