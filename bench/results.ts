@@ -26,7 +26,7 @@ export interface SyncRecord {
   /** Share of the full sync spent in the kernel tool (nft / iptables-restore / iptables), ms. */
   readonly fullToolMs: number | null;
   readonly fullOperations: number | null;
-  readonly incremental: { readonly wall: Percentiles; readonly tool: Percentiles; readonly budgetHit: boolean; readonly failures?: readonly string[] } | { readonly skipped: string } | null;
+  readonly incremental: { readonly wall: Percentiles; readonly tool: Percentiles; readonly budgetHit: boolean; readonly failures?: readonly string[]; readonly forcedFull?: number } | { readonly skipped: string } | null;
 }
 
 export interface ConnRecord {

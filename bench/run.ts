@@ -78,6 +78,7 @@ function syncRecord(mode: Mode, n: number, e: number, out: WorkerOutcome, limitM
       tool: percentiles(samples.map((s) => s.toolMs)),
       budgetHit: inc.budgetHit === true,
       ...(failures.length ? { failures } : {}),
+      ...(num(inc.forcedFull) ? { forcedFull: num(inc.forcedFull)! } : {}),
     };
   } else if (wantIncremental) incremental = { skipped: wantIncremental };
   else if (full) incremental = { skipped: out.timedOut === 'incremental' ? 'over its time limit' : 'failed' };
