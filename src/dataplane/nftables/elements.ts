@@ -87,12 +87,76 @@ export class ElementTable {
     return { deletes, adds };
   }
 
-  /** Every element's effective claim (for a full plan), and switch to change tracking. */
-  all(): ElementOp[] {
-    const out: ElementOp[] = [];
-    for (const byKey of this.claims.values()) for (const c of byKey.values()) out.push(first(c)!);
+  /** Every element's effective claim by map (for a full plan), and switch to change tracking. */
+  allByMap(): Map<string, ElementOp[]> {
+    const out = new Map<string, ElementOp[]>();
+    for (const [map, byKey] of this.claims) {
+      const l: ElementOp[] = [];
+      for (const c of byKey.values()) l.push(Array.isArray(c) ? c[0]! : c);
+      if (l.length > 0) out.set(map, l);
+    }
     this.tracking = true;
     this.touched = new Map();
     return out;
+  }
+}
+
+/**
+ * A set whose elements carry no value and no comment, so every claim is alike and a count per key
+ * is all the ownership needed: the `hairpin` set, keyed by endpoint IP (element `ip . ip`).
+ * At 10k services × 10 endpoints this replaces 10^5 ElementOp objects, their key strings and claim
+ * lists in the ElementTable with one counter per distinct IP (the dedupe across services and
+ * ports is the count).
+ */
+export class IpRefCount {
+  /** Boxed counts: an increment is one lookup, not a get and a set (10^5 claims per full plan). */
+  private readonly counts = new Map<string, { n: number }>();
+  /** Presence at the first touch since the last takeChanges(). */
+  private touched = new Map<string, boolean>();
+  private tracking: boolean;
+
+  constructor(tracking = true) {
+    this.tracking = tracking;
+  }
+
+  claim(ip: string): void {
+    const c = this.counts.get(ip);
+    if (c !== undefined) {
+      c.n++;
+      return;
+    }
+    if (this.tracking && !this.touched.has(ip)) this.touched.set(ip, false);
+    this.counts.set(ip, { n: 1 });
+  }
+
+  release(ip: string): void {
+    const c = this.counts.get(ip);
+    if (c === undefined) return;
+    if (c.n > 1) {
+      c.n--;
+      return;
+    }
+    if (this.tracking && !this.touched.has(ip)) this.touched.set(ip, true);
+    this.counts.delete(ip);
+  }
+
+  /** IPs that appeared and disappeared since the last call. */
+  takeChanges(): { removed: string[]; added: string[] } {
+    const removed: string[] = [];
+    const added: string[] = [];
+    for (const [ip, before] of this.touched) {
+      const after = this.counts.has(ip);
+      if (before && !after) removed.push(ip);
+      else if (!before && after) added.push(ip);
+    }
+    this.touched = new Map();
+    return { removed, added };
+  }
+
+  /** Every IP (for a full plan), and switch to change tracking. */
+  all(): IterableIterator<string> {
+    this.tracking = true;
+    this.touched = new Map();
+    return this.counts.keys();
   }
 }

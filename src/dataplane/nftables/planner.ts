@@ -14,7 +14,7 @@
 import type { DataplaneConfig, LocalDetector, ProxyState } from '../../model/types.js';
 import { parseCIDRSloppy, parseIPSloppy } from '../../model/ip.js';
 import { BlockAllocator } from './alloc.js';
-import { type ElementOp, ElementTable } from './elements.js';
+import { type ElementOp, ElementTable, IpRefCount } from './elements.js';
 import {
   CLUSTER_IPS_SET,
   ENDPOINT_PROTOCOLS,
@@ -29,8 +29,11 @@ import {
   SERVICE_NODEPORTS_MAP,
   type ServiceRecord,
   type SetDecl,
+  type SlotBlock,
   buildService,
   endpointsMapDecl,
+  endpointsMapName,
+  epValue,
 } from './service.js';
 
 export const DEFAULT_TABLE = 'kube-proxy';
@@ -59,7 +62,10 @@ export interface Applied {
   /** Everything outside per-service rules that the table depends on; a change forces full. */
   readonly signature: string;
   readonly services: Map<string, ServiceRecord>;
+  /** Shared/owned set and map elements, except endpoint-map elements (kept in the records' blocks). */
   readonly elements: ElementTable;
+  /** Endpoint IPs in the `hairpin` set, counted over the service ports that reach them. */
+  readonly hairpin: IpRefCount;
   /** Key blocks of each `endpoints-<proto>` map, by lower-case protocol. */
   readonly alloc: Map<string, BlockAllocator>;
   /** Endpoint-map pages declared in the kernel (kept until the next full sync). */
@@ -141,56 +147,158 @@ function signatureOf(state: ProxyState, cfg: DataplaneConfig, table: string): st
   ]);
 }
 
+function elementText(verb: 'add' | 'delete', op: ElementOp): string {
+  if (verb === 'delete') return op.key;
+  let text = op.key;
+  if (op.comment !== undefined) text += ` comment ${nftString(op.comment)}`;
+  if (op.value !== null) text += ` : ${op.value}`;
+  return text;
+}
+
+function byName<T>(a: [string, T], b: [string, T]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+/** Transaction text as lines (joined once at the end: cheaper than growing one string). */
 class Script {
   readonly lines: string[] = [];
   ops = 0;
-  constructor(
-    private readonly fam: string,
-    private readonly table: string,
-  ) {}
+  /** "<family> <table> ", the part every command repeats. */
+  private readonly pre: string;
+  constructor(fam: string, table: string) {
+    this.pre = `${fam} ${table} `;
+  }
   raw(line: string, ops = 1): void {
     this.lines.push(line);
     this.ops += ops;
   }
   chain(name: string, spec?: string): void {
-    this.raw(`add chain ${this.fam} ${this.table} ${name}${spec ? ` { ${spec} }` : ''}`);
+    this.lines.push(spec ? `add chain ${this.pre}${name} { ${spec} }` : 'add chain ' + this.pre + name);
+    this.ops++;
   }
   rule(chain: string, rule: string): void {
-    this.raw(`add rule ${this.fam} ${this.table} ${chain} ${rule}`);
+    this.lines.push('add rule ' + this.pre + chain + ' ' + rule);
+    this.ops++;
   }
   flushChain(name: string): void {
-    this.raw(`flush chain ${this.fam} ${this.table} ${name}`);
+    this.raw(`flush chain ${this.pre}${name}`);
   }
   deleteChain(name: string): void {
-    this.raw(`delete chain ${this.fam} ${this.table} ${name}`);
+    this.raw(`delete chain ${this.pre}${name}`);
   }
   set(name: string, d: SetDecl): void {
-    this.raw(`add ${d.kind} ${this.fam} ${this.table} ${name} ${d.body}`);
+    this.raw(`add ${d.kind} ${this.pre}${name} ${d.body}`);
   }
   deleteSet(name: string, d: SetDecl): void {
-    this.raw(`delete ${d.kind} ${this.fam} ${this.table} ${name}`);
+    this.raw(`delete ${d.kind} ${this.pre}${name}`);
   }
   elements(verb: 'add' | 'delete', ops: readonly ElementOp[]): void {
     const byMap = new Map<string, string[]>();
     for (const op of ops) {
-      let text = op.key;
-      if (verb === 'add') {
-        if (op.comment !== undefined) text += ` comment ${nftString(op.comment)}`;
-        if (op.value !== null) text += ` : ${op.value}`;
-      }
       let l = byMap.get(op.map);
       if (!l) byMap.set(op.map, (l = []));
-      l.push(text);
+      l.push(elementText(verb, op));
     }
-    for (const [map, items] of [...byMap].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    this.elementGroups(verb, byMap);
+  }
+  /** Elements per map: one command per map and ELEMENT_CHUNK elements, maps in name order. */
+  elementGroups(verb: 'add' | 'delete', byMap: ReadonlyMap<string, ElementGroup>): void {
+    const head = `${verb} element ${this.pre}`;
+    for (const [map, items] of [...byMap].sort(byName)) {
+      if (!Array.isArray(items)) {
+        this.slotElements(head + map, (items as SlotGroup).blocks);
+        continue;
+      }
+      if (items.length <= ELEMENT_CHUNK) {
+        this.raw(`${head}${map} { ${items.join(', ')} }`, items.length);
+        continue;
+      }
       for (let i = 0; i < items.length; i += ELEMENT_CHUNK) {
         const chunk = items.slice(i, i + ELEMENT_CHUNK);
-        this.raw(`${verb} element ${this.fam} ${this.table} ${map} { ${chunk.join(', ')} }`, chunk.length);
+        this.raw(`${head}${map} { ${chunk.join(', ')} }`, chunk.length);
       }
+    }
+  }
+  /**
+   * `add element … { base+i : ip . port, … }` for endpoint blocks, written as pieces joined once per
+   * command: no intermediate string per element (10^5 of them in a 10k-service full plan).
+   */
+  private slotElements(prefix: string, blocks: readonly SlotBlock[]): void {
+    const parts: string[] = [prefix, ' { '];
+    let n = 0;
+    for (const b of blocks) {
+      const { base, slots } = b;
+      for (let i = 0; i < slots.length; i++) {
+        if (n === ELEMENT_CHUNK) {
+          parts.push(' }');
+          this.raw(parts.join(''), n);
+          parts.length = 0;
+          parts.push(prefix, ' { ');
+          n = 0;
+        }
+        const ep = slots[i]!;
+        if (n > 0) parts.push(', ');
+        parts.push(String(base + i), ' : ', ep.ip, ' . ', String(ep.port));
+        n++;
+      }
+    }
+    if (n > 0) {
+      parts.push(' }');
+      this.raw(parts.join(''), n);
     }
   }
   text(): string {
     return this.lines.join('\n') + '\n';
+  }
+}
+
+/** Endpoint blocks of one endpoint-map page, in key-claim order. */
+interface SlotGroup {
+  readonly blocks: SlotBlock[];
+}
+/** A map's elements for output: element texts, or the endpoint blocks of a page. */
+type ElementGroup = readonly string[] | SlotGroup;
+
+function pushSlots(byMap: Map<string, ElementGroup>, proto: string, b: SlotBlock): void {
+  const map = endpointsMapName(proto, b);
+  let g = byMap.get(map) as SlotGroup | undefined;
+  if (!g) byMap.set(map, (g = { blocks: [] }));
+  g.blocks.push(b);
+}
+
+/**
+ * Endpoint-map element operations from one block state to the next: per key when the port kept its
+ * block (a surviving endpoint keeps its key, so usually one delete + one add), else all old keys
+ * deleted and all new keys added. Same output as the ElementTable would give for owned keys.
+ */
+function diffSlots(
+  proto: string,
+  owner: string,
+  o: SlotBlock | undefined,
+  c: SlotBlock | undefined,
+  deletes: ElementOp[],
+  adds: ElementOp[],
+): void {
+  if (o && c && o.base === c.base && o.cap === c.cap) {
+    const map = endpointsMapName(proto, c);
+    const n = Math.max(o.slots.length, c.slots.length);
+    for (let i = 0; i < n; i++) {
+      const ov = o.slots[i];
+      const cv = c.slots[i];
+      if (ov === cv || (ov && cv && ov.ip === cv.ip && ov.port === cv.port)) continue;
+      const key = String(c.base + i);
+      if (ov !== undefined) deletes.push({ map, key, value: epValue(ov), owner });
+      if (cv !== undefined) adds.push({ map, key, value: epValue(cv), owner });
+    }
+    return;
+  }
+  if (o) {
+    const map = endpointsMapName(proto, o);
+    o.slots.forEach((v, i) => deletes.push({ map, key: String(o.base + i), value: epValue(v), owner }));
+  }
+  if (c) {
+    const map = endpointsMapName(proto, c);
+    c.slots.forEach((v, i) => adds.push({ map, key: String(c.base + i), value: epValue(v), owner }));
   }
 }
 
@@ -293,12 +401,18 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
   }
 }
 
-function claimAll(t: ElementTable, rec: ServiceRecord): void {
-  for (const e of rec.elements) t.claim(e);
+function claimAll(a: Applied, rec: ServiceRecord): void {
+  for (const e of rec.elements) a.elements.claim(e);
+  for (const ep of rec.hairpin) a.hairpin.claim(ep.ip);
 }
 
-function releaseAll(t: ElementTable, rec: ServiceRecord): void {
-  for (const e of rec.elements) t.release(e);
+function releaseAll(a: Applied, rec: ServiceRecord): void {
+  for (const e of rec.elements) a.elements.release(e);
+  for (const ep of rec.hairpin) a.hairpin.release(ep.ip);
+}
+
+function hairpinOp(ip: string): ElementOp {
+  return { map: HAIRPIN_SET, key: `${ip} . ${ip}`, value: null, owner: '' };
 }
 
 function sameRules(a: readonly string[] | undefined, b: readonly string[]): boolean {
@@ -329,6 +443,7 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
     signature: signatureOf(state, cfg, table),
     services: new Map(),
     elements: new ElementTable(false),
+    hairpin: new IpRefCount(false),
     alloc: allocators(),
     endpointMaps: new Set(),
   };
@@ -336,7 +451,7 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
   for (const [key, sp] of state.services) {
     const rec = buildService(sp, ctx, undefined, allocFor(next, sp.protocol));
     next.services.set(key, rec);
-    claimAll(next.elements, rec);
+    claimAll(next, rec);
     recs.push(rec);
   }
   for (const a of next.alloc.values()) a.settle();
@@ -347,10 +462,20 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
       s.set(m, endpointsMapDecl(ctx.ipX, rec.sp.protocol));
     }
   }
-  for (const rec of recs) for (const [name, d] of rec.sets) s.set(name, d);
-  for (const rec of recs) for (const name of rec.chains.keys()) s.chain(name);
-  for (const rec of recs) for (const [name, rules] of rec.chains) for (const r of rules) s.rule(name, r);
-  s.elements('add', next.elements.all());
+  // forEach rather than for-of over entries: no [key, value] array per entry (10^4 records).
+  for (const rec of recs) if (rec.sets.size > 0) rec.sets.forEach((d, name) => s.set(name, d));
+  for (const rec of recs) rec.chains.forEach((_, name) => s.chain(name));
+  for (const rec of recs) rec.chains.forEach((rules, name) => { for (const r of rules) s.rule(name, r); });
+  const byMap = new Map<string, ElementGroup>();
+  for (const [map, ops] of next.elements.allByMap()) byMap.set(map, ops.map((op) => elementText('add', op)));
+  const hairpin: string[] = [];
+  for (const ip of next.hairpin.all()) hairpin.push(`${ip} . ${ip}`);
+  if (hairpin.length > 0) byMap.set(HAIRPIN_SET, hairpin);
+  for (const rec of recs) {
+    if (rec.blocks.service) pushSlots(byMap, rec.proto, rec.blocks.service);
+    if (rec.blocks.local) pushSlots(byMap, rec.proto, rec.blocks.local);
+  }
+  s.elementGroups('add', byMap);
   return { script: s.text(), next, ops: s.ops, full: true, changed: [...state.services.keys()] };
 }
 
@@ -378,9 +503,13 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   const ruleWrites: [string, readonly string[]][] = [];
   const deleteSets: [string, SetDecl][] = [];
   const addSets: [string, SetDecl][] = [];
+  const epDeletes: ElementOp[] = [];
+  const epAdds: ElementOp[] = [];
 
   for (const old of removed) {
-    releaseAll(prev.elements, old);
+    releaseAll(prev, old);
+    diffSlots(old.proto, old.sp.key, old.blocks.service, undefined, epDeletes, epAdds);
+    diffSlots(old.proto, old.sp.key, old.blocks.local, undefined, epDeletes, epAdds);
     for (const b of Object.values(old.blocks)) if (b) allocFor(prev, old.sp.protocol).release(b);
     for (const name of old.chains.keys()) {
       flushChains.push(name);
@@ -392,10 +521,12 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   for (const key of changed) {
     const sp = state.services.get(key)!;
     const old = prev.services.get(key);
-    if (old) releaseAll(prev.elements, old);
+    if (old) releaseAll(prev, old);
     // A protocol change is a new key (the key includes the protocol), so `old` shares the allocator.
     const rec = buildService(sp, ctx, old, allocFor(prev, sp.protocol));
-    claimAll(prev.elements, rec);
+    claimAll(prev, rec);
+    diffSlots(rec.proto, key, old?.blocks.service, rec.blocks.service, epDeletes, epAdds);
+    diffSlots(rec.proto, key, old?.blocks.local, rec.blocks.local, epDeletes, epAdds);
     prev.services.set(key, rec);
     for (const m of rec.endpointMaps) {
       if (prev.endpointMaps.has(m)) continue;
@@ -438,7 +569,10 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   }
   for (const a of prev.alloc.values()) a.settle();
 
-  const { deletes, adds } = prev.elements.takeChanges();
+  const changes = prev.elements.takeChanges();
+  const hp = prev.hairpin.takeChanges();
+  const deletes = changes.deletes.concat(epDeletes, hp.removed.map(hairpinOp));
+  const adds = changes.adds.concat(epAdds, hp.added.map(hairpinOp));
   // Order matters: drop references (elements, rules) before deleting what they point to, and
   // create sets/chains before rules and elements that point to them.
   s.elements('delete', deletes);

@@ -5,7 +5,7 @@
 // affinity sets exist only for sessionAffinity ClientIP, where they are needed.
 
 import type { Endpoint, ServicePort } from '../../model/types.js';
-import { type Block, BlockAllocator, capacityFor, pageOf } from './alloc.js';
+import { type Block, BlockAllocator, PAGE_KEYS, pageOf } from './alloc.js';
 import type { ElementOp } from './elements.js';
 import { affinitySetName, endpointChainName, serviceChainNames } from './names.js';
 
@@ -17,7 +17,17 @@ export const REJECT_CHAIN = 'reject-chain';
  * vs. th"), but accepts `tcp dport` behind `meta l4proto tcp`. And per page of keys (alloc.ts).
  */
 export function endpointsMapName(protocol: string, b: Block): string {
-  return `endpoints-${protocol.toLowerCase()}-${pageOf(b)}`;
+  if (b.cap > PAGE_KEYS) return `endpoints-${protocol.toLowerCase()}-${pageOf(b)}`;
+  // Interned per protocol and page: every port of a page shares one name string.
+  let pages = pageNames.get(protocol);
+  if (!pages) pageNames.set(protocol, (pages = []));
+  const page = Math.floor(b.base / PAGE_KEYS);
+  return (pages[page] ??= `endpoints-${protocol.toLowerCase()}-${page}`);
+}
+const pageNames = new Map<string, string[]>();
+
+function protoLower(p: string): string {
+  return p === 'TCP' ? 'tcp' : p === 'UDP' ? 'udp' : p === 'SCTP' ? 'sctp' : p.toLowerCase();
 }
 
 export function endpointsMapDecl(ipX: 'ip' | 'ip6', protocol: string): SetDecl {
@@ -56,25 +66,40 @@ export interface SetDecl {
   readonly body: string;
 }
 
-/** A policy chain's block of `endpoints` keys and which endpoint ("ip . port") sits at each key. */
-export interface SlotBlock extends Block {
-  readonly slots: readonly string[];
+/**
+ * A policy chain's block of `endpoints` keys and which endpoint sits at each key (key base+i holds
+ * slots[i]). The record keeps Endpoint objects, not "ip . port" strings: at 10k × 10 that is
+ * 10^5 strings fewer to build and keep per full plan; the element text is built once, on output.
+ */
+export interface SlotBlock<T = Endpoint> extends Block {
+  readonly slots: readonly T[];
 }
 
 export interface ServiceRecord {
   readonly sp: ServicePort;
+  /** Lower-case protocol (the `endpoints-<proto>-<page>` map family). */
+  readonly proto: string;
   /** Per-service chains (service/local/external/firewall/endpoint) -> rule bodies in order. */
   readonly chains: ReadonlyMap<string, readonly string[]>;
   /** Per-service sets and maps (affinity sets, endpoint-choice vmaps). */
   readonly sets: ReadonlyMap<string, SetDecl>;
-  /** Elements this port claims in shared or own sets/maps. */
+  /**
+   * Elements this port claims in shared or own sets/maps, except the endpoint-map elements: those
+   * keys belong to this port alone (its blocks), so the planner writes and diffs them straight from
+   * `blocks` instead of passing ~10^5 of them through the owner-counted ElementTable.
+   */
   readonly elements: readonly ElementOp[];
   readonly blocks: { readonly service?: SlotBlock; readonly local?: SlotBlock };
+  /** Endpoints whose IPs this port puts in the `hairpin` set (reference-counted by IP, IpRefCount). */
+  readonly hairpin: readonly Endpoint[];
   /** Shared endpoint-map pages this port's rules use (declared by the planner, never per service). */
   readonly endpointMaps: readonly string[];
 }
 
-function epValue(ep: Endpoint): string {
+const NO_ENDPOINTS: readonly Endpoint[] = [];
+
+/** An endpoint-map element value. */
+export function epValue(ep: Pick<Endpoint, 'ip' | 'port'>): string {
   return `${ep.ip} . ${ep.port}`;
 }
 
@@ -85,33 +110,101 @@ function dnatTarget(ep: Endpoint): string {
 /**
  * Keep each surviving endpoint at its old key when it still fits, fill holes with new ones, so an
  * endpoint added or removed changes one or two elements rather than shifting the whole block.
+ * Values are compared by `keyOf` (an endpoint's element value "ip . port"); a new block keeps
+ * `values` itself as its slots (callers pass an array nobody mutates).
  */
-export function assignSlots(old: SlotBlock | undefined, values: readonly string[], alloc: BlockAllocator): SlotBlock {
+export function assignSlots<T>(
+  old: SlotBlock<T> | undefined,
+  values: readonly T[],
+  alloc: BlockAllocator,
+  keyOf: (v: T) => string = String,
+): SlotBlock<T> {
   // Keep the block while the endpoints fit, unless it became 4× too big (hysteresis: a service
   // oscillating around a power of two does not move back and forth).
   const keep = old !== undefined && values.length <= old.cap && !(old.cap > 4 && values.length * 4 <= old.cap);
   if (old && keep) {
-    const want = new Set(values);
-    const slots: (string | undefined)[] = new Array<string | undefined>(values.length);
+    const want = new Map<string, T>();
+    for (const v of values) want.set(keyOf(v), v);
+    const slots: (T | undefined)[] = new Array<T | undefined>(values.length);
     const placed = new Set<string>();
     for (let i = 0; i < Math.min(old.slots.length, values.length); i++) {
-      const v = old.slots[i]!;
-      if (want.has(v)) {
+      const k = keyOf(old.slots[i]!);
+      const v = want.get(k);
+      if (v !== undefined) {
         slots[i] = v;
-        placed.add(v);
+        placed.add(k);
       }
     }
     let hole = 0;
     for (const v of values) {
-      if (placed.has(v)) continue;
+      if (placed.has(keyOf(v))) continue;
       while (slots[hole] !== undefined) hole++;
       slots[hole] = v;
     }
-    return { base: old.base, cap: old.cap, slots: slots as string[] };
+    return { base: old.base, cap: old.cap, slots: slots as T[] };
   }
   // The caller releases `old` (it knows whether the block is still used).
   const b = alloc.alloc(values.length);
-  return { base: b.base, cap: capacityFor(values.length), slots: [...values] };
+  return { base: b.base, cap: b.cap, slots: values };
+}
+
+/**
+ * Accumulates one port's record. A class rather than closures inside buildService: this runs
+ * 10^4 times per full plan and per-call closures were a visible share of its allocations.
+ */
+class RecordBuilder {
+  readonly chains = new Map<string, string[]>();
+  sets: Map<string, SetDecl> | undefined;
+  readonly elements: ElementOp[] = [];
+  readonly blocks: { service?: SlotBlock; local?: SlotBlock } = {};
+  readonly endpointMaps: string[] = [];
+  constructor(readonly owner: string) {}
+
+  claim(map: string, key: string, value: string | null, comment?: string): void {
+    const owner = this.owner;
+    this.elements.push(comment !== undefined ? { map, key, value, comment, owner } : { map, key, value, owner });
+  }
+
+  rules(chain: string): string[] {
+    let r = this.chains.get(chain);
+    if (!r) this.chains.set(chain, (r = []));
+    return r;
+  }
+
+  set(name: string, d: SetDecl): void {
+    (this.sets ??= new Map()).set(name, d);
+  }
+}
+
+const NO_SETS: ReadonlyMap<string, SetDecl> = new Map();
+
+function writeChoice(
+  rb: RecordBuilder,
+  sp: ServicePort,
+  ctx: RuleContext,
+  proto: string,
+  oldBlock: SlotBlock | undefined,
+  alloc: BlockAllocator,
+  chain: string,
+  vmap: string,
+  eps: readonly Endpoint[],
+  which: 'service' | 'local',
+): void {
+  const { ipX } = ctx;
+  const r = rb.rules(chain);
+  if (sp.affinityTimeoutSeconds > 0) {
+    for (const ep of eps) r.push(`${ipX} saddr @${affinitySetName(sp, ep)} goto ${endpointChainName(sp, ep)}`);
+    r.push(`numgen random mod ${eps.length} vmap @${vmap}`);
+    rb.set(vmap, { kind: 'map', body: '{ typeof numgen random mod 1 : verdict ; }' });
+    eps.forEach((ep, i) => rb.claim(vmap, String(i), `goto ${endpointChainName(sp, ep)}`));
+    return;
+  }
+  const b = assignSlots(oldBlock, eps, alloc, epValue);
+  rb.blocks[which] = b;
+  const map = endpointsMapName(proto, b);
+  rb.endpointMaps.push(map);
+  r.push(`meta l4proto ${proto} dnat ${ipX} to numgen random mod ${eps.length} offset ${b.base} map @${map}`);
+  // Elements `base+i : slot` are written by the planner from `blocks` (see ServiceRecord.elements).
 }
 
 export function buildService(
@@ -123,19 +216,8 @@ export function buildService(
 ): ServiceRecord {
   const { ipX } = ctx;
   const names = serviceChainNames(sp);
-  const proto = sp.protocol.toLowerCase();
-  const chains = new Map<string, string[]>();
-  const sets = new Map<string, SetDecl>();
-  const elements: ElementOp[] = [];
-  const owner = sp.key;
-  const claim = (map: string, key: string, value: string | null, comment?: string): void => {
-    elements.push(comment !== undefined ? { map, key, value, comment, owner } : { map, key, value, owner });
-  };
-  const rules = (chain: string): string[] => {
-    let r = chains.get(chain);
-    if (!r) chains.set(chain, (r = []));
-    return r;
-  };
+  const proto = protoLower(sp.protocol);
+  const rb = new RecordBuilder(sp.key);
   const affinity = sp.affinityTimeoutSeconds > 0;
 
   const hasEndpoints = sp.hasAnyEndpoints;
@@ -143,7 +225,6 @@ export function buildService(
   const localEps = sp.localEndpoints;
   const usesServiceChain = clusterEps.length > 0 && sp.usesClusterEndpoints;
   const usesLocalChain = localEps.length > 0 && sp.usesLocalEndpoints;
-  const used = (c: string): boolean => (c === names.service ? usesServiceChain : usesLocalChain);
 
   let internalChain = names.service;
   let hasInternal = hasEndpoints;
@@ -151,28 +232,28 @@ export function buildService(
     internalChain = names.local;
     if (localEps.length === 0) hasInternal = false;
   }
-  hasInternal &&= used(internalChain);
+  hasInternal &&= internalChain === names.service ? usesServiceChain : usesLocalChain;
   let externalPolicyChain = names.service;
   let hasExternal = hasEndpoints;
   if (sp.externalPolicyLocal) {
     externalPolicyChain = names.local;
     if (localEps.length === 0) hasExternal = false;
   }
-  hasExternal &&= used(externalPolicyChain);
+  hasExternal &&= externalPolicyChain === names.service ? usesServiceChain : usesLocalChain;
   const usesExternalChain = hasEndpoints && sp.externallyAccessible;
 
   // no endpoints at all: reject everything; Local policy without local endpoints: drop.
   const internalVerdict = hasEndpoints ? 'drop' : `goto ${REJECT_CHAIN}`;
   const externalVerdict = hasEndpoints ? 'drop' : `goto ${REJECT_CHAIN}`;
-  const portKey = (ip: string): string => `${ip} . ${proto} . ${sp.port}`;
+  const portSuffix = ` . ${proto} . ${sp.port}`;
 
-  claim(CLUSTER_IPS_SET, sp.clusterIP, null);
-  if (hasInternal) claim(SERVICE_IPS_MAP, portKey(sp.clusterIP), `goto ${internalChain}`);
-  else claim(NO_ENDPOINT_SERVICES_MAP, portKey(sp.clusterIP), internalVerdict, sp.spn);
+  rb.claim(CLUSTER_IPS_SET, sp.clusterIP, null);
+  if (hasInternal) rb.claim(SERVICE_IPS_MAP, sp.clusterIP + portSuffix, `goto ${internalChain}`);
+  else rb.claim(NO_ENDPOINT_SERVICES_MAP, sp.clusterIP + portSuffix, internalVerdict, sp.spn);
 
   for (const ip of sp.externalIPs) {
-    if (hasEndpoints) claim(SERVICE_IPS_MAP, portKey(ip), `goto ${names.external}`);
-    if (!hasExternal) claim(NO_ENDPOINT_SERVICES_MAP, portKey(ip), externalVerdict, sp.spn);
+    if (hasEndpoints) rb.claim(SERVICE_IPS_MAP, ip + portSuffix, `goto ${names.external}`);
+    if (!hasExternal) rb.claim(NO_ENDPOINT_SERVICES_MAP, ip + portSuffix, externalVerdict, sp.spn);
   }
 
   const usesFirewall = sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
@@ -181,17 +262,17 @@ export function buildService(
     const allowFromNode = sp.loadBalancerSourceRanges.some((c) => ctx.nodeIPs.some((n) => ctx.cidrContains(c, n)));
     // A VIP-style LB address is often local: node-to-VIP traffic then arrives with the VIP as source.
     if (allowFromNode) sources.push(...sp.loadBalancerIPs);
-    rules(names.firewall).push(`${ipX} saddr != { ${sources.join(', ')} } drop`);
+    rb.rules(names.firewall).push(`${ipX} saddr != { ${sources.join(', ')} } drop`);
   }
   for (const ip of sp.loadBalancerIPs) {
-    if (hasEndpoints) claim(SERVICE_IPS_MAP, portKey(ip), `goto ${names.external}`);
-    if (usesFirewall) claim(FIREWALL_IPS_MAP, portKey(ip), `goto ${names.firewall}`, sp.spn);
-    if (!hasExternal) claim(NO_ENDPOINT_SERVICES_MAP, portKey(ip), externalVerdict, sp.spn);
+    if (hasEndpoints) rb.claim(SERVICE_IPS_MAP, ip + portSuffix, `goto ${names.external}`);
+    if (usesFirewall) rb.claim(FIREWALL_IPS_MAP, ip + portSuffix, `goto ${names.firewall}`, sp.spn);
+    if (!hasExternal) rb.claim(NO_ENDPOINT_SERVICES_MAP, ip + portSuffix, externalVerdict, sp.spn);
   }
   if (sp.nodePort !== 0) {
     const k = `${proto} . ${sp.nodePort}`;
-    if (hasEndpoints) claim(SERVICE_NODEPORTS_MAP, k, `goto ${names.external}`);
-    if (!hasExternal) claim(NO_ENDPOINT_NODEPORTS_MAP, k, externalVerdict, sp.spn);
+    if (hasEndpoints) rb.claim(SERVICE_NODEPORTS_MAP, k, `goto ${names.external}`);
+    if (!hasExternal) rb.claim(NO_ENDPOINT_NODEPORTS_MAP, k, externalVerdict, sp.spn);
   }
 
   // Internal traffic from off-cluster sources (a static route to the service CIDR via a node) is
@@ -200,7 +281,7 @@ export function buildService(
   // those 10k rules were a quarter of a full load's kernel time (docs/nftables.md).
 
   if (usesExternalChain) {
-    const ext = rules(names.external);
+    const ext = rb.rules(names.external);
     if (!sp.externalPolicyLocal) {
       ext.push(`jump ${MARK_MASQ_CHAIN}`);
     } else if (usesServiceChain) {
@@ -212,40 +293,22 @@ export function buildService(
     if (hasExternal) ext.push(`goto ${externalPolicyChain}`);
   }
 
-  const blocks: { service?: SlotBlock; local?: SlotBlock } = {};
-  const endpointMaps: string[] = [];
-  const writeChoice = (chain: string, vmap: string, eps: readonly Endpoint[], which: 'service' | 'local'): void => {
-    const r = rules(chain);
-    if (affinity) {
-      for (const ep of eps) r.push(`${ipX} saddr @${affinitySetName(sp, ep)} goto ${endpointChainName(sp, ep)}`);
-      r.push(`numgen random mod ${eps.length} vmap @${vmap}`);
-      sets.set(vmap, { kind: 'map', body: '{ typeof numgen random mod 1 : verdict ; }' });
-      eps.forEach((ep, i) => claim(vmap, String(i), `goto ${endpointChainName(sp, ep)}`));
-      return;
-    }
-    const b = assignSlots(old?.blocks[which], eps.map(epValue), alloc);
-    blocks[which] = b;
-    const map = endpointsMapName(proto, b);
-    endpointMaps.push(map);
-    r.push(`meta l4proto ${proto} dnat ${ipX} to numgen random mod ${eps.length} offset ${b.base} map @${map}`);
-    b.slots.forEach((v, i) => claim(map, String(b.base + i), v));
-  };
-  if (usesServiceChain) writeChoice(names.service, names.serviceVmap, clusterEps, 'service');
-  if (usesLocalChain) writeChoice(names.local, names.localVmap, localEps, 'local');
-  for (const which of ['service', 'local'] as const) {
-    const ob = old?.blocks[which];
-    if (ob && blocks[which]?.base !== ob.base) alloc.release(ob);
-  }
+  const ob = old?.blocks;
+  if (usesServiceChain) writeChoice(rb, sp, ctx, proto, ob?.service, alloc, names.service, names.serviceVmap, clusterEps, 'service');
+  if (usesLocalChain) writeChoice(rb, sp, ctx, proto, ob?.local, alloc, names.local, names.localVmap, localEps, 'local');
+  if (ob?.service && rb.blocks.service?.base !== ob.service.base) alloc.release(ob.service);
+  if (ob?.local && rb.blocks.local?.base !== ob.local.base) alloc.release(ob.local);
+  const { chains, elements, blocks, endpointMaps } = rb;
 
-  const reachable = usesServiceChain || usesLocalChain ? sp.allReachableEndpoints : [];
+  const reachable = usesServiceChain || usesLocalChain ? sp.allReachableEndpoints : NO_ENDPOINTS;
   if (affinity) {
     for (const ep of reachable) {
       const set = affinitySetName(sp, ep);
-      sets.set(set, {
+      rb.set(set, {
         kind: 'set',
         body: `{ type ${ctx.addrType} ; flags dynamic,timeout ; timeout ${sp.affinityTimeoutSeconds}s ; }`,
       });
-      chains.set(endpointChainName(sp, ep), [
+      rb.chains.set(endpointChainName(sp, ep), [
         `${ipX} saddr ${ep.ip} jump ${MARK_MASQ_CHAIN}`,
         `update @${set} { ${ipX} saddr }`,
         `meta l4proto ${proto} dnat to ${dnatTarget(ep)}`,
@@ -253,13 +316,7 @@ export function buildService(
     }
   }
   // Hairpin (a pod reaching a service that picks the pod itself) is masqueraded in
-  // nat-postrouting through this set, so no per-endpoint chain is needed for it.
-  const seen = new Set<string>();
-  for (const ep of reachable) {
-    if (seen.has(ep.ip)) continue;
-    seen.add(ep.ip);
-    claim(HAIRPIN_SET, `${ep.ip} . ${ep.ip}`, null);
-  }
-
-  return { sp, chains, sets, elements, blocks, endpointMaps };
+  // nat-postrouting through the `hairpin` set (elements `ip . ip`), so no per-endpoint chain is
+  // needed for it. The record only points at the endpoints; the planner counts their IPs.
+  return { sp, proto, chains, sets: rb.sets ?? NO_SETS, elements, blocks, endpointMaps, hairpin: reachable };
 }
