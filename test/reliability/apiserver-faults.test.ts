@@ -151,3 +151,26 @@ test('history compacted while disconnected: 410 Expired -> relist, 0 lost update
     await world.destroy();
   }
 });
+
+test('watches cut and the next 6 requests answered 503: backoff, resume, 0 lost updates', { skip: !isRoot && 'needs root', timeout: 180_000 }, async (t) => {
+  const world = await World.create();
+  try {
+    const { srv, churn, proxy } = await setup(world, 3);
+    const { writes } = await runChurn(srv, churn, CHANGES, 300, async () => {
+      // 6 failures = about 2 per reflector: backoffs of 0.8, 1.6 and 3.2 s (+ up to 100 % jitter) before the resume succeeds.
+      await srv.call('failNext', { n: 6, code: 503 });
+      await srv.call('dropWatches');
+    });
+    const { ms } = await converge(world, churn, 'after 503s');
+    const reqs = await srv.call<{ status?: number }[]>('requests');
+    const failed = reqs.filter((r) => r.status === 503).length;
+    const resumes = count(proxy.output(), /Watch failed; resuming/g);
+    const backoffs = [...proxy.output().matchAll(/backoffMs=(\d+)/g)].map((m) => Number(m[1]));
+    t.diagnostic(`writes: ${writes}; requests answered 503: ${failed}; watch resumes logged: ${resumes} (backoffs ms: ${backoffs.join(' ')}); convergence after the last write: ${ms} ms; lost updates: 0`);
+    assert.ok(failed >= 1, 'the proxy met the 503s');
+    const r = await proxy.stop();
+    assert.equal(r.code, 0, proxy.output().slice(-3000));
+  } finally {
+    await world.destroy();
+  }
+});
