@@ -12,7 +12,7 @@ import { failureWindow } from './support/world.js';
 const isRoot = process.getuid?.() === 0;
 const SYNC_PERIOD_MS = 2000;
 /** Detection happens on the periodic run (every sync period); the restore itself takes a few ms. Margin for a loaded CI box. */
-const RESTORE_BOUND_MS = SYNC_PERIOD_MS + 1500;
+const RESTORE_BOUND_MS = SYNC_PERIOD_MS + 2500;
 
 const cases: { mode: Mode; name: string; flush: string[] }[] = [
   { mode: 'nftables', name: 'nft flush ruleset', flush: ['nft', 'flush', 'ruleset'] },
