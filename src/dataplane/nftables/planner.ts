@@ -206,7 +206,9 @@ class Script {
     const head = `${verb} element ${this.pre}`;
     for (const [map, items] of [...byMap].sort(byName)) {
       if (!Array.isArray(items)) {
-        this.slotElements(head + map, (items as SlotGroup).blocks);
+        const g = items as SlotGroup | PairGroup;
+        if ('blocks' in g) this.slotElements(head + map, g.blocks);
+        else this.pairElements(head + map, g.ips);
         continue;
       }
       if (items.length <= ELEMENT_CHUNK) {
@@ -247,6 +249,19 @@ class Script {
       this.raw(parts.join(''), n);
     }
   }
+  /** `add element … { ip . ip, … }` (the hairpin set), pieces joined once per command. */
+  private pairElements(prefix: string, ips: readonly string[]): void {
+    for (let i = 0; i < ips.length; i += ELEMENT_CHUNK) {
+      const end = Math.min(i + ELEMENT_CHUNK, ips.length);
+      const parts: string[] = [prefix, ' { '];
+      for (let j = i; j < end; j++) {
+        if (j > i) parts.push(', ');
+        parts.push(ips[j]!, ' . ', ips[j]!);
+      }
+      parts.push(' }');
+      this.raw(parts.join(''), end - i);
+    }
+  }
   text(): string {
     return this.lines.join('\n') + '\n';
   }
@@ -256,8 +271,12 @@ class Script {
 interface SlotGroup {
   readonly blocks: SlotBlock[];
 }
-/** A map's elements for output: element texts, or the endpoint blocks of a page. */
-type ElementGroup = readonly string[] | SlotGroup;
+/** Hairpin set: element `ip . ip` per IP. */
+interface PairGroup {
+  readonly ips: readonly string[];
+}
+/** A map's elements for output: element texts, the endpoint blocks of a page, or hairpin IPs. */
+type ElementGroup = readonly string[] | SlotGroup | PairGroup;
 
 function pushSlots(byMap: Map<string, ElementGroup>, proto: string, b: SlotBlock): void {
   const map = endpointsMapName(proto, b);
@@ -468,9 +487,8 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
   for (const rec of recs) rec.chains.forEach((rules, name) => { for (const r of rules) s.rule(name, r); });
   const byMap = new Map<string, ElementGroup>();
   for (const [map, ops] of next.elements.allByMap()) byMap.set(map, ops.map((op) => elementText('add', op)));
-  const hairpin: string[] = [];
-  for (const ip of next.hairpin.all()) hairpin.push(`${ip} . ${ip}`);
-  if (hairpin.length > 0) byMap.set(HAIRPIN_SET, hairpin);
+  const hairpin = [...next.hairpin.all()];
+  if (hairpin.length > 0) byMap.set(HAIRPIN_SET, { ips: hairpin });
   for (const rec of recs) {
     if (rec.blocks.service) pushSlots(byMap, rec.proto, rec.blocks.service);
     if (rec.blocks.local) pushSlots(byMap, rec.proto, rec.blocks.local);
