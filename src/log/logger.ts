@@ -64,7 +64,8 @@ function emit(sev: 'I' | 'W' | 'E', level: number, component: string, msg: strin
       {
         base: null,
         messageKey: 'msg',
-        timestamp: () => `,"ts":${(Date.now() / 1000).toFixed(3)}`,
+        // No leading comma: with no level field pino writes the timestamp first.
+        timestamp: () => `"ts":${(Date.now() / 1000).toFixed(3)}`,
         formatters: { level: () => ({}) },
       },
       { write: (s: string) => settings.sink(s.replace(/\n$/, '')) },
