@@ -115,6 +115,44 @@ test('shared elements survive while another owner claims them', () => {
   assert.match(p2.script, /delete element ip kube-proxy hairpin \{ 198\.18\.100\.2 \. 198\.18\.100\.2 \}/);
 });
 
+test('hairpin is counted per IP: one element while any port reaches the IP, also from the same pod twice', () => {
+  // One pod (198.18.100.2) serving two ports of one service and a port of another.
+  const a = sp('ns', 'a', { portName: 'x', endpoints: [ep('198.18.100.2', { port: 80 }), ep('198.18.100.2', { port: 81 })] });
+  const b = sp('ns', 'b', { clusterIP: '198.19.0.2', endpoints: [ep('198.18.100.2'), ep('198.18.100.3')] });
+  const p0 = planFull(state([a, b]), config());
+  assert.match(p0.script, /add element ip kube-proxy hairpin \{ 198\.18\.100\.2 \. 198\.18\.100\.2, 198\.18\.100\.3 \. 198\.18\.100\.3 \}/);
+  // b drops the shared pod: a still reaches it (twice), so only .3 goes.
+  const b1 = sp('ns', 'b', { clusterIP: '198.19.0.2', endpoints: [ep('198.18.100.3')] });
+  const p1 = plan(p0.next, state([a, b1]), config());
+  assert.doesNotMatch(p1.script, /hairpin/);
+  const a2 = sp('ns', 'a', { portName: 'x', endpoints: [ep('198.18.100.2', { port: 80 })] });
+  const p2 = plan(p1.next, state([a2, b1]), config());
+  assert.doesNotMatch(p2.script, /hairpin/);
+  const p3 = plan(p2.next, state([b1]), config());
+  assert.match(p3.script, /delete element ip kube-proxy hairpin \{ 198\.18\.100\.2 \. 198\.18\.100\.2 \}/);
+  assert.doesNotMatch(p3.script, /add element ip kube-proxy hairpin/);
+  // Back again: re-added once.
+  const p4 = plan(p3.next, state([a, b1]), config());
+  assert.match(p4.script, /add element ip kube-proxy hairpin \{ 198\.18\.100\.2 \. 198\.18\.100\.2 \}/);
+});
+
+test('endpoint-map elements: a port moving to a bigger block deletes its old keys and adds the new ones', () => {
+  const eps = (n: number) => Array.from({ length: n }, (_, i) => ep(`198.18.100.${10 + i}`));
+  const a = sp('ns', 'a', { endpoints: eps(2) });
+  const b = sp('ns', 'b', { clusterIP: '198.19.0.2', endpoints: [ep('198.18.101.1')] });
+  const p0 = planFull(state([a, b]), config());
+  assert.match(p0.script, /add element ip kube-proxy endpoints-tcp-0 \{ 0 : 198\.18\.100\.10 \. 8080, 1 : 198\.18\.100\.11 \. 8080, 2 : 198\.18\.101\.1 \. 8080 \}/);
+  const p1 = plan(p0.next, state([sp('ns', 'a', { endpoints: eps(3) }), b]), config());
+  const lines = p1.script.trim().split('\n');
+  assert.ok(lines.includes('delete element ip kube-proxy endpoints-tcp-0 { 0, 1 }'), p1.script);
+  // Capacity 4, aligned to 4, after b's key 2.
+  assert.ok(
+    lines.includes('add element ip kube-proxy endpoints-tcp-0 { 4 : 198.18.100.10 . 8080, 5 : 198.18.100.11 . 8080, 6 : 198.18.100.12 . 8080 }'),
+    p1.script,
+  );
+  assert.match(p1.script, /numgen random mod 3 offset 4 map @endpoints-tcp-0/);
+});
+
 test('service losing all endpoints switches to reject; regaining them switches back', () => {
   const s0 = sp('ns', 'a', { nodePort: 30000, endpoints: [ep('198.18.100.2')] });
   const p0 = planFull(state([s0]), config());
