@@ -7,8 +7,7 @@
 // without resolving file paths, and without tsx's start-up cost. It speaks JSON lines on
 // stdin/stdout: {id, op, ...} -> {id, ok, result | error}.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { RpcChild } from './rpc-child.js';
 
 export type Proto = 'TCP' | 'UDP' | 'SCTP';
 
@@ -209,73 +208,15 @@ process.stdin.on('end', () => { for (const s of servers) { try { s.close(); } ca
 process.stdout.write(JSON.stringify({ id: 0, ok: true, result: 'ready' }) + '\n');
 `;
 
-/** A running agent in one namespace. */
-export class Agent {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private readonly ready: Promise<unknown>;
-  private exited = false;
-  readonly child: ChildProcess;
-
+/** A running agent in one namespace (JSON-lines RPC, see rpc-child.ts). */
+export class Agent extends RpcChild {
   constructor(readonly netns: string) {
-    this.child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', AGENT_JS], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    let readyResolve: (v: unknown) => void = () => undefined;
-    let readyReject: (e: Error) => void = () => undefined;
-    this.ready = new Promise((res, rej) => {
-      readyResolve = res;
-      readyReject = rej;
-    });
-    this.pending.set(0, { resolve: readyResolve, reject: readyReject });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      let msg: { id: number; ok: boolean; result?: unknown; error?: string };
-      try {
-        msg = JSON.parse(line) as typeof msg;
-      } catch {
-        return;
-      }
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) p.resolve(msg.result);
-      else p.reject(new Error(`agent ${netns}: ${msg.error}`));
-    });
-    this.child.on('exit', (code) => {
-      this.exited = true;
-      for (const p of this.pending.values()) p.reject(new Error(`agent in ${netns} exited (${code})`));
-      this.pending.clear();
-    });
+    super(`agent ${netns}`, ['ip', 'netns', 'exec', netns, process.execPath, '-e', AGENT_JS]);
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  async whenReady(): Promise<void> {
-    await this.ready;
-  }
-
-  call<T>(op: string, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<T> {
-    if (this.exited) return Promise.reject(new Error(`agent in ${this.netns} is not running`));
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`agent ${this.netns}: ${op} timed out`));
-      }, timeoutMs);
-      this.pending.set(id, {
-        resolve: (v) => {
-          clearTimeout(timer);
-          resolve(v as T);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      this.child.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n');
-    });
+  /** Generous: in the emulated IPVS guest a node process takes seconds to start. */
+  override whenReady<T = unknown>(timeoutMs = 120_000): Promise<T> {
+    return super.whenReady<T>(timeoutMs);
   }
 
   /** Serve TCP/UDP(/SCTP) ports as pod `name`. */
@@ -324,13 +265,7 @@ export class Agent {
 
   /** Synchronous kill by PID, for exit handlers. */
   killNow(): void {
-    if (!this.exited && this.child.pid) {
-      try {
-        process.kill(this.child.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
+    this.kill();
   }
 }
 

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { fromDist, repoRoot } from '../../support/proxy-process.js';
 import type { DriverOp } from './apiserver-driver.js';
-import { RpcChild } from './rpc.js';
+import { RpcChild } from '../../support/rpc-child.js';
 import type { World } from './world.js';
 
 export type { DriverOp };

@@ -11,7 +11,7 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../../src/util/exec.js';
-import { RpcChild } from './rpc.js';
+import { RpcChild } from '../../support/rpc-child.js';
 
 export const NODE_IP = '198.18.0.1';
 export const CLIENT_IP = '198.18.0.2';

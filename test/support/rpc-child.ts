@@ -1,6 +1,7 @@
 // JSON-lines RPC with a child process: {id, op, ...args} on its stdin -> {id, ok, result | error} on
 // its stdout. The child's first line with id 0 means "ready" (its result is returned by whenReady()).
-// Used for the in-namespace agents and the in-namespace test API server driver: this test process
+// Used for the traffic agents (test/support/backend.ts), the reliability suite's agents and its
+// in-namespace test API server driver: this test process
 // cannot enter a network namespace itself, so everything that must live there is a child.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,7 +11,7 @@ export class RpcChild {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly ready: Promise<unknown>;
-  private exited = false;
+  protected exited = false;
   readonly child: ChildProcess;
   stderr = '';
 
