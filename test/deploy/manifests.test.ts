@@ -90,3 +90,52 @@ test('ConfigMap holds a KubeProxyConfiguration the DaemonSet reads', () => {
   assert.equal(vol.configMap.name, cm.metadata.name);
   assert.ok(arg.endsWith('/config.yaml'));
 });
+
+test('the ConfigMap configuration is accepted by kube-proxy-ts itself', async () => {
+  const { parseCommandLine } = await import('../../src/config/options.js');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const [cm] = byKind('ConfigMap');
+  const dir = mkdtempSync(join(tmpdir(), 'kpx-deploy-'));
+  try {
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, cm.data['config.yaml']);
+    const r = await parseCommandLine(['--config', file, '--hostname-override', 'node-a']);
+    assert.equal(r.kind, 'run', r.kind === 'error' ? r.message : r.kind);
+    if (r.kind === 'run') assert.equal(r.options.mode, 'nftables');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the real kubectl maps and creates every deploy/ object (against the test API server)', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { existsSync } = await import('node:fs');
+  const run = promisify(execFile);
+  const kubectl = process.env.KUBECTL ?? '/usr/bin/kubectl';
+  if (!existsSync(kubectl)) {
+    t.skip(`!!! kubectl not found at ${kubectl}: deploy/ not validated with kubectl`);
+    return;
+  }
+  const { startTestApiServer } = await import('../../tools/test-apiserver/server.js');
+  const server = await startTestApiServer();
+  const deployDir = join(repoRoot(), 'deploy');
+  const kc = (...args: string[]) => run(kubectl, ['--kubeconfig', server.kubeconfigPath, ...args], { timeout: 60_000 });
+  try {
+    const want = [
+      'serviceaccount/kube-proxy-ts',
+      'clusterrole.rbac.authorization.k8s.io/kube-proxy-ts',
+      'clusterrolebinding.rbac.authorization.k8s.io/kube-proxy-ts',
+      'configmap/kube-proxy-ts',
+      'daemonset.apps/kube-proxy-ts',
+    ].sort();
+    const dry = await kc('create', '--dry-run=client', '--validate=false', '-f', deployDir, '-o', 'name');
+    assert.deepEqual(dry.stdout.trim().split('\n').sort(), want);
+    await kc('create', '-f', deployDir, '-o', 'name');
+    const got = await kc('get', 'ds,cm,sa', '-n', 'kube-system', '-o', 'name');
+    assert.deepEqual(got.stdout.trim().split('\n').sort(), ['configmap/kube-proxy-ts', 'daemonset.apps/kube-proxy-ts', 'serviceaccount/kube-proxy-ts']);
+  } finally {
+    await server.stop();
+  }
+});

@@ -28,6 +28,22 @@ export const RESOURCES: readonly ResourceInfo[] = [
     shortNames: [],
     hasStatus: false,
   },
+  // Served so that kubectl can map the kinds of deploy/ (e.g. `kubectl create --dry-run=client -f deploy/`)
+  // and store them; the proxy never reads these.
+  { plural: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount', group: '', version: 'v1', namespaced: true, shortNames: ['sa'], hasStatus: false },
+  { plural: 'configmaps', singular: 'configmap', kind: 'ConfigMap', group: '', version: 'v1', namespaced: true, shortNames: ['cm'], hasStatus: false },
+  { plural: 'daemonsets', singular: 'daemonset', kind: 'DaemonSet', group: 'apps', version: 'v1', namespaced: true, shortNames: ['ds'], hasStatus: true },
+  { plural: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: false, shortNames: [], hasStatus: false },
+  {
+    plural: 'clusterrolebindings',
+    singular: 'clusterrolebinding',
+    kind: 'ClusterRoleBinding',
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    namespaced: false,
+    shortNames: [],
+    hasStatus: false,
+  },
 ];
 
 export function apiVersionOf(r: ResourceInfo): string {
