@@ -120,7 +120,7 @@ test('discovery documents and /version', async () => {
     assert.equal(disc.body.resources[0].kind, 'EndpointSlice');
     assert.equal((await call(srv, 'GET', '/version')).body.major, '1');
     assert.equal((await call(srv, 'GET', '/openapi/v2')).status, 404);
-    const nf = await call(srv, 'GET', '/apis/apps/v1');
+    const nf = await call(srv, 'GET', '/apis/batch/v1');
     assert.equal(nf.status, 404);
     assert.equal(nf.body.kind, 'Status');
   });
