@@ -36,6 +36,8 @@ export interface BenchPlan {
   readonly help: boolean;
   /** Re-render the markdown and charts from an earlier results JSON instead of measuring. */
   readonly fromJson: string | null;
+  /** Add the sync records of another results file (sizes/modes this run lacks), e.g. a separate 100k run. */
+  readonly addJson: string | null;
 }
 
 export const USAGE = `usage: bench/run [--quick] [--only NAMES] [--out DIR] [--sizes N,N] [--limit SECONDS] [--baseline-limit SECONDS] [--docs|--no-docs] [--budget MINUTES]
@@ -46,6 +48,7 @@ export const USAGE = `usage: bench/run [--quick] [--only NAMES] [--out DIR] [--s
   --limit S      time limit of one full sync, seconds (default 90; 10 with --quick)
   --baseline-limit S  time limit of one upstream-nftables full sync (default 240; --limit or 10 with --quick)
   --from-json F  no measurement: re-render the markdown and charts from results file F
+  --add-json F   also report the sync records of results file F that this run lacks (e.g. a separate 100k run)
   --docs         write docs/benchmarks.md and docs/benchmarks/*.svg (default without --quick)
   --budget M     whole-run budget in minutes (default 19; 1.25 with --quick, which leaves room for the build in 2 minutes)`;
 
@@ -72,6 +75,7 @@ export function parseArgs(argv: readonly string[]): BenchPlan {
   let budget: number | null = null;
   let help = false;
   let fromJson: string | null = null;
+  let addJson: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -104,6 +108,9 @@ export function parseArgs(argv: readonly string[]): BenchPlan {
         break;
       case '--from-json':
         fromJson = value();
+        break;
+      case '--add-json':
+        addJson = value();
         break;
       case '--docs':
         docs = true;
@@ -151,5 +158,6 @@ export function parseArgs(argv: readonly string[]): BenchPlan {
     budgetMs: (budget ?? (quick ? 1.25 : 19)) * 60_000,
     help,
     fromJson,
+    addJson,
   };
 }

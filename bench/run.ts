@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, USAGE, type BenchPlan } from './args.js';
 import { renderCharts } from './charts.js';
@@ -296,6 +296,18 @@ async function main(): Promise<number> {
       killAllWorkers();
       await delAllNs();
       removeConnTools();
+    }
+  }
+  if (plan.addJson) {
+    const extra = JSON.parse(readFileSync(plan.addJson, 'utf8')) as BenchResults;
+    const have = new Set(results.sync.map((x) => `${x.mode}/${x.services}`));
+    const added = extra.sync.filter((x) => !have.has(`${x.mode}/${x.services}`));
+    if (added.length) {
+      results = {
+        ...results,
+        sync: [...results.sync, ...added].sort((a, b) => a.services - b.services),
+        notes: [...results.notes, `Sync figures for ${[...new Set(added.map((x) => `${x.mode} at ${x.services}`))].join(', ')} come from a separate run (${basename(plan.addJson)}) started ${extra.startedAt} (\`${extra.command}\`, load average ${extra.machine.loadAvgStart.map((v) => v.toFixed(1)).join(' / ')}).`],
+      };
     }
   }
   const outDir = plan.out ?? (plan.quick ? mkdtempSync(join(tmpdir(), 'kpx-bench-')) : join(REPO, 'bench', 'results'));
