@@ -1,29 +1,10 @@
 // Chain-name hashing, byte-for-byte as upstream (pkg/proxy/iptables/proxier.go): people grep
 // iptables-save for these names, and a restarted upstream kube-proxy must recognise ours.
 
-import { createHash } from 'node:crypto';
-
-const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** RFC 4648 standard base32 (Go base32.StdEncoding), first `n` characters only (no padding needed). */
-function base32Prefix(buf: Buffer, n: number): string {
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const byte of buf) {
-    value = ((value << 8) | byte) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      out += B32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-      if (out.length === n) return out;
-    }
-  }
-  return out;
-}
+import { sha256Base32 } from '../../util/hash.js';
 
 function hash16(s: string): string {
-  return base32Prefix(createHash('sha256').update(s, 'utf8').digest(), 16);
+  return sha256Base32(s, 16);
 }
 
 /** Upstream portProtoHash: base32(sha256(spn + proto))[:16]; proto lower-case. */

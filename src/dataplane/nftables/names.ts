@@ -2,33 +2,16 @@
 // hashAndTruncate), so `nft list ruleset` reads the same to people who know upstream and a
 // restarted upstream kube-proxy recognises the per-service chains (names containing '/').
 
-import { createHash } from 'node:crypto';
+import { sha256Base32 } from '../../util/hash.js';
 import type { Endpoint, ServicePort } from '../../model/types.js';
 
-const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** knftables.NameLengthMax (256) minus 16 characters of room for prefixes. */
 const NAME_BASE_MAX = 240;
 
-function base32Prefix(buf: Buffer, n: number): string {
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const byte of buf) {
-    value = ((value << 8) | byte) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      out += B32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-      if (out.length === n) return out;
-    }
-  }
-  return out;
-}
-
 /** Upstream hashAndTruncate: "<base32(sha256(name))[:8]>-<name>", cut to 240 chars with "...". */
 export function hashAndTruncate(name: string): string {
-  const h = base32Prefix(createHash('sha256').update(name, 'utf8').digest(), 8);
+  const h = sha256Base32(name, 8);
   const full = `${h}-${name}`;
   return full.length > NAME_BASE_MAX ? full.slice(0, NAME_BASE_MAX - 3) + '...' : full;
 }
