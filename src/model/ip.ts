@@ -208,3 +208,17 @@ export function parseCIDRSloppy(s: string): ParsedCIDR | null {
 export function joinHostPort(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
+
+/** Whether `ip` lies in `cidr` (sloppy parsing as upstream; false across families or on bad input). */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const c = parseCIDRSloppy(cidr);
+  const p = parseIPSloppy(ip);
+  if (!c || !p || c.family !== p.family) return false;
+  const net = parseIPSloppy(c.text.slice(0, c.text.lastIndexOf('/')));
+  if (!net) return false;
+  for (let i = 0; i < c.prefix; i++) {
+    const mask = 0x80 >> (i & 7);
+    if ((net.bytes[i >> 3]! & mask) !== (p.bytes[i >> 3]! & mask)) return false;
+  }
+  return true;
+}

@@ -2,7 +2,7 @@
 // interfaces of the network namespace the proxy runs in (`ip -j addr`), and the NodePort address
 // resolution of upstream pkg/proxy/util/nodeport_addresses.go.
 
-import { parseCIDRSloppy, parseIPSloppy } from '../model/ip.js';
+import { cidrContains, parseCIDRSloppy, parseIPSloppy } from '../model/ip.js';
 import type { IPFamily, NodePortAddresses } from '../model/types.js';
 import { run } from '../util/exec.js';
 
@@ -105,21 +105,6 @@ export function resolveNodeIPs(node: unknown, family: IPFamily, local: readonly 
   return ips;
 }
 
-export function cidrContains(cidr: string, ip: string): boolean {
-  const c = parseCIDRSloppy(cidr);
-  const p = parseIPSloppy(ip);
-  if (!c || !p || c.family !== p.family) return false;
-  const net = parseIPSloppy(c.text.slice(0, c.text.lastIndexOf('/')));
-  if (!net) return false;
-  const a = net.bytes;
-  const b = p.bytes;
-  for (let i = 0; i < c.prefix; i++) {
-    const byte = i >> 3;
-    const mask = 0x80 >> (i & 7);
-    if ((a[byte]! & mask) !== (b[byte]! & mask)) return false;
-  }
-  return true;
-}
 
 /**
  * Upstream NodePortAddresses for one family. `configured` is the effective option: CIDRs of both

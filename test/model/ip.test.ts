@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isIP } from 'node:net';
-import { joinHostPort, normalizeIP, parseCIDRSloppy, parseIPSloppy } from '../../src/model/ip.js';
+import { cidrContains, joinHostPort, normalizeIP, parseCIDRSloppy, parseIPSloppy } from '../../src/model/ip.js';
 
 test('IPv4: leading zeros are decimal and normalised; garbage rejected', () => {
   const cases: [string, string | null][] = [
@@ -97,4 +97,19 @@ test('CIDRs: masked to the network, sloppy address, prefix range checked', () =>
 test('joinHostPort brackets IPv6', () => {
   assert.equal(joinHostPort('10.0.0.1', 80), '10.0.0.1:80');
   assert.equal(joinHostPort('fd00::1', 80), '[fd00::1]:80');
+});
+
+test('cidrContains: prefixes, families, sloppy input', () => {
+  assert.equal(cidrContains('198.18.0.0/15', '198.19.255.255'), true);
+  assert.equal(cidrContains('198.18.0.0/16', '198.19.0.1'), false);
+  assert.equal(cidrContains('198.18.100.7/24', '198.18.100.200'), true); // host bits in the CIDR ignored
+  assert.equal(cidrContains('0.0.0.0/0', '198.18.0.1'), true);
+  assert.equal(cidrContains('198.18.0.1/32', '198.18.0.1'), true);
+  assert.equal(cidrContains('198.18.0.1/32', '198.18.0.2'), false);
+  assert.equal(cidrContains('2001:db8::/32', '2001:db8:ffff::1'), true);
+  assert.equal(cidrContains('2001:db8::/33', '2001:db8:8000::1'), false);
+  assert.equal(cidrContains('198.18.0.0/15', '2001:db8::1'), false);
+  assert.equal(cidrContains('198.018.0.0/15', '198.18.0.1'), true); // leading zeros, as upstream ParseCIDRSloppy
+  assert.equal(cidrContains('bogus', '198.18.0.1'), false);
+  assert.equal(cidrContains('198.18.0.0/15', 'bogus'), false);
 });

@@ -26,7 +26,7 @@ import {
 } from './chains.js';
 import { endpointChainName, isServiceChainName, serviceChainNames } from './hash.js';
 import { joinHostPort } from '../../model/ip.js';
-import { cidrContains } from '../../node/addresses.js';
+import { cidrContains } from '../../model/ip.js';
 
 /** Upstream largeClusterEndpointsThreshold: above this many endpoints, drop per-endpoint comments. */
 export const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;

@@ -4,7 +4,7 @@
 
 import type { Protocol } from '../../model/types.js';
 import { type IpvsPlan, type IpvsState, type RealServer, type VirtualServer, hostPort, vsPropsEqual } from './model.js';
-import { cidrContains } from './planner.js';
+import { cidrContains } from '../../model/ip.js';
 
 /** A real server waiting for its connections to drain before deletion; keyed by pendingKey(). */
 export interface PendingRS {

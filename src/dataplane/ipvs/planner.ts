@@ -2,7 +2,8 @@
 // real servers, ipset entries, iptables-restore text), following upstream syncProxyRules.
 
 import type { DataplaneConfig, Endpoint, ProxyState, ServicePort } from '../../model/types.js';
-import { parseCIDRSloppy, parseIPSloppy } from '../../model/ip.js';
+import { cidrContains } from '../../model/ip.js';
+
 import { type IpvsPlan, type RealServer, type VirtualServer, rsKey, vsKey } from './model.js';
 import { SET_INFO, type SetId, setName } from './names.js';
 import { buildIptables, type IptablesInput } from './iptables.js';
@@ -10,20 +11,6 @@ import { normaliseSetEntry } from './parse.js';
 
 const DEFAULT_SCHEDULER = 'rr';
 
-/** Whether `ip` lies in `cidr` (both of one family, normalised). */
-export function cidrContains(cidr: string, ip: string): boolean {
-  const c = parseCIDRSloppy(cidr);
-  const a = parseIPSloppy(ip);
-  if (!c || !a || c.family !== a.family) return false;
-  const net = parseIPSloppy(c.text.slice(0, c.text.indexOf('/')));
-  if (!net) return false;
-  for (let i = 0; i < a.bytes.length; i++) {
-    const keep = Math.max(0, Math.min(8, c.prefix - i * 8));
-    const mask = keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
-    if ((a.bytes[i]! & mask) !== net.bytes[i]) return false;
-  }
-  return true;
-}
 
 /**
  * Node IPs that get NodePort virtual servers. matchAll: the node's addresses of this family

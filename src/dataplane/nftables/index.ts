@@ -8,7 +8,7 @@ import { metrics } from '../../metrics/metrics.js';
 import { createLogger } from '../../log/logger.js';
 import { type Applied, CANARY_CHAIN, CANARY_RULE_HANDLE, DEFAULT_TABLE, plan, planFull } from './planner.js';
 
-export { plan, planFull, render, cidrContains, DEFAULT_TABLE, CANARY_CHAIN } from './planner.js';
+export { plan, planFull, render, DEFAULT_TABLE, CANARY_CHAIN } from './planner.js';
 export type { Applied, Plan, PlanOptions } from './planner.js';
 export { hashAndTruncate, serviceChainNames, endpointChainName, affinitySetName } from './names.js';
 

@@ -12,7 +12,8 @@
 // caller must drop that object and do a full plan next time (the Dataplane does).
 
 import type { DataplaneConfig, LocalDetector, ProxyState } from '../../model/types.js';
-import { parseCIDRSloppy, parseIPSloppy } from '../../model/ip.js';
+import { cidrContains } from '../../model/ip.js';
+
 import { BlockAllocator } from './alloc.js';
 import { type ElementOp, ElementTable, IpRefCount } from './elements.js';
 import {
@@ -108,19 +109,6 @@ function detectorMatches(d: LocalDetector, ipX: 'ip' | 'ip6'): { ifLocal: string
   }
 }
 
-export function cidrContains(cidr: string, ip: string): boolean {
-  const c = parseCIDRSloppy(cidr);
-  const a = parseIPSloppy(ip);
-  if (!c || !a || c.family !== a.family) return false;
-  const net = parseIPSloppy(c.text.slice(0, c.text.indexOf('/')));
-  if (!net) return false;
-  for (let bit = 0; bit < c.prefix; bit++) {
-    const byte = bit >> 3;
-    const m = 0x80 >> (bit & 7);
-    if ((net.bytes[byte]! & m) !== (a.bytes[byte]! & m)) return false;
-  }
-  return true;
-}
 
 function ruleContext(state: ProxyState, cfg: DataplaneConfig): RuleContext {
   const ipX = state.family === 'IPv6' ? 'ip6' : 'ip';
