@@ -5,7 +5,6 @@
 import { sha256Base32 } from '../../util/hash.js';
 import type { Endpoint, ServicePort } from '../../model/types.js';
 
-
 /** knftables.NameLengthMax (256) minus 16 characters of room for prefixes. */
 const NAME_BASE_MAX = 240;
 
