@@ -437,6 +437,8 @@ export class Proxier implements SourceHandler {
 
   /** JSON view of what is programmed (served on /debug/state). */
   debugState(): unknown {
+    // Taken before the (large) view below is built; see docs/operations.md "Memory".
+    const mem = process.memoryUsage();
     const families: Record<string, unknown> = {};
     for (const f of this.families.values()) {
       const s = f.applied;
@@ -470,6 +472,7 @@ export class Proxier implements SourceHandler {
       mode: this.deps.options.mode,
       initialized: this.initializedFlag,
       healthCheckNodePorts: Object.fromEntries(this.deps.serviceHealth?.ports() ?? []),
+      memory: { rss: mem.rss, heapTotal: mem.heapTotal, heapUsed: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers },
       families,
     };
   }

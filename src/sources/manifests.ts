@@ -6,11 +6,12 @@
 // A file that fails to parse keeps contributing its previous objects: a half-written file must never
 // make Services disappear.
 
+import { createHash } from 'node:crypto';
 import { promises as fsp, watch as fsWatch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { createLogger, type Logger } from '../log/logger.js';
-import { KINDS, asRecord, metaOf, selectorPredicate, selectorsFor } from './objects.js';
+import { KINDS, asRecord, metaOf, selectorPredicate, selectorsFor, slimObject } from './objects.js';
 import type { ObjectKind, Source, SourceHandler } from './types.js';
 
 export interface ManifestsOptions {
@@ -24,14 +25,18 @@ export interface ManifestsOptions {
 
 interface Entry {
   readonly kind: ObjectKind;
+  /** Without the fields no consumer reads (slimObject): kept for as long as the file is unchanged. */
   readonly object: Record<string, unknown>;
-  /** Serialized form, to tell MODIFIED from an unchanged rewrite. */
-  readonly json: string;
+  /** Digest of the serialized object, to tell MODIFIED from an unchanged rewrite. */
+  readonly digest: string;
 }
 
 interface FileState {
-  /** Content of the last successful parse (or of the last failure, to log a broken file only once). */
-  content: string;
+  /**
+   * Digest of the content of the last successful parse (or of the last failure, to log a broken file
+   * only once). A digest, not the text: the text of every file stayed in memory otherwise.
+   */
+  digest: string;
   ok: boolean;
   /** Objects from the last successful parse, keyed kind/namespace/name. */
   entries: Map<string, Entry>;
@@ -72,6 +77,11 @@ export function parseManifestText(file: string, text: string): unknown[] {
     else out.push(value);
   }
   return out;
+}
+
+/** Equality of two texts without keeping them (sha1: not for security, only change detection). */
+function digestOf(text: string): string {
+  return createHash('sha1').update(text).digest('base64');
 }
 
 function entryKey(kind: ObjectKind, ns: string, name: string): string {
@@ -129,7 +139,9 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
       log.v(2).info('Manifest object filtered out by the proxy selectors', { file, kind, namespace: ns, name: meta.name });
       return undefined;
     }
-    return [entryKey(info.kind, ns, meta.name), { kind: info.kind, object, json: JSON.stringify(object) }];
+    // Slimmed after the selector check: it reads only name/namespace/labels and fields, which slimming keeps.
+    object = slimObject(object);
+    return [entryKey(info.kind, ns, meta.name), { kind: info.kind, object, digest: digestOf(JSON.stringify(object)) }];
   }
 
   async function loadFile(file: string, state: FileState | undefined): Promise<FileState | undefined> {
@@ -142,7 +154,8 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
       log.error('Cannot read manifest file; keeping its previous objects', { file, err: e as Error });
       return state;
     }
-    if (state && state.content === content) return state;
+    const digest = digestOf(content);
+    if (state && state.digest === digest) return state;
     try {
       const entries = new Map<string, Entry>();
       for (const raw of parseManifestText(file, content)) {
@@ -150,7 +163,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
         if (e) entries.set(e[0], e[1]);
       }
       if (state && !state.ok) log.info('Manifest file parses again', { file });
-      return { content, ok: true, entries };
+      return { digest, ok: true, entries };
     } catch (e) {
       const pe = e instanceof ManifestParseError ? e : undefined;
       log.error('Cannot parse manifest file; keeping its previous objects', {
@@ -159,7 +172,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
         column: pe?.column,
         err: pe ? pe.detail : (e as Error).message,
       });
-      return { content, ok: false, entries: state?.entries ?? new Map() };
+      return { digest, ok: false, entries: state?.entries ?? new Map() };
     }
   }
 
@@ -217,7 +230,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
         if (e.kind !== kind) continue;
         const old = prev.get(k);
         if (!old) handler.onEvent(kind, 'ADDED', e.object);
-        else if (old.json !== e.json) handler.onEvent(kind, 'MODIFIED', e.object);
+        else if (old.digest !== e.digest) handler.onEvent(kind, 'MODIFIED', e.object);
       }
     }
   }

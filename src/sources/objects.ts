@@ -84,3 +84,51 @@ export function selectorPredicate(sel: Selectors): (obj: unknown) => boolean {
   const fields = sel.fieldSelector ? parseFieldSelector(sel.fieldSelector) : [];
   return (obj) => matchLabels(labels, metaOf(obj).labels) && matchFields(fields, obj);
 }
+
+/**
+ * What a store must remember of an object it already handed to the consumer: its identity (for a later
+ * DELETED, which consumers key by kind/namespace/name) and resourceVersion (to tell MODIFIED from an
+ * unchanged relist item). Keeping whole objects instead doubled the API path's memory at 10k services
+ * (see docs/operations.md "Memory"): the model keeps its own parsed copy, never the raw object.
+ */
+export function tombstone(obj: Record<string, unknown>): Record<string, unknown> {
+  const m = metaOf(obj);
+  const metadata: Record<string, unknown> = { name: m.name, resourceVersion: m.resourceVersion };
+  if (m.namespace) metadata.namespace = m.namespace;
+  return { kind: obj.kind, apiVersion: obj.apiVersion, metadata };
+}
+
+/** The only annotation a consumer reads (EndpointSlice trigger time, src/model/endpointslice.ts). */
+const KEPT_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
+
+/**
+ * A copy of `obj` without the bulky fields no consumer reads: metadata.managedFields / ownerReferences,
+ * annotations other than the trigger time (kubectl's last-applied-configuration alone repeats the whole
+ * object), and EndpointSlice endpoints' targetRef / deprecatedTopology. For sources that must keep
+ * objects to re-emit them later (manifests). Anything of an unexpected shape is kept as it is, so the
+ * model's validation sees exactly what it would have seen.
+ */
+export function slimObject(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...obj };
+  const md = asRecord(obj.metadata);
+  if (md) {
+    const m: Record<string, unknown> = { ...md };
+    delete m.managedFields;
+    delete m.ownerReferences;
+    const ann = asRecord(md.annotations);
+    if (ann) {
+      if (Object.prototype.hasOwnProperty.call(ann, KEPT_ANNOTATION)) m.annotations = { [KEPT_ANNOTATION]: ann[KEPT_ANNOTATION] };
+      else delete m.annotations;
+    }
+    out.metadata = m;
+  }
+  if (obj.kind === 'EndpointSlice' && Array.isArray(obj.endpoints)) {
+    out.endpoints = obj.endpoints.map((e: unknown) => {
+      const r = asRecord(e);
+      if (!r || (!('targetRef' in r) && !('deprecatedTopology' in r))) return e;
+      const { targetRef: _t, deprecatedTopology: _d, ...rest } = r;
+      return rest;
+    });
+  }
+  return out;
+}

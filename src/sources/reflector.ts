@@ -5,13 +5,13 @@
 //   - other errors and connection loss → the watch resumes from the last rv after exponential backoff
 //     (0.8 s → 30 s, reset after a healthy period); a very short empty watch counts as an error (no hot loop);
 //   - an inactivity watchdog aborts a watch that delivers nothing (not even bookmarks) for too long.
-// The reflector keeps a store keyed ns/name and turns every list into the ADDED/MODIFIED/DELETED events
-// that move the consumer's view to the new state. Objects are parsed with plain JSON.parse.
+// The reflector keeps a store keyed ns/name (identity and resourceVersion only: see tombstone()) and turns
+// every list into the ADDED/MODIFIED/DELETED events that move the consumer's view to the new state. Objects are parsed with plain JSON.parse.
 
 import type { IncomingMessage } from 'node:http';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { KINDS, metaOf, objectKey } from './objects.js';
+import { KINDS, metaOf, objectKey, tombstone } from './objects.js';
 import type { Transport } from './transport.js';
 import type { EventType, ObjectKind, SourceHandler } from './types.js';
 
@@ -203,10 +203,16 @@ export class Reflector {
     }
   }
 
-  /** Paginated LIST; replaces the store and emits the difference. */
+  /**
+   * Paginated LIST; moves the store (and so the consumer) to the listed state. Each page is applied as it
+   * arrives (ADDED/MODIFIED), and what the list did not contain is DELETED at the end. Page by page, so
+   * at most one page of full objects is alive at a time: collecting the whole list first held every
+   * object at once (the list's peak memory at 10k services, docs/operations.md "Memory"). A list that
+   * fails half-way leaves the store and the consumer agreeing on newer objects; the next list completes it.
+   */
   private async list(): Promise<void> {
     this.stats.lists++;
-    const items = new Map<string, Obj>();
+    const seen = new Set<string>();
     let cont = '';
     let listRv = '';
     do {
@@ -222,15 +228,25 @@ export class Reflector {
       if (!Array.isArray(body.items)) throw new Error(`LIST ${this.path}: response has no items`);
       for (const it of body.items as unknown[]) {
         const o = this.normalize(it);
-        if (o) items.set(objectKey(o), o);
+        if (!o) continue;
+        const k = objectKey(o);
+        seen.add(k);
+        const old = this.store.get(k);
+        if (old && metaOf(old).resourceVersion === metaOf(o).resourceVersion) continue; // unchanged
+        this.store.set(k, tombstone(o));
+        this.emit(old ? 'MODIFIED' : 'ADDED', o);
       }
     } while (cont);
     if (!listRv) throw new Error(`LIST ${this.path}: response has no resourceVersion`);
-    this.replace(items);
+    for (const [k, old] of this.store) {
+      if (seen.has(k)) continue;
+      this.store.delete(k);
+      this.emit('DELETED', old);
+    }
     this.rv = listRv;
     if (!this.synced) {
       this.synced = true;
-      this.log.v(2).info('Initial list done', { kind: this.kind, objects: items.size, resourceVersion: listRv });
+      this.log.v(2).info('Initial list done', { kind: this.kind, objects: seen.size, resourceVersion: listRv });
       this.safe(() => this.opts.handler.onSynced(this.kind));
     }
   }
@@ -276,18 +292,6 @@ export class Reflector {
     }
   }
 
-  private replace(items: Map<string, Obj>): void {
-    for (const [k, o] of items) {
-      const old = this.store.get(k);
-      if (!old) this.emit('ADDED', o);
-      else if (metaOf(old).resourceVersion !== metaOf(o).resourceVersion) this.emit('MODIFIED', o);
-      else items.set(k, old); // unchanged: keep the instance consumers already hold
-    }
-    for (const [k, old] of this.store) if (!items.has(k)) this.emit('DELETED', old);
-    this.store.clear();
-    for (const [k, o] of items) this.store.set(k, o);
-  }
-
   private apply(type: string, o: Obj): void {
     const k = objectKey(o);
     const old = this.store.get(k);
@@ -298,7 +302,7 @@ export class Reflector {
       }
       return;
     }
-    this.store.set(k, o);
+    this.store.set(k, tombstone(o));
     // ADDED for a known key (e.g. replayed after reconnect) is an update for consumers, and vice versa.
     this.emit(old ? 'MODIFIED' : 'ADDED', o);
   }
