@@ -1,6 +1,6 @@
 // Manual memory measurement (not part of the suite; root; namespaces only):
 //   node --import tsx test/runtime/memory.manual.ts [services=10000] [endpoints=10] [sources=manifests,apiserver]
-//        [modes=nftables,iptables] [--compiled [--tree=DIR]] [--snapshot]
+//        [modes=nftables,iptables] [--compiled [--tree=DIR]] [--snapshot] [--node-flags=F1,F2]
 // For each source x mode: a fresh namespace kpx-mem-<hex> (198.18.0.1 on lo), N Services x E endpoints
 // (one EndpointSlice each) either as YAML files in a --manifests directory or in the test API server
 // (tools/test-apiserver, run inside the same namespace), then the real proxy. Waits for the first sync
@@ -164,6 +164,8 @@ async function runOne(source: string, mode: string, tmp: string, proxyEntry: str
       srcArgs = ['--kubeconfig', api.kubeconfigPath];
     }
     const snap = flags.has('--snapshot') ? [`--heapsnapshot-signal=SIGUSR2`, `--diagnostic-dir=${tmp}`] : [];
+    // --node-flags=F1,F2: extra node/V8 flags for the proxy (e.g. --max-semi-space-size=2), to measure them.
+    snap.push(...([...flags].find((f) => f.startsWith('--node-flags='))?.slice('--node-flags='.length).split(',') ?? []));
     const t0 = Date.now();
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...snap, ...proxyEntry, ...srcArgs, '--proxy-mode', mode, '--hostname-override', 'node-a', '--metrics-bind-address', '127.0.0.1:10249'], {
       cwd: repoRoot,
