@@ -61,7 +61,7 @@ function parseArgs(argv: readonly string[]): Options {
     quick,
     sizes,
     endpoints: 10,
-    changes: quick ? 4 : 10,
+    changes: quick ? 4 : 20, // 10 removes + 10 adds (reported apart as well)
     // About 1 ms per connection under TCG: 5 x 200 keeps a measurement near 1-2 s and bounded to
     // 5 x 4 s, and the best of 5 rounds filters the host's hiccups.
     connRounds: quick ? 3 : 5,
@@ -296,6 +296,12 @@ interface Row {
     toolMedianMs: number | null;
     buildMedianMs: number | null;
     samples: number;
+    /** Every sample's wall time (ms), in order (remove, add, remove, …): outliers are visible. */
+    wallMs: readonly number[];
+    /** Medians per kind of change, and of the JS share (wall - tools - model rebuild). */
+    removeMedianMs: number | null;
+    addMedianMs: number | null;
+    jsMedianMs: number | null;
     attempted: number;
     budgetMs: number;
     overLimit: boolean;
@@ -319,7 +325,7 @@ async function measureMode(mode: GuestMode, n: number, o: Options, dir: string |
     const p = out.phases;
     const full = p.full;
     const ch = p.change;
-    const samples = (ch?.samples as { wallMs: number; buildMs: number; toolMs: number }[] | undefined) ?? [];
+    const samples = (ch?.samples as { kind: string; wallMs: number; buildMs: number; toolMs: number }[] | undefined) ?? [];
     const walls = samples.map((s) => s.wallMs);
     const row: Omit<Row, 'elapsedMs' | 'conn' | 'status' | 'note'> = {
       mode,
@@ -333,6 +339,10 @@ async function measureMode(mode: GuestMode, n: number, o: Options, dir: string |
         toolMedianMs: median(samples.map((s) => s.toolMs)),
         buildMedianMs: median(samples.map((s) => s.buildMs)),
         samples: samples.length,
+        wallMs: walls.map((w) => Math.round(w)),
+        removeMedianMs: median(samples.filter((x) => x.kind === 'remove').map((x) => x.wallMs)),
+        addMedianMs: median(samples.filter((x) => x.kind === 'add').map((x) => x.wallMs)),
+        jsMedianMs: median(samples.map((x) => x.wallMs - x.toolMs - x.buildMs)),
         attempted: num(ch?.attempted) ?? 0,
         budgetMs: lim.changeBudget,
         overLimit: out.timedOut === 'change',
@@ -341,7 +351,7 @@ async function measureMode(mode: GuestMode, n: number, o: Options, dir: string |
       },
     };
     const err = p.error ? String(p.error.message) : out.timedOut ? `${out.timedOut} phase over its limit` : !p.done ? `worker ended early: ${out.stderr.slice(-500)}` : undefined;
-    log(`${mode} N=${n}: full ${fmtMs(row.full!.wallMs)}${row.full!.overLimit ? ` (> ${lim.full / 1000} s)` : ''}, change median ${fmtMs(row.change!.medianMs)} max ${fmtMs(row.change!.maxMs)} (${samples.length} samples; tools ${fmtMs(row.change!.toolMedianMs)}, model build ${fmtMs(row.change!.buildMedianMs)})${err ? `; ${err}` : ''}`);
+    log(`${mode} N=${n}: full ${fmtMs(row.full!.wallMs)}${row.full!.overLimit ? ` (> ${lim.full / 1000} s)` : ''}, change median ${fmtMs(row.change!.medianMs)} max ${fmtMs(row.change!.maxMs)} (${samples.length} samples; remove ${fmtMs(row.change!.removeMedianMs)}, add ${fmtMs(row.change!.addMedianMs)}; tools ${fmtMs(row.change!.toolMedianMs)}, model build ${fmtMs(row.change!.buildMedianMs)}, JS ${fmtMs(row.change!.jsMedianMs)})${err ? `; ${err}` : ''}`);
     // Connection setup only through a complete ruleset (after a time limit the namespace may
     // hold a half-applied one, or none).
     let conn: Row['conn'];
@@ -482,6 +492,8 @@ function ratios(rows: readonly Row[], bs: readonly (ConnFigure | { error: string
   const out: Ratios = {};
   for (const m of ['ipvs', 'nftables', 'iptables-legacy', 'iptables-nft'] as const) {
     out[`${m}.change.${hi}/${lo}`] = div(get(m, hi)?.change?.medianMs, get(m, lo)?.change?.medianMs);
+    out[`${m}.changeRemove.${hi}/${lo}`] = div(get(m, hi)?.change?.removeMedianMs, get(m, lo)?.change?.removeMedianMs);
+    out[`${m}.changeAdd.${hi}/${lo}`] = div(get(m, hi)?.change?.addMedianMs, get(m, lo)?.change?.addMedianMs);
     out[`${m}.full.${hi}/${lo}`] = div(get(m, hi)?.full?.wallMs, get(m, lo)?.full?.wallMs);
     for (const n of sizes) out[`${m}.conn.${n}/0`] = div(connUs(get(m, n)?.conn), base);
   }
@@ -528,17 +540,21 @@ function markdown(rows: readonly Row[], bs: readonly (ConnFigure | { error: stri
   L.push('');
   L.push(`Services × ${o.endpoints} endpoints. Full sync: first sync into a fresh namespace, wall (inside kernel tools). One-endpoint change: ServiceModel.onEvent → dataplane.sync, median / max (samples). Connection setup: best of ${o.connRounds} rounds of ≤ ${o.connPerRound} connections (≤ ${o.roundSeconds} s each), client → node → pod via the last-created service's ClusterIP; × = ratio to N = 0 (no rules, straight to the pod: ${base ? base.toFixed(0) : '?'} µs, lower of start/end of run).`);
   L.push('');
-  L.push(`| mode | N | full sync | one-endpoint change: median / max (samples) | change: in tools / model rebuild (medians) | connection setup |`);
-  L.push(`|---|---:|---|---|---|---|`);
+  L.push(`| mode | N | full sync | one-endpoint change: median / max (samples) | medians: remove / add | medians: in tools / model rebuild / JS | connection setup |`);
+  L.push(`|---|---:|---|---|---|---|---|`);
   for (const m of modes) for (const n of sizes) {
     if (!rows.some((x) => x.mode === m && x.services === n)) continue;
-    const split = (row: Row): string => (row.change?.medianMs != null ? `${fmtMs(row.change.toolMedianMs)} / ${fmtMs(row.change.buildMedianMs)}` : '–');
-    L.push(`| ${m} | ${n} | ${cell(m, n, fullCell)} | ${cell(m, n, changeCell)} | ${cell(m, n, split)} | ${cell(m, n, connCell)} |`);
+    const kinds = (row: Row): string => (row.change?.medianMs != null ? `${fmtMs(row.change.removeMedianMs)} / ${fmtMs(row.change.addMedianMs)}` : '–');
+    const split = (row: Row): string =>
+      row.change?.medianMs != null ? `${fmtMs(row.change.toolMedianMs)} / ${fmtMs(row.change.buildMedianMs)} / ${fmtMs(row.change.jsMedianMs)}` : '–';
+    L.push(`| ${m} | ${n} | ${cell(m, n, fullCell)} | ${cell(m, n, changeCell)} | ${cell(m, n, kinds)} | ${cell(m, n, split)} | ${cell(m, n, connCell)} |`);
   }
   L.push('');
   L.push(`| ratio | ipvs | nftables | iptables-legacy |`);
   L.push(`|---|---:|---:|---:|`);
-  L.push(`| change latency ${hi}/${lo} | ${rf(`ipvs.change.${hi}/${lo}`)} | ${rf(`nftables.change.${hi}/${lo}`)} | ${rf(`iptables-legacy.change.${hi}/${lo}`)} |`);
+  for (const [what, key] of [['change latency', 'change'], ['endpoint-remove latency', 'changeRemove'], ['endpoint-add latency', 'changeAdd']] as const) {
+    L.push(`| ${what} ${hi}/${lo} | ${rf(`ipvs.${key}.${hi}/${lo}`)} | ${rf(`nftables.${key}.${hi}/${lo}`)} | ${rf(`iptables-legacy.${key}.${hi}/${lo}`)} |`);
+  }
   L.push(`| full sync ${hi}/${lo} | ${rf(`ipvs.full.${hi}/${lo}`)} | ${rf(`nftables.full.${hi}/${lo}`)} | ${rf(`iptables-legacy.full.${hi}/${lo}`)} |`);
   for (const n of sizes) L.push(`| connection setup ${n}/0 | ${rf(`ipvs.conn.${n}/0`)} | ${rf(`nftables.conn.${n}/0`)} | ${rf(`iptables-legacy.conn.${n}/0`)} |`);
   L.push('');

@@ -81,7 +81,7 @@ async function main(job: GuestJob): Promise<void> {
   };
   if (job.changes > 0 && N > 0) {
     emit({ phase: 'change-start' });
-    const samples: { wallMs: number; buildMs: number; toolMs: number; operations: number }[] = [];
+    const samples: { kind: 'remove' | 'add'; wallMs: number; buildMs: number; toolMs: number; operations: number }[] = [];
     const failures: string[] = [];
     let forced = 0;
     const t0 = now();
@@ -99,7 +99,10 @@ async function main(job: GuestJob): Promise<void> {
         const res = await dp.sync(st, { full: false });
         // A dataplane that upgrades a partial sync to a full one is not an incremental sample.
         if (res.full) forced++;
-        else samples.push({ wallMs: now() - ts, buildMs, toolMs: res.toolMillis, operations: res.operations });
+        // Removes and adds are kept apart: an IPVS TCP remove drains (weight 0, a listing, a
+        // delete: more tool processes) while an add is one `ipvsadm -R`, so the two form separate
+        // clusters and a median over both is unstable.
+        else samples.push({ kind: k % 2 === 0 ? 'remove' : 'add', wallMs: now() - ts, buildMs, toolMs: res.toolMillis, operations: res.operations });
       } catch (e) {
         failures.push(e instanceof Error ? e.message.slice(0, 300) : String(e));
         if (failures.length > 3) break;
