@@ -14,6 +14,7 @@
 import type { DataplaneConfig, LocalDetector, ProxyState } from '../../model/types.js';
 import { parseCIDRSloppy, parseIPSloppy } from '../../model/ip.js';
 import { BlockAllocator } from './alloc.js';
+import { MARKER_SET } from './session.js';
 import { type ElementOp, ElementTable, IpRefCount } from './elements.js';
 import {
   CLUSTER_IPS_SET,
@@ -329,6 +330,9 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
   const loopback = ipX === 'ip6' ? '::1' : '127.0.0.0/8';
 
   s.set(CLUSTER_IPS_SET, { kind: 'set', body: `{ type ${addrType} ; comment "Active ClusterIPs" ; }` });
+  // Listed after every transaction of the persistent `nft -i` (session.ts) as its completion
+  // signal: empty, so listing it costs nothing.
+  s.set(MARKER_SET, { kind: 'set', body: '{ type inet_proto ; comment "always empty: completion marker of the nft session" ; }' });
   if (!npa.matchAll) {
     s.set(NODEPORT_IPS_SET, { kind: 'set', body: `{ type ${addrType} ; comment "IPs that accept NodePort traffic" ; }` });
   }
