@@ -90,9 +90,11 @@ async function main(): Promise<void> {
 
     const change = async (what: string, next: ServicePort[]): Promise<void> => {
       svcs = next;
+      const cpu0 = INTERACTIVE ? sessionCpuNs() : 0;
       const t1 = process.hrtime.bigint();
       const res = await dp.sync(state(svcs), { full: false });
-      console.log(`${what}: wall ${ms(t1)} ms, nft wall ${Math.round(res.toolMillis)} ms, ${res.operations > 0 ? cpu() : 'no nft run'}, ${res.operations} ops, full=${res.full}`);
+      const nftCpuText = INTERACTIVE ? `nft -i cpu ${((sessionCpuNs() - cpu0) / 1e6).toFixed(1)} ms` : cpu();
+      console.log(`${what}: wall ${ms(t1)} ms, nft wall ${Math.round(res.toolMillis)} ms, ${res.operations > 0 ? nftCpuText : 'no nft run'}, ${res.operations} ops, full=${res.full}`);
     };
     // Latency of single endpoint changes (event -> dp.sync returned), over CHANGES changes on
     // pseudo-random services: cycles of one endpoint replaced, one added, one removed.
@@ -141,6 +143,7 @@ async function main(): Promise<void> {
       nftCpu.push(INTERACTIVE ? (sessionCpuNs() - cpu0) / 1e6 : fileCpuMs());
     }
     const pct = (a: number[], q: number): number => {
+      if (a.length === 0) return NaN;
       const s = [...a].sort((x, y) => x - y);
       return Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]! * 10) / 10;
     };
