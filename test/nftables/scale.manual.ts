@@ -100,6 +100,7 @@ async function main(): Promise<void> {
     // pseudo-random services: cycles of one endpoint replaced, one added, one removed.
     const cur = svcs.map(() => ({ e: E, salt: 0 }));
     const wall: number[] = [];
+    const toolWall: number[] = [];
     const nftCpu: number[] = [];
     let fulls = 0;
     let seed = 12345;
@@ -139,6 +140,7 @@ async function main(): Promise<void> {
       const t1 = process.hrtime.bigint();
       const res = await dp.sync(st, { full: false });
       wall.push(Number(process.hrtime.bigint() - t1) / 1e6);
+      toolWall.push(res.toolMillis);
       if (res.full) fulls++;
       nftCpu.push(INTERACTIVE ? (sessionCpuNs() - cpu0) / 1e6 : fileCpuMs());
     }
@@ -148,7 +150,7 @@ async function main(): Promise<void> {
       return Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]! * 10) / 10;
     };
     console.log(
-      `${CHANGES} single endpoint changes (${INTERACTIVE ? 'nft -i session' : 'nft -f per sync'}): wall p50 ${pct(wall, 0.5)} ms, p90 ${pct(wall, 0.9)} ms, p99 ${pct(wall, 0.99)} ms, max ${pct(wall, 1)} ms; nft cpu p50 ${pct(nftCpu, 0.5)} ms, p99 ${pct(nftCpu, 0.99)} ms; ${fulls} full`,
+      `${CHANGES} single endpoint changes (${INTERACTIVE ? 'nft -i session' : 'nft -f per sync'}): wall p50 ${pct(wall, 0.5)} ms, p90 ${pct(wall, 0.9)} ms, p99 ${pct(wall, 0.99)} ms, max ${pct(wall, 1)} ms; nft wall p50 ${pct(toolWall, 0.5)} ms, p99 ${pct(toolWall, 0.99)} ms; nft cpu p50 ${pct(nftCpu, 0.5)} ms, p99 ${pct(nftCpu, 0.99)} ms; ${fulls} full`,
     );
     for (const [name, kind] of [['replaced', 0], ['added', 1], ['removed', 2]] as const) {
       const w = wall.filter((_, x) => x % 3 === kind);
