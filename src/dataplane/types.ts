@@ -37,6 +37,11 @@ export interface Dataplane {
   render(state: ProxyState): string;
   /** Remove everything this mode created for this family. Best effort; throws on failure. */
   cleanup(): Promise<void>;
+  /**
+   * Stop helper processes (nftables: the persistent `nft -i`) and wait for them; optional,
+   * idempotent. Rules stay in place.
+   */
+  close?(): Promise<void>;
 }
 
 export type DataplaneFactory = (cfg: DataplaneConfig) => Dataplane;

@@ -211,6 +211,8 @@ export class Proxier implements SourceHandler {
 
   async stop(): Promise<void> {
     await Promise.all([...this.families.values()].map((f) => f.runner.stop()));
+    // Helper processes (the nftables mode's persistent `nft -i`) end with the proxy.
+    await Promise.all([...this.families.values()].map((f) => f.dataplane?.close?.().catch(() => undefined)));
   }
 
   /** Upstream Sync(): queue a run of every family. */
@@ -259,6 +261,7 @@ export class Proxier implements SourceHandler {
     const key = JSON.stringify(config);
     if (!f.dataplane || key !== f.configKey) {
       if (f.dataplane) log.info('Dataplane settings changed, resyncing fully', { ipFamily: f.family, config });
+      void f.dataplane?.close?.().catch(() => undefined);
       f.dataplane = this.deps.factory(config);
       f.configKey = key;
       f.needFull = true;

@@ -3,7 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNftablesDataplane, planFull } from '../../src/dataplane/nftables/index.js';
@@ -148,6 +148,30 @@ describe('nftables in the kernel', { skip }, () => {
     const r = await dp.sync(good, { full: false });
     assert.equal(r.full, true);
     await assertEqualsFresh(good, cfg, 'after recovery');
+  });
+
+  test('incremental syncs use one persistent nft -i; a killed one is replaced; close() ends it', async () => {
+    const cfg = config();
+    const dp = createNftablesDataplane(cfg);
+    const one = state([sp('ns', 'a', { endpoints: [ep('198.18.100.2')] })]);
+    const two = state([sp('ns', 'a', { endpoints: [ep('198.18.100.2'), ep('198.18.100.3')] })]);
+    await dp.sync(one, { full: true });
+    assert.equal((await dp.sync(two, { full: false })).full, false);
+    // Only this file's Dataplanes run processes in the test namespace: their idle sessions.
+    for (const pid of ns.pidsSync()) process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(ns.pidsSync(), []);
+    // An idle session that died costs nothing but a restart: the next change is still incremental.
+    const r = await dp.sync(one, { full: false });
+    assert.equal(r.full, false);
+    await assertEqualsFresh(one, cfg, 'after the session was replaced');
+    const pids = ns.pidsSync();
+    assert.equal(pids.length, 1, 'one nft -i');
+    assert.match(readFileSync(`/proc/${pids[0]}/cmdline`, 'utf8'), /nft\0-i\0/);
+    await dp.close?.();
+    assert.deepEqual(ns.pidsSync(), [], 'close() waits for nft to exit');
+    assert.equal((await dp.sync(two, { full: false })).full, false, 'a closed Dataplane starts a new session when used again');
+    await dp.close?.();
   });
 
   test('drift: flush ruleset, flush table and delete table are detected', async () => {

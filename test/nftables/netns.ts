@@ -1,5 +1,6 @@
 // Kernel tests run nft only inside a throw-away network namespace (never the root one).
 
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { run, type ExecResult } from '../../src/util/exec.js';
 
@@ -8,6 +9,8 @@ export interface Netns {
   /** Run a command inside the namespace (argument array, no shell). */
   exec(cmd: string, args: readonly string[], opts?: { input?: string; allowFailure?: boolean; timeoutMs?: number }): Promise<ExecResult>;
   nft(args: readonly string[], input?: string, allowFailure?: boolean): Promise<ExecResult>;
+  /** PIDs of the processes in the namespace (`ip netns pids`). */
+  pidsSync(): number[];
   destroy(): Promise<void>;
 }
 
@@ -25,6 +28,11 @@ export async function createNetns(tag = 'nft'): Promise<Netns> {
     exec,
     nft: (args, input, allowFailure) =>
       exec('nft', args, { ...(input !== undefined ? { input } : {}), ...(allowFailure ? { allowFailure } : {}) }),
+    pidsSync: () =>
+      execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map(Number),
     destroy: async () => {
       await run('ip', ['netns', 'del', name], { allowFailure: true });
     },

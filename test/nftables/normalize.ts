@@ -2,6 +2,11 @@
 // transactions can be compared with a fresh full load of the same state: endpoint blocks are
 // placed by an allocator (keys differ by history), so each `numgen ... offset B map @endpoints`
 // is replaced by the sorted endpoints it can pick; chains, sets and elements are sorted.
+// Shared endpoint maps (`cluster-endpoints-*`, `nodeport-endpoints-*`: `<address . port | nodePort>
+// . i : endpoint`) keep surviving endpoints at their index, so their elements become
+// `<prefix> : <pick sorted endpoints>`; shared DNAT chains (`dnat-*`, `ext-dnat-*`, `np-dnat-*`)
+// stay in the kernel after the last port with that endpoint count went, so unreferenced ones are
+// dropped.
 
 interface Block {
   readonly header: string;
@@ -45,8 +50,30 @@ export function normalizeTable(listing: string): string {
       endpoints.set(`${map}/${Number(e.slice(0, i))}`, e.slice(i + 3));
     }
   }
+  const shared = /^(?:cluster|nodeport)-endpoints-[a-z]+$/;
+  for (const b of blocks) {
+    if (!shared.test(b.header.split(' ')[1] ?? '') || !b.header.startsWith('map ')) continue;
+    const byPrefix = new Map<string, string[]>();
+    for (const e of b.elements) {
+      const m = /^(.*) \. (\d+) : (.*)$/.exec(e);
+      if (!m) continue;
+      let l = byPrefix.get(m[1]!);
+      if (!l) byPrefix.set(m[1]!, (l = []));
+      l[Number(m[2])] = m[3]!;
+    }
+    b.elements.length = 0;
+    for (const [prefix, l] of byPrefix) b.elements.push(`${prefix} : <pick ${Array.from(l, (x) => x ?? 'HOLE').sort().join(' | ')}>`);
+  }
+  const referenced = new Set<string>();
+  for (const b of blocks) for (const e of b.elements) for (const m of e.matchAll(/goto ((?:ext-|np-)?dnat-[a-z]+-\d+)/g)) referenced.add(m[1]!);
+  const isUnusedShared = (b: Block): boolean => {
+    const m = /^chain ((?:ext-|np-)?dnat-[a-z]+-\d+) \{$/.exec(b.header);
+    if (m !== null) return !referenced.has(m[1]!);
+    // A shared endpoint map also stays declared after its last element went.
+    return b.elements.length === 0 && /^map (?:cluster|nodeport)-endpoints-[a-z]+ \{$/.test(b.header);
+  };
   const out = blocks
-    .filter((b) => !epBlocks.includes(b))
+    .filter((b) => !epBlocks.includes(b) && !isUnusedShared(b))
     .map((b) => {
       const decl = b.decl.map((l) =>
         l

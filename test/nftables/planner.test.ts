@@ -53,19 +53,17 @@ test('replacing one endpoint of one service: two element operations, no chain re
   assert.equal(p1.full, false);
   assert.deepEqual(p1.changed, ['ns/s7:p/TCP']);
   const lines = p1.script.trim().split('\n');
-  // The old endpoint 198.18.110.7 sat at key base+1; the new one takes its slot.
-  const base = Number(/ns\/s7\/tcp\/p meta l4proto tcp dnat ip to numgen random mod 2 offset (\d+) map @endpoints-tcp-0/.exec(p0.script)?.[1]);
-  assert.equal(base, 94); // 47 services sort before ns/s7, each with a block of 2
+  // The old endpoint 198.18.110.7 sat at index 1 of 198.19.0.7 . 80; the new one takes its index.
   assert.deepEqual(lines, [
-    `delete element ip kube-proxy endpoints-tcp-0 { ${base + 1} }`,
+    'delete element ip kube-proxy cluster-endpoints-tcp { 198.19.0.7 . 80 . 1 }',
     'delete element ip kube-proxy hairpin { 198.18.110.7 . 198.18.110.7 }',
-    `add element ip kube-proxy endpoints-tcp-0 { ${base + 1} : 198.18.120.7 . 8080 }`,
+    'add element ip kube-proxy cluster-endpoints-tcp { 198.19.0.7 . 80 . 1 : 198.18.120.7 . 8080 }',
     'add element ip kube-proxy hairpin { 198.18.120.7 . 198.18.120.7 }',
   ]);
   assertGolden('incremental-endpoint-replace.nft', p1.script);
 });
 
-test('adding an endpoint beyond the block capacity moves only that service', () => {
+test('adding or removing an endpoint changes elements only (the vmap element picks the shared chain for n)', () => {
   const svcs = manyServices(10);
   const p0 = planFull(state(svcs), config());
   const changed = sp('ns', 's3', {
@@ -73,13 +71,27 @@ test('adding an endpoint beyond the block capacity moves only that service', () 
     endpoints: [ep('198.18.100.3'), ep('198.18.110.3'), ep('198.18.120.3')],
   });
   const p1 = plan(p0.next, state(svcs.map((s) => (s.key === changed.key ? changed : s))), config());
-  const other = foreign(p1.script, /ns\/s3\/|endpoints-tcp-0 \{|hairpin \{/);
-  assert.deepEqual(other, []);
-  assert.match(p1.script, /flush chain ip kube-proxy service-[A-Z2-7]{8}-ns\/s3\/tcp\/p\n/);
-  // A new block of capacity 4 after the 10 existing blocks of 2.
-  assert.match(p1.script, /numgen random mod 3 offset 20 map @endpoints-tcp-0/);
-  assert.match(p1.script, /delete element ip kube-proxy endpoints-tcp-0 \{ 6, 7 \}/);
-  assert.match(p1.script, /add element ip kube-proxy endpoints-tcp-0 \{ 20 : 198.18.100.3 . 8080, 21 : 198.18.110.3 . 8080, 22 : 198.18.120.3 . 8080 \}/);
+  // n = 3 is new: its shared chain is created once (the only chain write).
+  assert.deepEqual(p1.script.trim().split('\n'), [
+    'delete element ip kube-proxy service-ips { 198.19.0.3 . tcp . 80 }',
+    'add chain ip kube-proxy dnat-tcp-3',
+    'add rule ip kube-proxy dnat-tcp-3 meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 3 map @cluster-endpoints-tcp',
+    'add element ip kube-proxy cluster-endpoints-tcp { 198.19.0.3 . 80 . 2 : 198.18.120.3 . 8080 }',
+    'add element ip kube-proxy hairpin { 198.18.120.3 . 198.18.120.3 }',
+    'add element ip kube-proxy service-ips { 198.19.0.3 . tcp . 80 : goto dnat-tcp-3 }',
+  ]);
+  // Another service growing to 3 now touches elements only; shrinking back too.
+  const changed4 = sp('ns', 's4', { clusterIP: '198.19.0.4', endpoints: [ep('198.18.100.4'), ep('198.18.110.4'), ep('198.18.120.4')] });
+  const next2 = svcs.map((s) => (s.key === changed.key ? changed : s.key === changed4.key ? changed4 : s));
+  const p2 = plan(p1.next, state(next2), config());
+  assert.doesNotMatch(p2.script, /(add|flush|delete) chain|add rule/);
+  const p3 = plan(p2.next, state(svcs.map((s) => (s.key === changed.key ? changed : s))), config());
+  assert.deepEqual(p3.script.trim().split('\n'), [
+    'delete element ip kube-proxy cluster-endpoints-tcp { 198.19.0.4 . 80 . 2 }',
+    'delete element ip kube-proxy hairpin { 198.18.120.4 . 198.18.120.4 }',
+    'delete element ip kube-proxy service-ips { 198.19.0.4 . tcp . 80 }',
+    'add element ip kube-proxy service-ips { 198.19.0.4 . tcp . 80 : goto dnat-tcp-2 }',
+  ]);
 });
 
 test('adding and removing services touches only those services', () => {
@@ -89,18 +101,16 @@ test('adding and removing services touches only those services', () => {
   const next = [...svcs.filter((s) => s.key !== 'ns/s4:p/TCP'), added];
   const p1 = plan(p0.next, state(next), config());
   assert.deepEqual([...p1.changed].sort(), ['ns/new:p/TCP', 'ns/s4:p/TCP']);
-  assert.deepEqual(foreign(p1.script, /ns\/s4\/|ns\/new\/|198\.19\.0\.4\b|198\.19\.9\.9|endpoints-tcp-0 \{|hairpin \{/), []);
+  assert.deepEqual(foreign(p1.script, /198\.19\.0\.4\b|198\.19\.9\.9|30099|hairpin \{|(np-)?dnat-tcp-1|nodeport-endpoints-tcp/), []);
   const lines = p1.script.trim().split('\n');
-  // References go before the chain deletions.
-  const lastElementDelete = lines.map((l) => l.startsWith('delete element')).lastIndexOf(true);
-  const firstChainDelete = lines.findIndex((l) => l.startsWith('delete chain'));
-  assert.ok(firstChainDelete > lastElementDelete);
   assert.ok(lines.some((l) => l === 'delete element ip kube-proxy cluster-ips { 198.19.0.4 }'));
-  assert.ok(lines.some((l) => /^add element ip kube-proxy service-nodeports \{ tcp \. 30099 : goto external-/.test(l)));
-  // The freed block [8,10) is reused by the next allocation of that capacity, not in this plan.
-  assert.match(p1.script, /offset 20 map @endpoints-tcp-0/);
-  const p2 = plan(p1.next, state([...next, sp('ns', 'newer', { clusterIP: '198.19.9.10', endpoints: [ep('198.18.1.1'), ep('198.18.1.2')] })]), config());
-  assert.match(p2.script, /offset 8 map @endpoints-tcp-0/);
+  assert.ok(lines.some((l) => l === 'delete element ip kube-proxy cluster-endpoints-tcp { 198.19.0.4 . 80 . 0, 198.19.0.4 . 80 . 1 }'), p1.script);
+  assert.ok(lines.some((l) => l === 'add element ip kube-proxy service-nodeports { tcp . 30099 : goto np-dnat-tcp-1 }'), p1.script);
+  assert.ok(lines.some((l) => l === 'add element ip kube-proxy nodeport-endpoints-tcp { 30099 . 0 : 198.18.100.200 . 8080 }'), p1.script);
+  assert.doesNotMatch(p1.script, /flush chain|delete chain/);
+  // The shared map and chains are declared before the elements that use them.
+  assert.ok(lines.findIndex((l) => l.startsWith('add map ip kube-proxy nodeport-endpoints-tcp')) < lines.findIndex((l) => l.startsWith('add rule ip kube-proxy np-dnat-tcp-1')));
+  assert.ok(lines.findIndex((l) => l.startsWith('add chain ip kube-proxy np-dnat-tcp-1')) < lines.findIndex((l) => l.includes('goto np-dnat-tcp-1')));
 });
 
 test('shared elements survive while another owner claims them', () => {
@@ -136,21 +146,17 @@ test('hairpin is counted per IP: one element while any port reaches the IP, also
   assert.match(p4.script, /add element ip kube-proxy hairpin \{ 198\.18\.100\.2 \. 198\.18\.100\.2 \}/);
 });
 
-test('endpoint-map elements: a port moving to a bigger block deletes its old keys and adds the new ones', () => {
-  const eps = (n: number) => Array.from({ length: n }, (_, i) => ep(`198.18.100.${10 + i}`));
-  const a = sp('ns', 'a', { endpoints: eps(2) });
-  const b = sp('ns', 'b', { clusterIP: '198.19.0.2', endpoints: [ep('198.18.101.1')] });
+test('endpoint-map pages: an affinity port moving to a bigger block deletes its old keys and adds the new ones', () => {
+  // Per-service chains (and their paged endpoint blocks) remain for eTP=Local external chains.
+  const eps = (n: number) => Array.from({ length: n }, (_, i) => ep(`198.18.100.${10 + i}`, { isLocal: true }));
+  const a = sp('ns', 'a', { nodePort: 30000, externalPolicyLocal: true, endpoints: eps(2) });
+  const b = sp('ns', 'b', { clusterIP: '198.19.0.2', nodePort: 30001, externalPolicyLocal: true, endpoints: [ep('198.18.101.1', { isLocal: true })] });
   const p0 = planFull(state([a, b]), config());
-  assert.match(p0.script, /add element ip kube-proxy endpoints-tcp-0 \{ 0 : 198\.18\.100\.10 \. 8080, 1 : 198\.18\.100\.11 \. 8080, 2 : 198\.18\.101\.1 \. 8080 \}/);
-  const p1 = plan(p0.next, state([sp('ns', 'a', { endpoints: eps(3) }), b]), config());
+  assert.match(p0.script, /add element ip kube-proxy endpoints-tcp-0 \{ 0 : 198\.18\.100\.10 \. 8080, 1 : 198\.18\.100\.11 \. 8080, 2 : 198\.18\.100\.10 \. 8080, 3 : 198\.18\.100\.11 \. 8080, 4 : 198\.18\.101\.1 \. 8080, 5 : 198\.18\.101\.1 \. 8080 \}/);
+  const p1 = plan(p0.next, state([sp('ns', 'a', { nodePort: 30000, externalPolicyLocal: true, endpoints: eps(3) }), b]), config());
   const lines = p1.script.trim().split('\n');
-  assert.ok(lines.includes('delete element ip kube-proxy endpoints-tcp-0 { 0, 1 }'), p1.script);
-  // Capacity 4, aligned to 4, after b's key 2.
-  assert.ok(
-    lines.includes('add element ip kube-proxy endpoints-tcp-0 { 4 : 198.18.100.10 . 8080, 5 : 198.18.100.11 . 8080, 6 : 198.18.100.12 . 8080 }'),
-    p1.script,
-  );
-  assert.match(p1.script, /numgen random mod 3 offset 4 map @endpoints-tcp-0/);
+  assert.ok(lines.includes('delete element ip kube-proxy endpoints-tcp-0 { 0, 1, 2, 3 }'), p1.script);
+  assert.match(p1.script, /numgen random mod 3 offset 8 map @endpoints-tcp-0/);
 });
 
 test('service losing all endpoints switches to reject; regaining them switches back', () => {
@@ -160,11 +166,15 @@ test('service losing all endpoints switches to reject; regaining them switches b
   assert.match(p1.script, /add element ip kube-proxy no-endpoint-services \{ 198\.19\.0\.1 \. tcp \. 80 comment "ns\/a:p" : goto reject-chain \}/);
   assert.match(p1.script, /add element ip kube-proxy no-endpoint-nodeports \{ tcp \. 30000 comment "ns\/a:p" : goto reject-chain \}/);
   assert.match(p1.script, /delete element ip kube-proxy service-ips \{ 198\.19\.0\.1 \. tcp \. 80 \}/);
-  assert.match(p1.script, /delete chain ip kube-proxy service-/);
-  assert.match(p1.script, /delete chain ip kube-proxy external-/);
+  assert.match(p1.script, /delete element ip kube-proxy service-nodeports \{ tcp \. 30000 \}/);
+  assert.match(p1.script, /delete element ip kube-proxy cluster-endpoints-tcp \{ 198\.19\.0\.1 \. 80 \. 0 \}/);
+  assert.match(p1.script, /delete element ip kube-proxy nodeport-endpoints-tcp \{ 30000 \. 0 \}/);
+  assert.doesNotMatch(p1.script, /(add|flush|delete) chain|add rule/);
   const p2 = plan(p1.next, state([s0]), config());
   assert.match(p2.script, /delete element ip kube-proxy no-endpoint-services/);
-  assert.match(p2.script, /add chain ip kube-proxy service-/);
+  assert.match(p2.script, /add element ip kube-proxy service-ips \{ 198\.19\.0\.1 \. tcp \. 80 : goto dnat-tcp-1 \}/);
+  assert.match(p2.script, /add element ip kube-proxy service-nodeports \{ tcp \. 30000 : goto np-dnat-tcp-1 \}/);
+  assert.doesNotMatch(p2.script, /(add|flush|delete) chain|add rule/);
 });
 
 test('affinity timeout change re-declares the sets and rewrites the chains referencing them', () => {
@@ -226,25 +236,25 @@ test('loopback nodePortAddresses are not programmed', () => {
   assert.doesNotMatch(script, /127\.0\.0\.1/);
 });
 
-test('endpoint maps are paged: bounded rules and elements per map; big services get their own map', () => {
+test('shared endpoint maps: one rule per distinct endpoint count binds each map', () => {
   const svcs: ServicePort[] = [];
   for (let i = 0; i < 3000; i++) {
-    svcs.push(sp('ns', `s${i}`, { clusterIP: `198.19.${i >> 8}.${i & 255}`, endpoints: [ep(`198.18.${100 + (i >> 8)}.${i & 255}`)] }));
+    const n = 1 + (i % 4);
+    svcs.push(
+      sp('ns', `s${i}`, {
+        clusterIP: `198.19.${i >> 8}.${i & 255}`,
+        endpoints: Array.from({ length: n }, (_, j) => ep(`198.18.${100 + j}.${i & 255}`)),
+      }),
+    );
   }
   const bigEps = Array.from({ length: 1500 }, (_, j) => ep(`198.18.${200 + (j >> 8)}.${j & 255}`));
   svcs.push(sp('ns', 'big', { clusterIP: '198.19.99.1', protocol: 'UDP', endpoints: bigEps }));
   const script = planFull(state(svcs), config()).script;
   const rulesPerMap = new Map<string, number>();
-  for (const m of script.matchAll(/map @(endpoints-[a-z]+-[x0-9]+)$/gm)) rulesPerMap.set(m[1]!, (rulesPerMap.get(m[1]!) ?? 0) + 1);
-  const elementsPerMap = new Map<string, number>();
-  for (const m of script.matchAll(/^add element ip kube-proxy (endpoints-[a-z]+-[x0-9]+) \{ (.*) \}$/gm)) {
-    elementsPerMap.set(m[1]!, (elementsPerMap.get(m[1]!) ?? 0) + m[2]!.split(', ').length);
-  }
-  assert.deepEqual([...rulesPerMap.keys()].sort(), ['endpoints-tcp-0', 'endpoints-tcp-1', 'endpoints-tcp-2', 'endpoints-udp-x0']);
-  for (const [map, n] of rulesPerMap) assert.ok(n <= 1024, `${map}: ${n} rules`);
-  for (const [map, n] of elementsPerMap) assert.ok(map.includes('-x') || n <= 1024, `${map}: ${n} elements`);
-  assert.equal(elementsPerMap.get('endpoints-udp-x0'), 1500);
-  assert.equal(rulesPerMap.get('endpoints-udp-x0'), 1);
+  for (const m of script.matchAll(/map @((?:cluster|nodeport)-endpoints-[a-z]+)$/gm)) rulesPerMap.set(m[1]!, (rulesPerMap.get(m[1]!) ?? 0) + 1);
+  assert.deepEqual(Object.fromEntries(rulesPerMap), { 'cluster-endpoints-tcp': 4, 'cluster-endpoints-udp': 1 });
+  assert.match(script, /^add rule ip kube-proxy dnat-udp-1500 meta l4proto udp dnat ip to ip daddr \. udp dport \. numgen random mod 1500 map @cluster-endpoints-udp$/m);
+  assert.doesNotMatch(script, /add chain ip kube-proxy service-[A-Z2-7]{8}-/);
   // Every map is declared before the first rule using it.
   for (const map of rulesPerMap.keys()) {
     const decl = script.indexOf(`add map ip kube-proxy ${map} `);

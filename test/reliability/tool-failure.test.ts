@@ -1,5 +1,8 @@
 // Fault 3: the kernel tool fails. A wrapper injected with KPX_TOOL_* (src/util/exec.ts) makes the
-// ruleset-writing call (`nft -f -`; `iptables-nft-restore`) fail on demand:
+// ruleset-writing call (`nft -f -`; `iptables-nft-restore`) fail on demand. The nft wrapper
+// refuses `nft -i` like an nft built without CLI support, so the proxy applies every transaction
+// with `nft -f -` (its documented fallback) and each one passes through the injection point; a
+// persistent `nft -i` would be spawned once and never pass it again:
 //   - once: the previous ruleset stays (existing services keep answering), the sync is retried with
 //     backoff and succeeds, the failure counter shows it, /healthz stays 200;
 //   - always: /healthz turns 503 only once a queued update is older than 2 x syncPeriod (upstream's
@@ -42,7 +45,8 @@ async function writeWrapper(dir: string, c: Case): Promise<{ path: string; ctl: 
   const script = `#!/bin/sh
 # Fault injection for kube-proxy-ts reliability tests (runs inside the test's namespace).
 CTL='${ctl}'
-if ${guard}{ [ -e "$CTL/fail-always" ] || rm "$CTL/fail-once" 2>/dev/null; }; then
+${c.tool === 'nft' ? `[ "$1" = "-i" ] && { echo "kpx-rel: interactive CLI not supported by this wrapper" >&2; exit 1; }
+` : ''}if ${guard}{ [ -e "$CTL/fail-always" ] || rm "$CTL/fail-once" 2>/dev/null; }; then
   cat >/dev/null
   echo x >> "$CTL/injected"
   echo "kpx-rel: injected ${c.tool} failure" >&2

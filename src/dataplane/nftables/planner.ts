@@ -15,6 +15,7 @@ import type { DataplaneConfig, LocalDetector, ProxyState } from '../../model/typ
 import { cidrContains } from '../../model/ip.js';
 
 import { BlockAllocator } from './alloc.js';
+import { MARKER_SET } from './session.js';
 import { type ElementOp, ElementTable, IpRefCount } from './elements.js';
 import {
   CLUSTER_IPS_SET,
@@ -29,7 +30,9 @@ import {
   SERVICE_IPS_MAP,
   SERVICE_NODEPORTS_MAP,
   type ServiceRecord,
+  type Entry,
   type SetDecl,
+  type SharedChain,
   type SlotBlock,
   buildService,
   endpointsMapDecl,
@@ -69,8 +72,10 @@ export interface Applied {
   readonly hairpin: IpRefCount;
   /** Key blocks of each `endpoints-<proto>` map, by lower-case protocol. */
   readonly alloc: Map<string, BlockAllocator>;
-  /** Endpoint-map pages declared in the kernel (kept until the next full sync). */
+  /** Endpoint-map pages and shared endpoint maps declared in the kernel (kept until the next full sync). */
   readonly endpointMaps: Set<string>;
+  /** Shared DNAT chains created in the kernel (kept until the next full sync). */
+  readonly sharedChains: Set<string>;
 }
 
 function allocators(): Map<string, BlockAllocator> {
@@ -194,8 +199,12 @@ class Script {
     const head = `${verb} element ${this.pre}`;
     for (const [map, items] of [...byMap].sort(byName)) {
       if (!Array.isArray(items)) {
-        const g = items as SlotGroup | PairGroup;
+        const g = items as SlotGroup | PairGroup | EntryGroup;
         if ('blocks' in g) this.slotElements(head + map, g.blocks);
+        else if ('entries' in g) {
+          this.entryElements(head + map, g.entries);
+          if (g.texts) this.elementGroups(verb, new Map([[map, g.texts]]));
+        }
         else this.pairElements(head + map, g.ips);
         continue;
       }
@@ -237,6 +246,31 @@ class Script {
       this.raw(parts.join(''), n);
     }
   }
+  /** `add element … { prefix . i : ip . port, … }` for entries, pieces joined once per command. */
+  private entryElements(prefix: string, entries: readonly Entry[]): void {
+    const parts: string[] = [prefix, ' { '];
+    let n = 0;
+    for (const e of entries) {
+      const slots = e.slots;
+      for (let i = 0; i < slots.length; i++) {
+        if (n === ELEMENT_CHUNK) {
+          parts.push(' }');
+          this.raw(parts.join(''), n);
+          parts.length = 0;
+          parts.push(prefix, ' { ');
+          n = 0;
+        }
+        const ep = slots[i]!;
+        if (n > 0) parts.push(', ');
+        parts.push(e.prefix, ' . ', String(i), ' : ', ep.ip, ' . ', String(ep.port));
+        n++;
+      }
+    }
+    if (n > 0) {
+      parts.push(' }');
+      this.raw(parts.join(''), n);
+    }
+  }
   /** `add element … { ip . ip, … }` (the hairpin set), pieces joined once per command. */
   private pairElements(prefix: string, ips: readonly string[]): void {
     for (let i = 0; i < ips.length; i += ELEMENT_CHUNK) {
@@ -263,8 +297,52 @@ interface SlotGroup {
 interface PairGroup {
   readonly ips: readonly string[];
 }
-/** A map's elements for output: element texts, the endpoint blocks of a page, or hairpin IPs. */
-type ElementGroup = readonly string[] | SlotGroup | PairGroup;
+/** Entries (shared endpoint maps keyed by address . port . i or nodePort . i) of one map. */
+interface EntryGroup {
+  readonly entries: Entry[];
+  /** Owner-counted elements of the same map (external and LB addresses). */
+  readonly texts?: readonly string[];
+}
+/** A map's elements for output: element texts, the endpoint blocks of a page, hairpin IPs, or entries. */
+type ElementGroup = readonly string[] | SlotGroup | PairGroup | EntryGroup;
+
+function pushEntries(byMap: Map<string, ElementGroup>, entries: readonly Entry[]): void {
+  for (const e of entries) {
+    const cur = byMap.get(e.map);
+    let g: EntryGroup;
+    if (cur === undefined) byMap.set(e.map, (g = { entries: [] }));
+    else if (Array.isArray(cur)) byMap.set(e.map, (g = { entries: [], texts: cur as readonly string[] }));
+    else g = cur as EntryGroup;
+    g.entries.push(e);
+  }
+}
+
+/**
+ * Entry element operations from one record's entries to the next: per index for an entry that
+ * stays (a surviving endpoint keeps its index: one replaced endpoint is one delete + one add),
+ * all elements for entries that appear or go.
+ */
+function diffEntries(owner: string, o: readonly Entry[], c: readonly Entry[], deletes: ElementOp[], adds: ElementOp[]): void {
+  const olds = new Map<string, Entry>();
+  for (const e of o) olds.set(e.map + ' ' + e.prefix, e);
+  for (const e of c) {
+    const id = e.map + ' ' + e.prefix;
+    const oe = olds.get(id);
+    olds.delete(id);
+    const n = Math.max(oe?.slots.length ?? 0, e.slots.length);
+    for (let i = 0; i < n; i++) {
+      const ov = oe?.slots[i];
+      const cv = e.slots[i];
+      if (ov === cv || (ov && cv && ov.ip === cv.ip && ov.port === cv.port)) continue;
+      const key = `${e.prefix} . ${i}`;
+      if (ov !== undefined) deletes.push({ map: e.map, key, value: epValue(ov), owner });
+      if (cv !== undefined) adds.push({ map: e.map, key, value: epValue(cv), owner });
+    }
+  }
+  for (const e of olds.values()) {
+    e.slots.forEach((v, i) => deletes.push({ map: e.map, key: `${e.prefix} . ${i}`, value: epValue(v), owner }));
+  }
+}
 
 function pushSlots(byMap: Map<string, ElementGroup>, proto: string, b: SlotBlock): void {
   const map = endpointsMapName(proto, b);
@@ -317,6 +395,9 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
   const loopback = ipX === 'ip6' ? '::1' : '127.0.0.0/8';
 
   s.set(CLUSTER_IPS_SET, { kind: 'set', body: `{ type ${addrType} ; comment "Active ClusterIPs" ; }` });
+  // Listed after every transaction of the persistent `nft -i` (session.ts) as its completion
+  // signal: empty, so listing it costs nothing.
+  s.set(MARKER_SET, { kind: 'set', body: '{ type inet_proto ; comment "always empty: completion marker of the nft session" ; }' });
   if (!npa.matchAll) {
     s.set(NODEPORT_IPS_SET, { kind: 'set', body: `{ type ${addrType} ; comment "IPs that accept NodePort traffic" ; }` });
   }
@@ -453,6 +534,7 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
     hairpin: new IpRefCount(false),
     alloc: allocators(),
     endpointMaps: new Set(),
+    sharedChains: new Set(),
   };
   const recs: ServiceRecord[] = [];
   for (const [key, sp] of state.services) {
@@ -469,9 +551,23 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
       s.set(m, endpointsMapDecl(ctx.ipX, rec.sp.protocol));
     }
   }
+  const shared: SharedChain[] = [];
+  for (const rec of recs) {
+    for (const c of rec.shared) {
+      if (next.sharedChains.has(c.name)) continue;
+      next.sharedChains.add(c.name);
+      shared.push(c);
+      if (next.endpointMaps.has(c.map)) continue;
+      next.endpointMaps.add(c.map);
+      s.set(c.map, c.mapDecl);
+    }
+  }
+  shared.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // forEach rather than for-of over entries: no [key, value] array per entry (10^4 records).
   for (const rec of recs) if (rec.sets.size > 0) rec.sets.forEach((d, name) => s.set(name, d));
+  for (const c of shared) s.chain(c.name);
   for (const rec of recs) rec.chains.forEach((_, name) => s.chain(name));
+  for (const c of shared) for (const r of c.rules) s.rule(c.name, r);
   for (const rec of recs) rec.chains.forEach((rules, name) => { for (const r of rules) s.rule(name, r); });
   const byMap = new Map<string, ElementGroup>();
   for (const [map, ops] of next.elements.allByMap()) byMap.set(map, ops.map((op) => elementText('add', op)));
@@ -480,6 +576,7 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
   for (const rec of recs) {
     if (rec.blocks.service) pushSlots(byMap, rec.proto, rec.blocks.service);
     if (rec.blocks.local) pushSlots(byMap, rec.proto, rec.blocks.local);
+    if (rec.entries.length > 0) pushEntries(byMap, rec.entries);
   }
   s.elementGroups('add', byMap);
   return { script: s.text(), next, ops: s.ops, full: true, changed: [...state.services.keys()] };
@@ -516,6 +613,7 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     releaseAll(prev, old);
     diffSlots(old.proto, old.sp.key, old.blocks.service, undefined, epDeletes, epAdds);
     diffSlots(old.proto, old.sp.key, old.blocks.local, undefined, epDeletes, epAdds);
+    diffEntries(old.sp.key, old.entries, [], epDeletes, epAdds);
     for (const b of Object.values(old.blocks)) if (b) allocFor(prev, old.sp.protocol).release(b);
     for (const name of old.chains.keys()) {
       flushChains.push(name);
@@ -533,11 +631,23 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     claimAll(prev, rec);
     diffSlots(rec.proto, key, old?.blocks.service, rec.blocks.service, epDeletes, epAdds);
     diffSlots(rec.proto, key, old?.blocks.local, rec.blocks.local, epDeletes, epAdds);
+    diffEntries(key, old?.entries ?? [], rec.entries, epDeletes, epAdds);
     prev.services.set(key, rec);
     for (const m of rec.endpointMaps) {
       if (prev.endpointMaps.has(m)) continue;
       prev.endpointMaps.add(m);
       addSets.push([m, endpointsMapDecl(ctx.ipX, sp.protocol)]);
+    }
+    // A shared chain for a new (protocol, n): the rare case where an endpoint change writes a chain.
+    for (const c of rec.shared) {
+      if (prev.sharedChains.has(c.name)) continue;
+      prev.sharedChains.add(c.name);
+      if (!prev.endpointMaps.has(c.map)) {
+        prev.endpointMaps.add(c.map);
+        addSets.push([c.map, c.mapDecl]);
+      }
+      addChains.push(c.name);
+      ruleWrites.push([c.name, c.rules]);
     }
 
     // A re-declared set (e.g. a new affinity timeout) must be deleted and re-added, which needs

@@ -38,6 +38,98 @@ export function endpointsMapDecl(ipX: 'ip' | 'ip6', protocol: string): SetDecl {
   };
 }
 export const ENDPOINT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
+
+/**
+ * Element-only endpoint changes. Plain ports (no affinity, eTP=Cluster for external addresses) do
+ * not get per-service chains: their `service-ips` / `service-nodeports` element jumps to a chain
+ * shared by every port with the same protocol and endpoint count n,
+ *   dnat-<proto>-<n>:     dnat to <daddr> . <dport> . numgen random mod n map @cluster-endpoints-<proto>
+ *   ext-dnat-<proto>-<n>: jump mark-for-masquerade, the same dnat (externalIPs, LB IPs)
+ *   np-dnat-<proto>-<n>:  jump mark-for-masquerade, dnat to <dport> . numgen random mod n map @nodeport-endpoints-<proto>
+ * and the port's endpoints are elements keyed by its own address . port . index. Adding, removing
+ * or replacing endpoints (count included) then changes elements only (and the vmap element's
+ * target chain): no chain is flushed or written, which is what makes nft re-fetch its chain cache
+ * (35-130 ms with 12k chains). Few rules bind each map (one per distinct n), so the kernel's
+ * per-element check of every binding stays cheap without paging.
+ */
+export function clusterEndpointsMap(proto: string): string {
+  return `cluster-endpoints-${proto}`;
+}
+export function nodeportEndpointsMap(proto: string): string {
+  return `nodeport-endpoints-${proto}`;
+}
+
+/** A chain shared by many service ports, created on demand and kept until the next full sync. */
+export interface SharedChain {
+  readonly name: string;
+  readonly rules: readonly string[];
+  /** The endpoint map its rule reads, and that map's declaration. */
+  readonly map: string;
+  readonly mapDecl: SetDecl;
+}
+
+const sharedChains = new Map<string, SharedChain>();
+
+/** Interned per family, kind, protocol and n: 10^4 ports share a few dozen objects. */
+export function sharedChain(ipX: 'ip' | 'ip6', kind: 'dnat' | 'ext-dnat' | 'np-dnat', proto: string, n: number): SharedChain {
+  const name = `${kind}-${proto}-${n}`;
+  const id = `${ipX} ${name}`;
+  let c = sharedChains.get(id);
+  if (c) return c;
+  const np = kind === 'np-dnat';
+  const map = np ? nodeportEndpointsMap(proto) : clusterEndpointsMap(proto);
+  const key = np ? `${proto} dport` : `${ipX} daddr . ${proto} dport`;
+  const dnat = `meta l4proto ${proto} dnat ${ipX} to ${key} . numgen random mod ${n} map @${map}`;
+  c = {
+    name,
+    rules: kind === 'dnat' ? [dnat] : [`jump ${MARK_MASQ_CHAIN}`, dnat],
+    map,
+    mapDecl: {
+      kind: 'map',
+      body: `{ typeof ${key} . numgen random mod 1 : ${ipX} daddr . ${proto} dport ; comment "${
+        np ? 'nodePort . i' : 'service address . port . i'
+      } -> endpoint" ; }`,
+    },
+  };
+  sharedChains.set(id, c);
+  return c;
+}
+
+/** A port's endpoints in a shared map: elements `<prefix> . i : slots[i]`. */
+export interface Entry {
+  readonly map: string;
+  /** "<address> . <port>" or "<nodePort>". */
+  readonly prefix: string;
+  readonly slots: readonly Endpoint[];
+}
+
+/**
+ * Slot order for `eps` that keeps every surviving endpoint at its old index when that index still
+ * exists (indices must stay 0..n-1), so one endpoint replaced is one element replaced, and one
+ * added or removed is one or two.
+ */
+export function compactSlots(old: readonly Endpoint[] | undefined, eps: readonly Endpoint[]): readonly Endpoint[] {
+  if (!old || old.length === 0) return eps;
+  const want = new Map<string, Endpoint>();
+  for (const e of eps) want.set(epValue(e), e);
+  const slots: (Endpoint | undefined)[] = new Array<Endpoint | undefined>(eps.length);
+  const placed = new Set<string>();
+  for (let i = 0; i < Math.min(old.length, eps.length); i++) {
+    const k = epValue(old[i]!);
+    const e = want.get(k);
+    if (e !== undefined) {
+      slots[i] = e;
+      placed.add(k);
+    }
+  }
+  let hole = 0;
+  for (const e of eps) {
+    if (placed.has(epValue(e))) continue;
+    while (slots[hole] !== undefined) hole++;
+    slots[hole] = e;
+  }
+  return slots as Endpoint[];
+}
 export const HAIRPIN_SET = 'hairpin';
 export const CLUSTER_IPS_SET = 'cluster-ips';
 export const SERVICE_IPS_MAP = 'service-ips';
@@ -94,9 +186,22 @@ export interface ServiceRecord {
   readonly hairpin: readonly Endpoint[];
   /** Shared endpoint-map pages this port's rules use (declared by the planner, never per service). */
   readonly endpointMaps: readonly string[];
+  /** Shared DNAT chains this port's elements jump to (created by the planner on demand). */
+  readonly shared: readonly SharedChain[];
+  /**
+   * Elements in the shared endpoint maps keyed by the ClusterIP or the nodePort (unique per port),
+   * written and diffed by the planner like the blocks. External and LB addresses, which two ports
+   * may claim, go through `elements` (owner-counted) instead.
+   */
+  readonly entries: readonly Entry[];
+  /** Slot orders of the entries (kept so the next plan can keep indices stable). */
+  readonly order: { readonly cluster?: readonly Endpoint[]; readonly local?: readonly Endpoint[] };
 }
 
 const NO_ENDPOINTS: readonly Endpoint[] = [];
+const NO_SHARED: readonly SharedChain[] = [];
+const NO_ENTRIES: readonly Entry[] = [];
+const NO_ORDER: ServiceRecord['order'] = {};
 
 /** An endpoint-map element value. */
 export function epValue(ep: Pick<Endpoint, 'ip' | 'port'>): string {
@@ -247,12 +352,47 @@ export function buildService(
   const externalVerdict = hasEndpoints ? 'drop' : `goto ${REJECT_CHAIN}`;
   const portSuffix = ` . ${proto} . ${sp.port}`;
 
+  // Shared DNAT chains (see clusterEndpointsMap): everything but affinity, and for external
+  // addresses eTP=Cluster with usable endpoints (eTP=Local needs the short-circuit rules of a
+  // per-service external chain).
+  const oo = old?.order;
+  const sharedInternal = hasInternal && !affinity;
+  const sharedExternal = hasExternal && !affinity && !sp.externalPolicyLocal;
+  const clusterOrder =
+    (sharedInternal && !sp.internalPolicyLocal) || (sharedExternal && usesExternalChain) ? compactSlots(oo?.cluster, clusterEps) : undefined;
+  const localOrder = sharedInternal && sp.internalPolicyLocal ? compactSlots(oo?.local, localEps) : undefined;
+  const shared: SharedChain[] = [];
+  const entries: Entry[] = [];
+  const externalChain = usesExternalChain && !sharedExternal;
+
   rb.claim(CLUSTER_IPS_SET, sp.clusterIP, null);
-  if (hasInternal) rb.claim(SERVICE_IPS_MAP, sp.clusterIP + portSuffix, `goto ${internalChain}`);
+  if (sharedInternal) {
+    const slots = (sp.internalPolicyLocal ? localOrder : clusterOrder)!;
+    const c = sharedChain(ipX, 'dnat', proto, slots.length);
+    shared.push(c);
+    rb.claim(SERVICE_IPS_MAP, sp.clusterIP + portSuffix, `goto ${c.name}`);
+    entries.push({ map: c.map, prefix: `${sp.clusterIP} . ${sp.port}`, slots });
+  } else if (hasInternal) rb.claim(SERVICE_IPS_MAP, sp.clusterIP + portSuffix, `goto ${internalChain}`);
   else rb.claim(NO_ENDPOINT_SERVICES_MAP, sp.clusterIP + portSuffix, internalVerdict, sp.spn);
 
+  let extTarget = names.external;
+  if (sharedExternal && usesExternalChain && (sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0)) {
+    const c = sharedChain(ipX, 'ext-dnat', proto, clusterOrder!.length);
+    shared.push(c);
+    extTarget = c.name;
+  }
+  /** External and LB addresses: owner-counted (two ports may claim one address . port). */
+  const externalEntry = (ip: string): void => {
+    if (extTarget === names.external) return;
+    const slots = clusterOrder!;
+    for (let i = 0; i < slots.length; i++) rb.claim(clusterEndpointsMap(proto), `${ip} . ${sp.port} . ${i}`, epValue(slots[i]!));
+  };
+
   for (const ip of sp.externalIPs) {
-    if (hasEndpoints) rb.claim(SERVICE_IPS_MAP, ip + portSuffix, `goto ${names.external}`);
+    if (hasEndpoints) {
+      rb.claim(SERVICE_IPS_MAP, ip + portSuffix, `goto ${extTarget}`);
+      externalEntry(ip);
+    }
     if (!hasExternal) rb.claim(NO_ENDPOINT_SERVICES_MAP, ip + portSuffix, externalVerdict, sp.spn);
   }
 
@@ -265,13 +405,23 @@ export function buildService(
     rb.rules(names.firewall).push(`${ipX} saddr != { ${sources.join(', ')} } drop`);
   }
   for (const ip of sp.loadBalancerIPs) {
-    if (hasEndpoints) rb.claim(SERVICE_IPS_MAP, ip + portSuffix, `goto ${names.external}`);
+    if (hasEndpoints) {
+      rb.claim(SERVICE_IPS_MAP, ip + portSuffix, `goto ${extTarget}`);
+      externalEntry(ip);
+    }
     if (usesFirewall) rb.claim(FIREWALL_IPS_MAP, ip + portSuffix, `goto ${names.firewall}`, sp.spn);
     if (!hasExternal) rb.claim(NO_ENDPOINT_SERVICES_MAP, ip + portSuffix, externalVerdict, sp.spn);
   }
   if (sp.nodePort !== 0) {
     const k = `${proto} . ${sp.nodePort}`;
-    if (hasEndpoints) rb.claim(SERVICE_NODEPORTS_MAP, k, `goto ${names.external}`);
+    if (hasEndpoints) {
+      if (sharedExternal && usesExternalChain) {
+        const c = sharedChain(ipX, 'np-dnat', proto, clusterOrder!.length);
+        shared.push(c);
+        rb.claim(SERVICE_NODEPORTS_MAP, k, `goto ${c.name}`);
+        entries.push({ map: c.map, prefix: String(sp.nodePort), slots: clusterOrder! });
+      } else rb.claim(SERVICE_NODEPORTS_MAP, k, `goto ${names.external}`);
+    }
     if (!hasExternal) rb.claim(NO_ENDPOINT_NODEPORTS_MAP, k, externalVerdict, sp.spn);
   }
 
@@ -280,7 +430,7 @@ export function buildService(
   // by upstream's per-service `ip daddr <clusterIP> <proto> dport <port> … jump mark-for-masquerade`:
   // those 10k rules were a quarter of a full load's kernel time (docs/nftables.md).
 
-  if (usesExternalChain) {
+  if (externalChain) {
     const ext = rb.rules(names.external);
     if (!sp.externalPolicyLocal) {
       ext.push(`jump ${MARK_MASQ_CHAIN}`);
@@ -293,9 +443,12 @@ export function buildService(
     if (hasExternal) ext.push(`goto ${externalPolicyChain}`);
   }
 
+  // Per-service choice chains remain for affinity and for the per-service external chain.
+  const needService = usesServiceChain && (affinity || externalChain);
+  const needLocal = usesLocalChain && (affinity || (externalChain && sp.externalPolicyLocal));
   const ob = old?.blocks;
-  if (usesServiceChain) writeChoice(rb, sp, ctx, proto, ob?.service, alloc, names.service, names.serviceVmap, clusterEps, 'service');
-  if (usesLocalChain) writeChoice(rb, sp, ctx, proto, ob?.local, alloc, names.local, names.localVmap, localEps, 'local');
+  if (needService) writeChoice(rb, sp, ctx, proto, ob?.service, alloc, names.service, names.serviceVmap, clusterEps, 'service');
+  if (needLocal) writeChoice(rb, sp, ctx, proto, ob?.local, alloc, names.local, names.localVmap, localEps, 'local');
   if (ob?.service && rb.blocks.service?.base !== ob.service.base) alloc.release(ob.service);
   if (ob?.local && rb.blocks.local?.base !== ob.local.base) alloc.release(ob.local);
   const { chains, elements, blocks, endpointMaps } = rb;
@@ -318,5 +471,18 @@ export function buildService(
   // Hairpin (a pod reaching a service that picks the pod itself) is masqueraded in
   // nat-postrouting through the `hairpin` set (elements `ip . ip`), so no per-endpoint chain is
   // needed for it. The record only points at the endpoints; the planner counts their IPs.
-  return { sp, proto, chains, sets: rb.sets ?? NO_SETS, elements, blocks, endpointMaps, hairpin: reachable };
+  const order = clusterOrder || localOrder ? { ...(clusterOrder ? { cluster: clusterOrder } : {}), ...(localOrder ? { local: localOrder } : {}) } : NO_ORDER;
+  return {
+    sp,
+    proto,
+    chains,
+    sets: rb.sets ?? NO_SETS,
+    elements,
+    blocks,
+    endpointMaps,
+    hairpin: reachable,
+    shared: shared.length > 0 ? shared : NO_SHARED,
+    entries: entries.length > 0 ? entries : NO_ENTRIES,
+    order,
+  };
 }
