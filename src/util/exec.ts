@@ -1,7 +1,7 @@
 // Runs kernel tools without a shell: argument arrays and stdin only, so no object field can
 // ever be interpreted by a shell.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
 export interface ExecResult {
   readonly stdout: string;
@@ -75,4 +75,15 @@ export function run(command: string, args: readonly string[], opts: ExecOptions 
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
+}
+
+/**
+ * Starts a long-lived kernel tool (e.g. `nft -i`) with piped stdio, through the same tool
+ * resolution and without a shell; the caller owns the process and its lifetime.
+ */
+export type ToolProcess = ChildProcessWithoutNullStreams;
+
+export function spawnTool(command: string, args: readonly string[]): ToolProcess {
+  const bin = resolveTool(command);
+  return spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
 }

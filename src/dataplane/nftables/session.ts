@@ -13,12 +13,11 @@
 // transaction. A failing marker (table gone) still completes the exchange: its own error names the
 // marker set. The marker must be a separate line: an error anywhere on a line fails the whole line.
 //
-// The process runs `resolveTool('nft') -i` in this process's network namespace, like `nft -f -`,
+// The process runs `nft -i` (spawnTool: resolveTool('nft'), no shell) in this process's network namespace, like `nft -f -`,
 // so KPX_TOOL_NFT wrappers (tests, fault injection) apply to it too.
 
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { resolveTool } from '../../util/exec.js';
+import { spawnTool, type ToolProcess } from '../../util/exec.js';
 
 /** Name of the empty set listed as the completion marker (declared by the full plan). */
 export const MARKER_SET = 'sync-marker';
@@ -51,7 +50,7 @@ interface Pending {
 }
 
 export class NftSession {
-  private child: ChildProcessWithoutNullStreams | null = null;
+  private child: ToolProcess | null = null;
   private stdout = '';
   private stderr = '';
   private pending: Pending | null = null;
@@ -76,8 +75,8 @@ export class NftSession {
     return `list set ${this.fam} ${this.table} ${MARKER_SET}\n`;
   }
 
-  private start(): ChildProcessWithoutNullStreams {
-    const child = spawn(resolveTool('nft'), ['-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  private start(): ToolProcess {
+    const child = spawnTool('nft', ['-i']);
     this.child = child;
     this.stdout = '';
     this.stderr = '';
@@ -106,7 +105,7 @@ export class NftSession {
     return child;
   }
 
-  private lost(child: ChildProcessWithoutNullStreams, why: string): void {
+  private lost(child: ToolProcess, why: string): void {
     if (this.child !== child) return;
     this.child = null;
     child.stdin.end();
@@ -153,7 +152,7 @@ export class NftSession {
    * Send `line` (may be empty: marker only) and wait for the marker. A timeout kills the process
    * and rejects like an exit (sessionLost).
    */
-  private exchange(child: ChildProcessWithoutNullStreams, line: string, timeoutMs: number): Promise<void> {
+  private exchange(child: ToolProcess, line: string, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.timedOut = true;
@@ -175,7 +174,7 @@ export class NftSession {
    * without CLI support says so: both mean "use nft -f" (NftSessionUnsupported). Any other exit is
    * an nft failure like a failed `nft -f` (fault-injection wrappers fail here).
    */
-  private async handshake(): Promise<ChildProcessWithoutNullStreams> {
+  private async handshake(): Promise<ToolProcess> {
     const child = this.start();
     try {
       await this.exchange(child, '', this.handshakeMs);
