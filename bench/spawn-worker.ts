@@ -24,6 +24,9 @@ export interface PhaseLimits {
   readonly churn: number;
 }
 
+/** Milliseconds per phase; a worker line {"phase":"<name>-start"} arms the limit of <name>. */
+export type PhaseLimitTable = Readonly<Record<string, number>> & { readonly model: number };
+
 export function killAllWorkers(): void {
   for (const pid of active) {
     try {
@@ -36,8 +39,18 @@ export function killAllWorkers(): void {
 }
 
 export function runWorker(ns: string, job: WorkerJob, limits: PhaseLimits): Promise<WorkerOutcome> {
+  return runPhasedWorker(ns, WORKER, job, { ...limits });
+}
+
+/**
+ * Runs `worker` (a script taking one JSON job argument) in namespace `ns`, collecting its JSON
+ * phase records from stdout. The "model" limit runs from the start; each "<name>-start" record arms
+ * limits[name]. Over a limit, the worker's whole process group is killed. Used by the host
+ * benchmark and the IPVS guest benchmark (bench/guest/run.ts).
+ */
+export function runPhasedWorker(ns: string, worker: string, job: unknown, limits: PhaseLimitTable): Promise<WorkerOutcome> {
   return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, WORKER, JSON.stringify(job)], {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, worker, JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // own process group: a time limit kills the tools it runs too
     });
@@ -73,11 +86,11 @@ export function runWorker(ns: string, job: WorkerJob, limits: PhaseLimits): Prom
           continue; // not ours (a tool writing to stdout)
         }
         const phase = String(rec.phase);
-        if (phase === 'model-start') arm('model', limits.model);
-        else if (phase === 'full-start') arm('full', limits.full);
-        else if (phase === 'incremental-start') arm('incremental', limits.incremental);
-        else if (phase === 'churn-start') arm('churn', limits.churn);
-        else phases[phase] = rec;
+        const started = phase.endsWith('-start') ? phase.slice(0, -'-start'.length) : null;
+        if (started !== null) {
+          const ms = limits[started];
+          if (ms !== undefined) arm(started, ms);
+        } else phases[phase] = rec;
       }
     });
     child.stderr.on('data', (b: Buffer) => {

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/util/exec.js';
 import { connTools, removeConnTools } from '../connsetup.js';
+import { killAllWorkers, runPhasedWorker, type WorkerOutcome } from '../spawn-worker.js';
 import { CLIENT_IP, clusterIP, NODE_IP, NODE_POD_SIDE_IP, POD_CIDR, POD_NS_IP, podIP, servicePort, TARGET_PORT } from '../fixtures.js';
 import type { GuestJob, GuestMode } from './worker.js';
 
@@ -147,10 +148,12 @@ async function delTrio(t: Trio): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // Worker (full sync + changes) with per-phase limits enforced by killing its process group
+// (bench/spawn-worker.ts); activePids holds the connection-setup servers
 
 const activePids = new Set<number>();
 
 function killAll(): void {
+  killAllWorkers();
   for (const pid of activePids) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -161,64 +164,9 @@ function killAll(): void {
   activePids.clear();
 }
 
-interface WorkerOutcome {
-  readonly phases: Record<string, Record<string, unknown>>;
-  readonly timedOut: string | null;
-  readonly stderr: string;
-}
-
 function runWorker(ns: string, job: GuestJob, lim: ReturnType<typeof limits>): Promise<WorkerOutcome> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, WORKER, JSON.stringify(job)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // own process group: a time limit kills the kernel tool it runs too
-    });
-    const pid = child.pid!;
-    activePids.add(pid);
-    const phases: Record<string, Record<string, unknown>> = {};
-    let timedOut: string | null = null;
-    let timer: NodeJS.Timeout | null = null;
-    let buf = '';
-    let stderr = '';
-    const arm = (phase: string, ms: number): void => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => {
-        timedOut = phase;
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }, ms);
-    };
-    arm('model', lim.model); // includes node's start (1.7 s+ under TCG)
-    child.stdout.on('data', (b: Buffer) => {
-      buf += b.toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let rec: Record<string, unknown>;
-        try {
-          rec = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          continue; // not ours (a tool writing to stdout)
-        }
-        const phase = String(rec.phase);
-        if (phase === 'full-start') arm('full', lim.full);
-        else if (phase === 'change-start') arm('change', lim.change);
-        else phases[phase] = rec;
-      }
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      if (stderr.length < 8000) stderr += b.toString('utf8');
-    });
-    child.on('close', () => {
-      if (timer) clearTimeout(timer);
-      activePids.delete(pid);
-      resolve({ phases, timedOut, stderr });
-    });
-  });
+  // The "model" limit includes node's start (1.7 s+ under TCG).
+  return runPhasedWorker(ns, WORKER, job, lim);
 }
 
 // ---------------------------------------------------------------------------------------------
