@@ -304,11 +304,33 @@ export class Topology {
       if (agent) await agent.stop();
       this.agents.delete(n);
       if (this.created.has(n)) {
+        await this.drainNamespace(this.ns(n));
         await run('ip', ['netns', 'del', this.ns(n)], { allowFailure: true });
         this.created.delete(n);
       }
     }
     await this.buildNodes();
+  }
+
+  /**
+   * Wait until no process runs in `ns` (a stopped proxy's tool children, e.g. its `nft -i`, exit
+   * a moment after it), then SIGKILL stragglers: a namespace deleted while a process still holds
+   * it keeps its devices, and re-creating them fails with "File exists".
+   */
+  private async drainNamespace(ns: string): Promise<void> {
+    const pids = async (): Promise<number[]> =>
+      (await run('ip', ['netns', 'pids', ns], { allowFailure: true })).stdout.split(/\s+/).filter(Boolean).map(Number);
+    for (let i = 0; i < 60; i++) {
+      if ((await pids()).length === 0) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const pid of await pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
   }
 
   /** Kill `child` (by PID) on teardown and on exit/signals if it is still running then. */

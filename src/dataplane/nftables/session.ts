@@ -101,7 +101,16 @@ export class NftSession {
       /* the exit handler reports it */
     });
     child.on('error', (e) => this.lost(child, `failed: ${e.message}`));
-    child.on('close', (code, signal) => this.lost(child, `exited (${signal ?? code})`));
+    // The proxy may exit without closing us (process.exit, a crash): kill nft with it, so no
+    // orphan keeps the network namespace's devices alive after the proxy is gone.
+    const killOnExit = (): void => {
+      child.kill('SIGKILL');
+    };
+    process.once('exit', killOnExit);
+    child.on('close', (code, signal) => {
+      process.removeListener('exit', killOnExit);
+      this.lost(child, `exited (${signal ?? code})`);
+    });
     return child;
   }
 
