@@ -53,6 +53,35 @@ const NODEPORT_IPS_SET = 'nodeport-ips';
 /** Elements per `add element` command in full plans (one command per map would be a huge line). */
 const ELEMENT_CHUNK = 1000;
 
+/**
+ * Builds `<prefix> { e1, e2, … }` commands of at most ELEMENT_CHUNK elements from text pieces,
+ * joined once per command (no intermediate string per element: 10^5 of them in a full plan).
+ */
+class ElementChunks {
+  private parts: string[];
+  private n = 0;
+  constructor(
+    private readonly prefix: string,
+    private readonly out: (line: string, elements: number) => void,
+  ) {
+    this.parts = [prefix, ' { '];
+  }
+  /** Starts the next element; push its pieces onto the returned array. */
+  next(): string[] {
+    if (this.n === ELEMENT_CHUNK) this.flush();
+    if (this.n > 0) this.parts.push(', ');
+    this.n++;
+    return this.parts;
+  }
+  flush(): void {
+    if (this.n === 0) return;
+    this.parts.push(' }');
+    this.out(this.parts.join(''), this.n);
+    this.parts = [this.prefix, ' { '];
+    this.n = 0;
+  }
+}
+
 export interface PlanOptions {
   readonly tableName?: string;
   /** Force a full plan even when `prev` could be diffed. */
@@ -223,53 +252,26 @@ class Script {
    * command: no intermediate string per element (10^5 of them in a 10k-service full plan).
    */
   private slotElements(prefix: string, blocks: readonly SlotBlock[]): void {
-    const parts: string[] = [prefix, ' { '];
-    let n = 0;
-    for (const b of blocks) {
-      const { base, slots } = b;
+    const w = new ElementChunks(prefix, (line, n) => this.raw(line, n));
+    for (const { base, slots } of blocks) {
       for (let i = 0; i < slots.length; i++) {
-        if (n === ELEMENT_CHUNK) {
-          parts.push(' }');
-          this.raw(parts.join(''), n);
-          parts.length = 0;
-          parts.push(prefix, ' { ');
-          n = 0;
-        }
         const ep = slots[i]!;
-        if (n > 0) parts.push(', ');
-        parts.push(String(base + i), ' : ', ep.ip, ' . ', String(ep.port));
-        n++;
+        w.next().push(String(base + i), ' : ', ep.ip, ' . ', String(ep.port));
       }
     }
-    if (n > 0) {
-      parts.push(' }');
-      this.raw(parts.join(''), n);
-    }
+    w.flush();
   }
   /** `add element … { prefix . i : ip . port, … }` for entries, pieces joined once per command. */
   private entryElements(prefix: string, entries: readonly Entry[]): void {
-    const parts: string[] = [prefix, ' { '];
-    let n = 0;
+    const w = new ElementChunks(prefix, (line, n) => this.raw(line, n));
     for (const e of entries) {
       const slots = e.slots;
       for (let i = 0; i < slots.length; i++) {
-        if (n === ELEMENT_CHUNK) {
-          parts.push(' }');
-          this.raw(parts.join(''), n);
-          parts.length = 0;
-          parts.push(prefix, ' { ');
-          n = 0;
-        }
         const ep = slots[i]!;
-        if (n > 0) parts.push(', ');
-        parts.push(e.prefix, ' . ', String(i), ' : ', ep.ip, ' . ', String(ep.port));
-        n++;
+        w.next().push(e.prefix, ' . ', String(i), ' : ', ep.ip, ' . ', String(ep.port));
       }
     }
-    if (n > 0) {
-      parts.push(' }');
-      this.raw(parts.join(''), n);
-    }
+    w.flush();
   }
   /** `add element … { ip . ip, … }` (the hairpin set), pieces joined once per command. */
   private pairElements(prefix: string, ips: readonly string[]): void {
