@@ -10,14 +10,12 @@
 import { readFileSync } from 'node:fs';
 import { createIptablesDataplane } from '../src/dataplane/iptables/index.js';
 import { createNftablesDataplane } from '../src/dataplane/nftables/index.js';
-import type { SyncOptions, SyncResult } from '../src/dataplane/types.js';
 import { configureLogging } from '../src/log/logger.js';
-import { ServiceModel } from '../src/model/tracker.js';
-import type { ProxyState } from '../src/model/types.js';
 import { BoundedFrequencyRunner } from '../src/proxy/runner.js';
 import { createUpstreamNftBaseline } from './baselines/upstream-nft.js';
-import { BUILD_CTX, DATAPLANE_CONFIG, POD_CIDR, range, serviceObject, sliceObject } from './fixtures.js';
+import { BUILD_CTX, DATAPLANE_CONFIG, POD_CIDR, range, sliceObject } from './fixtures.js';
 import { MODES, type Mode } from './modes.js';
+import { emit, loadAndFullSync, now, type Syncer } from './worker-phases.js';
 
 export interface WorkerJob {
   readonly mode: Mode;
@@ -28,10 +26,6 @@ export interface WorkerJob {
   /** Stop the incremental phase early after this long (ms), keeping the samples so far. */
   readonly incrementalBudgetMs: number;
   readonly churn?: { readonly ratePerSec: number; readonly seconds: number; readonly minSyncMs: number };
-}
-
-interface Syncer {
-  sync(state: ProxyState, o: SyncOptions): Promise<SyncResult>;
 }
 
 function makeSyncer(mode: Mode): Syncer {
@@ -50,8 +44,6 @@ function makeSyncer(mode: Mode): Syncer {
   }
 }
 
-const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
-const now = (): number => performance.now();
 
 /** CPU of this process and of its reaped children (the kernel tools), ms. */
 function cpuMillis(): { self: number; children: number } {
@@ -68,21 +60,7 @@ async function main(job: WorkerJob): Promise<void> {
   const N = job.services;
   const E = job.endpoints;
 
-  emit({ phase: 'model-start' });
-  const model = new ServiceModel({ nodeName: 'bench-node', onInvalid: (k, key, why) => emit({ phase: 'invalid', k, key, why }) });
-  let t = now();
-  for (let i = 0; i < N; i++) model.onEvent('Service', 'ADDED', serviceObject(i));
-  for (let i = 0; i < N; i++) model.onEvent('EndpointSlice', 'ADDED', sliceObject(i, range(E)));
-  const ingestMs = now() - t;
-  t = now();
-  const first = model.build('IPv4', BUILD_CTX);
-  emit({ phase: 'model', ingestMs, buildMs: now() - t, servicePorts: first.state.services.size });
-
-  const dp = makeSyncer(job.mode);
-  emit({ phase: 'full-start' });
-  t = now();
-  const r = await dp.sync(first.state, { full: true });
-  emit({ phase: 'full', wallMs: now() - t, toolMs: r.toolMillis, operations: r.operations });
+  const { model, dp } = await loadAndFullSync(N, E, () => makeSyncer(job.mode));
 
   // Incremental: pairs of (remove the last endpoint, add it back) on services spread over the
   // range. Remove-first keeps the total at N*E-1 / N*E endpoints, so N=100 x 10 never crosses

@@ -14,8 +14,8 @@ import { createIpvsDataplane } from '../../src/dataplane/ipvs/index.js';
 import { createNftablesDataplane } from '../../src/dataplane/nftables/index.js';
 import type { Dataplane } from '../../src/dataplane/types.js';
 import { configureLogging } from '../../src/log/logger.js';
-import { ServiceModel } from '../../src/model/tracker.js';
-import { BUILD_CTX, DATAPLANE_CONFIG, range, serviceObject, sliceObject } from '../fixtures.js';
+import { BUILD_CTX, DATAPLANE_CONFIG, range, sliceObject } from '../fixtures.js';
+import { emit, loadAndFullSync, now } from '../worker-phases.js';
 
 export const GUEST_MODES = ['ipvs', 'nftables', 'iptables-legacy', 'iptables-nft'] as const;
 export type GuestMode = (typeof GUEST_MODES)[number];
@@ -44,8 +44,6 @@ function makeDataplane(mode: GuestMode): Dataplane {
   }
 }
 
-const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
-const now = (): number => performance.now();
 
 async function main(job: GuestJob): Promise<void> {
   configureLogging({ sink: () => undefined });
@@ -53,21 +51,7 @@ async function main(job: GuestJob): Promise<void> {
   const N = job.services;
   const E = job.endpoints;
 
-  emit({ phase: 'model-start' });
-  const model = new ServiceModel({ nodeName: 'bench-node', onInvalid: (k, key, why) => emit({ phase: 'invalid', k, key, why }) });
-  let t = now();
-  for (let i = 0; i < N; i++) model.onEvent('Service', 'ADDED', serviceObject(i));
-  for (let i = 0; i < N; i++) model.onEvent('EndpointSlice', 'ADDED', sliceObject(i, range(E)));
-  const ingestMs = now() - t;
-  t = now();
-  const first = model.build('IPv4', BUILD_CTX);
-  emit({ phase: 'model', ingestMs, buildMs: now() - t, servicePorts: first.state.services.size });
-
-  const dp = makeDataplane(job.mode);
-  emit({ phase: 'full-start' });
-  t = now();
-  const r = await dp.sync(first.state, { full: true });
-  emit({ phase: 'full', wallMs: now() - t, toolMs: r.toolMillis, operations: r.operations });
+  const { model, dp } = await loadAndFullSync(N, E, () => makeDataplane(job.mode));
 
   // Pairs of (remove the last endpoint, add it back) on services spread over the range, never
   // the last-created service (the connection test's target), so an even number of changes
