@@ -158,4 +158,5 @@ rl.on('line', (line) => {
   );
 });
 rl.on('close', () => process.exit(0));
-process.stdout.write(JSON.stringify({ ready: true }) + '\n');
+// id 0 is the readiness line of the JSON-lines protocol (test/support/rpc-child.ts).
+process.stdout.write(JSON.stringify({ id: 0, ok: true, result: 'ready' }) + '\n');

@@ -5,13 +5,12 @@
 //
 // One agent process per namespace (test/ipvs/agent.ts) does the work there.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as readline from 'node:readline';
 import { run } from '../../src/util/exec.js';
+import { RpcChild } from '../support/rpc-child.js';
 
 export const NODE_IP = '198.18.10.1';
 export const CLIENT_IP = '198.18.10.2';
@@ -27,54 +26,21 @@ export function skipReason(): string | null {
   return null;
 }
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
-
-export class Agent {
-  private nextId = 1;
-  private readonly waiting = new Map<number, Pending>();
-  private readonly ready: Promise<void>;
-  stderr = '';
-
-  constructor(readonly ns: string, readonly proc: ChildProcess) {
-    let markReady: () => void = () => undefined;
-    let fail: (e: Error) => void = () => undefined;
-    this.ready = new Promise((res, rej) => {
-      markReady = res;
-      fail = rej;
-    });
-    proc.stderr!.on('data', (b: Buffer) => {
-      this.stderr += b.toString();
-      if (this.stderr.length > 20000) this.stderr = this.stderr.slice(-10000);
-    });
-    proc.on('exit', (code) => {
-      const e = new Error(`agent in ${ns} exited ${code}: ${this.stderr.slice(-2000)}`);
-      fail(e);
-      for (const p of this.waiting.values()) p.reject(e);
-      this.waiting.clear();
-    });
-    readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = JSON.parse(line) as { ready?: boolean; id?: number; ok?: boolean; result?: unknown; error?: string };
-      if (m.ready) return markReady();
-      const p = this.waiting.get(m.id!);
-      if (!p) return;
-      this.waiting.delete(m.id!);
-      if (m.ok) p.resolve(m.result);
-      else p.reject(new Error(`${ns}: ${m.error}`));
-    });
+/** One agent process in a namespace (JSON-lines RPC, test/support/rpc-child.ts). */
+export class Agent extends RpcChild {
+  constructor(readonly ns: string, agentJs: string) {
+    super(`agent ${ns}`, ['ip', 'netns', 'exec', ns, process.execPath, agentJs]);
   }
 
-  async call<T = unknown>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-    await this.ready;
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.proc.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n');
-    });
+  /** Waits for the agent first; generous limits, since under TCG a sync can take minutes. */
+  override async call<T = unknown>(op: string, args: Record<string, unknown> = {}, timeoutMs = 600_000): Promise<T> {
+    await this.whenReady(600_000);
+    return super.call<T>(op, args, timeoutMs);
   }
 
   stop(): void {
-    this.proc.stdin!.end();
-    setTimeout(() => this.proc.kill('SIGKILL'), 2000).unref();
+    this.child.stdin!.end();
+    setTimeout(() => this.kill(), 2000).unref();
   }
 }
 
@@ -102,8 +68,7 @@ export class Topology {
       await nsBatch(t.client, ['link set lo up', `addr add ${CLIENT_IP}/24 dev c0`, 'link set c0 up', `route add default via ${NODE_IP}`]);
       await nsBatch(t.pods, ['link set lo up', ...POD_IPS.map((ip) => `addr add ${ip}/24 dev p0`), 'link set p0 up', `route add default via ${NODE_POD_SIDE_IP}`]);
       const agentJs = join(dirname(fileURLToPath(import.meta.url)), 'agent.js');
-      const start = (ns: string): Agent =>
-        new Agent(ns, spawn('ip', ['netns', 'exec', ns, process.execPath, agentJs], { stdio: ['pipe', 'pipe', 'pipe'] }));
+      const start = (ns: string): Agent => new Agent(ns, agentJs);
       t.agents = { node: start(t.node), client: start(t.client), pods: start(t.pods) };
       return t;
     } catch (e) {
