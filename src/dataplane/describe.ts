@@ -43,6 +43,8 @@ export interface Implementation {
   readonly objects: readonly KernelObject[];
   /** Chains the packet traverses, in order, as a kernel trace names them (nftables, iptables). */
   readonly chains: readonly string[];
+  /** Per-endpoint chains, of which the packet traverses exactly one (the endpoint picked). */
+  readonly endpointChains?: readonly string[];
   /** IPVS: the virtual server key ("TCP/198.19.0.10:80"). */
   readonly virtualServer?: string;
 }

@@ -9,6 +9,7 @@
 
 import { DESCRIBERS } from '../dataplane/describers.js';
 import type { DecidedPath, Implementation, Via } from '../dataplane/describe.js';
+import { DUMMY_DEVICE } from '../dataplane/ipvs/names.js';
 import { chooseEndpoints, nodePortIPs } from '../dataplane/ipvs/planner.js';
 import { cidrContains, joinHostPort, parseIPSloppy } from '../model/ip.js';
 import { categorizeEndpoints, endpointKey, LABEL_TOPOLOGY_ZONE, topologyModeFromHints } from '../model/topology.js';
@@ -97,10 +98,15 @@ function normalise(ip: string, what: string): { text: string; family: IPFamily }
   return { text: p.text, family: p.family };
 }
 
+/** The node's own addresses (IPVS: not the service addresses on kube-ipvs0, as upstream GetAllLocalAddressesExcept). */
+function nodeIPsOf(mode: ProxyMode, fv: FamilyView): string[] {
+  return fv.snap.localAddresses.filter((a) => !a.loopback && !(mode === 'ipvs' && a.iface === DUMMY_DEVICE)).map((a) => a.ip);
+}
+
 /** Whether the mode sends NodePort traffic for `dst` (a node address) into the service rules. */
 function isNodePortAddress(mode: ProxyMode, fv: FamilyView, dst: string): boolean {
   const s = fv.snap;
-  const local = s.localAddresses.filter((a) => !a.loopback).map((a) => a.ip);
+  const local = nodeIPsOf(mode, fv);
   const loopback = dst === '::1' || dst.startsWith('127.');
   if (mode === 'ipvs') return nodePortIPs(fv.state, local).includes(dst);
   if (loopback) {
@@ -326,7 +332,7 @@ export function explain(snapshot: DebugSnapshot, packet: Packet, opts: ExplainOp
   const excluded = exclusions(sp, chosen, set, topologyMode, nodeName, zone, strays);
 
   const path: DecidedPath = { sp, via, dst: dst.text, port: packet.port, policy: pathPolicy, outcome, ...(cause ? { cause } : {}), endpoints: chosen };
-  const localIPs = fsnap.localAddresses.filter((a) => !a.loopback).map((a) => a.ip);
+  const localIPs = nodeIPsOf(mode, fv);
   const implementation = opts.noImplementation ? null : DESCRIBERS[mode].describe(path, { state: fv.state, config: fsnap.config, localIPs });
   return {
     ...base,

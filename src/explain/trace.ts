@@ -291,6 +291,8 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
   if (session && probeX.implementation && probeX.implementation.chains.length > 0 && outcome !== 'unknown') {
     const missing = probeX.implementation.chains.filter((c) => !t.chains.includes(c));
     if (missing.length > 0) dis.push(`the trace did not pass chain(s) ${missing.join(', ')}`);
+    const eps = probeX.implementation.endpointChains ?? [];
+    if (outcome === 'forward' && eps.length > 0 && !eps.some((c) => t.chains.includes(c))) dis.push(`the trace passed none of the endpoint chains ${eps.join(', ')}`);
   }
   if (dis.length > 0) agrees = false;
   return {

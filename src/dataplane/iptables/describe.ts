@@ -35,12 +35,13 @@ export const describeIptables: Describer = (path) => {
     add('nat', n.ext);
   }
   add('nat', path.policy === 'local' ? n.svl : n.svc);
+  const endpointChains: string[] = [];
   for (const ep of path.endpoints) {
     const sep = endpointChainName(sp.spn, sp.protocol, joinHostPort(ep.ip, ep.port));
-    chains.push(sep);
+    endpointChains.push(sep);
     objects.push({ kind: 'chain', name: `nat ${sep}`, detail: `DNAT --to-destination ${joinHostPort(ep.ip, ep.port)}` });
   }
-  return { mode: 'iptables', objects, chains };
+  return { mode: 'iptables', objects, chains, endpointChains };
 };
 
 /** The lines of iptables-save output that belong to us: KUBE-* chains, their rules, and jumps to them. */

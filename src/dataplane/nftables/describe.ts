@@ -63,11 +63,18 @@ export const describeNftables: Describer = (path, input) => {
     if (path.policy === 'local') addChain(names.local);
     else if (rec.chains.has(names.service)) addChain(names.service);
   }
-  if (sp.affinityTimeoutSeconds > 0) for (const ep of path.endpoints) addChain(endpointChainName(sp, ep));
+  const endpointChains: string[] = [];
+  if (sp.affinityTimeoutSeconds > 0) {
+    for (const ep of path.endpoints) {
+      const name = endpointChainName(sp, ep);
+      endpointChains.push(name);
+      objects.push({ kind: 'chain', name, detail: (rec.chains.get(name) ?? []).join(' ; ') });
+    }
+  }
   const ownEntry = (prefix: string): boolean => (path.via === 'NodePort' ? prefix === String(sp.nodePort) : prefix === `${path.dst} . ${sp.port}`);
   for (const en of rec.entries.filter((x) => ownEntry(x.prefix))) objects.push({ kind: 'map', name: `@${en.map}`, detail: `${en.prefix} . 0..${en.slots.length - 1} -> endpoints` });
   for (const m of rec.endpointMaps) objects.push({ kind: 'map', name: `@${m.replace(/-\d+$/, '-*')}`, detail: 'this port\'s block of endpoint slots' });
-  return { mode: 'nftables', objects, chains };
+  return { mode: 'nftables', objects, chains, ...(endpointChains.length ? { endpointChains } : {}) };
 };
 
 export const listNftablesRules: RulesLister = async (family) => {
