@@ -258,6 +258,15 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     return renderIpvsText(planIpvs(state, this.cfg));
   }
 
+  async renderLive(state: ProxyState): Promise<string> {
+    // The same local addresses doSync reads, so the plan is the one a sync would apply.
+    let localIPs: string[] | undefined;
+    if (state.nodePortAddresses.matchAll && needsLocalAddresses(state)) {
+      localIPs = parseLocalAddresses((await this.run('ip', ['-j', 'addr', 'show'])).stdout, this.family, DUMMY_DEVICE);
+    }
+    return renderIpvsText(planIpvs(state, this.cfg, localIPs));
+  }
+
   cleanup(): Promise<void> {
     return this.serial(() => this.doCleanup());
   }
