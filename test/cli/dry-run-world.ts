@@ -50,17 +50,18 @@ export class DryRunWorld {
     return ['--manifests', this.dir, '--proxy-mode', this.mode, '--hostname-override', 'node-a', ...extra];
   }
 
-  /** Run the proxy until `programmed()` holds, then stop it: its rules stay in the kernel. */
-  async programOnce(programmed: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  /** Run the proxy until `programmed()` holds, then stop it: its rules stay in the kernel. Returns its log. */
+  async programOnce(programmed: () => Promise<boolean>, timeoutMs = 60_000): Promise<string> {
     const child = startProxy(this.args(['--metrics-bind-address', '127.0.0.1:10249', '--healthz-bind-address', '127.0.0.1:10256']), { prefix: ['ip', 'netns', 'exec', this.ns] });
     const done = collect(child, timeoutMs + 30_000);
     try {
       await eventually(async () => (await programmed().catch(() => false)) || undefined, 'the proxy programmed the service', timeoutMs);
     } finally {
       child.kill('SIGTERM');
-      const r = await done;
-      if (r.code !== 0 && r.signal === null) throw new Error(`proxy exited ${r.code}: ${r.stderr.slice(-2000)}`);
     }
+    const r = await done;
+    if (r.code !== 0 && r.signal === null) throw new Error(`proxy exited ${r.code}: ${r.stderr.slice(-2000)}`);
+    return r.stderr;
   }
 
   dryRun(timeoutMs = 120_000): Promise<RunResult> {

@@ -10,9 +10,17 @@ const isRoot = process.getuid?.() === 0;
 
 describe('--dry-run, nftables', { skip: !isRoot && 'needs root (network namespaces)' }, () => {
   let w: DryRunWorld;
+  let proxyLog = '';
   before(async () => {
     w = await DryRunWorld.create('nftables');
-    await w.programOnce(async () => (await w.sh('nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips'])).includes(VIP));
+    proxyLog = await w.programOnce(async () => (await w.sh('nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips'])).includes(VIP));
+  });
+
+  test('the proxy logged its first sync per family at the default verbosity, with duration and counts', () => {
+    const first = proxyLog.split('\n').filter((l) => l.includes('"First sync of rules done"'));
+    assert.equal(first.length, 2, proxyLog);
+    assert.ok(first.every((l) => l.startsWith('I') && /durationMs=\d+ /.test(l)), first.join('\n'));
+    assert.ok(first.some((l) => /ipFamily="IPv4".*servicePorts=1 endpoints=2/.test(l)), first.join('\n'));
   });
   after(async () => {
     if (w) await w.close();
