@@ -6,6 +6,7 @@ import { DEFAULT_TABLE } from '../dataplane/nftables/planner.js';
 import { JUMP_RULES, jumpRestoreSpec } from '../dataplane/iptables/chains.js';
 import { detectBackend, toolName, WAIT, type Backend } from '../dataplane/iptables/tools.js';
 import { DUMMY_DEVICE } from '../dataplane/ipvs/names.js';
+import { insertJumps } from '../dataplane/ipvs/index.js';
 import { missingJumps, parseIpAddrJson } from '../dataplane/ipvs/parse.js';
 import type { IPFamily, ProxyMode } from '../model/types.js';
 import { run } from '../util/exec.js';
@@ -16,18 +17,6 @@ import { nftCanonical } from './nftables.js';
 import type { ToolRunner } from './scratch.js';
 
 export const liveRunner: ToolRunner = (command, args, opts) => run(command, args, opts);
-
-/** Lines inserted before each table's COMMIT of an iptables-restore text. */
-export function insertBeforeCommit(text: string, lines: readonly { table: string; line: string }[]): string {
-  const out: string[] = [];
-  let table = '';
-  for (const l of text.split('\n')) {
-    if (l.startsWith('*')) table = l.slice(1).trim();
-    if (l === 'COMMIT') for (const j of lines) if (j.table === table) out.push(j.line);
-    out.push(l);
-  }
-  return out.join('\n');
-}
 
 export interface ModeIO {
   /** Read the family's ruleset through `runner` (the live namespace) as canonical groups. */
@@ -71,7 +60,7 @@ function iptablesIO(family: IPFamily, backend: Backend): ModeIO {
     async desired(scratch, rendered) {
       // The sync also ensures the jumps from the built-in chains (chains.ts JUMP_RULES).
       const jumps = JUMP_RULES.map((j) => ({ table: j.table, line: `-A ${j.src} ${jumpRestoreSpec(j)}` }));
-      await scratch(toolName('iptables-restore', family, backend), [...WAIT, '--noflush'], { input: insertBeforeCommit(rendered, jumps), timeoutMs: 300_000 });
+      await scratch(toolName('iptables-restore', family, backend), [...WAIT, '--noflush'], { input: insertJumps(rendered, jumps), timeoutMs: 300_000 });
       return this.read(scratch);
     },
     owned: (key) => isServiceChainKey(key) || /^(nat|filter) chain [A-Z]+$/.test(key),
@@ -97,7 +86,7 @@ function ipvsIO(family: IPFamily, excludeCIDRs: readonly string[]): ModeIO {
       // Virtual servers, sets and addresses are already in the tools' format; only the iptables
       // part needs the round trip (its set matches need the sets to exist there).
       await scratch('ipset', ['restore', '-exist'], { input: parts.ipset + '\n' });
-      await scratch(restore, [...WAIT, '--noflush'], { input: insertBeforeCommit(parts.iptables, missingJumps('')) });
+      await scratch(restore, [...WAIT, '--noflush'], { input: insertJumps(parts.iptables, missingJumps('')) });
       const ipt = iptablesCanonical(await iptablesSave(scratch, save));
       return new Map([...ipvsCanonical({ ipvsadm: parts.ipvsadm, ipset: parts.ipset, addresses: parts.addresses }, family, excludeCIDRs), ...ipt]);
     },

@@ -6,7 +6,7 @@ import { diffCanonical, formatDiff, restrictToOwned, countChanges, type Group } 
 import { iptablesCanonical } from '../../src/dryrun/iptables.js';
 import { ipvsCanonical, splitIpvsRender } from '../../src/dryrun/ipvs.js';
 import { nftCanonical } from '../../src/dryrun/nftables.js';
-import { insertBeforeCommit } from '../../src/dryrun/kernel.js';
+import { insertJumps } from '../../src/dataplane/ipvs/index.js';
 
 const g = (items: string[], ordered = true, header = ''): Group => ({ header, items, ordered });
 
@@ -151,6 +151,6 @@ test('ipvs: virtual servers with real servers, our sets, kube-ipvs0; excluded CI
   assert.deepEqual(c.get('addresses kube-ipvs0')?.items, ['198.19.0.10']);
 });
 
-test('insertBeforeCommit: lines go into their own table only', () => {
-  assert.equal(insertBeforeCommit('*nat\n-A X\nCOMMIT\n*filter\nCOMMIT\n', [{ table: 'filter', line: '-A INPUT -j Y' }]), '*nat\n-A X\nCOMMIT\n*filter\n-A INPUT -j Y\nCOMMIT\n');
+test('insertJumps: lines go into their own table only', () => {
+  assert.equal(insertJumps('*nat\n-A X\nCOMMIT\n*filter\nCOMMIT\n', [{ table: 'filter', line: '-A INPUT -j Y' }]), '*nat\n-A X\nCOMMIT\n*filter\n-A INPUT -j Y\nCOMMIT\n');
 });

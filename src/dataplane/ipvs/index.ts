@@ -308,7 +308,8 @@ class IpvsDataplane implements IpvsDataplaneHandle {
 }
 
 /** Insert the missing jump lines just before each table's COMMIT. */
-function insertJumps(text: string, jumps: readonly { table: 'nat' | 'filter'; line: string }[]): string {
+/** `lines` inserted before the COMMIT of their table in an iptables-restore text (also used by --dry-run). */
+export function insertJumps(text: string, jumps: readonly { table: string; line: string }[]): string {
   const lines = text.split('\n');
   const out: string[] = [];
   let table = '';
