@@ -12,6 +12,8 @@ import type { ProxyHealth } from '../health/proxy-health.js';
 import type { ServiceHealthServer } from '../health/service-health.js';
 import { createLogger } from '../log/logger.js';
 import { metrics } from '../metrics/metrics.js';
+import { ServiceLatencyTracker, serviceOfEvent } from '../metrics/service-latency.js';
+import { joinHostPort } from '../model/ip.js';
 import type { DataplaneConfig, Endpoint, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
 import {
   listLocalAddresses,
@@ -29,7 +31,7 @@ const log = createLogger('proxier');
 
 /** What the proxier needs from the model (src/model/tracker.ts ServiceModel). */
 export interface ServiceModelLike {
-  onEvent(kind: ObjectKind, type: EventType, object: unknown): boolean;
+  onEvent(kind: ObjectKind, type: EventType, object: unknown, origin?: string): boolean;
   node(): unknown | null;
   build(
     family: IPFamily,
@@ -127,6 +129,13 @@ export function buildDataplaneConfig(o: ProxyOptions, family: IPFamily, node: un
   };
 }
 
+/** Counts for the first-sync log line. */
+function stateCounts(state: ProxyState): { servicePorts: number; endpoints: number } {
+  let endpoints = 0;
+  for (const sp of state.services.values()) endpoints += sp.clusterEndpoints.length;
+  return { servicePorts: state.services.size, endpoints };
+}
+
 export class Proxier implements SourceHandler {
   private readonly families = new Map<IPFamily, FamilyState>();
   private readonly synced = new Set<ObjectKind>();
@@ -137,9 +146,14 @@ export class Proxier implements SourceHandler {
   private readonly startedAt = Date.now();
   private localCache: { at: number; addrs: Promise<LocalAddress[]> } | null = null;
   private readonly initWaiters: (() => void)[] = [];
+  /** --service-latency-top-n > 0: per-service event-to-kernel latency. */
+  private readonly latency: ServiceLatencyTracker | null;
+  /** Families whose first successful sync has been logged. */
+  private readonly firstSyncLogged = new Set<IPFamily>();
 
   constructor(private readonly deps: ProxierDeps) {
     const o = deps.options;
+    this.latency = (o.serviceLatencyTopN ?? 0) > 0 ? new ServiceLatencyTracker(o.serviceLatencyTopN, undefined, undefined, deps.families) : null;
     for (const family of deps.families ?? (['IPv4', 'IPv6'] as const)) {
       const runner = new BoundedFrequencyRunner(`sync-runner-${family}`, () => this.syncFamily(family), {
         minIntervalMs: o.minSyncPeriodMs,
@@ -185,10 +199,10 @@ export class Proxier implements SourceHandler {
 
   // ---- SourceHandler ----
 
-  onEvent(kind: ObjectKind, type: EventType, object: unknown): void {
+  onEvent(kind: ObjectKind, type: EventType, object: unknown, origin?: string): void {
     let changed = false;
     try {
-      changed = this.deps.model.onEvent(kind, type, object);
+      changed = this.deps.model.onEvent(kind, type, object, origin);
     } catch (e) {
       log.error('Model rejected event', { kind, type, err: e });
       return;
@@ -201,6 +215,10 @@ export class Proxier implements SourceHandler {
       if (changed) metrics.endpointChangesPending.set(++this.pendingEndpointChanges);
     } else if (kind === 'Node') {
       this.nodeSeen = true;
+    }
+    if (changed && this.latency) {
+      const svc = serviceOfEvent(kind, object);
+      if (svc !== null) this.latency.onEvent(svc);
     }
     if (changed && this.initializedFlag) this.requestSync();
   }
@@ -320,6 +338,7 @@ export class Proxier implements SourceHandler {
     const start = process.hrtime.bigint();
     const now = Date.now();
     const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(family);
+    const builtAt = Date.now();
     const dp = this.dataplaneFor(f, config);
     const { state, change } = this.deps.model.build(family, { nodeIPs, nodePortAddresses });
     this.pendingServiceChanges = 0;
@@ -365,6 +384,7 @@ export class Proxier implements SourceHandler {
       });
     } catch (e) {
       observe();
+      this.latency?.onFailed(family, change.changedKeys);
       f.needFull = true;
       // A failed sync leaves the wanted state unprogrammed: count it as pending for health.
       this.deps.health.queuedUpdate(family);
@@ -382,6 +402,11 @@ export class Proxier implements SourceHandler {
     f.appliedFull = resultFull;
     this.deps.health.updated(family);
     metrics.syncProxyRulesLastTimestamp.set({ ip_family: family }, Date.now() / 1000);
+    this.latency?.onSynced(family, change.changedKeys, builtAt);
+    if (!this.firstSyncLogged.has(family)) {
+      this.firstSyncLogged.add(family);
+      log.info('First sync of rules done', { ipFamily: family, mode: o.mode, durationMs: Math.round(Number(process.hrtime.bigint() - start) / 1e6), sinceStartMs: Date.now() - this.startedAt, ...stateCounts(state), full: resultFull });
+    }
     for (const t of f.pendingTriggerTimes.splice(0)) {
       if (t.getTime() >= this.startedAt) {
         metrics.networkProgrammingDuration.observe({ ip_family: family }, Math.max(0, Date.now() - t.getTime()) / 1000);
@@ -444,13 +469,15 @@ export class Proxier implements SourceHandler {
   // ---- --print-rules and the debug views ----
 
   /** The rules each family would program for the current model, from scratch (no kernel access). */
-  async renderRules(): Promise<{ family: IPFamily; text: string }[]> {
+  async renderRules(opts: { live?: boolean } = {}): Promise<{ family: IPFamily; text: string }[]> {
     const out: { family: IPFamily; text: string }[] = [];
     for (const f of this.families.values()) {
       const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(f.family);
       // peek: rendering must not consume the changes the next real sync has to see.
       const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses }, { peek: true });
-      out.push({ family: f.family, text: this.deps.factory(config).render(state) });
+      const dp = this.deps.factory(config);
+      // live (--dry-run): what a sync would apply here and now, host reads included.
+      out.push({ family: f.family, text: opts.live && dp.renderLive ? await dp.renderLive(state) : dp.render(state) });
     }
     return out;
   }

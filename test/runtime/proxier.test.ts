@@ -226,3 +226,33 @@ test('LoadBalancer eTP=Local services get a health check port reporting local en
     await shs.close();
   }
 });
+
+test('--service-latency-top-n: changes are observed per service on /metrics; off by default', async () => {
+  const { registry } = await import('../../src/metrics/metrics.js');
+  const { SERVICE_LATENCY_METRIC } = await import('../../src/metrics/service-latency.js');
+  const before = registry.getSingleMetric(SERVICE_LATENCY_METRIC);
+  const off = setup(await options());
+  off.proxier.start();
+  await off.proxier.stop();
+  if (!before) assert.equal(registry.getSingleMetric(SERVICE_LATENCY_METRIC), undefined, 'not registered unless asked for');
+
+  const { proxier, calls } = setup(await options(['--service-latency-top-n=1']));
+  proxier.start();
+  try {
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    await eventually(async () => calls.length >= 1, 'first sync');
+    proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'lat-a', clusterIP: '198.19.0.70', port: 80 }));
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('lat-a', 8080, [{ ip: '198.18.100.2' }]));
+    proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'lat-b', clusterIP: '198.19.0.71', port: 80 }));
+    await eventually(async () => calls.some((c) => c.state.services.has('default/lat-b:p/TCP')), 'synced');
+    const text = await registry.metrics();
+    const counts = [...text.matchAll(new RegExp(`^${SERVICE_LATENCY_METRIC}_count\\{service="([^"]+)"\\} (\\d+)$`, 'gm'))].map((m) => `${m[1]}=${m[2]}`);
+    // N = 1: the first service programmed takes the slot, the other goes to (other); one observation each.
+    assert.equal(counts.length, 2, text);
+    assert.ok(counts.includes('(other)=1'), counts.join(' '));
+    assert.ok(counts.includes('default/lat-a=1') || counts.includes('default/lat-b=1'), counts.join(' '));
+  } finally {
+    await proxier.stop();
+  }
+});
