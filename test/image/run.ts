@@ -227,6 +227,9 @@ async function main(): Promise<number> {
         hashsize: await fsp.readFile('/sys/module/nf_conntrack/parameters/hashsize', 'utf8').catch(() => 'absent'),
       };
       assert(JSON.stringify(now) === JSON.stringify(host), `changed: ${JSON.stringify(host)} -> ${JSON.stringify(now)}`);
+      // The host's values may already exceed the ConfigMap's, so the decision itself is checked too:
+      // PID 1 in the container is the proxy, yet it must know it is not in the host's namespace.
+      assert(log.includes('Not in the initial network namespace'), `the proxy did not detect its namespace:\n${log.slice(-2000)}`);
     });
 
     await check('SIGTERM (podman stop): the container exits 0 and leaves its rules, as upstream', async () => {
