@@ -16,15 +16,16 @@ COPY package.json package-lock.json ./
 
 # Production dependencies in a stage of their own (npm 9's `npm prune --omit=dev` removed nothing).
 # The optional build secret `npm-ca` is a CA bundle for npm behind a TLS-intercepting proxy; as a
-# secret it is never written into a layer. No install scripts run: every production dependency is
+# secret it is never written into a layer. npm's download cache is a cache mount (kept by the
+# builder between builds, never in a layer). No install scripts run: every production dependency is
 # plain JavaScript.
 FROM build-base AS deps
-RUN --mount=type=secret,id=npm-ca \
+RUN --mount=type=secret,id=npm-ca --mount=type=cache,target=/root/.npm \
     if [ -f /run/secrets/npm-ca ]; then export npm_config_cafile=/run/secrets/npm-ca; fi; \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 
 FROM build-base AS build
-RUN --mount=type=secret,id=npm-ca \
+RUN --mount=type=secret,id=npm-ca --mount=type=cache,target=/root/.npm \
     if [ -f /run/secrets/npm-ca ]; then export npm_config_cafile=/run/secrets/npm-ca; fi; \
     npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY tsconfig.json ./

@@ -73,20 +73,25 @@ base() { # base NAME -> prints the local base image name (built or imported when
   if podman image exists "$ref"; then echo "$ref"; return; fi
   if [ ! -s "$tar" ]; then
     echo "image: mmdebstrap $suite ($name: $pkgs) -> $tar" >&2
-    rm -rf "$cache/$name-$suite-"*.tar "$cache/partial.tar"
+    rm -rf "$cache/$name-$suite-"*.tar "$cache/partial-$name.tar"
     # No mirror named: mmdebstrap uses Debian's default mirror plus $suite-updates and -security.
     # The output name must end in .tar: mmdebstrap picks the format from it.
-    mmdebstrap --quiet "${mmopts[@]}" --include="$pkgs" "$suite" "$cache/partial.tar" >&2 \
+    mmdebstrap --quiet "${mmopts[@]}" --include="$pkgs" "$suite" "$cache/partial-$name.tar" >&2 \
       || die "mmdebstrap failed: the image needs Debian's package mirrors (see the messages above)"
-    mv "$cache/partial.tar" "$tar"
+    mv "$cache/partial-$name.tar" "$tar"
   fi
   podman import --quiet "$tar" "$ref" >/dev/null
   echo "$ref"
 }
 
 t0=$(date +%s)
-build_base=$(base build)
-runtime_base=$(base runtime)
+# Both bases at once: each mmdebstrap is mostly one dpkg process and downloads, so two overlap well.
+base build >"$cache/.ref-build" & pb=$!
+base runtime >"$cache/.ref-runtime" & pr=$!
+wait "$pb" || die "the build base could not be made"
+wait "$pr" || die "the runtime base could not be made"
+build_base=$(cat "$cache/.ref-build")
+runtime_base=$(cat "$cache/.ref-runtime")
 t1=$(date +%s)
 
 # The npm CA bundle (a TLS-intercepting proxy's CA on some machines) goes in as a build secret, never

@@ -175,7 +175,7 @@ test('the DaemonSet runs the image `make image` builds, with a memory request fr
     return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
   };
   // docs/deploy.md "Resources": RSS at 10k Services x 10 endpoints (API server source) peaks near
-  // 380 MB in iptables mode; the request covers it. No memory limit (an OOM-killed proxy stops
+  // 360 MB in iptables mode; the request covers it. No memory limit (an OOM-killed proxy stops
   // programming Services), as upstream.
   assert.ok(mi(c.resources.requests.memory) >= 384, c.resources.requests.memory);
   assert.equal(c.resources.limits?.memory, undefined);
