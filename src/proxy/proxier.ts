@@ -13,6 +13,7 @@ import type { ServiceHealthServer } from '../health/service-health.js';
 import { createLogger } from '../log/logger.js';
 import { metrics } from '../metrics/metrics.js';
 import { joinHostPort } from '../model/ip.js';
+import { ServiceCIDRTracker } from '../model/servicecidrs.js';
 import type { DataplaneConfig, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
 import {
   listLocalAddresses,
@@ -120,6 +121,8 @@ export class Proxier implements SourceHandler {
   private readonly startedAt = Date.now();
   private localCache: { at: number; addrs: Promise<LocalAddress[]> } | null = null;
   private readonly initWaiters: (() => void)[] = [];
+  /** ServiceCIDR ranges (nftables drops unallocated ClusterIPs in them); not part of the Service model. */
+  private readonly serviceCIDRs = new ServiceCIDRTracker();
 
   constructor(private readonly deps: ProxierDeps) {
     const o = deps.options;
@@ -169,6 +172,12 @@ export class Proxier implements SourceHandler {
   // ---- SourceHandler ----
 
   onEvent(kind: ObjectKind, type: EventType, object: unknown): void {
+    if (kind === 'ServiceCIDR') {
+      // Upstream applies a change at the next (full) sync; we sync at once, so a shrunk range stops
+      // dropping traffic now rather than up to an hour later.
+      if (this.serviceCIDRs.onEvent(type, object) && this.initializedFlag) this.requestSync();
+      return;
+    }
     let changed = false;
     try {
       changed = this.deps.model.onEvent(kind, type, object);
@@ -304,7 +313,7 @@ export class Proxier implements SourceHandler {
     const now = Date.now();
     const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(family);
     const dp = this.dataplaneFor(f, config);
-    const { state, change } = this.deps.model.build(family, { nodeIPs, nodePortAddresses });
+    const { state, change } = this.deps.model.build(family, { nodeIPs, nodePortAddresses, serviceCIDRs: this.serviceCIDRs.cidrs() });
     this.pendingServiceChanges = 0;
     this.pendingEndpointChanges = 0;
     metrics.serviceChangesPending.set(0);
@@ -432,7 +441,7 @@ export class Proxier implements SourceHandler {
     for (const f of this.families.values()) {
       const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(f.family);
       // peek: rendering must not consume the changes the next real sync has to see.
-      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses }, { peek: true });
+      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses, serviceCIDRs: this.serviceCIDRs.cidrs() }, { peek: true });
       out.push({ family: f.family, text: this.deps.factory(config).render(state) });
     }
     return out;
@@ -468,6 +477,7 @@ export class Proxier implements SourceHandler {
         consecutiveFailures: f.runner.failures,
         nodeIPs: s?.node.ips ?? [],
         nodePortAddresses: s ? (s.nodePortAddresses.matchAll ? 'all' : s.nodePortAddresses.ips) : null,
+        serviceCIDRs: s?.serviceCIDRs ?? [],
         services,
       };
     }

@@ -1,4 +1,4 @@
-// The API server Source: three reflectors (Services, EndpointSlices, this node's Node) with upstream
+// The API server Source: four reflectors (Services, EndpointSlices, this node's Node, ServiceCIDRs) with upstream
 // kube-proxy's selectors, on a KubeConfig loaded as upstream's clientcmd.BuildConfigFromFlags does:
 // --kubeconfig file if given, else in-cluster; --master overrides the server URL.
 
@@ -27,7 +27,7 @@ export interface ApiServerSourceOptions {
   readonly logger?: Logger;
 }
 
-const KINDS: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node'];
+const KINDS: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node', 'ServiceCIDR'];
 
 function withServer(kc: KubeConfig, server: string): KubeConfig {
   const current = kc.getCurrentCluster();

@@ -28,6 +28,16 @@ export const RESOURCES: readonly ResourceInfo[] = [
     shortNames: [],
     hasStatus: false,
   },
+  {
+    plural: 'servicecidrs',
+    singular: 'servicecidr',
+    kind: 'ServiceCIDR',
+    group: 'networking.k8s.io',
+    version: 'v1',
+    namespaced: false,
+    shortNames: [],
+    hasStatus: true,
+  },
   // Served so that kubectl can map the kinds of deploy/ (e.g. `kubectl create --dry-run=client -f deploy/`)
   // and store them; the proxy never reads these.
   { plural: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount', group: '', version: 'v1', namespaced: true, shortNames: ['sa'], hasStatus: false },

@@ -93,6 +93,7 @@ const COLUMNS: Record<string, Column[]> = {
     },
     AGE,
   ],
+  ServiceCIDR: [NAME, { name: 'CIDRs', type: 'string', cell: (o) => ((get(o, 'spec', 'cidrs') as string[] | undefined) ?? []).join(',') }, AGE],
   Namespace: [NAME, { name: 'Status', type: 'string', cell: (o) => String(get(o, 'status', 'phase') ?? 'Active') }, AGE],
 };
 
