@@ -352,6 +352,18 @@ export class Topology {
   }
 
   /** Run a command in a namespace (for ruleset dumps and debugging). */
+  /**
+   * Make `ip` (IPv4, in the Service range but no Service's) a plain routed address held by `pod` on its
+   * lo, routed to it by its node: traffic a proxy does not drop reaches the pod, so a test can tell a
+   * proxy's drop from the routing dead end every other unknown VIP meets. Redo after resetNodes().
+   */
+  async routeToPod(ip: string, podName: string): Promise<void> {
+    const p = this.pods.find((x) => x.name === podName);
+    if (!p) throw new Error(`unknown pod ${podName}`);
+    await this.ip(p.name, [`addr replace ${ip}/32 dev lo`]);
+    await this.ip(p.node, [`route replace ${ip}/32 dev veth-${p.name}`]);
+  }
+
   async exec(role: string, argv: string[], allowFailure = true): Promise<string> {
     const r = await run('ip', ['netns', 'exec', this.ns(role), ...argv], { allowFailure, timeoutMs: 30_000 });
     return r.stdout + r.stderr;

@@ -19,7 +19,7 @@ import {
   expectedSource,
   nodeObjects,
   resolveTarget,
-  serviceObjects,
+  scenarioObjects,
   servicePortCount,
   type Check,
   type Expect,
@@ -66,6 +66,7 @@ interface DebugFamily {
   generation?: number;
   lastSync?: string | null;
   services?: Record<string, unknown>;
+  serviceCIDRs?: string[];
 }
 interface DebugState {
   initialized?: boolean;
@@ -194,7 +195,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
         };
 
         const servicesView = async (): Promise<string> => {
-          const views = await Promise.all(nodes.map(async (n) => JSON.stringify(Object.values((await debugState(n))?.families ?? {}).map((f) => f.services ?? {}))));
+          const views = await Promise.all(nodes.map(async (n) => JSON.stringify(Object.values((await debugState(n))?.families ?? {}).map((f) => [f.services ?? {}, f.serviceCIDRs ?? []]))));
           return views.join('|');
         };
 
@@ -279,6 +280,12 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
 
         /** Every ServiceDef currently written for this group (for readiness after a restart). */
         const current = new Map<Scenario, readonly ServiceDef[]>();
+        /** Each scenario's current ServiceCIDR ranges (steps may replace them). */
+        const cidrs = new Map<Scenario, readonly string[] | undefined>();
+        const writeScenario = (s: Scenario, services: readonly ServiceDef[]): void => {
+          writeAtomic(fileOf(s), scenarioObjects(slug(s.name), services, cidrs.get(s)));
+          current.set(s, services);
+        };
 
         before(async () => {
           const t0 = Date.now();
@@ -292,9 +299,10 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
           for (const s of group.scenarios) {
             // A skipped scenario's objects stay out too: e.g. SCTP rules need kernel modules this host may lack.
             if (s.needs?.includes('sctp') && !hasSctp) continue;
-            writeAtomic(fileOf(s), s.services.flatMap(serviceObjects));
-            current.set(s, s.services);
+            cidrs.set(s, s.serviceCIDRs);
+            writeScenario(s, s.services);
             all.push(...s.services);
+            for (const r of s.routedToPod ?? []) await T().routeToPod(r.ip, r.pod);
           }
           startProxies();
           await waitReady(all);
@@ -351,8 +359,8 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
               it(`step: ${step.name} (${how})`, { skip: skipAll ?? false }, async () => {
                 if (step.proxy === 'stop') await stopProxies();
                 const before = step.proxy ? '' : await servicesView();
-                writeAtomic(fileOf(scenario), step.services.flatMap(serviceObjects));
-                current.set(scenario, step.services);
+                if (step.serviceCIDRs) cidrs.set(scenario, step.serviceCIDRs);
+                writeScenario(scenario, step.services);
                 if (step.proxy === 'start') {
                   startProxies();
                   await waitReady([...current.values()].flat());
@@ -386,7 +394,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
                   assert.ok(replies.every((r) => r.answeredBy === flow.before), `before the change expected only ${flow.before}, got ${replies.map((r) => r.answeredBy).join(',')}`);
                   for (const [i, stage] of flow.stages.entries()) {
                     const view = await servicesView();
-                    writeAtomic(fileOf(scenario), stage.change.flatMap(serviceObjects));
+                    writeScenario(scenario, stage.change);
                     await waitChange(view, servicesView);
                     const changedAt = Date.now();
                     const since = async (t: number): Promise<typeof replies> => (await agent.udpSessionRead(session)).filter((r) => r.t > t);

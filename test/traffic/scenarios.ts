@@ -99,6 +99,8 @@ export interface Step {
   readonly proxy?: 'stop' | 'start';
   readonly services: readonly ServiceDef[];
   readonly checks: readonly Check[];
+  /** Replaces the scenario's ServiceCIDR ranges (default: keep them). */
+  readonly serviceCIDRs?: readonly string[];
 }
 
 /**
@@ -121,6 +123,10 @@ export interface Scenario {
   readonly udpFlow?: UdpFlow;
   /** Kernel features this scenario needs; skipped loudly when missing. */
   readonly needs?: readonly 'sctp'[];
+  /** Ranges of one ServiceCIDR object (networking.k8s.io/v1) written with the scenario's Services. */
+  readonly serviceCIDRs?: readonly string[];
+  /** Addresses a pod holds and its node routes to it, outside any Service (Topology.routeToPod). */
+  readonly routedToPod?: readonly { readonly ip: string; readonly pod: string }[];
 }
 
 export interface Group {
@@ -192,6 +198,12 @@ const v6 = svc({ name: 'v6', type: 'NodePort', clusterIPs: ['2001:db8:19::10'], 
 const v6Local = svc({ name: 'v6-local', type: 'NodePort', clusterIPs: ['2001:db8:19::11'], ports: [http(30089)], endpoints: [{ pod: 'p1' }, remote('p4')], externalTrafficPolicy: 'Local' });
 const dual = svc({ name: 'dual', type: 'NodePort', clusterIPs: ['198.19.0.27', '2001:db8:19::27'], ports: [http(30090)], endpoints: eps('p2', 'p3') });
 const sctp = svc({ name: 'sctp', type: 'NodePort', clusterIPs: ['198.19.0.28'], ports: [{ name: 'sctp', protocol: 'SCTP', port: 80, targetPort: POD_PORT.sctp, nodePort: 30095 }], endpoints: eps('p1', 'p2') });
+
+const inCIDR = svc({ name: 'in-service-cidr', clusterIPs: ['198.19.0.30'], ports: [http()], endpoints: eps('p1') });
+// Not a Service, only a target: an address of the ServiceCIDR no Service holds, which p5 holds and the
+// node routes to it (routedToPod), so "not dropped" shows as p5 answering on its own port.
+const unallocated = svc({ name: 'unallocated', clusterIPs: ['198.19.0.250'], ports: [{ name: 'direct', protocol: 'TCP', port: POD_PORT.tcp }], endpoints: [] });
+const noServiceCIDRs = 'upstream uses ServiceCIDRs only in nftables mode; iptables and IPVS forward the packet like any other';
 
 const ipvsEtpFallback = 'upstream IPVS: eTP=Local with no local endpoints falls back to cluster endpoints (PR #97081) instead of dropping; the NodePort is not masqueraded, so the pod sees the client';
 const ipvsNoRealServer = 'IPVS: a virtual server with no real servers answers ICMP port unreachable (ip_vs_leave), so iTP=Local with no local endpoint is refused, not dropped';
@@ -395,6 +407,31 @@ export const defaultsGroup: Group = {
         { name: 'pod -> IPv6 ClusterIP, source kept', from: 'p1', target: cip(dual, 'IPv6'), expect: { answeredBy: ['p2', 'p3'], source: 'origin' } },
         { name: 'client -> IPv4 NodePort', from: 'client', target: np(dual, 'node', 'IPv4'), expect: { answeredBy: ['p2', 'p3'] } },
         { name: 'client -> IPv6 NodePort', from: 'client', target: np(dual, 'node', 'IPv6'), expect: { answeredBy: ['p2', 'p3'] } },
+      ],
+    },
+    {
+      name: 'ServiceCIDR: unallocated ClusterIPs of the range are dropped',
+      services: [inCIDR],
+      serviceCIDRs: ['198.19.0.0/24'],
+      routedToPod: [{ ip: '198.19.0.250', pod: 'p5' }],
+      checks: [
+        { name: 'client -> allocated ClusterIP in the range answers', from: 'client', target: cip(inCIDR), expect: { answeredBy: ['p1'] } },
+        {
+          name: 'client -> unallocated address in the range: dropped', from: 'client', target: cip(unallocated), expect: 'dropped',
+          modes: { iptables: { expect: { answeredBy: ['p5'] }, note: noServiceCIDRs }, ipvs: { expect: { answeredBy: ['p5'] }, note: noServiceCIDRs } },
+        },
+        {
+          name: 'pod -> unallocated address in the range: dropped', from: 'p2', target: cip(unallocated), expect: 'dropped',
+          modes: { iptables: { expect: { answeredBy: ['p5'] }, note: noServiceCIDRs }, ipvs: { expect: { answeredBy: ['p5'] }, note: noServiceCIDRs } },
+        },
+      ],
+      steps: [
+        {
+          name: 'ServiceCIDR deleted',
+          services: [inCIDR],
+          serviceCIDRs: [],
+          checks: [{ name: 'the unallocated address is no longer dropped: p5 answers', from: 'client', target: cip(unallocated), expect: { answeredBy: ['p5'] } }],
+        },
       ],
     },
     {
@@ -656,6 +693,13 @@ export function serviceObjects(s: ServiceDef): Record<string, unknown>[] {
     ports: s.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.targetPort ?? p.port })),
   }));
   return [service, ...slices];
+}
+
+/** A scenario manifests file's objects: its Services (+ slices) and, with ranges, one ServiceCIDR. */
+export function scenarioObjects(name: string, services: readonly ServiceDef[], serviceCIDRs?: readonly string[]): Record<string, unknown>[] {
+  const out = services.flatMap(serviceObjects);
+  if (serviceCIDRs?.length) out.push({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name }, spec: { cidrs: serviceCIDRs } });
+  return out;
 }
 
 /** Node objects so each proxy knows its node IPs (primary nodePortAddresses, health eligibility). */
