@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import type { BackoffOptions } from './backoff.js';
 import { selectorsFor } from './objects.js';
 import { Reflector } from './reflector.js';
-import { kubeConfigTransport, RateLimiter, type Transport } from './transport.js';
+import { kubeConfigTransport, RateLimiter, type KubeConfigTransport, type Transport } from './transport.js';
 import type { ObjectKind, Source, SourceHandler } from './types.js';
 
 export interface ApiServerSourceOptions {
@@ -72,6 +72,11 @@ export function loadKubeConfig(kubeconfig: string, master: string): KubeConfig {
   if (master && kubeconfig) kc = withServer(kc, master);
   if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${kubeconfig}: no current context/cluster`);
   return allowPlainHttp(kc);
+}
+
+/** The events sink of upstream's recorder (client.EventsV1()): the same kubeconfig and credentials. */
+export function apiServerEventSink(kubeconfig: string, master: string): KubeConfigTransport {
+  return kubeConfigTransport(loadKubeConfig(kubeconfig, master));
 }
 
 export function createApiServerSource(opts: ApiServerSourceOptions, transportOverride?: Transport): Source {
