@@ -92,6 +92,7 @@ function defaultTries(e: Expect): number {
   if (e === 'rejected' || e === 'dropped') return 3;
   if ('sticky' in e) return 20;
   if ('health' in e) return 1;
+  if ('affinityExpires' in e) return 6;
   return Math.min(60, Math.max(10, 10 * e.answeredBy.length));
 }
 
@@ -105,6 +106,7 @@ export function judge(attempts: readonly Attempt[], e: Expect, from: From, famil
     return attempts.every((a) => a.kind === 'timeout') ? null : `expected every attempt dropped (timeout), got ${got}`;
   }
   if ('health' in e) return 'health expectations are judged by judgeHealth';
+  if ('affinityExpires' in e) return 'affinity expiry is judged by runCheck';
   const answers = attempts.filter((a): a is Extract<Attempt, { kind: 'answer' }> => a.kind === 'answer');
   if (answers.length !== attempts.length) return `expected every attempt answered, got ${got}`;
   const allowed = 'sticky' in e ? e.sticky : e.answeredBy;
@@ -323,6 +325,24 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
             if (typeof expect === 'object' && 'health' in expect) {
               const r = await agent.http(`http://${target.host}:${target.port}/`, timeoutMs).catch((e: unknown) => String(e));
               failure = judgeHealth(r, expect);
+            } else if (typeof expect === 'object' && 'affinityExpires' in expect) {
+              const probe = (count: number): Promise<Attempt[]> =>
+                agent.probe({ proto: target.proto, host: target.host, port: target.port, count, concurrency: 1, timeoutMs });
+              const used = await probe(check.tries ?? defaultTries(expect));
+              failure = judge(used, { sticky: expect.affinityExpires }, check.from, target.family);
+              if (failure) failure = `while in use: ${failure}`;
+              else {
+                // One attempt after each idle period longer than the timeout: each is a fresh choice.
+                const later: Attempt[] = [];
+                for (let i = 0; i < (expect.rounds ?? 8); i++) {
+                  await sleep(expect.idleMs);
+                  later.push(...(await probe(1)));
+                }
+                const pods = new Set([...used, ...later].flatMap((a) => (a.kind === 'answer' ? [a.answeredBy] : [])));
+                const bad = later.some((a) => a.kind !== 'answer' || !expect.affinityExpires.includes(a.answeredBy));
+                if (bad) failure = `after idle periods expected answers from ${expect.affinityExpires.join(',')}, got ${summarize(later)}`;
+                else if (pods.size < 2) failure = `affinity never expired: one pod answered every attempt after ${expect.idleMs} ms idle periods: ${summarize(later)}`;
+              }
             } else {
               const positive = typeof expect === 'object';
               const tries = check.tries ?? defaultTries(expect);
