@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { summarize, type Attempt } from '../support/backend.js';
 import { startProxy } from '../support/proxy-process.js';
-import { ADDR, NODE_NAME, Topology, leakedNamespaces, sctpAvailable, type NodeName } from '../support/topology.js';
+import { ADDR, NODE_NAME, Topology, leakedNamespaces, sctpSupport, type NodeName } from '../support/topology.js';
 import {
   ALL_GROUPS,
   effectiveExpect,
@@ -150,9 +150,11 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
   const groups = (opts.groups ?? ALL_GROUPS)
     .map((g) => ({ ...g, scenarios: g.scenarios.filter((s) => !opts.filter || opts.filter(g, s)) }))
     .filter((g) => g.scenarios.length > 0);
-  const hasSctp = await sctpAvailable();
-  if (!hasSctp && groups.some((g) => g.scenarios.some((s) => s.needs?.includes('sctp')))) {
-    process.stderr.write(`\n*** ${label}: SCTP is not available in this kernel (or socat is missing): SCTP scenarios are SKIPPED ***\n\n`);
+  const sctp = await sctpSupport();
+  const hasSctp = sctp.ok;
+  const noSctp = sctp.ok ? '' : `SCTP not available: ${sctp.reason}`;
+  if (!sctp.ok && groups.some((g) => g.scenarios.some((s) => s.needs?.includes('sctp')))) {
+    process.stderr.write(`\n*** ${label}: SCTP scenarios are SKIPPED: ${sctp.reason} ***\n\n`);
   }
   const timeoutMs = opts.attemptTimeoutMs ?? 2000;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
@@ -368,7 +370,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
 
         for (const scenario of group.scenarios) {
           describe(scenario.name, { concurrency: false }, () => {
-            const skipAll = scenario.needs?.includes('sctp') && !hasSctp ? 'SCTP not available in this kernel' : undefined;
+            const skipAll = scenario.needs?.includes('sctp') && !hasSctp ? noSctp : undefined;
             for (const check of scenario.checks) {
               const { skip, note } = effectiveExpect(check, mode);
               const name = note ? `${check.name} [${mode}: ${note}]` : check.name;
