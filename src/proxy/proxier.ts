@@ -120,6 +120,7 @@ export class Proxier implements SourceHandler {
   private readonly startedAt = Date.now();
   private localCache: { at: number; addrs: Promise<LocalAddress[]> } | null = null;
   private readonly initWaiters: (() => void)[] = [];
+  private readonly programmedWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: ProxierDeps) {
     const o = deps.options;
@@ -158,6 +159,19 @@ export class Proxier implements SourceHandler {
 
   get initialized(): boolean {
     return this.initializedFlag;
+  }
+
+  /**
+   * Resolves once every family has been programmed successfully at least once (a mode switch
+   * removes the previous mode's rules only then).
+   */
+  whenProgrammed(): Promise<void> {
+    if (this.allProgrammed()) return Promise.resolve();
+    return new Promise((resolve) => this.programmedWaiters.push(resolve));
+  }
+
+  private allProgrammed(): boolean {
+    return [...this.families.values()].every((f) => f.applied !== null);
   }
 
   /** Resolves once Services and EndpointSlices have been synced. */
@@ -361,6 +375,7 @@ export class Proxier implements SourceHandler {
       f.lastDriftCheckAt = now;
     }
     f.applied = state;
+    if (previous === null && this.allProgrammed()) for (const w of this.programmedWaiters.splice(0)) w();
     f.appliedAt = new Date();
     f.appliedFull = resultFull;
     this.deps.health.updated(family);
