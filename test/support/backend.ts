@@ -269,12 +269,18 @@ function holdPing(req) {
   });
 }
 
+function unhold(req) {
+  const h = holds.get(req.name);
+  if (h) { h.sock.destroy(); holds.delete(req.name); }
+  return 'closed';
+}
+
 function sysctl(req) {
   for (const [k, v] of Object.entries(req.values)) fs.writeFileSync('/proc/sys/' + k.replace(/\./g, '/'), String(v));
   return 'ok';
 }
 
-const ops = { serve, probe, http: httpGet, udpSessionStart, udpSessionRead, udpSessionStop, sysctl, loopStart, loopStop, hold, holdPing, ping: () => 'pong' };
+const ops = { serve, probe, http: httpGet, udpSessionStart, udpSessionRead, udpSessionStop, sysctl, loopStart, loopStop, hold, holdPing, unhold, ping: () => 'pong' };
 
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   let req;
@@ -316,6 +322,11 @@ export class Agent extends RpcChild {
   /** Open a connection to an echo port and keep it; resolves with the pod that answered. */
   hold(name: string, host: string, port: number): Promise<string> {
     return this.call('hold', { name, host, port });
+  }
+
+  /** Close a held connection. */
+  unhold(name: string): Promise<string> {
+    return this.call('unhold', { name });
   }
 
   /** One line through the held connection; ok when it came back. */

@@ -265,11 +265,13 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     return this.serial(() => this.doCleanup(opts));
   }
 
-  /** IPVS connections (`ipvsadm -L -n -c`) whose virtual address is of this family. */
+  /** Live IPVS connections (`ipvsadm -L -n -c`) whose virtual address is of this family. */
   private async connectionCount(): Promise<number> {
     const r = await this.run('ipvsadm', ['-L', '-n', '-c'], { allowFailure: true });
     if (r.code !== 0) return 0;
-    const rows = r.stdout.split('\n').filter((l) => /^(TCP|UDP|SCTP)\s/.test(l));
+    // Entries that carry no more traffic (TIME_WAIT, CLOSE) or are affinity templates (NONE) do
+    // not hold the drain up.
+    const rows = r.stdout.split('\n').filter((l) => /^(TCP|UDP|SCTP)\s/.test(l) && !/\s(TIME_WAIT|CLOSE|NONE)\s/.test(l));
     return rows.filter((l) => l.includes('[') === (this.family === 'IPv6')).length;
   }
 
