@@ -90,6 +90,8 @@ export async function runSwitch(
     signal?: 'SIGTERM' | 'SIGKILL';
     /** Change the Services, then stop the old process after a random delay in [0, this) ms: mid-sync. */
     stopDuringSyncMs?: number;
+    /** Kernel census poll period (each costs ~10 tool runs: slow in the emulated guest). */
+    pollMs?: number;
   } = {},
 ): Promise<SwitchFigures> {
   const targets = o.targets ?? SWITCH_TARGETS;
@@ -125,7 +127,7 @@ export async function runSwitch(
     while (!cleanAt) {
       if (from === to || gone(from, await oursLeft(topo))) cleanAt = Date.now();
       else if (Date.now() > deadline) assert.fail(`${from} leftovers still there ${readyMs} ms after ${to} synced:\n${(await oursLeft(topo)).join('\n')}\n${b.log().slice(-3000)}`);
-      else await sleep(50);
+      else await sleep(o.pollMs ?? 50);
     }
     await sleep(1000);
     const attempts: LoopAttempt[] = await client.loopStop();
@@ -168,7 +170,7 @@ export async function runSwitch(
       const t0 = Date.now();
       while ((await oursLeft(topo)).some((l) => l.startsWith('ipvs:') || l.startsWith('link:'))) {
         assert.ok(Date.now() - t0 < readyMs, `IPVS virtual servers / kube-ipvs0 still there ${readyMs} ms after the last connection closed`);
-        await sleep(500);
+        await sleep(o.pollMs ?? 500);
       }
       drainMs = Date.now() - t0;
       t.diagnostic(`${from} -> ${to}: IPVS virtual servers and kube-ipvs0 removed ${drainMs} ms after the held connections closed`);
