@@ -86,7 +86,6 @@ async function printRules(o: ProxyOptions): Promise<number> {
     model,
     factory,
     health: new ProxyHealth(2 * o.syncPeriodMs),
-    manageSysctls: false,
   });
   const source = await createSource(o);
   let timer: NodeJS.Timeout | undefined;

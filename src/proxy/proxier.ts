@@ -16,12 +16,12 @@ import { joinHostPort } from '../model/ip.js';
 import type { DataplaneConfig, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
 import {
   listLocalAddresses,
+  LOOPBACK_NODE_IP,
   nodeEligible,
   resolveNodeIPs,
   resolveNodePortAddresses,
   type LocalAddress,
 } from '../node/addresses.js';
-import { ensureSysctl } from '../node/sysctl.js';
 import type { EventType, ObjectKind, SourceHandler } from '../sources/types.js';
 import { resolveLocalDetector } from './local-detector.js';
 import { BoundedFrequencyRunner, type RunnerClock } from './runner.js';
@@ -37,7 +37,7 @@ export interface ServiceModelLike {
     input: { nodeIPs: readonly string[]; nodePortAddresses: NodePortAddresses; serviceCIDRs?: readonly string[] },
     opts?: { peek?: boolean },
   ): { state: ProxyState; change: StateChange };
-  localReadyEndpoints(namespace: string, name: string): number;
+  localReadyEndpoints(namespace: string, name: string, family?: IPFamily): number;
 }
 
 export interface ProxierDeps {
@@ -51,8 +51,6 @@ export interface ProxierDeps {
   readonly localAddresses?: () => Promise<LocalAddress[]>;
   /** Stale UDP flow cleanup (default: the conntrack CLI). */
   readonly conntrackCleanup?: (state: ProxyState, previous: ProxyState | null) => Promise<unknown>;
-  /** Write forwarding / route_localnet sysctls (default true). */
-  readonly manageSysctls?: boolean;
   /**
    * With no Node object ever seen, /healthz treats the node as eligible (the --manifests case, where
    * there may be no Node at all). Upstream (API server) treats an unknown Node as not eligible.
@@ -79,8 +77,6 @@ interface FamilyState {
   applied: ProxyState | null;
   appliedAt: Date | null;
   appliedFull: boolean;
-  forwardingEnsured: boolean;
-  routeLocalnetEnsured: boolean;
 }
 
 const FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
@@ -120,6 +116,7 @@ export class Proxier implements SourceHandler {
   private readonly startedAt = Date.now();
   private localCache: { at: number; addrs: Promise<LocalAddress[]> } | null = null;
   private readonly initWaiters: (() => void)[] = [];
+  private readonly loopbackLogged = new Set<IPFamily>();
 
   constructor(private readonly deps: ProxierDeps) {
     const o = deps.options;
@@ -145,8 +142,6 @@ export class Proxier implements SourceHandler {
         applied: null,
         appliedAt: null,
         appliedFull: false,
-        forwardingEnsured: false,
-        routeLocalnetEnsured: false,
       });
     }
     deps.health.nodeEligible = () => {
@@ -251,7 +246,11 @@ export class Proxier implements SourceHandler {
       log.error('Failed to list local addresses', { err: e });
     }
     const node = this.deps.model.node();
-    const nodeIPs = resolveNodeIPs(node, family, local);
+    const nodeIPs = resolveNodeIPs(node, family, o.config.bindAddress);
+    if (nodeIPs[0] === LOOPBACK_NODE_IP[family] && !this.loopbackLogged.has(family)) {
+      this.loopbackLogged.add(family);
+      log.info("Can't determine this node's IP, assuming loopback; if this is incorrect, please set the --bind-address flag", { ipFamily: family });
+    }
     const nodePortAddresses = resolveNodePortAddresses(o.nodePortAddresses, family, nodeIPs, local);
     const config = buildDataplaneConfig(o, family, node);
     return { nodeIPs, nodePortAddresses, config };
@@ -267,30 +266,6 @@ export class Proxier implements SourceHandler {
       f.needFull = true;
     }
     return f.dataplane;
-  }
-
-  private async ensureSysctls(f: FamilyState, state: ProxyState, config: DataplaneConfig): Promise<void> {
-    if (this.deps.manageSysctls === false) return;
-    if (!f.forwardingEnsured && state.services.size > 0) {
-      // Forwarding is what carries service traffic to endpoints on other hosts/namespaces.
-      const name = f.family === 'IPv4' ? 'net/ipv4/ip_forward' : 'net/ipv6/conf/all/forwarding';
-      try {
-        if (await ensureSysctl(name, 1)) log.info('Enabled forwarding', { sysctl: name });
-      } catch (e) {
-        log.warn('Could not enable forwarding', { sysctl: name, err: e });
-      }
-      f.forwardingEnsured = true;
-    }
-    const npa = state.nodePortAddresses;
-    const loopbackNodePorts = npa.matchAll || npa.ips.some((ip) => ip.startsWith('127.'));
-    if (!f.routeLocalnetEnsured && config.localhostNodePorts && loopbackNodePorts) {
-      try {
-        if (await ensureSysctl('net/ipv4/conf/all/route_localnet', 1)) log.info('Enabled route_localnet for localhost NodePorts');
-      } catch (e) {
-        log.warn('Could not set route_localnet', { err: e });
-      }
-      f.routeLocalnetEnsured = true;
-    }
   }
 
   private async syncFamily(family: IPFamily): Promise<void> {
@@ -327,7 +302,6 @@ export class Proxier implements SourceHandler {
         full = true;
       }
     }
-    await this.ensureSysctls(f, state, config);
 
     let resultFull = full;
     const observe = (): void => {
@@ -390,11 +364,16 @@ export class Proxier implements SourceHandler {
     metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external', ip_family: state.family }, external);
   }
 
-  /** Open/close health check NodePorts from the latest state of every family. */
+  /**
+   * Open/close health check NodePorts from the latest state of every family. As upstream (one
+   * health server per family), each listener reports the local ready endpoints of its own family;
+   * a listener on all addresses reports the first family (in start order) that has the port.
+   */
   private async syncServiceHealth(): Promise<void> {
     const shs = this.deps.serviceHealth;
     if (!shs) return;
     const wanted = new Map<string, number>();
+    const families = new Map<string, IPFamily[]>();
     const addresses = new Set<string>();
     let all = false;
     for (const f of this.families.values()) {
@@ -402,7 +381,11 @@ export class Proxier implements SourceHandler {
       let any = false;
       for (const sp of f.applied.services.values()) {
         if (sp.healthCheckNodePort > 0) {
-          wanted.set(`${sp.namespace}/${sp.serviceName}`, sp.healthCheckNodePort);
+          const nsn = `${sp.namespace}/${sp.serviceName}`;
+          wanted.set(nsn, sp.healthCheckNodePort);
+          const fams = families.get(nsn) ?? [];
+          if (!fams.includes(f.family)) fams.push(f.family);
+          families.set(nsn, fams);
           any = true;
         }
       }
@@ -413,10 +396,12 @@ export class Proxier implements SourceHandler {
     }
     try {
       await shs.syncServices(wanted, all ? [] : [...addresses]);
-      const counts = new Map<string, number>();
-      for (const nsn of wanted.keys()) {
+      const counts = new Map<string, Map<IPFamily, number>>();
+      for (const [nsn, fams] of families) {
         const slash = nsn.indexOf('/');
-        counts.set(nsn, this.deps.model.localReadyEndpoints(nsn.slice(0, slash), nsn.slice(slash + 1)));
+        const byFamily = new Map<IPFamily, number>();
+        for (const fam of fams) byFamily.set(fam, this.deps.model.localReadyEndpoints(nsn.slice(0, slash), nsn.slice(slash + 1), fam));
+        counts.set(nsn, byFamily);
       }
       shs.syncEndpoints(counts);
     } catch (e) {

@@ -67,7 +67,7 @@ async function options(extra: string[] = []): Promise<ProxyOptions> {
   return { ...r.options, syncPeriodMs: 300, minSyncPeriodMs: 0 };
 }
 
-function setup(o: ProxyOptions, extra: { serviceHealth?: ServiceHealthServer } = {}) {
+function setup(o: ProxyOptions, extra: { serviceHealth?: ServiceHealthServer; families?: ('IPv4' | 'IPv6')[] } = {}) {
   const calls: Call[] = [];
   const ctl = { failNext: 0, drift: false };
   const cleanups: ProxyState[] = [];
@@ -77,10 +77,9 @@ function setup(o: ProxyOptions, extra: { serviceHealth?: ServiceHealthServer } =
     model: new ServiceModel({ nodeName: 'node-a' }),
     factory: (cfg) => new FakeDataplane(cfg, calls, ctl),
     health,
-    families: ['IPv4'],
+    families: extra.families ?? ['IPv4'],
     localAddresses: async () => LOCAL,
     conntrackCleanup: async (s) => void cleanups.push(s),
-    manageSysctls: false,
     serviceHealth: extra.serviceHealth ?? null,
     eligibleWithoutNode: true,
   });
@@ -102,8 +101,10 @@ test('nothing is programmed until Services and EndpointSlices are synced; then a
     const sp = calls[0]!.state.services.get('default/web:p/TCP');
     assert.ok(sp, 'service programmed');
     assert.deepEqual(sp.clusterEndpoints.map((e) => `${e.ip}:${e.port}`), ['198.18.100.2:8080']);
-    assert.deepEqual(calls[0]!.state.node.ips, ['198.18.0.1'], 'node IP from local interfaces (no Node object)');
-    assert.deepEqual(calls[0]!.state.nodePortAddresses, { matchAll: false, ips: ['198.18.0.1'] }, 'nftables default: primary');
+    // Upstream detectNodeIPs: no Node object and no --bind-address -> loopback, never an interface address;
+    // `primary` with a loopback node IP adds no CIDR, so NodePorts match all local addresses.
+    assert.deepEqual(calls[0]!.state.node.ips, ['127.0.0.1'], 'loopback node IP (no Node object)');
+    assert.deepEqual(calls[0]!.state.nodePortAddresses, { matchAll: true }, 'nftables default primary, loopback node IP');
   } finally {
     await proxier.stop();
   }
@@ -220,6 +221,38 @@ test('LoadBalancer eTP=Local services get a health check port reporting local en
     await eventually(async () => (await fetch(`http://127.0.0.1:${hc}/`)).status === 503, 'no local endpoints -> 503');
     proxier.onEvent('Service', 'DELETED', serviceObject({ name: 'lb', clusterIP: '198.19.0.20', port: 80 }));
     await eventually(async () => shs.ports().size === 0, 'port closed after service deletion');
+  } finally {
+    await proxier.stop();
+    await shs.close();
+  }
+});
+
+test('dual-stack pod: the health check port counts local endpoints per family (1, not 2), as upstream', async () => {
+  const srv = http.createServer();
+  await new Promise<void>((r) => srv.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+  const hc = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  const shs = new ServiceHealthServer({ isHealthy: () => true });
+  const { proxier } = setup(await options(['--nodeport-addresses=127.0.0.0/8']), { serviceHealth: shs, families: ['IPv4', 'IPv6'] });
+  proxier.start();
+  try {
+    const svc = serviceObject({ name: 'lb2', clusterIP: '198.19.0.21', port: 80, type: 'LoadBalancer', nodePort: 30081, externalTrafficPolicy: 'Local', healthCheckNodePort: hc });
+    const spec = svc.spec as Record<string, unknown>;
+    spec.clusterIPs = ['198.19.0.21', '2001:db8:19::21'];
+    spec.ipFamilies = ['IPv4', 'IPv6'];
+    spec.ipFamilyPolicy = 'RequireDualStack';
+    proxier.onEvent('Service', 'ADDED', svc);
+    // One pod with an address of each family, on this node.
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('lb2', 8080, [{ ip: '198.18.100.2', nodeName: 'node-a' }], { sliceName: 'lb2-v4' }));
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('lb2', 8080, [{ ip: '2001:db8:100::2', nodeName: 'node-a' }], { sliceName: 'lb2-v6' }));
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    const r = await eventually(async () => {
+      const res = await fetch(`http://127.0.0.1:${hc}/`);
+      return res.status === 200 ? res : false;
+    }, 'health check port');
+    assert.equal(r.headers.get('x-load-balancing-endpoint-weight'), '1');
+    assert.match(await r.text(), /"localEndpoints": 1,/);
   } finally {
     await proxier.stop();
     await shs.close();
