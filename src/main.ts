@@ -5,6 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { parseCommandLine, renderConfigYAML } from './config/options.js';
 import type { ProxyOptions } from './config/types.js';
+import { watchConfigFile, type ConfigWatch } from './config/watch.js';
 import { setupConntrack } from './conntrack/setup.js';
 import { ALL_MODES, loadDataplaneFactory } from './dataplane/registry.js';
 import type { DataplaneFactory } from './dataplane/types.js';
@@ -14,6 +15,8 @@ import { configureLogging, createLogger } from './log/logger.js';
 import { registerMetrics } from './metrics/metrics.js';
 import { ServiceModel } from './model/tracker.js';
 import type { IPFamily, ProxyMode } from './model/types.js';
+import { platformSetup, runConfigChecks } from './proxy/platform.js';
+import { PodCIDRGate } from './proxy/podcidr-gate.js';
 import { Proxier, buildDataplaneConfig } from './proxy/proxier.js';
 import { healthzHandler } from './server/healthz.js';
 import { serve, type ManagedServer } from './server/listen.js';
@@ -123,6 +126,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
   let source: Source | null = null;
   let proxier: Proxier | null = null;
   let serviceHealth: ServiceHealthServer | null = null;
+  let configWatch: ConfigWatch | null = null;
   const servers: ManagedServer[] = [];
   let stopping = false;
   const stopped = new Promise<number>((resolve) => {
@@ -139,6 +143,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
       }, 10_000);
       force.unref();
       void (async () => {
+        configWatch?.close();
         await source?.stop().catch((e: unknown) => log.error('Stopping source failed', { err: e }));
         await proxier?.stop();
         await serviceHealth?.close();
@@ -158,22 +163,42 @@ async function runProxy(o: ProxyOptions): Promise<number> {
 
   const startUp = async (): Promise<void> => {
     registerMetrics(o.mode);
+    // Upstream exits when the --config file changes, so that the DaemonSet restarts it.
+    if (o.configFile !== '') configWatch = await watchConfigFile(o.configFile, fatal);
     const factory = await loadDataplaneFactory(o.mode);
     await setOOMScoreAdj(o.config.oomScoreAdj);
-    await setupConntrack(o.config.conntrack);
     // Upstream platformCleanup: remove what the other modes left behind. Our own mode's rules stay:
     // a restarted proxy keeps serving with them until its first sync replaces them atomically.
     await cleanupModes(o, o.mode === 'nftables' ? ['iptables', 'ipvs'] : ['nftables']);
+    // Fatal on failure, as upstream; a read-only /sys is only logged (upstream also records a Node event).
+    await setupConntrack(o.config.conntrack);
+    const platform = await platformSetup(o);
     if (stopping) return;
 
     const health = new ProxyHealth(2 * o.syncPeriodMs);
     serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy() });
+    const podCIDRGate =
+      o.detectLocalMode === 'NodeCIDR'
+        ? new PodCIDRGate({
+            nodeName: o.hostname,
+            onFatal: fatal,
+            onReady: (cidrs) => {
+              try {
+                runConfigChecks(o, platform.primary, platform.families.length === 2, cidrs);
+              } catch (e) {
+                fatal(e as Error);
+              }
+            },
+          })
+        : null;
     const p = new Proxier({
       options: o,
       model: new ServiceModel({ nodeName: o.hostname }),
       factory,
       health,
       serviceHealth,
+      families: platform.families,
+      podCIDRGate,
       eligibleWithoutNode: o.manifestsDir !== null,
     });
     proxier = p;
@@ -188,6 +213,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     const src = await createSource(o);
     if (stopping) return;
     source = src;
+    podCIDRGate?.start();
     p.start();
     // Not awaited: the initial list may take long (or never come); shutdown must not wait for it.
     src.start(p).catch((e: unknown) => fatal(e instanceof Error ? e : new Error(String(e))));
@@ -231,9 +257,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (o.printRules) return printRules(o);
   if (o.initOnly) {
-    // Upstream --init-only: the privileged set-up steps, then exit.
+    // Upstream --init-only: the privileged set-up steps (conntrack, route_localnet), then exit.
     await setOOMScoreAdj(o.config.oomScoreAdj);
     await setupConntrack(o.config.conntrack);
+    await platformSetup(o);
     return 0;
   }
   return runProxy(o);

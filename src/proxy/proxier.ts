@@ -24,6 +24,7 @@ import {
 } from '../node/addresses.js';
 import type { EventType, ObjectKind, SourceHandler } from '../sources/types.js';
 import { resolveLocalDetector } from './local-detector.js';
+import type { PodCIDRGate } from './podcidr-gate.js';
 import { BoundedFrequencyRunner, type RunnerClock } from './runner.js';
 
 const log = createLogger('proxier');
@@ -56,6 +57,11 @@ export interface ProxierDeps {
    * there may be no Node at all). Upstream (API server) treats an unknown Node as not eligible.
    */
   readonly eligibleWithoutNode?: boolean;
+  /**
+   * detect-local-mode NodeCIDR: nothing is programmed until this node's podCIDRs are known; Node
+   * events are passed on (a change of podCIDRs is fatal there).
+   */
+  readonly podCIDRGate?: PodCIDRGate | null;
   /** Periodic full resync (upstream FullSyncPeriod, 1 h). */
   readonly fullSyncPeriodMs?: number;
   readonly clock?: RunnerClock;
@@ -179,12 +185,19 @@ export class Proxier implements SourceHandler {
       if (changed) metrics.endpointChangesPending.set(++this.pendingEndpointChanges);
     } else if (kind === 'Node') {
       this.nodeSeen = true;
+      this.deps.podCIDRGate?.onNode(type, object);
+      this.maybeInitialize();
     }
     if (changed && this.initializedFlag) this.requestSync();
   }
 
   onSynced(kind: ObjectKind): void {
     this.synced.add(kind);
+    this.maybeInitialize();
+  }
+
+  private maybeInitialize(): void {
+    if (this.deps.podCIDRGate && !this.deps.podCIDRGate.ready) return;
     if (!this.initializedFlag && this.synced.has('Service') && this.synced.has('EndpointSlice')) {
       this.initializedFlag = true;
       log.info('Services and EndpointSlices synced, programming rules');
