@@ -12,6 +12,9 @@ import { createLogger } from '../log/logger.js';
 
 const log = createLogger('config');
 
+/** How long after a watch event the file is compared (a truncate-then-write must not read as a change). */
+const SETTLE_MS = 250;
+
 export const CONFIG_UPDATED_MESSAGE = "content of the proxy server's configuration file was updated";
 
 export interface ConfigWatch {
@@ -45,6 +48,9 @@ export async function watchConfigFile(path: string, onUpdated: (e: Error) => voi
     }
   };
   const check = async (type: string): Promise<void> => {
+    if (done) return;
+    // A write truncates before it writes: compare once the writer is done.
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
     if (done) return;
     let now: Buffer;
     try {
