@@ -178,7 +178,8 @@ export class Proxier implements SourceHandler {
       return;
     }
     if (kind === 'Service') {
-      metrics.serviceChangesTotal.inc();
+      // Upstream: each family's proxier has its own service change tracker and each counts the event.
+      metrics.serviceChangesTotal.inc(this.families.size);
       if (changed) metrics.serviceChangesPending.set(++this.pendingServiceChanges);
     } else if (kind === 'EndpointSlice') {
       metrics.endpointChangesTotal.inc();
@@ -365,16 +366,19 @@ export class Proxier implements SourceHandler {
     }
   }
 
+  /** Service ports (iptables, nftables) or Services (ipvs: a set of names upstream) with a Local policy and no local endpoint. */
   private recordNoLocalEndpoints(state: ProxyState): void {
-    let internal = 0;
-    let external = 0;
+    const internal = new Set<string>();
+    const external = new Set<string>();
+    const byService = this.deps.options.mode === 'ipvs';
     for (const sp of state.services.values()) {
       if (!sp.hasAnyEndpoints || sp.localEndpoints.length > 0) continue;
-      if (sp.internalPolicyLocal) internal++;
-      if (sp.externallyAccessible && sp.externalPolicyLocal) external++;
+      const key = byService ? `${sp.namespace}/${sp.serviceName}` : sp.key;
+      if (sp.internalPolicyLocal) internal.add(key);
+      if (sp.externallyAccessible && sp.externalPolicyLocal) external.add(key);
     }
-    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal', ip_family: state.family }, internal);
-    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external', ip_family: state.family }, external);
+    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal', ip_family: state.family }, internal.size);
+    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external', ip_family: state.family }, external.size);
   }
 
   /**

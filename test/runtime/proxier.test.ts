@@ -258,3 +258,31 @@ test('dual-stack pod: the health check port counts local endpoints per family (1
     await shs.close();
   }
 });
+
+test('metrics as upstream: service_changes_total counts once per family proxier; ipvs counts services without local endpoints, not ports', async () => {
+  const lb = serviceObject({ name: 'lb3', clusterIP: '198.19.0.22', port: 80, type: 'LoadBalancer', nodePort: 30082, externalTrafficPolicy: 'Local', lbIP: '198.18.50.3' });
+  const spec = lb.spec as { ports: Record<string, unknown>[] };
+  spec.ports.push({ name: 'q', port: 81, protocol: 'TCP', targetPort: 81, nodePort: 30083 });
+  const slice = sliceObject('lb3', 8080, [{ ip: '198.18.100.3', nodeName: 'node-b' }]);
+  (slice.ports as unknown[]).push({ name: 'q', port: 8081, protocol: 'TCP' });
+  const value = async (name: string, labels = ''): Promise<number> => {
+    const m = (await metrics.noLocalEndpointsTotal.get()).values.find((v) => v.labels.traffic_policy === labels && v.labels.ip_family === 'IPv4');
+    return name === 'noLocal' ? (m?.value ?? -1) : (await metrics.serviceChangesTotal.get()).values[0]?.value ?? 0;
+  };
+  for (const [mode, want] of [['nftables', 2], ['ipvs', 1]] as const) {
+    const { proxier, calls } = setup(await options([`--proxy-mode=${mode}`]), { families: ['IPv4', 'IPv6'] });
+    proxier.start();
+    try {
+      const before = await value('changes');
+      proxier.onEvent('Service', 'ADDED', lb);
+      assert.equal((await value('changes')) - before, 2, 'one Service event, two family proxiers');
+      proxier.onEvent('EndpointSlice', 'ADDED', slice);
+      proxier.onSynced('Service');
+      proxier.onSynced('EndpointSlice');
+      await eventually(async () => calls.some((c) => c.family === 'IPv4'), 'IPv4 sync');
+      await eventually(async () => (await value('noLocal', 'external')) === want, `${mode}: external no-local count ${want}`);
+    } finally {
+      await proxier.stop();
+    }
+  }
+});
