@@ -55,6 +55,15 @@ class FakeDataplane implements Dataplane {
   async cleanup() {}
 }
 
+/** A loopback TCP port that was free a moment ago (for health check NodePorts). */
+async function freePort(): Promise<number> {
+  const srv = http.createServer();
+  await new Promise<void>((r) => srv.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
 const LOCAL: LocalAddress[] = [
   { ip: '198.18.0.1', family: 'IPv4', iface: 'eth0', loopback: false, linkLocal: false },
   { ip: '127.0.0.1', family: 'IPv4', iface: 'lo', loopback: true, linkLocal: false },
@@ -196,10 +205,7 @@ test('UDP endpoint changes trigger conntrack cleanup; TCP-only changes do not', 
 });
 
 test('LoadBalancer eTP=Local services get a health check port reporting local endpoints', async () => {
-  const srv = http.createServer();
-  await new Promise<void>((r) => srv.listen({ host: '127.0.0.1', port: 0 }, () => r()));
-  const hc = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
+  const hc = await freePort();
   const shs = new ServiceHealthServer({ isHealthy: () => true });
   // nodePortAddresses 127.0.0.0/8 keeps the listener on loopback only.
   const { proxier } = setup(await options(['--nodeport-addresses=127.0.0.0/8']), { serviceHealth: shs });
@@ -228,10 +234,7 @@ test('LoadBalancer eTP=Local services get a health check port reporting local en
 });
 
 test('dual-stack pod: the health check port counts local endpoints per family (1, not 2), as upstream', async () => {
-  const srv = http.createServer();
-  await new Promise<void>((r) => srv.listen({ host: '127.0.0.1', port: 0 }, () => r()));
-  const hc = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
+  const hc = await freePort();
   const shs = new ServiceHealthServer({ isHealthy: () => true });
   const { proxier } = setup(await options(['--nodeport-addresses=127.0.0.0/8']), { serviceHealth: shs, families: ['IPv4', 'IPv6'] });
   proxier.start();
