@@ -46,7 +46,7 @@ async function stop(child: ChildProcess, done: Promise<RunResult>): Promise<RunR
   return done;
 }
 
-test('IPv6 nftables unusable: single-stack IPv4 with one log line, /healthz stays 200 past 2 x syncPeriod', { skip, timeout: 90_000 }, async () => {
+test('IPv6 nftables unusable: single-stack IPv4 with one log line, /healthz stays 200 past 2 x syncPeriod', { skip, timeout: 120_000 }, async () => {
   const { ns, inNs, dir } = await newNs('v6');
   // A kernel without usable ip6 nftables (ipv6.disable=1, no ip6 NAT): every nft command naming
   // the ip6 family fails, on the command line or in a ruleset read from stdin.
@@ -78,9 +78,9 @@ exec nft "$@"
     ['--manifests', manifests, '--proxy-mode', 'nftables', '--hostname-override', 'node-a', '--iptables-sync-period=1s', '--iptables-min-sync-period=0s'],
     { prefix: ['ip', 'netns', 'exec', ns], env: { ...process.env, KPX_TOOL_NFT: wrapper } },
   );
-  const done = collect(child, 80_000);
+  const done = collect(child, 110_000);
   try {
-    await eventually(async () => (await inNs('nft', ['list', 'table', 'ip', 'kube-proxy'])).includes('198.19.0.10 . tcp . 80'), 'IPv4 rules');
+    await eventually(async () => (await inNs('nft', ['list', 'table', 'ip', 'kube-proxy'])).includes('198.19.0.10 . tcp . 80'), 'IPv4 rules', 45_000);
     // healthTimeout is 2 x syncPeriod = 2 s: wait well past it.
     await new Promise((r) => setTimeout(r, 4000));
     const hz = await http(inNs, 'http://127.0.0.1:10256/healthz');
@@ -97,7 +97,7 @@ exec nft "$@"
   }
 });
 
-test('the --config file changing makes the proxy exit 1 (the DaemonSet restarts it with the new config)', { skip, timeout: 60_000 }, async () => {
+test('the --config file changing makes the proxy exit 1 (the DaemonSet restarts it with the new config)', { skip, timeout: 120_000 }, async () => {
   const { ns, inNs, dir } = await newNs('cfg');
   const cfg = path.join(dir, 'kube-proxy.yaml');
   const text = 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\nhostnameOverride: node-a\n';
@@ -105,15 +105,15 @@ test('the --config file changing makes the proxy exit 1 (the DaemonSet restarts 
   const manifests = path.join(dir, 'm');
   await fsp.mkdir(manifests);
   const child = startProxy(['--config', cfg, '--manifests', manifests], { prefix: ['ip', 'netns', 'exec', ns] });
-  const done = collect(child, 50_000);
+  const done = collect(child, 110_000);
   try {
-    await eventually(async () => (await http(inNs, 'http://127.0.0.1:10249/proxyMode')).body === 'nftables', 'metrics server up');
+    await eventually(async () => (await http(inNs, 'http://127.0.0.1:10249/proxyMode')).body === 'nftables', 'metrics server up', 45_000);
     // Rewriting identical bytes is not a change.
     await fsp.writeFile(cfg, text);
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(child.exitCode, null, 'still running after a no-op write');
     await fsp.writeFile(cfg, text + 'clusterCIDR: 198.18.100.0/23\n');
-    const r = await Promise.race([done, new Promise<null>((res) => setTimeout(() => res(null), 15_000))]);
+    const r = await Promise.race([done, new Promise<null>((res) => setTimeout(() => res(null), 30_000))]);
     assert.ok(r, 'exited after the change');
     assert.equal(r.code, 1);
     assert.match(r.stdout + r.stderr, /content of the proxy server's configuration file was updated/);
@@ -122,7 +122,7 @@ test('the --config file changing makes the proxy exit 1 (the DaemonSet restarts 
   }
 });
 
-test('detect-local-mode NodeCIDR: waits for the podCIDR, then exits 1 when it changes', { skip, timeout: 60_000 }, async () => {
+test('detect-local-mode NodeCIDR: waits for the podCIDR, then exits 1 when it changes', { skip, timeout: 120_000 }, async () => {
   const { ns, inNs, dir } = await newNs('cidr');
   const node = (podCIDR: string): Record<string, unknown> => {
     const n = nodeObject('node-a', ['198.18.0.1']);
@@ -134,17 +134,17 @@ test('detect-local-mode NodeCIDR: waits for the podCIDR, then exits 1 when it ch
   const child = startProxy(['--manifests', dir, '--proxy-mode', 'nftables', '--hostname-override', 'node-a', '--detect-local-mode', 'NodeCIDR'], {
     prefix: ['ip', 'netns', 'exec', ns],
   });
-  const done = collect(child, 50_000);
+  const done = collect(child, 110_000);
   try {
-    await eventually(async () => (await http(inNs, 'http://127.0.0.1:10249/proxyMode')).body === 'nftables', 'metrics server up');
+    await eventually(async () => (await http(inNs, 'http://127.0.0.1:10249/proxyMode')).body === 'nftables', 'metrics server up', 45_000);
     await new Promise((r) => setTimeout(r, 1000));
     const waiting = JSON.parse((await http(inNs, 'http://127.0.0.1:10249/debug/state')).body) as { initialized: boolean };
     assert.equal(waiting.initialized, false, 'nothing programmed before the node has a podCIDR');
     await writeManifest(dir, 'node.json', [node('198.18.100.0/24')]);
-    await eventually(async () => (await inNs('nft', ['list', 'table', 'ip', 'kube-proxy'])).includes('198.18.100.0/24'), 'rules with the node podCIDR as local detector');
+    await eventually(async () => (await inNs('nft', ['list', 'table', 'ip', 'kube-proxy'])).includes('198.18.100.0/24'), 'rules with the node podCIDR as local detector', 45_000);
     assert.equal(child.exitCode, null);
     await writeManifest(dir, 'node.json', [node('198.18.101.0/24')]);
-    const r = await Promise.race([done, new Promise<null>((res) => setTimeout(() => res(null), 15_000))]);
+    const r = await Promise.race([done, new Promise<null>((res) => setTimeout(() => res(null), 30_000))]);
     assert.ok(r, 'exited after the podCIDR change');
     assert.equal(r.code, 1);
     assert.match(r.stdout + r.stderr, /PodCIDRs changed for the node/);
