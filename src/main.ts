@@ -8,6 +8,8 @@ import type { ProxyOptions } from './config/types.js';
 import { watchConfigFile, type ConfigWatch } from './config/watch.js';
 import { setupConntrack } from './conntrack/setup.js';
 import { ALL_MODES, loadDataplaneFactory } from './dataplane/registry.js';
+import { installEventRecorder } from './events/install.js';
+import { IPVS_DEPRECATION_MESSAGE, flushEvents, recordEvent } from './events/recorder.js';
 import type { DataplaneFactory } from './dataplane/types.js';
 import { ProxyHealth } from './health/proxy-health.js';
 import { ServiceHealthServer } from './health/service-health.js';
@@ -164,18 +166,20 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     registerMetrics(o.mode);
     // Upstream exits when the --config file changes, so that the DaemonSet restarts it.
     if (o.configFile !== '') configWatch = await watchConfigFile(o.configFile, fatal);
+    await installEventRecorder(o);
     const factory = await loadDataplaneFactory(o.mode);
+    if (o.mode === 'ipvs') recordEvent('IPVSDeprecation', 'Warning', IPVS_DEPRECATION_MESSAGE);
     await setOOMScoreAdj(o.config.oomScoreAdj);
     // Upstream platformCleanup: remove what the other modes left behind. Our own mode's rules stay:
     // a restarted proxy keeps serving with them until its first sync replaces them atomically.
     await cleanupModes(o, o.mode === 'nftables' ? ['iptables', 'ipvs'] : ['nftables']);
-    // Fatal on failure, as upstream; a read-only /sys is only logged (upstream also records a Node event).
+    // Fatal on failure, as upstream; a read-only /sys is only a warning and a Node event.
     await setupConntrack(o.config.conntrack);
     const platform = await platformSetup(o);
     if (stopping) return;
 
     const health = new ProxyHealth(2 * o.syncPeriodMs);
-    serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy() });
+    serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy(), nodeName: o.hostname });
     const podCIDRGate =
       o.detectLocalMode === 'NodeCIDR'
         ? new PodCIDRGate({
@@ -202,10 +206,18 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     });
     proxier = p;
     const hardFail = o.config.bindAddressHardFail;
-    if (o.healthzBindAddress) servers.push(serve('healthz', o.healthzBindAddress, healthzHandler(health), { hardFail }));
+    if (o.healthzBindAddress) {
+      // Upstream records this on every failed listen (retried every 5 s; the recorder drops repeats).
+      const onListenError = (e: Error): void =>
+        recordEvent('FailedToStartProxierHealthcheck', 'Warning', `failed to start proxier healthz on ${o.healthzBindAddress}: ${e.message}`);
+      servers.push(serve('healthz', o.healthzBindAddress, healthzHandler(health), { hardFail, onListenError }));
+    }
     if (o.metricsBindAddress) {
       const handler = metricsHandler({ mode: o.mode, config: o.config, debug: debugRoutes(() => p.debugSource()) });
-      servers.push(serve('metrics', o.metricsBindAddress, handler, { hardFail }));
+      const metricsServer = serve('metrics', o.metricsBindAddress, handler, { hardFail });
+      // Upstream: only a fatal (bindAddressHardFail) metrics failure is an event.
+      metricsServer.ready.catch((e: Error) => recordEvent('FailedToStartMetricServer', 'Warning', e.message));
+      servers.push(metricsServer);
     }
     for (const s of servers) s.ready.catch((e: Error) => fatal(e));
 
@@ -216,6 +228,8 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     p.start();
     // Not awaited: the initial list may take long (or never come); shutdown must not wait for it.
     src.start(p).catch((e: unknown) => fatal(e instanceof Error ? e : new Error(String(e))));
+    // Upstream birthCry(), once the informers are started.
+    recordEvent('Starting', 'Normal', '');
   };
 
   try {
@@ -223,6 +237,8 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     return await Promise.race([stopped, fatalError]);
   } catch (e) {
     log.error('Fatal', { err: e });
+    // A failure event (e.g. FailedToStartMetricServer) recorded just before gets a moment to be sent.
+    await flushEvents(2000);
     return 1;
   }
 }

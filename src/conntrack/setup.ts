@@ -1,7 +1,7 @@
 // Start-up conntrack sysctls (upstream cmd/kube-proxy/app/conntrack.go + server_linux.go setupConntrack).
 // As upstream, every failure is fatal except a read-only /sys when the hash size would have to grow
-// (a known container-runtime problem, docker #24000): that one is logged as a warning and start-up
-// goes on. The timeouts and be_liberal are per network namespace and always safe to set.
+// (a known container-runtime problem, docker #24000): that one is logged as a warning, recorded as a
+// Node event, and start-up goes on. The timeouts and be_liberal are per network namespace and always safe to set.
 // nf_conntrack_max and the hash size are machine-global: they are written only from the initial
 // network namespace, never from inside a namespace (tests, `ip netns exec`), where doing so would
 // change the host (deliberate deviation: upstream writes them from any namespace).
@@ -10,15 +10,12 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import { NS_PER_SECOND, parseDuration } from '../config/duration.js';
 import type { KubeProxyConntrackConfiguration } from '../config/types.js';
+import { READ_ONLY_SYSFS_MESSAGE, recordEvent } from '../events/recorder.js';
 import { createLogger } from '../log/logger.js';
 import { inInitialNetns } from '../node/netns.js';
 import { ensureSysctl, readSysctl } from '../node/sysctl.js';
 
 const log = createLogger('conntrack');
-
-/** The message upstream attaches to its read-only /sys Node event. */
-export const READ_ONLY_SYSFS_MESSAGE =
-  'CRI error: /sys is read-only: cannot modify conntrack limits, problems may arise later (If running Docker, see docker issue #24000)';
 
 const HASHSIZE_FILE = '/sys/module/nf_conntrack/parameters/hashsize';
 
@@ -103,6 +100,8 @@ async function setMax(h: ConntrackHost, max: number): Promise<ConntrackSetupResu
   if (writable === null) throw new Error('no sysfs mounted');
   if (!writable) {
     log.warn(READ_ONLY_SYSFS_MESSAGE, { reason: 'readOnlySysFS', wantedHashsize: want });
+    // Upstream records a Warning Node event with the error ("readOnlySysFS") as its reason.
+    recordEvent('readOnlySysFS', 'Warning', READ_ONLY_SYSFS_MESSAGE);
     return { readOnlySysfs: true };
   }
   log.info('Setting conntrack hashsize', { conntrackHashsize: want });

@@ -5,6 +5,7 @@
 // fails to open is logged and retried on the next sync.
 
 import http from 'node:http';
+import { recordEvent } from '../events/recorder.js';
 import { createLogger } from '../log/logger.js';
 import type { IPFamily } from '../model/types.js';
 import { listenOnce } from '../server/listen.js';
@@ -47,6 +48,8 @@ export function countFor(counts: EndpointCounts, listenHost: string): number {
 
 export interface ServiceHealthOptions {
   readonly isHealthy: () => boolean;
+  /** For the FailedToStartServiceHealthcheck event's note. */
+  readonly nodeName?: string;
 }
 
 /** Key of a Service: "namespace/name". */
@@ -89,6 +92,11 @@ export class ServiceHealthServer {
       } catch (e) {
         await closeAll(inst.servers);
         log.error('Failed to start healthcheck', { service: nsn, port, err: e });
+        const slash = nsn.indexOf('/');
+        recordEvent('FailedToStartServiceHealthcheck', 'Warning', `node ${this.opts.nodeName ?? ''} failed to start healthcheck "${nsn}" on port ${port}: ${(e as Error).message}`, {
+          action: 'Listen',
+          regarding: { kind: 'Service', namespace: nsn.slice(0, slash), name: nsn.slice(slash + 1), uid: nsn },
+        });
       }
     }
   }

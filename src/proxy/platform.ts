@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { aggregateMessages, checkBadConfig, checkBadIPConfig, type CheckContext } from '../config/checks.js';
 import type { ProxyOptions } from '../config/types.js';
 import { detectBackend, toolName } from '../dataplane/iptables/tools.js';
+import { IPVS_DEPRECATION_MESSAGE } from '../events/recorder.js';
 import { createLogger } from '../log/logger.js';
 import { parseCIDRSloppy, parseIPSloppy } from '../model/ip.js';
 import type { IPFamily } from '../model/types.js';
@@ -19,7 +20,6 @@ export const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
 /** pkg/util/kernel NFTablesKubeProxyKernelVersion. */
 export const NFTABLES_MIN_KERNEL = '5.13';
 export const NFTABLES_SKIP_KERNEL_CHECK_ENV = 'KUBE_PROXY_NFTABLES_SKIP_KERNEL_VERSION_CHECK';
-export const IPVS_DEPRECATION_MESSAGE = "The ipvs proxier is now deprecated and may be removed in a future release. Please use 'nftables' instead.";
 
 export interface PlatformHost {
   /** Run a tool; resolves with the result also on a non-zero exit; rejects when it cannot start. */
@@ -189,7 +189,7 @@ export async function modePreflight(o: ProxyOptions, h: PlatformHost = realPlatf
       throw new Error(`unable to create proxier: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  // Upstream also records a Node event (reason IPVSDeprecation, action ProxyModeCheck).
+  // The Node event (reason IPVSDeprecation) is recorded by main.ts.
   if (o.mode === 'ipvs') log.warn(IPVS_DEPRECATION_MESSAGE);
 }
 

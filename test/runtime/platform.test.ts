@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import { parseCommandLine } from '../../src/config/options.js';
 import type { ProxyOptions } from '../../src/config/types.js';
 import { configureLogging } from '../../src/log/logger.js';
+import { IPVS_DEPRECATION_MESSAGE } from '../../src/events/recorder.js';
 import {
-  IPVS_DEPRECATION_MESSAGE,
   chooseFamilies,
   containsIPv4Loopback,
   detectFamilySupport,
