@@ -32,7 +32,7 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
 
 async function createSource(o: ProxyOptions): Promise<Source> {
   if (o.manifestsDir !== null) return createManifestsSource(o.manifestsDir, { nodeName: o.hostname });
-  // Loaded only when needed: the API client is large and irrelevant to --manifests runs.
+  // Loaded only when needed: irrelevant to --manifests runs.
   const { createApiServerSource } = await import('./sources/apiserver.js');
   const cc = o.config.clientConnection;
   return createApiServerSource({ kubeconfig: o.kubeconfig, master: o.master, nodeName: o.hostname, qps: cc.qps, burst: cc.burst });

@@ -1,6 +1,6 @@
 // Manual end-to-end measurement (not part of the suite; root; namespaces only), as a cluster sees the proxy:
 //   node dist/test/perf/e2e.manual.js [services=10000] [--changes=20] [--gap=1200] [--churn=0]
-//        [--source=apiserver|manifests-yaml|manifests-json] [--mode=nftables] [--proxy=PATH/main.js] [--tls]
+//        [--source=apiserver|manifests-yaml|manifests-json] [--mode=nftables] [--proxy=PATH/main.js] [--tls] [--log=FILE --v=2] [--node-flags=F1,F2]
 // Builds the traffic topology (test/support/topology.ts: client, node, pods p1..p5, all in kpx-tr-* namespaces),
 // preloads the test API server in the node namespace with N Services × 10 endpoints (one EndpointSlice each; the
 // last Service's slice holds pod p1 only, the others point at addresses nothing answers) and the Node, starts the
@@ -19,7 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { NsApiServer, type Obj } from '../reliability/support/apiserver.js';
 import type { World } from '../reliability/support/world.js';
-import { startProxy } from '../support/proxy-process.js';
+import { fromDist, repoRoot } from '../support/proxy-process.js';
+import { spawn } from 'node:child_process';
 import { ADDR, NODE_NAME, POD_PORT, Topology } from '../support/topology.js';
 
 const args = process.argv.slice(2);
@@ -31,6 +32,11 @@ const CHURN = Number(opt('churn', '0'));
 const SOURCE = opt('source', 'apiserver');
 const MODE = opt('mode', 'nftables');
 const PROXY = opt('proxy', '');
+/** --log=FILE: the proxy's stderr (with --v=2: its timed log lines). */
+const LOG = opt('log', '');
+const VERBOSITY = opt('v', '');
+/** --node-flags=F1,F2: node flags for the proxy (e.g. --cpu-prof,--cpu-prof-dir=/tmp/x). */
+const NODE_FLAGS = opt('node-flags', '');
 const EPS = 10;
 if (!(N >= 1 && N <= 60_000)) throw new Error('services: 1..60000');
 
@@ -158,15 +164,16 @@ async function main(): Promise<void> {
       await writeManifests(dir, SOURCE === 'manifests-json');
       srcArgs = ['--manifests', dir];
     }
-    const proxyArgs = [...srcArgs, '--proxy-mode', MODE, '--hostname-override', NODE_NAME.node, '--metrics-bind-address', '127.0.0.1:10249'];
+    const proxyArgs = [...srcArgs, '--proxy-mode', MODE, '--hostname-override', NODE_NAME.node, '--metrics-bind-address', '127.0.0.1:10249', ...(VERBOSITY ? [`--v=${VERBOSITY}`] : [])];
     const prefix = ['ip', 'netns', 'exec', topo.ns('node')];
     const t0 = Date.now();
-    const child = PROXY
-      ? (await import('node:child_process')).spawn(prefix[0]!, [...prefix.slice(1), process.execPath, PROXY, ...proxyArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : startProxy(proxyArgs, { prefix });
+    const main = PROXY || path.join(repoRoot, fromDist ? 'dist/src/main.js' : 'src/main.ts');
+    const nodeFlags = [...(fromDist || PROXY ? [] : ['--import', 'tsx']), ...(NODE_FLAGS ? NODE_FLAGS.split(',') : [])];
+    const child = spawn(prefix[0]!, [...prefix.slice(1), process.execPath, ...nodeFlags, main, ...proxyArgs], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     topo.track(child);
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+    if (LOG) child.stderr!.pipe((await import('node:fs')).createWriteStream(LOG));
     child.stdout!.resume();
     const pid = child.pid!;
     const vip = svcIP(N);
