@@ -163,9 +163,10 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     await setOOMScoreAdj(o.config.oomScoreAdj);
     await setupConntrack(o.config.conntrack);
     // Upstream platformCleanup: remove what the other modes left behind. Our own mode's rules stay:
-    // a restarted proxy keeps serving with them until its first sync replaces them atomically.
-    await cleanupModes(o, o.mode === 'nftables' ? ['iptables', 'ipvs'] : ['nftables']);
-    if (stopping) return;
+    // a restarted proxy keeps serving with them until its first sync replaces them atomically. It runs
+    // while the source lists (it spawns several tools: ~0.3-0.6 s); the first sync waits for it below.
+    const cleaned = cleanupModes(o, o.mode === 'nftables' ? ['iptables', 'ipvs'] : ['nftables']);
+    cleaned.catch(() => undefined);
 
     const health = new ProxyHealth(2 * o.syncPeriodMs);
     serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy() });
@@ -189,9 +190,12 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     const src = await createSource(o);
     if (stopping) return;
     source = src;
-    p.start();
     // Not awaited: the initial list may take long (or never come); shutdown must not wait for it.
+    // Events before p.start() only fill the model; the sync loops start once the cleanup is done.
     src.start(p).catch((e: unknown) => fatal(e instanceof Error ? e : new Error(String(e))));
+    await cleaned;
+    if (stopping) return;
+    p.start();
   };
 
   try {

@@ -13,7 +13,6 @@
 // --proxy: another build's main.js (e.g. a `git archive main` tree built with tsc), for before/after figures.
 // Prints one JSON line.
 
-import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +20,8 @@ import { NsApiServer, type Obj } from '../reliability/support/apiserver.js';
 import type { World } from '../reliability/support/world.js';
 import { fromDist, repoRoot } from '../support/proxy-process.js';
 import { spawn } from 'node:child_process';
-import { ADDR, NODE_NAME, POD_PORT, Topology } from '../support/topology.js';
+import { fakeEndpoint, nodeObject, perfObjects, sliceObj, svcIP } from '../support/perf-objects.js';
+import { NODE_NAME, Topology } from '../support/topology.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
@@ -40,68 +40,9 @@ const NODE_FLAGS = opt('node-flags', '');
 const EPS = 10;
 if (!(N >= 1 && N <= 60_000)) throw new Error('services: 1..60000');
 
+const nodeObj = nodeObject();
+const objectsFor = (i: number): Obj[] => perfObjects(i, N, EPS);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export function svcIP(i: number): string {
-  return `198.19.${(i >> 8) & 255}.${i & 255}`;
-}
-function fakeEp(i: number, k: number): string {
-  // Addresses nothing answers (198.18.128.0/17); uniqueness does not matter.
-  const x = (i * EPS + k) % 32_000;
-  return `198.18.${128 + (x >> 8)}.${x & 255}`;
-}
-
-export function serviceObj(i: number): Obj {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: `perf-${i}`, namespace: 'default', uid: `svc-${i}`, labels: { app: `perf-${i}` } },
-    spec: {
-      type: 'ClusterIP',
-      clusterIP: svcIP(i),
-      clusterIPs: [svcIP(i)],
-      ipFamilies: ['IPv4'],
-      ipFamilyPolicy: 'SingleStack',
-      selector: { app: `perf-${i}` },
-      sessionAffinity: 'None',
-      internalTrafficPolicy: 'Cluster',
-      ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: POD_PORT.tcp }],
-    },
-  };
-}
-
-export function sliceObj(i: number, ips: readonly string[]): Obj {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      name: `perf-${i}-abcde`,
-      namespace: 'default',
-      labels: { 'kubernetes.io/service-name': `perf-${i}`, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
-    },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: POD_PORT.tcp, protocol: 'TCP' }],
-    endpoints: ips.map((ip, k) => ({
-      addresses: [ip],
-      conditions: { ready: true, serving: true, terminating: false },
-      nodeName: k % 3 === 0 ? NODE_NAME.node : 'node-x',
-      targetRef: { kind: 'Pod', namespace: 'default', name: `perf-${i}-pod-${k}` },
-    })),
-  };
-}
-
-const nodeObj: Obj = {
-  apiVersion: 'v1',
-  kind: 'Node',
-  metadata: { name: NODE_NAME.node },
-  spec: {},
-  status: { addresses: [{ type: 'InternalIP', address: ADDR.node.ipv4 }] },
-};
-
-function objectsFor(i: number): Obj[] {
-  const ips = i === N ? ['198.18.100.1'] : Array.from({ length: EPS }, (_, k) => fakeEp(i, k));
-  return [serviceObj(i), sliceObj(i, ips)];
-}
 
 function procStatus(pid: number): { rssMB: number; hwmMB: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -213,7 +154,7 @@ async function main(): Promise<void> {
           const ops = [];
           for (let k = c; k < Math.min(CHURN, c + 50); k++) {
             const i = 1 + (k % Math.max(1, N - 1));
-            ops.push({ t: 'update' as const, obj: sliceObj(i, Array.from({ length: EPS }, (_, e) => fakeEp(i + k + 1, e))) });
+            ops.push({ t: 'update' as const, obj: sliceObj(i, Array.from({ length: EPS }, (_, e) => fakeEndpoint(i + k + 1, e))) });
           }
           await api!.apply(ops);
           await sleep(100);
@@ -225,6 +166,12 @@ async function main(): Promise<void> {
       out.npl = { p99: histogramQuantile(metrics, 'kubeproxy_network_programming_duration_seconds', 0.99), p50: histogramQuantile(metrics, 'kubeproxy_network_programming_duration_seconds', 0.5) };
     }
     child.kill('SIGTERM');
+    // Let it exit on its own (a --cpu-prof profile is written at exit).
+    await new Promise<void>((r) => {
+      if (child.exitCode !== null) r();
+      child.once('exit', () => r());
+      setTimeout(r, 15_000).unref();
+    });
     process.stdout.write(JSON.stringify(out) + '\n');
   } finally {
     api?.kill();
