@@ -2,7 +2,7 @@
 // kube-proxy-ts entry point (upstream cmd/kube-proxy/app/server.go): parse flags and config, then
 // one of: --help / --version, --write-config-to, --cleanup, --init-only, --print-rules, or run.
 
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { parseCommandLine, renderConfigYAML } from './config/options.js';
 import type { ProxyOptions } from './config/types.js';
 import { setupConntrack } from './conntrack/setup.js';
@@ -54,6 +54,12 @@ function nothingToClean(mode: ProxyMode, e: unknown): boolean {
 async function cleanupModes(o: ProxyOptions, modes: readonly ProxyMode[]): Promise<boolean> {
   let ok = true;
   for (const mode of modes) {
+    if (mode === 'ipvs' && !o.cleanup && !existsSync('/proc/net/ip_vs')) {
+      // No IPVS in this network namespace's kernel: IPVS mode never ran here, so it left nothing behind.
+      // Saves ipvsadm/ipset/iptables processes on every start (--cleanup still runs them all).
+      log.v(2).info('No IPVS in this kernel, nothing to clean up', { mode });
+      continue;
+    }
     let factory: DataplaneFactory;
     try {
       factory = await loadDataplaneFactory(mode);
