@@ -50,12 +50,12 @@ async function caData(srv: TestApiServer): Promise<string> {
 }
 
 /** Start the source with `opts`, wait for all three kinds, check the Service arrived; stop. */
-async function syncs(opts: Partial<ApiServerSourceOptions>, what: string, after?: (h: RecordingHandler) => Promise<void>): Promise<void> {
+async function syncs(opts: Partial<ApiServerSourceOptions>, what: string, after?: (h: RecordingHandler) => Promise<void>, timeoutMs = 10_000): Promise<void> {
   const h = new RecordingHandler();
   const src = createApiServerSource({ kubeconfig: '', master: '', nodeName: 'node-a', ...opts });
   await src.start(h);
   try {
-    await waitFor(() => h.synced.size === 3, `${what}: synced`, 10_000);
+    await waitFor(() => h.synced.size === 3, `${what}: synced`, timeoutMs);
     assert.deepEqual(h.keys('Service'), ['default/s0'], what);
     await after?.(h);
   } finally {
@@ -151,7 +151,8 @@ test('exec credential plugin: served by @kubernetes/client-node (loaded only for
     );
     assert.equal(resolveClientConfig({ kubeconfig: f, master: '' }).plugin?.reason, 'exec plugin');
     assert.equal(resolveClientConfig({ kubeconfig: srv.kubeconfigPath, master: '' }).plugin, undefined);
-    await syncs({ kubeconfig: f }, 'exec plugin');
+    // Generous: this path imports client-node (~0.7 s idle, several seconds on a loaded machine) and runs the plugin.
+    await syncs({ kubeconfig: f }, 'exec plugin', undefined, 60_000);
   });
 });
 
