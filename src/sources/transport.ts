@@ -109,7 +109,8 @@ export function kubeConfigTransport(cfg: ClientConfig, limiter?: RateLimiter, to
   const tlsAgent = (): http.Agent => {
     if (!isHttps) return (agent ??= new http.Agent({ keepAlive: true }));
     const k = [ca.get(), cert.get(), key.get()];
-    if (!agent || k.some((b, i) => b !== agentKey[i])) {
+    // Compared by content: a periodic re-read of an unchanged file must not drop pooled connections.
+    if (!agent || k.some((b, i) => !(b === agentKey[i] || (b && agentKey[i] && b.equals(agentKey[i]!))))) {
       agentKey = k;
       agent = new https.Agent({
         keepAlive: true,

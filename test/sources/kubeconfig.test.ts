@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { configureLogging } from '../../src/log/logger.js';
 import { createApiServerSource, type ApiServerSourceOptions } from '../../src/sources/apiserver.js';
 import { resolveClientConfig } from '../../src/sources/kubeconfig.js';
+import { MaterialReader } from '../../src/sources/transport.js';
 import { startTestApiServer, type TestApiServer, type TestApiServerOptions } from '../../tools/test-apiserver/server.js';
 import { RecordingHandler, waitFor } from './helpers.js';
 
@@ -211,6 +212,32 @@ test('kubeconfig errors are clear: missing file, no current context, no server',
     assert.throws(() => resolveClientConfig({ kubeconfig: noServer, master: '' }), /no server/);
     const ipv6 = resolveClientConfig({ kubeconfig: '', master: '', env: { KUBERNETES_SERVICE_HOST: '2001:db8::1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir: dir });
     assert.equal(ipv6.server, 'https://[2001:db8::1]:443');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('credential files: re-read after the refresh period or invalidate(), last good value kept while missing', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kpx-kc-'));
+  try {
+    const f = path.join(dir, 'token');
+    await writeFile(f, 'one');
+    let t = 0;
+    const r = new MaterialReader({ file: f }, 1000, () => t);
+    assert.equal(r.get()?.toString(), 'one');
+    await writeFile(f, 'two');
+    t = 999;
+    assert.equal(r.get()?.toString(), 'one', 'cached within the refresh period');
+    t = 1000;
+    assert.equal(r.get()?.toString(), 'two', 're-read after it');
+    await writeFile(f, 'three');
+    r.invalidate();
+    assert.equal(r.get()?.toString(), 'three', 're-read at once after invalidate() (a 401)');
+    await rm(f);
+    t = 5000;
+    assert.equal(r.get()?.toString(), 'three', 'a file briefly missing during rotation keeps the last value');
+    assert.throws(() => new MaterialReader({ file: f }, 1000).get(), /reading .*token/);
+    assert.equal(new MaterialReader({ data: Buffer.from('x') }, 1000).get()?.toString(), 'x');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
