@@ -2,7 +2,7 @@
 // kube-proxy-ts entry point (upstream cmd/kube-proxy/app/server.go): parse flags and config, then
 // one of: --help / --version, --write-config-to, --cleanup, --init-only, --print-rules, or run.
 
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { parseCommandLine, renderConfigYAML } from './config/options.js';
 import type { ProxyOptions } from './config/types.js';
 import { watchConfigFile, type ConfigWatch } from './config/watch.js';
@@ -37,7 +37,7 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
 
 async function createSource(o: ProxyOptions): Promise<Source> {
   if (o.manifestsDir !== null) return createManifestsSource(o.manifestsDir, { nodeName: o.hostname });
-  // Loaded only when needed: the API client is large and irrelevant to --manifests runs.
+  // Loaded only when needed: irrelevant to --manifests runs.
   const { createApiServerSource } = await import('./sources/apiserver.js');
   const cc = o.config.clientConnection;
   return createApiServerSource({ kubeconfig: o.kubeconfig, master: o.master, nodeName: o.hostname, qps: cc.qps, burst: cc.burst });

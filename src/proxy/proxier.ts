@@ -147,7 +147,7 @@ export class Proxier implements SourceHandler {
   private pendingServiceChanges = 0;
   private pendingEndpointChanges = 0;
   private readonly startedAt = Date.now();
-  private localCache: { at: number; addrs: Promise<LocalAddress[]> } | null = null;
+  private localCache: { at: number; addrs: Promise<LocalAddress[]>; value: LocalAddress[] | null; refreshing: boolean } | null = null;
   private readonly initWaiters: (() => void)[] = [];
   private readonly loopbackLogged = new Set<IPFamily>();
   /** --service-latency-top-n > 0: per-service event-to-kernel latency. */
@@ -293,15 +293,47 @@ export class Proxier implements SourceHandler {
 
   // ---- per-family sync ----
 
+  /**
+   * This node's interface addresses. The first call lists them (`ip -j addr`); later calls answer from the
+   * last listing at once and, when it is older than 1 s, list again in the background: a change's sync
+   * must not wait for a process start. A background listing that differs from what the syncs used
+   * requests another sync, so an address change is still programmed within about a second.
+   */
   private localAddresses(): Promise<LocalAddress[]> {
+    const list = (): Promise<LocalAddress[]> => (this.deps.localAddresses ?? listLocalAddresses)();
     const now = Date.now();
-    // One `ip -j addr` serves both families of a sync round.
-    if (!this.localCache || now - this.localCache.at > 1000) {
-      const p = (this.deps.localAddresses ?? listLocalAddresses)();
-      p.catch(() => undefined);
-      this.localCache = { at: now, addrs: p };
+    const c = this.localCache;
+    if (!c) {
+      const p = list();
+      const entry = { at: now, addrs: p, value: null as LocalAddress[] | null, refreshing: false };
+      this.localCache = entry;
+      p.then(
+        (v) => void (entry.value = v),
+        () => {
+          if (this.localCache === entry) this.localCache = null; // try again next sync
+        },
+      );
+      return p;
     }
-    return this.localCache.addrs;
+    if (now - c.at > 1000 && !c.refreshing && c.value !== null) {
+      c.refreshing = true;
+      list().then(
+        (v) => {
+          c.refreshing = false;
+          c.at = Date.now();
+          const changed = JSON.stringify(v) !== JSON.stringify(c.value);
+          c.value = v;
+          c.addrs = Promise.resolve(v);
+          if (changed && this.initializedFlag) this.requestSync();
+        },
+        (e: unknown) => {
+          c.refreshing = false;
+          c.at = Date.now();
+          log.error('Failed to list local addresses', { err: e });
+        },
+      );
+    }
+    return c.addrs;
   }
 
   /** Inputs of one family's build, and its dataplane configuration. */
@@ -363,18 +395,24 @@ export class Proxier implements SourceHandler {
     if (f.pendingTriggerTimes.length > MAX_PENDING_TRIGGERS) f.pendingTriggerTimes.splice(0, f.pendingTriggerTimes.length - MAX_PENDING_TRIGGERS);
 
     let full = f.needFull || change.topologyChanged || now - f.lastFullAt >= (this.deps.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS);
-    if (!full && now - f.lastDriftCheckAt >= o.syncPeriodMs) {
+    const driftDue = !full && now - f.lastDriftCheckAt >= o.syncPeriodMs;
+    const checkDrift = async (): Promise<boolean> => {
       f.lastDriftCheckAt = now;
       try {
         if (await dp.detectDrift()) {
           log.info('Rules changed behind our back, doing a full sync', { ipFamily: family });
-          full = true;
+          return true;
         }
       } catch (e) {
         log.warn('Drift check failed, doing a full sync', { ipFamily: family, err: e });
-        full = true;
+        return true;
       }
-    }
+      return false;
+    };
+    // With changes to program, the drift check (an `nft -c`/`iptables-save` process) runs after their
+    // sync, off the change's path; a periodic run with nothing to program checks first, as before.
+    const driftAfter = driftDue && change.changedKeys.size > 0;
+    if (driftDue && !driftAfter && (await checkDrift())) full = true;
 
     let resultFull = full;
     const observe = (): void => {
@@ -425,6 +463,10 @@ export class Proxier implements SourceHandler {
       }
     }
     this.recordNoLocalEndpoints(state);
+    if (driftAfter && (await checkDrift())) {
+      f.needFull = true;
+      f.runner.run();
+    }
     await this.syncServiceHealth();
     if (f.pendingConntrack) {
       f.pendingConntrack = false;

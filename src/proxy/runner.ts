@@ -1,7 +1,10 @@
 // Bounded-frequency runner (upstream pkg/proxy/runner/bounded_frequency_runner.go), event-loop style.
 //
 // - run() queues one request; calls while one is queued coalesce.
-// - At least minIntervalMs passes between the end of one run and the start of the next.
+// - At least minIntervalMs passes between the end of one requested run and the start of the next. A
+//   periodic run (no request pending when it started) does not delay the next requested one: a change
+//   that arrives just after a periodic resync is programmed at once instead of up to minInterval later.
+//   Upstream gets the same from its runner's burst of 2 (burstSyncs) on a 1/minInterval token bucket.
 // - The function runs at least every maxIntervalMs even without requests.
 // - A failed run is retried: upstream retries after a fixed retryInterval (= syncPeriod); we retry with
 //   exponential backoff starting at min(1 s, retryMaxMs) and capped at retryMaxMs, so a transient
@@ -47,6 +50,9 @@ export class BoundedFrequencyRunner {
   /** End time of the last run (start time of the loop before any run). */
   private lastEnd = 0;
   private hasRun = false;
+  /** End time of the last run that served a request (minInterval counts from it). */
+  private lastRequestedEnd = 0;
+  private hasRequestedRun = false;
   private retryAt: number | null = null;
   private retryDelayMs = 0;
   private consecutiveFailures = 0;
@@ -92,8 +98,11 @@ export class BoundedFrequencyRunner {
 
   /** When the next run is due, or null when nothing is due (never: maxInterval always applies). */
   private nextDue(): number {
+    if (this.pending) {
+      const earliestRequested = this.hasRequestedRun ? this.lastRequestedEnd + this.opts.minIntervalMs : this.lastEnd;
+      return Math.max(earliestRequested, this.clock.now());
+    }
     const earliest = this.hasRun ? this.lastEnd + this.opts.minIntervalMs : this.lastEnd;
-    if (this.pending) return Math.max(earliest, this.clock.now());
     let due = this.lastEnd + this.opts.maxIntervalMs;
     if (this.retryAt !== null) due = Math.min(due, this.retryAt);
     return Math.max(earliest, due);
@@ -111,11 +120,16 @@ export class BoundedFrequencyRunner {
 
   private fire(): void {
     if (this.stopped || this.running) return;
+    const requested = this.pending;
     this.pending = false;
     this.running = this.invoke().finally(() => {
       this.running = null;
       this.lastEnd = this.clock.now();
       this.hasRun = true;
+      if (requested) {
+        this.lastRequestedEnd = this.lastEnd;
+        this.hasRequestedRun = true;
+      }
       this.schedule();
     });
   }

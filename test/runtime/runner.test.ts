@@ -85,6 +85,24 @@ test('runs periodically every maxInterval without requests', async () => {
   await r.stop();
 });
 
+test('a request right after a periodic run runs at once; requested runs stay minInterval apart', async () => {
+  const clock = new FakeClock();
+  const times: number[] = [];
+  const r = makeRunner(clock, async () => void times.push(clock.now()), 1000, 5000);
+  r.start();
+  await clock.advance(5000); // the periodic run
+  assert.equal(times.length, 1);
+  const periodicAt = times[0]!;
+  await clock.advance(100);
+  r.run();
+  await clock.advance(0);
+  assert.deepEqual(times, [periodicAt, periodicAt + 100], 'not held back by the periodic run');
+  r.run();
+  await clock.advance(2000);
+  assert.equal(times[2], periodicAt + 1100, 'the next requested run waits minInterval after the previous requested one');
+  await r.stop();
+});
+
 test('failures retry with exponential backoff from 1 s, capped at retryMax; success resets it', async () => {
   const clock = new FakeClock();
   const times: number[] = [];

@@ -70,6 +70,27 @@ test('parseManifestText: error names file and line', () => {
   );
 });
 
+test('parseManifestText: JSON documents (a .json file, or JSON separated by ---) give what the YAML parser gives', () => {
+  const svc = (name: string): Record<string, unknown> => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, labels: { 'a.b/c': 'x: y' } }, spec: { ports: [{ port: 80, name: '---' }] } });
+  const list = { apiVersion: 'v1', kind: 'List', items: [svc('a'), svc('b')] };
+  assert.deepEqual(parseManifestText('l.json', JSON.stringify(list)), [svc('a'), svc('b')]);
+  const multi = `${JSON.stringify(svc('a'))}\n---\n\n---  \n${JSON.stringify(svc('b'), null, 2)}\n`;
+  assert.deepEqual(parseManifestText('m.yaml', multi), [svc('a'), svc('b')]);
+  // One document that is YAML, not JSON: the whole file goes through the YAML parser, same values.
+  const mixed = `${JSON.stringify(svc('a'))}\n---\n${svcYaml('c')}`;
+  assert.deepEqual(
+    parseManifestText('x.yaml', mixed).map((d) => (d as { metadata: { name: string } }).metadata.name),
+    ['a', 'c'],
+  );
+  // YAML flow mappings that are not JSON (unquoted keys) are YAML's.
+  assert.deepEqual(parseManifestText('f.yaml', '{kind: Service, metadata: {name: f}}\n'), [{ kind: 'Service', metadata: { name: 'f' } }]);
+  // Broken JSON still reports file and line (through the YAML parser).
+  assert.throws(
+    () => parseManifestText('bad.json', '{"kind": "Service",\n "metadata": {"name": "x"\n'),
+    (e: unknown) => e instanceof ManifestParseError && e.file === 'bad.json' && typeof e.line === 'number',
+  );
+});
+
 test('initial load: filters, namespaces, node selection, then synced', async () => {
   await withDir(async (dir) => {
     await writeFile(

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -44,6 +45,8 @@ export interface TestApiServerOptions {
   readonly tls?: boolean;
   /** Interval of BOOKMARK events on watches that allow them (default 1000 ms; upstream sends about one a minute). */
   readonly bookmarkIntervalMs?: number;
+  /** Also accept HTTP basic auth with this user (any other credential is still checked as below). */
+  readonly basicAuth?: { readonly username: string; readonly password: string };
 }
 
 export interface RequestRecord {
@@ -58,8 +61,12 @@ export interface TestApiServer {
   readonly url: string;
   readonly port: number;
   readonly kubeconfigPath: string;
-  /** Bearer token the server requires (also in the kubeconfig). */
+  /** Bearer token the server requires (also in the kubeconfig); setToken() rotates it. */
   readonly token: string;
+  /** With tls: CA and a client certificate/key the server accepts instead of a token (client-certificate auth). */
+  readonly tlsFiles?: { readonly ca: string; readonly clientCert: string; readonly clientKey: string };
+  /** Require a new bearer token from now on (the old one gets 401), as a rotated service-account token. */
+  setToken(token: string): void;
   readonly store: Store;
   /** Requests seen, oldest first (bounded). */
   readonly requests: RequestRecord[];
@@ -178,8 +185,9 @@ function expired(rv: number, oldest: number): ApiError {
 export async function startTestApiServer(opts: TestApiServerOptions = {}): Promise<TestApiServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kpx-apiserver-'));
   const tls = opts.tls ? await makeTlsMaterial(dir) : undefined;
-  const token = randomBytes(16).toString('hex');
+  let token = randomBytes(16).toString('hex');
   let accepted = new Set([`Bearer ${token}`]);
+  const basic = opts.basicAuth ? `Basic ${Buffer.from(`${opts.basicAuth.username}:${opts.basicAuth.password}`).toString('base64')}` : null;
   const store = new Store();
   for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
     store.create(resourceForKind('Namespace')!, '', { metadata: { name: ns }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
@@ -457,7 +465,9 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     try {
       // kubectl (client-go) does not send bearer tokens over plain http, so there the token is only checked when present.
       const auth = req.headers.authorization;
-      if ((tls || auth !== undefined) && !accepted.has(auth ?? '')) {
+      // A client certificate signed by our CA authenticates on its own (as kube-apiserver's x509 authenticator).
+      const certOk = tls !== undefined && auth === undefined && (req.socket as TLSSocket).authorized === true;
+      if ((tls || auth !== undefined) && !certOk && !accepted.has(auth ?? '') && (basic === null || auth !== basic)) {
         throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       }
       if (failures.n > 0) {
@@ -475,7 +485,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   let server: http.Server | https.Server;
   function makeServer(): http.Server | https.Server {
     const onReq = (req: IncomingMessage, res: ServerResponse): void => void handle(req, res);
-    const s = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, onReq) : http.createServer(onReq);
+    const s = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false }, onReq) : http.createServer(onReq);
     s.on('connection', (sock: Socket) => {
       sockets.add(sock);
       sock.on('close', () => sockets.delete(sock));
@@ -541,7 +551,14 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       return port;
     },
     kubeconfigPath,
-    token,
+    get token() {
+      return token;
+    },
+    tlsFiles: tls?.files,
+    setToken: (t) => {
+      token = t;
+      accepted = new Set([`Bearer ${t}`]);
+    },
     store,
     setTokens: (tokens) => {
       accepted = new Set(tokens.map((t) => `Bearer ${t}`));
