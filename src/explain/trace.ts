@@ -94,7 +94,8 @@ if (proto === 'TCP') {
 
 async function sendProbe(proto: Protocol, dst: string, port: number, sport: number, timeoutMs: number, netns?: string): Promise<ProbeResult> {
   const [cmd, args] = inNetns(netns, [process.execPath, '-e', SENDER, proto, dst, String(port), String(sport), String(timeoutMs)]);
-  const r = await run(cmd, args, { timeoutMs: timeoutMs + 5000, allowFailure: true });
+  // The sender bounds the probe itself; this only guards against a hung process (slow starts under emulation).
+  const r = await run(cmd, args, { timeoutMs: timeoutMs + 30_000, allowFailure: true });
   const out = r.stdout.trim();
   if (out === 'connected' || out === 'answered' || out === 'refused' || out === 'unreachable' || out === 'timeout') return out;
   return 'error';
