@@ -101,6 +101,8 @@ export interface KubeProxyConfiguration {
 export interface ProxyOptions {
   /** The effective, defaulted configuration (what --write-config-to writes, /configz serves). */
   readonly config: KubeProxyConfiguration;
+  /** --config FILE ("" when none); watched while running (upstream exits when it changes). */
+  readonly configFile: string;
   readonly mode: ProxyMode;
   /** Node name: --hostname-override / hostnameOverride (trimmed, lower-cased), else os.hostname(). */
   readonly hostname: string;
@@ -112,6 +114,12 @@ export interface ProxyOptions {
   readonly initOnly: boolean;
   /** --print-rules: print the ruleset the chosen mode would program for the current state, exit. */
   readonly printRules: boolean;
+  /** --dry-run: diff the next sync against the kernel, exit 0 (same) / 2 (different). */
+  readonly dryRun: boolean;
+  /** --one-shot-timeout: how long --print-rules / --dry-run wait for the initial lists. */
+  readonly oneShotTimeoutMs: number;
+  /** --service-latency-top-n: services with a programming-latency series of their own (0: off). */
+  readonly serviceLatencyTopN: number;
   readonly writeConfigTo: string;
   /** Effective sync timing for the chosen mode, milliseconds. */
   readonly syncPeriodMs: number;

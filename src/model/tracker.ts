@@ -25,8 +25,11 @@ import type { Endpoint, IPFamily, NodePortAddresses, ProxyState, ServicePort, St
 
 export interface ModelOptions {
   nodeName: string;
-  /** Called once per invalid object version: kind, "ns/name", reason. Default: log a warning + metrics.invalidObjectsTotal.inc({kind}) */
-  onInvalid?: (kind: ObjectKind, key: string, reason: string) => void;
+  /**
+   * Called once per invalid object version: kind, "ns/name", reason, and the event's origin (its
+   * manifest file) when the source gave one. Default: log a warning + metrics.invalidObjectsTotal.inc({kind})
+   */
+  onInvalid?: (kind: ObjectKind, key: string, reason: string, origin?: string) => void;
 }
 
 export interface BuildContext {
@@ -53,8 +56,8 @@ const MAX_PENDING_TRIGGERS = 10000;
 
 const log = createLogger('model');
 
-function defaultOnInvalid(kind: ObjectKind, key: string, reason: string): void {
-  log.warn('Ignoring invalid object', { kind, object: key, reason });
+function defaultOnInvalid(kind: ObjectKind, key: string, reason: string, origin?: string): void {
+  log.warn('Ignoring invalid object', { kind, object: key, reason, ...(origin !== undefined ? { file: origin } : {}) });
   metrics.invalidObjectsTotal.inc({ kind });
 }
 
@@ -123,7 +126,9 @@ function versionSignature(obj: unknown): string {
 
 export class ServiceModel {
   private readonly nodeName: string;
-  private readonly onInvalid: (kind: ObjectKind, key: string, reason: string) => void;
+  private readonly onInvalid: (kind: ObjectKind, key: string, reason: string, origin?: string) => void;
+  /** Origin of the event being handled (for the invalid-object report). */
+  private origin: string | undefined;
   private readonly services = new Map<string, ParsedService>();
   /** sliceKey ("ns/sliceName") -> slice, any family. */
   private readonly slices = new Map<string, ParsedSlice>();
@@ -139,7 +144,8 @@ export class ServiceModel {
   }
 
   /** Feed one source event. Returns true when it can change some ProxyState (false for no-op updates: same content, ignored objects). */
-  onEvent(kind: ObjectKind, type: EventType, object: unknown): boolean {
+  onEvent(kind: ObjectKind, type: EventType, object: unknown, origin?: string): boolean {
+    this.origin = origin;
     try {
       if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return false;
       switch (kind) {
@@ -157,6 +163,8 @@ export class ServiceModel {
       // one bad object must never stop the proxy.
       this.reportInvalid(kind, bestEffortKey(object, kind !== 'Node') ?? '?', `internal error: ${String(err)}`, object);
       return false;
+    } finally {
+      this.origin = undefined;
     }
   }
 
@@ -267,10 +275,14 @@ export class ServiceModel {
   }
 
   /** Distinct IPs of ready local endpoints of a Service (all ports, both families) — for health-check node ports. */
-  localReadyEndpoints(namespace: string, name: string): number {
+  /**
+   * Distinct local ready endpoint IPs of a Service, of one family (upstream counts per proxier,
+   * i.e. per family) or, without `only`, of both.
+   */
+  localReadyEndpoints(namespace: string, name: string, only?: IPFamily): number {
     const svcKey = `${namespace}/${name}`;
     const ips = new Set<string>();
-    for (const family of FAMILIES) {
+    for (const family of only === undefined ? FAMILIES : [only]) {
       const slices = this.fam[family].slicesByService.get(svcKey);
       if (!slices) continue;
       for (const eps of mergeSlices(slices.values(), this.nodeName).values()) {
@@ -420,7 +432,7 @@ export class ServiceModel {
     if (this.invalidSeen.size >= MAX_INVALID_REMEMBERED) this.invalidSeen.clear();
     this.invalidSeen.set(id, sig);
     try {
-      this.onInvalid(kind, key, reason);
+      this.onInvalid(kind, key, reason, this.origin);
     } catch (err) {
       log.error('onInvalid callback failed', { err: String(err) });
     }

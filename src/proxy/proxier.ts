@@ -12,31 +12,35 @@ import type { ProxyHealth } from '../health/proxy-health.js';
 import type { ServiceHealthServer } from '../health/service-health.js';
 import { createLogger } from '../log/logger.js';
 import { metrics } from '../metrics/metrics.js';
+import { ServiceLatencyTracker, serviceOfEvent } from '../metrics/service-latency.js';
+import { joinHostPort } from '../model/ip.js';
+import { ServiceCIDRTracker } from '../model/servicecidrs.js';
 import type { DataplaneConfig, Endpoint, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
 import {
   listLocalAddresses,
+  LOOPBACK_NODE_IP,
   nodeEligible,
   resolveNodeIPs,
   resolveNodePortAddresses,
   type LocalAddress,
 } from '../node/addresses.js';
-import { ensureSysctl } from '../node/sysctl.js';
 import type { EventType, ObjectKind, SourceHandler } from '../sources/types.js';
 import { resolveLocalDetector } from './local-detector.js';
+import type { PodCIDRGate } from './podcidr-gate.js';
 import { BoundedFrequencyRunner, type RunnerClock } from './runner.js';
 
 const log = createLogger('proxier');
 
 /** What the proxier needs from the model (src/model/tracker.ts ServiceModel). */
 export interface ServiceModelLike {
-  onEvent(kind: ObjectKind, type: EventType, object: unknown): boolean;
+  onEvent(kind: ObjectKind, type: EventType, object: unknown, origin?: string): boolean;
   node(): unknown | null;
   build(
     family: IPFamily,
     input: { nodeIPs: readonly string[]; nodePortAddresses: NodePortAddresses; serviceCIDRs?: readonly string[] },
     opts?: { peek?: boolean },
   ): { state: ProxyState; change: StateChange };
-  localReadyEndpoints(namespace: string, name: string): number;
+  localReadyEndpoints(namespace: string, name: string, family?: IPFamily): number;
   /** Merged endpoints of a Service's slices of one family, per slice port (debug views). */
   endpointsByPort?(namespace: string, name: string, family: IPFamily): ReadonlyMap<string, readonly Endpoint[]>;
 }
@@ -68,13 +72,16 @@ export interface ProxierDeps {
   readonly localAddresses?: () => Promise<LocalAddress[]>;
   /** Stale UDP flow cleanup (default: the conntrack CLI). */
   readonly conntrackCleanup?: (state: ProxyState, previous: ProxyState | null) => Promise<unknown>;
-  /** Write forwarding / route_localnet sysctls (default true). */
-  readonly manageSysctls?: boolean;
   /**
    * With no Node object ever seen, /healthz treats the node as eligible (the --manifests case, where
    * there may be no Node at all). Upstream (API server) treats an unknown Node as not eligible.
    */
   readonly eligibleWithoutNode?: boolean;
+  /**
+   * detect-local-mode NodeCIDR: nothing is programmed until this node's podCIDRs are known; Node
+   * events are passed on (a change of podCIDRs is fatal there).
+   */
+  readonly podCIDRGate?: PodCIDRGate | null;
   /** Periodic full resync (upstream FullSyncPeriod, 1 h). */
   readonly fullSyncPeriodMs?: number;
   readonly clock?: RunnerClock;
@@ -96,8 +103,6 @@ interface FamilyState {
   applied: ProxyState | null;
   appliedAt: Date | null;
   appliedFull: boolean;
-  forwardingEnsured: boolean;
-  routeLocalnetEnsured: boolean;
 }
 
 const FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
@@ -127,6 +132,13 @@ export function buildDataplaneConfig(o: ProxyOptions, family: IPFamily, node: un
   };
 }
 
+/** Counts for the first-sync log line. */
+function stateCounts(state: ProxyState): { servicePorts: number; endpoints: number } {
+  let endpoints = 0;
+  for (const sp of state.services.values()) endpoints += sp.clusterEndpoints.length;
+  return { servicePorts: state.services.size, endpoints };
+}
+
 export class Proxier implements SourceHandler {
   private readonly families = new Map<IPFamily, FamilyState>();
   private readonly synced = new Set<ObjectKind>();
@@ -137,9 +149,18 @@ export class Proxier implements SourceHandler {
   private readonly startedAt = Date.now();
   private localCache: { at: number; addrs: Promise<LocalAddress[]> } | null = null;
   private readonly initWaiters: (() => void)[] = [];
+  private readonly loopbackLogged = new Set<IPFamily>();
+  /** --service-latency-top-n > 0: per-service event-to-kernel latency. */
+  private readonly latency: ServiceLatencyTracker | null;
+  /** Families whose first successful sync has been logged. */
+  private readonly firstSyncLogged = new Set<IPFamily>();
+  /** ServiceCIDR ranges (nftables drops unallocated ClusterIPs in them); not part of the Service model. */
+  private readonly serviceCIDRs = new ServiceCIDRTracker();
+  private readonly programmedWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: ProxierDeps) {
     const o = deps.options;
+    this.latency = (o.serviceLatencyTopN ?? 0) > 0 ? new ServiceLatencyTracker(o.serviceLatencyTopN, undefined, undefined, deps.families) : null;
     for (const family of deps.families ?? (['IPv4', 'IPv6'] as const)) {
       const runner = new BoundedFrequencyRunner(`sync-runner-${family}`, () => this.syncFamily(family), {
         minIntervalMs: o.minSyncPeriodMs,
@@ -162,8 +183,6 @@ export class Proxier implements SourceHandler {
         applied: null,
         appliedAt: null,
         appliedFull: false,
-        forwardingEnsured: false,
-        routeLocalnetEnsured: false,
       });
     }
     deps.health.nodeEligible = () => {
@@ -177,6 +196,19 @@ export class Proxier implements SourceHandler {
     return this.initializedFlag;
   }
 
+  /**
+   * Resolves once every family has been programmed successfully at least once (a mode switch
+   * removes the previous mode's rules only then).
+   */
+  whenProgrammed(): Promise<void> {
+    if (this.allProgrammed()) return Promise.resolve();
+    return new Promise((resolve) => this.programmedWaiters.push(resolve));
+  }
+
+  private allProgrammed(): boolean {
+    return [...this.families.values()].every((f) => f.applied !== null);
+  }
+
   /** Resolves once Services and EndpointSlices have been synced. */
   whenInitialized(): Promise<void> {
     if (this.initializedFlag) return Promise.resolve();
@@ -185,28 +217,46 @@ export class Proxier implements SourceHandler {
 
   // ---- SourceHandler ----
 
-  onEvent(kind: ObjectKind, type: EventType, object: unknown): void {
+  onEvent(kind: ObjectKind, type: EventType, object: unknown, origin?: string): void {
+    if (kind === 'ServiceCIDR') {
+      // Upstream applies a change at the next (full) sync; we sync at once, so a shrunk range stops
+      // dropping traffic now rather than up to an hour later.
+      if (this.serviceCIDRs.onEvent(type, object) && this.initializedFlag) this.requestSync();
+      return;
+    }
     let changed = false;
     try {
-      changed = this.deps.model.onEvent(kind, type, object);
+      changed = this.deps.model.onEvent(kind, type, object, origin);
     } catch (e) {
       log.error('Model rejected event', { kind, type, err: e });
       return;
     }
     if (kind === 'Service') {
-      metrics.serviceChangesTotal.inc();
+      // Upstream: each family's proxier has its own service change tracker and each counts the event.
+      metrics.serviceChangesTotal.inc(this.families.size);
       if (changed) metrics.serviceChangesPending.set(++this.pendingServiceChanges);
     } else if (kind === 'EndpointSlice') {
       metrics.endpointChangesTotal.inc();
       if (changed) metrics.endpointChangesPending.set(++this.pendingEndpointChanges);
     } else if (kind === 'Node') {
       this.nodeSeen = true;
+      this.deps.podCIDRGate?.onNode(type, object);
+      this.maybeInitialize();
+    }
+    if (changed && this.latency) {
+      const svc = serviceOfEvent(kind, object);
+      if (svc !== null) this.latency.onEvent(svc);
     }
     if (changed && this.initializedFlag) this.requestSync();
   }
 
   onSynced(kind: ObjectKind): void {
     this.synced.add(kind);
+    this.maybeInitialize();
+  }
+
+  private maybeInitialize(): void {
+    if (this.deps.podCIDRGate && !this.deps.podCIDRGate.ready) return;
     if (!this.initializedFlag && this.synced.has('Service') && this.synced.has('EndpointSlice')) {
       this.initializedFlag = true;
       log.info('Services and EndpointSlices synced, programming rules');
@@ -268,7 +318,11 @@ export class Proxier implements SourceHandler {
       log.error('Failed to list local addresses', { err: e });
     }
     const node = this.deps.model.node();
-    const nodeIPs = resolveNodeIPs(node, family, local);
+    const nodeIPs = resolveNodeIPs(node, family, o.config.bindAddress);
+    if (nodeIPs[0] === LOOPBACK_NODE_IP[family] && !this.loopbackLogged.has(family)) {
+      this.loopbackLogged.add(family);
+      log.info("Can't determine this node's IP, assuming loopback; if this is incorrect, please set the --bind-address flag", { ipFamily: family });
+    }
     const nodePortAddresses = resolveNodePortAddresses(o.nodePortAddresses, family, nodeIPs, local);
     const config = buildDataplaneConfig(o, family, node);
     return { nodeIPs, nodePortAddresses, config };
@@ -286,30 +340,6 @@ export class Proxier implements SourceHandler {
     return f.dataplane;
   }
 
-  private async ensureSysctls(f: FamilyState, state: ProxyState, config: DataplaneConfig): Promise<void> {
-    if (this.deps.manageSysctls === false) return;
-    if (!f.forwardingEnsured && state.services.size > 0) {
-      // Forwarding is what carries service traffic to endpoints on other hosts/namespaces.
-      const name = f.family === 'IPv4' ? 'net/ipv4/ip_forward' : 'net/ipv6/conf/all/forwarding';
-      try {
-        if (await ensureSysctl(name, 1)) log.info('Enabled forwarding', { sysctl: name });
-      } catch (e) {
-        log.warn('Could not enable forwarding', { sysctl: name, err: e });
-      }
-      f.forwardingEnsured = true;
-    }
-    const npa = state.nodePortAddresses;
-    const loopbackNodePorts = npa.matchAll || npa.ips.some((ip) => ip.startsWith('127.'));
-    if (!f.routeLocalnetEnsured && config.localhostNodePorts && loopbackNodePorts) {
-      try {
-        if (await ensureSysctl('net/ipv4/conf/all/route_localnet', 1)) log.info('Enabled route_localnet for localhost NodePorts');
-      } catch (e) {
-        log.warn('Could not set route_localnet', { err: e });
-      }
-      f.routeLocalnetEnsured = true;
-    }
-  }
-
   private async syncFamily(family: IPFamily): Promise<void> {
     if (!this.initializedFlag) {
       log.v(2).info('Not syncing rules until Services and EndpointSlices have been received from the source', { ipFamily: family });
@@ -320,8 +350,9 @@ export class Proxier implements SourceHandler {
     const start = process.hrtime.bigint();
     const now = Date.now();
     const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(family);
+    const builtAt = Date.now();
     const dp = this.dataplaneFor(f, config);
-    const { state, change } = this.deps.model.build(family, { nodeIPs, nodePortAddresses });
+    const { state, change } = this.deps.model.build(family, { nodeIPs, nodePortAddresses, serviceCIDRs: this.serviceCIDRs.cidrs() });
     this.pendingServiceChanges = 0;
     this.pendingEndpointChanges = 0;
     metrics.serviceChangesPending.set(0);
@@ -344,7 +375,6 @@ export class Proxier implements SourceHandler {
         full = true;
       }
     }
-    await this.ensureSysctls(f, state, config);
 
     let resultFull = full;
     const observe = (): void => {
@@ -365,6 +395,7 @@ export class Proxier implements SourceHandler {
       });
     } catch (e) {
       observe();
+      this.latency?.onFailed(family, change.changedKeys);
       f.needFull = true;
       // A failed sync leaves the wanted state unprogrammed: count it as pending for health.
       this.deps.health.queuedUpdate(family);
@@ -378,10 +409,16 @@ export class Proxier implements SourceHandler {
       f.lastDriftCheckAt = now;
     }
     f.applied = state;
+    if (previous === null && this.allProgrammed()) for (const w of this.programmedWaiters.splice(0)) w();
     f.appliedAt = new Date();
     f.appliedFull = resultFull;
     this.deps.health.updated(family);
     metrics.syncProxyRulesLastTimestamp.set({ ip_family: family }, Date.now() / 1000);
+    this.latency?.onSynced(family, change.changedKeys, builtAt);
+    if (!this.firstSyncLogged.has(family)) {
+      this.firstSyncLogged.add(family);
+      log.info('First sync of rules done', { ipFamily: family, mode: o.mode, durationMs: Math.round(Number(process.hrtime.bigint() - start) / 1e6), sinceStartMs: Date.now() - this.startedAt, ...stateCounts(state), full: resultFull });
+    }
     for (const t of f.pendingTriggerTimes.splice(0)) {
       if (t.getTime() >= this.startedAt) {
         metrics.networkProgrammingDuration.observe({ ip_family: family }, Math.max(0, Date.now() - t.getTime()) / 1000);
@@ -395,23 +432,31 @@ export class Proxier implements SourceHandler {
     }
   }
 
+  /** Service ports (iptables, nftables) or Services (ipvs: a set of names upstream) with a Local policy and no local endpoint. */
   private recordNoLocalEndpoints(state: ProxyState): void {
-    let internal = 0;
-    let external = 0;
+    const internal = new Set<string>();
+    const external = new Set<string>();
+    const byService = this.deps.options.mode === 'ipvs';
     for (const sp of state.services.values()) {
       if (!sp.hasAnyEndpoints || sp.localEndpoints.length > 0) continue;
-      if (sp.internalPolicyLocal) internal++;
-      if (sp.externallyAccessible && sp.externalPolicyLocal) external++;
+      const key = byService ? `${sp.namespace}/${sp.serviceName}` : sp.key;
+      if (sp.internalPolicyLocal) internal.add(key);
+      if (sp.externallyAccessible && sp.externalPolicyLocal) external.add(key);
     }
-    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal', ip_family: state.family }, internal);
-    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external', ip_family: state.family }, external);
+    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal', ip_family: state.family }, internal.size);
+    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external', ip_family: state.family }, external.size);
   }
 
-  /** Open/close health check NodePorts from the latest state of every family. */
+  /**
+   * Open/close health check NodePorts from the latest state of every family. As upstream (one
+   * health server per family), each listener reports the local ready endpoints of its own family;
+   * a listener on all addresses reports the first family (in start order) that has the port.
+   */
   private async syncServiceHealth(): Promise<void> {
     const shs = this.deps.serviceHealth;
     if (!shs) return;
     const wanted = new Map<string, number>();
+    const families = new Map<string, IPFamily[]>();
     const addresses = new Set<string>();
     let all = false;
     for (const f of this.families.values()) {
@@ -419,7 +464,11 @@ export class Proxier implements SourceHandler {
       let any = false;
       for (const sp of f.applied.services.values()) {
         if (sp.healthCheckNodePort > 0) {
-          wanted.set(`${sp.namespace}/${sp.serviceName}`, sp.healthCheckNodePort);
+          const nsn = `${sp.namespace}/${sp.serviceName}`;
+          wanted.set(nsn, sp.healthCheckNodePort);
+          const fams = families.get(nsn) ?? [];
+          if (!fams.includes(f.family)) fams.push(f.family);
+          families.set(nsn, fams);
           any = true;
         }
       }
@@ -430,10 +479,12 @@ export class Proxier implements SourceHandler {
     }
     try {
       await shs.syncServices(wanted, all ? [] : [...addresses]);
-      const counts = new Map<string, number>();
-      for (const nsn of wanted.keys()) {
+      const counts = new Map<string, Map<IPFamily, number>>();
+      for (const [nsn, fams] of families) {
         const slash = nsn.indexOf('/');
-        counts.set(nsn, this.deps.model.localReadyEndpoints(nsn.slice(0, slash), nsn.slice(slash + 1)));
+        const byFamily = new Map<IPFamily, number>();
+        for (const fam of fams) byFamily.set(fam, this.deps.model.localReadyEndpoints(nsn.slice(0, slash), nsn.slice(slash + 1), fam));
+        counts.set(nsn, byFamily);
       }
       shs.syncEndpoints(counts);
     } catch (e) {
@@ -444,13 +495,15 @@ export class Proxier implements SourceHandler {
   // ---- --print-rules and the debug views ----
 
   /** The rules each family would program for the current model, from scratch (no kernel access). */
-  async renderRules(): Promise<{ family: IPFamily; text: string }[]> {
+  async renderRules(opts: { live?: boolean } = {}): Promise<{ family: IPFamily; text: string }[]> {
     const out: { family: IPFamily; text: string }[] = [];
     for (const f of this.families.values()) {
       const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(f.family);
       // peek: rendering must not consume the changes the next real sync has to see.
-      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses }, { peek: true });
-      out.push({ family: f.family, text: this.deps.factory(config).render(state) });
+      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses, serviceCIDRs: this.serviceCIDRs.cidrs() }, { peek: true });
+      const dp = this.deps.factory(config);
+      // live (--dry-run): what a sync would apply here and now, host reads included.
+      out.push({ family: f.family, text: opts.live && dp.renderLive ? await dp.renderLive(state) : dp.render(state) });
     }
     return out;
   }

@@ -72,7 +72,7 @@ describe('debug endpoints and explain/get against a running proxy', { skip: !isR
   test('/debug/rules: our table as the kernel lists it, per family', async () => {
     const text = await world.exec('node', ['curl', '-s', '-m', '10', 'http://127.0.0.1:10249/debug/rules?family=IPv4']);
     assert.match(text, /^# nftables IPv4: nft list table ip kube-proxy$/m);
-    assert.match(text, /198\.19\.0\.10 \. tcp \. 80 : goto dnat-tcp-1/);
+    assert.match(text, /198\.19\.0\.10 \. tcp \. 80 (comment "shop\/web:http" )?: goto dnat-tcp-1/);
     assert.doesNotMatch(text, /table ip6/);
     const bad = await world.exec('node', ['curl', '-s', '-m', '5', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:10249/debug/rules?family=x']);
     assert.equal(bad.trim(), '400');
