@@ -94,7 +94,8 @@ if (proto === 'TCP') {
 
 async function sendProbe(proto: Protocol, dst: string, port: number, sport: number, timeoutMs: number, netns?: string): Promise<ProbeResult> {
   const [cmd, args] = inNetns(netns, [process.execPath, '-e', SENDER, proto, dst, String(port), String(sport), String(timeoutMs)]);
-  const r = await run(cmd, args, { timeoutMs: timeoutMs + 5000, allowFailure: true });
+  // The sender bounds the probe itself; this only guards against a hung process (slow starts under emulation).
+  const r = await run(cmd, args, { timeoutMs: timeoutMs + 30_000, allowFailure: true });
   const out = r.stdout.trim();
   if (out === 'connected' || out === 'answered' || out === 'refused' || out === 'unreachable' || out === 'timeout') return out;
   return 'error';
@@ -164,12 +165,13 @@ async function startNftrace(family: 'ip' | 'ip6', proto: Protocol, src: string, 
 }
 
 /** Chains of our rules the first traced packet went through, in order, its final verdict and DNAT target. */
-export function summariseTrace(lines: readonly string[]): { chains: string[]; verdict: 'drop' | 'reject' | 'accept' | null; dnat: string | null } {
+export function summariseTrace(lines: readonly string[]): { chains: string[]; verdict: 'drop' | 'reject' | 'accept' | null; dnat: string | null; dnatRule: boolean } {
   const chains: string[] = [];
   let verdict: 'drop' | 'reject' | 'accept' | null = null;
   let dnat: string | null = null;
   let firstId: string | null = null;
   let left = false;
+  let dnatRule = false;
   for (const l of lines) {
     const m = /^trace id (\S+) (\S+) (\S+) (\S+) (.*)$/.exec(l);
     if (!m) continue;
@@ -186,10 +188,12 @@ export function summariseTrace(lines: readonly string[]): { chains: string[]; ve
     if (chains[chains.length - 1] !== chain) chains.push(chain!);
     if (/^rule .*\breject\b/.test(rest!) || /^rule .*REJECT/.test(rest!)) verdict = 'reject';
     else if (/\(verdict drop\)|^policy drop/.test(rest!) && verdict !== 'reject') verdict = 'drop';
-    const d = /\bdnat (?:ip6? )?to (\S+)/.exec(rest!);
+    // Only a literal target ("dnat to 198.18.100.1:8080"); map lookups do not show theirs.
+    const d = /\bdnat (?:ip6? )?to ((?:\d+\.){3}\d+:\d+|\[[0-9a-f:]+\]:\d+)/.exec(rest!);
     if (d) dnat = d[1]!;
+    if (/^rule .*\bdnat\b/.test(rest!) || /^rule .*DNAT/.test(rest!)) dnatRule = true;
   }
-  return { chains, verdict, dnat };
+  return { chains, verdict, dnat, dnatRule };
 }
 
 /** The chain every masqueraded packet passes (nftables, iptables). */
@@ -259,6 +263,12 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
   if (!endpoint && t.dnat) endpoint = t.dnat;
   let outcome: TraceReport['observed']['outcome'];
   if (endpoint) outcome = 'forward';
+  else if (t.dnatRule) {
+    // The rule trace shows the DNAT, but the packet died before conntrack confirmed it (e.g. no
+    // route to the endpoint), so which endpoint the map picked is not visible.
+    outcome = 'forward';
+    notes.push(`the trace shows the DNAT rule but not its target (no conntrack entry: the packet was not delivered, probe ${result})`);
+  }
   else if (t.verdict === 'reject' || (!session && result === 'refused' && !ct)) outcome = 'reject';
   else if (t.verdict === 'drop') outcome = 'drop';
   else if (result === 'timeout' && !ct) outcome = 'drop';
@@ -275,9 +285,11 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
   if (outcome === 'unknown') agrees = null;
   else if (probeX.outcome === 'forward') {
     if (outcome !== 'forward') dis.push(`expected DNAT to one of ${expected.endpoints.join(', ')}; the kernel did not forward (${outcome}, probe ${result})`);
-    else if (!expected.endpoints.includes(endpoint!)) dis.push(`the kernel picked ${endpoint}, not one of ${expected.endpoints.join(', ')}`);
-    else if (masqueraded !== null && expected.masquerade[endpoint!] !== masqueraded) {
-      dis.push(`masquerade: expected ${expected.masquerade[endpoint!] ? 'yes' : 'no'}, the kernel ${masqueraded ? 'rewrote' : 'kept'} the source`);
+    else if (endpoint !== null && !expected.endpoints.includes(endpoint)) dis.push(`the kernel picked ${endpoint}, not one of ${expected.endpoints.join(', ')}`);
+    else if (masqueraded !== null) {
+      // Without a known endpoint, every candidate must agree (they differ only through hairpin).
+      const want = endpoint !== null ? [expected.masquerade[endpoint]] : [...new Set(Object.values(expected.masquerade))];
+      if (want.length === 1 && want[0] !== masqueraded) dis.push(`masquerade: expected ${want[0] ? 'yes' : 'no'}, the kernel ${masqueraded ? 'masqueraded' : 'kept'} the source`);
     }
   } else if (probeX.outcome === 'reject' || probeX.outcome === 'drop') {
     if (outcome === 'forward') dis.push(`expected ${probeX.outcome}; the kernel forwarded to ${endpoint}`);

@@ -1,6 +1,6 @@
 // What the proxy exposes, with default bind flags, inside a namespace: the health server listens on
 // 0.0.0.0:10256 (reachable from another host), the metrics server on 127.0.0.1:10249 only (not reachable
-// from another host). No endpoint of either server — /metrics, /configz, /debug/state, /healthz, /livez,
+// from another host). No endpoint of either server — /metrics, /configz, /debug/*, /healthz, /livez,
 // /proxyMode, ... — nor the proxy's log reveals the kubeconfig's secrets (bearer token, CA data) when the
 // proxy talks to the test API server over TLS with a token.
 
@@ -13,8 +13,8 @@ import { NODE_IP, World } from '../reliability/support/world.js';
 
 const isRoot = process.getuid?.() === 0;
 
-const METRICS_PATHS = ['/metrics', '/metrics/slis', '/configz', '/debug/state', '/healthz', '/healthz/ping', '/livez', '/proxyMode', '/flagz', '/statusz', '/debug/pprof/', '/', '/nonexistent'];
-const HEALTH_PATHS = ['/healthz', '/livez', '/', '/metrics', '/configz', '/debug/state'];
+const METRICS_PATHS = ['/metrics', '/metrics/slis', '/configz', '/debug/state', '/debug/services', '/debug/rules', '/healthz', '/healthz/ping', '/livez', '/proxyMode', '/flagz', '/statusz', '/debug/pprof/', '/', '/nonexistent'];
+const HEALTH_PATHS = ['/healthz', '/livez', '/', '/metrics', '/configz', '/debug/state', '/debug/services', '/debug/rules'];
 
 test('default bind addresses: healthz 0.0.0.0:10256, metrics 127.0.0.1:10249; no endpoint or log line leaks the kubeconfig secrets', { skip: !isRoot && 'needs root', timeout: 90_000 }, async (t) => {
   const world = await World.create({ client: true });

@@ -87,7 +87,8 @@ export async function traceCheck(h: ExplainHarness, check: Check): Promise<{ fai
   const dst = t.family === 'IPv6' ? `[${t.host}]:${t.port}/${t.proto.toLowerCase()}` : `${t.host}:${t.port}/${t.proto.toLowerCase()}`;
   const args = ['explain', '--trace', '-o', 'json', '--src', originAddress(check.from, t.family), '--dst', dst, '--from', explainFrom(check.from), `--metrics-address=${h.metricsAddress}`, ...fromNs];
   const { command, args: a } = proxyCommand(args);
-  const r = await run('ip', ['netns', 'exec', h.netns(node), command, ...a], { allowFailure: true, timeoutMs: 60_000 });
+  // Generous: in the emulated IPVS guest starting two node processes alone can take 10-20 s.
+  const r = await run('ip', ['netns', 'exec', h.netns(node), command, ...a], { allowFailure: true, timeoutMs: 180_000 });
   if (r.code !== 0 && r.code !== 3) return { failure: `explain --trace exited ${r.code}: ${r.stderr.trim().slice(0, 2000)}`, report: null };
   let report: TraceReport;
   try {
