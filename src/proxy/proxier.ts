@@ -153,6 +153,7 @@ export class Proxier implements SourceHandler {
   private readonly firstSyncLogged = new Set<IPFamily>();
   /** ServiceCIDR ranges (nftables drops unallocated ClusterIPs in them); not part of the Service model. */
   private readonly serviceCIDRs = new ServiceCIDRTracker();
+  private readonly programmedWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: ProxierDeps) {
     const o = deps.options;
@@ -192,6 +193,19 @@ export class Proxier implements SourceHandler {
 
   get initialized(): boolean {
     return this.initializedFlag;
+  }
+
+  /**
+   * Resolves once every family has been programmed successfully at least once (a mode switch
+   * removes the previous mode's rules only then).
+   */
+  whenProgrammed(): Promise<void> {
+    if (this.allProgrammed()) return Promise.resolve();
+    return new Promise((resolve) => this.programmedWaiters.push(resolve));
+  }
+
+  private allProgrammed(): boolean {
+    return [...this.families.values()].every((f) => f.applied !== null);
   }
 
   /** Resolves once Services and EndpointSlices have been synced. */
@@ -407,6 +421,7 @@ export class Proxier implements SourceHandler {
       f.lastDriftCheckAt = now;
     }
     f.applied = state;
+    if (previous === null && this.allProgrammed()) for (const w of this.programmedWaiters.splice(0)) w();
     f.appliedAt = new Date();
     f.appliedFull = resultFull;
     this.deps.health.updated(family);
