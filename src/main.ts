@@ -5,6 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { parseCommandLine, renderConfigYAML } from './config/options.js';
 import type { ProxyOptions } from './config/types.js';
+import { watchConfigFile, type ConfigWatch } from './config/watch.js';
 import { setupConntrack } from './conntrack/setup.js';
 import { installEventRecorder } from './events/install.js';
 import { IPVS_DEPRECATION_MESSAGE, flushEvents, recordEvent } from './events/recorder.js';
@@ -17,8 +18,11 @@ import { configureLogging, createLogger } from './log/logger.js';
 import { registerMetrics } from './metrics/metrics.js';
 import { rejectedInputCount } from './sources/rejections.js';
 import { ServiceModel } from './model/tracker.js';
+import type { IPFamily, ProxyMode } from './model/types.js';
 import { cleanupAll, removeOtherModesWhenProgrammed } from './proxy/mode-switch.js';
-import { Proxier } from './proxy/proxier.js';
+import { platformSetup, runConfigChecks } from './proxy/platform.js';
+import { PodCIDRGate } from './proxy/podcidr-gate.js';
+import { Proxier, buildDataplaneConfig } from './proxy/proxier.js';
 import { healthzHandler } from './server/healthz.js';
 import { serve, type ManagedServer } from './server/listen.js';
 import { metricsHandler } from './server/metrics.js';
@@ -82,6 +86,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
   let source: Source | null = null;
   let proxier: Proxier | null = null;
   let serviceHealth: ServiceHealthServer | null = null;
+  let configWatch: ConfigWatch | null = null;
   const servers: ManagedServer[] = [];
   let stopping = false;
   const stopped = new Promise<number>((resolve) => {
@@ -98,6 +103,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
       }, 10_000);
       force.unref();
       void (async () => {
+        configWatch?.close();
         await source?.stop().catch((e: unknown) => log.error('Stopping source failed', { err: e }));
         await proxier?.stop();
         await serviceHealth?.close();
@@ -117,20 +123,43 @@ async function runProxy(o: ProxyOptions): Promise<number> {
 
   const startUp = async (): Promise<void> => {
     registerMetrics(o.mode);
+    // Upstream exits when the --config file changes, so that the DaemonSet restarts it.
+    if (o.configFile !== '') configWatch = await watchConfigFile(o.configFile, fatal);
     await installEventRecorder(o);
     const factory = await loadDataplaneFactory(o.mode);
     if (o.mode === 'ipvs') recordEvent('IPVSDeprecation', 'Warning', IPVS_DEPRECATION_MESSAGE);
     await setOOMScoreAdj(o.config.oomScoreAdj);
+    // Fatal on failure, as upstream; a read-only /sys is only a warning and a Node event.
+    // Other modes' leftovers are removed only once this mode has programmed every family
+    // (removeOtherModesWhenProgrammed below), never before.
     await setupConntrack(o.config.conntrack);
+    const platform = await platformSetup(o);
+    if (stopping) return;
 
     const health = new ProxyHealth(2 * o.syncPeriodMs);
     serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy(), nodeName: o.hostname });
+    const podCIDRGate =
+      o.detectLocalMode === 'NodeCIDR'
+        ? new PodCIDRGate({
+            nodeName: o.hostname,
+            onFatal: fatal,
+            onReady: (cidrs) => {
+              try {
+                runConfigChecks(o, platform.primary, platform.families.length === 2, cidrs);
+              } catch (e) {
+                fatal(e as Error);
+              }
+            },
+          })
+        : null;
     const p = new Proxier({
       options: o,
       model: new ServiceModel({ nodeName: o.hostname }),
       factory,
       health,
       serviceHealth,
+      families: platform.families,
+      podCIDRGate,
       eligibleWithoutNode: o.manifestsDir !== null,
     });
     proxier = p;
@@ -153,6 +182,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     const src = await createSource(o);
     if (stopping) return;
     source = src;
+    podCIDRGate?.start();
     p.start();
     // Upstream platformCleanup, but after the first sync: our own mode's (or another mode's) rules
     // keep serving until the new rules are in place.
@@ -215,9 +245,10 @@ export async function main(argv: string[]): Promise<number> {
   if (o.printRules) return printRules(o);
   if (o.dryRun) return dryRun(o);
   if (o.initOnly) {
-    // Upstream --init-only: the privileged set-up steps, then exit.
+    // Upstream --init-only: the privileged set-up steps (conntrack, route_localnet), then exit.
     await setOOMScoreAdj(o.config.oomScoreAdj);
     await setupConntrack(o.config.conntrack);
+    await platformSetup(o);
     return 0;
   }
   return runProxy(o);
