@@ -298,7 +298,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     defValue: '',
     group: 'command',
-    usage: 'Run without an API server: read Service, EndpointSlice and Node objects from the YAML/JSON files in this directory (multi-document allowed) and apply changes to them like watch events.',
+    usage: 'Run without an API server: read Service, EndpointSlice, Node and ServiceCIDR objects from the YAML/JSON files in this directory (multi-document allowed) and apply changes to them like watch events.',
   },
   { name: 'print-rules', kind: 'bool', defValue: 'false', group: 'command', usage: 'Print the ruleset the chosen proxy mode would program for the current state, then exit.' },
   {

@@ -34,8 +34,12 @@ export function explainable(e: Expect): boolean {
   return !(typeof e === 'object' && 'health' in e);
 }
 
-/** null when the explanation matches the expected traffic outcome, else why not. */
-export function compareExplanation(x: Explanation, e: Expect, from: string): string | null {
+/**
+ * null when the explanation matches the expected traffic outcome, else why not. `targetIsService`
+ * false: the target is an address no Service of the scenario holds (routedToPod), which explain must
+ * call routed unless it is dropped (nftables, ServiceCIDR).
+ */
+export function compareExplanation(x: Explanation, e: Expect, from: string, targetIsService = true): string | null {
   const fallback = x.warnings.some((w) => w.startsWith('IPVS Local policy fallback'));
   const got = `${x.outcome} (${x.reason})${x.endpoints.length ? ` to ${x.endpoints.map((p) => podOf(p.endpoint)).join(',')}` : ''}`;
   if (e === 'rejected') return x.outcome === 'reject' || x.outcome === 'local' ? null : `expected rejected, explain says ${got}`;
@@ -45,17 +49,18 @@ export function compareExplanation(x: Explanation, e: Expect, from: string): str
     return `expected dropped, explain says ${got}`;
   }
   if (typeof e !== 'object' || 'health' in e) return null;
+  if (!targetIsService) return x.outcome === 'routed' ? null : `expected no Service at the target (routed), explain says ${got}`;
   if (x.outcome !== 'forward') return `expected answers, explain says ${got}`;
   const want = [...('sticky' in e ? e.sticky : 'affinityExpires' in e ? e.affinityExpires : e.answeredBy)].sort();
   const pods = [...new Set(x.endpoints.map((p) => podOf(p.endpoint)))].sort();
   if (want.join() !== pods.join()) return `expected endpoints ${want.join(',')}, explain says ${pods.join(',')}`;
   if (('sticky' in e || 'affinityExpires' in e) && x.sessionAffinity?.type !== 'ClientIP') return 'expected session affinity ClientIP';
-  if ('affinityExpires' in e) return null;
+  const source = 'source' in e ? e.source : undefined;
   // Node-originated packets carry the node's address whether masqueraded or not.
-  if (e.source && !(e.source !== 'origin' && (from === 'node' || from === 'node2'))) {
-    const masq = e.source !== 'origin';
+  if (source && !(source !== 'origin' && (from === 'node' || from === 'node2'))) {
+    const masq = source !== 'origin';
     const wrong = x.endpoints.filter((p) => p.masquerade !== masq);
-    if (wrong.length) return `expected masquerade ${masq ? 'yes' : 'no'} (source ${e.source}); explain says ${wrong.map((p) => `${podOf(p.endpoint)}: ${p.masquerade ? 'yes' : 'no'} (${p.masqueradeReason})`).join('; ')}`;
+    if (wrong.length) return `expected masquerade ${masq ? 'yes' : 'no'} (source ${source}); explain says ${wrong.map((p) => `${podOf(p.endpoint)}: ${p.masquerade ? 'yes' : 'no'} (${p.masqueradeReason})`).join('; ')}`;
   }
   return null;
 }
@@ -69,14 +74,14 @@ export interface ExplainHarness {
 }
 
 /** Explain the check's packet in-process from the handling proxy's /debug/services. */
-export async function explainCheck(h: ExplainHarness, check: Check, e: Expect): Promise<string | null> {
+export async function explainCheck(h: ExplainHarness, check: Check, e: Expect, targetIsService = true): Promise<string | null> {
   const t = resolveTarget(check.target);
   const node = handlingNode(check);
   const r = await h.http(node, `http://${h.metricsAddress}/debug/services`);
   if (r.status !== 200) return `/debug/services answered ${r.status}`;
   const snap = parseSnapshot(r.body);
   const x = explain(snap, { src: originAddress(check.from, t.family), dst: t.host, port: t.port, protocol: t.proto, from: explainFrom(check.from) });
-  return compareExplanation(x, e, check.from);
+  return compareExplanation(x, e, check.from, targetIsService);
 }
 
 /** Run `kube-proxy-ts explain --trace -o json` in the handling node's namespace, the probe from the check's. */

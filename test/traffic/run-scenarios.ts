@@ -252,7 +252,8 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
           const { expect } = effectiveExpect(check, mode);
           if (!expect || !explainable(expect)) return;
           it(`${prefix}explain agrees: ${check.name}`, { skip }, async () => {
-            const failure = await explainCheck(harness, check, expect);
+            const names = new Set([...scenario.services, ...(scenario.steps ?? []).flatMap((st) => st.services)].map((s) => s.name));
+            const failure = await explainCheck(harness, check, expect, names.has(check.target.svc.name));
             if (failure) assert.fail(`explain for ${check.from} -> ${resolveTarget(check.target).label}: ${failure}`);
           });
           if (resolveTarget(check.target).proto === 'SCTP' || (opts.traceFilter && !opts.traceFilter(group, scenario, check))) return;
