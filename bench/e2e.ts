@@ -397,57 +397,57 @@ async function measureLegacyRestore(n: number, endpoints: number, samples: numbe
 
 /** Start limit: generous (a shared machine), growing with N. */
 function startLimitMs(n: number, mode: 'nftables' | 'iptables'): number {
-  return Math.max(60_000, n * (mode === 'iptables' ? 8 : 3));
+  return Math.max(60_000, n * (mode === 'iptables' ? 15 : 3));
 }
 
 export async function measureE2E(plan: E2EPlan, hooks: E2EHooks): Promise<E2ERecord[]> {
   const out: E2ERecord[] = [];
   const skipped = (source: E2ESource, mode: E2ERecord['mode'], n: number, why: string): E2ERecord => ({ source, mode, services: n, start: null, rssMB: null, peakMB: null, changes: [], churn: null, timeline: null, errors: [why] });
   const tmp = mkdtempSync(join(tmpdir(), 'kpx-bench-e2e-'));
+
+  /** The proxy in `mode` against the test API server preloaded with n services. */
+  const viaApiServer = async (n: number, mode: 'nftables' | 'iptables'): Promise<void> => {
+    if (hooks.spent()) {
+      out.push(skipped('apiserver', mode, n, 'run budget spent'));
+      return;
+    }
+    hooks.log(`e2e N=${n} ${mode}: preloading the test API server`);
+    const dir = join(tmp, `api-${n}`);
+    writeApiPreload(dir, n, plan.endpoints);
+    let bed: Bed | null = null;
+    let api: ChildProcess | null = null;
+    try {
+      bed = await openBed();
+      const srv = await startApiServer(bed.trio.node, dir, 60_000 + n * 4);
+      api = srv.child;
+      await bed.node.call('init', { kubeconfig: srv.kubeconfig });
+      const withChanges = plan.changeSizes.includes(n);
+      hooks.log(`e2e N=${n} ${mode} (API server)`);
+      out.push(
+        await measureProxy(bed, { source: 'apiserver', mode, services: n }, ['--kubeconfig', srv.kubeconfig, '--proxy-mode', mode], {
+          samples: plan.samples,
+          changes: withChanges ? plan.changes : 0,
+          spacingMs: plan.spacingMs,
+          churn: withChanges ? plan.churnChanges : 0,
+          endpoints: plan.endpoints,
+          limitMs: startLimitMs(n, mode),
+        }, hooks),
+      );
+    } catch (e) {
+      hooks.log(`  e2e N=${n} ${mode} failed: ${(e as Error).message.slice(0, 300)}`);
+      out.push(skipped('apiserver', mode, n, `failed: ${(e as Error).message.slice(0, 300)}`));
+    } finally {
+      if (api) await stop(api);
+      if (bed) await closeBed(bed);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
   try {
+    // Most important first (a budget may cut the tail): nftables and upstream's reference per N,
+    // then --manifests, then iptables mode.
     for (const n of plan.sizes) {
-      const modes: ('nftables' | 'iptables')[] = plan.iptablesSizes.includes(n) ? ['nftables', 'iptables'] : ['nftables'];
-      if (hooks.spent()) {
-        for (const m of modes) out.push(skipped('apiserver', m, n, 'run budget spent'));
-        out.push(skipped('legacy-restore', 'iptables-legacy-restore', n, 'run budget spent'));
-        continue;
-      }
-      hooks.log(`e2e N=${n}: preloading the test API server`);
-      const dir = join(tmp, `api-${n}`);
-      writeApiPreload(dir, n, plan.endpoints);
-      let bed: Bed | null = null;
-      let api: ChildProcess | null = null;
-      try {
-        bed = await openBed();
-        const srv = await startApiServer(bed.trio.node, dir, 60_000 + n * 4);
-        api = srv.child;
-        await bed.node.call('init', { kubeconfig: srv.kubeconfig });
-        const withChanges = plan.changeSizes.includes(n);
-        for (const mode of modes) {
-          if (hooks.spent()) {
-            out.push(skipped('apiserver', mode, n, 'run budget spent'));
-            continue;
-          }
-          hooks.log(`e2e N=${n} ${mode} (API server)`);
-          out.push(
-            await measureProxy(bed, { source: 'apiserver', mode, services: n }, ['--kubeconfig', srv.kubeconfig, '--proxy-mode', mode], {
-              samples: plan.samples,
-              changes: withChanges ? plan.changes : 0,
-              spacingMs: plan.spacingMs,
-              churn: withChanges ? plan.churnChanges : 0,
-              endpoints: plan.endpoints,
-              limitMs: startLimitMs(n, mode),
-            }, hooks),
-          );
-        }
-      } catch (e) {
-        hooks.log(`  e2e N=${n} failed: ${(e as Error).message.slice(0, 300)}`);
-        for (const m of modes) if (!out.some((r) => r.source === 'apiserver' && r.mode === m && r.services === n)) out.push(skipped('apiserver', m, n, `failed: ${(e as Error).message.slice(0, 300)}`));
-      } finally {
-        if (api) await stop(api);
-        if (bed) await closeBed(bed);
-        rmSync(dir, { recursive: true, force: true });
-      }
+      await viaApiServer(n, 'nftables');
       if (hooks.spent()) out.push(skipped('legacy-restore', 'iptables-legacy-restore', n, 'run budget spent'));
       else {
         hooks.log(`e2e N=${n}: upstream iptables layout, iptables-legacy-restore --noflush`);
@@ -476,6 +476,7 @@ export async function measureE2E(plan: E2EPlan, hooks: E2EHooks): Promise<E2ERec
         }
       }
     }
+    for (const n of plan.iptablesSizes) await viaApiServer(n, 'iptables');
   } finally {
     killAllE2E();
     rmSync(tmp, { recursive: true, force: true });
