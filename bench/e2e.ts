@@ -55,6 +55,8 @@ export interface E2EHooks {
   readonly log: (msg: string) => void;
   /** True once the whole run's budget is spent: remaining configurations are skipped. */
   readonly spent: () => boolean;
+  /** Milliseconds left in the run's budget: caps every time limit, so the run ends near its budget. */
+  readonly remainingMs: () => number;
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -243,7 +245,9 @@ async function startOnce(b: Bed, n: number, args: readonly string[], limitMs: nu
   await resetNode(b);
   const ip = clusterIP(n - 1);
   const port = servicePort(n - 1);
-  const probe = b.client.call<ProbeResult>('probe', { ip, port, intervalMs: 2, timeoutMs: limitMs, attemptTimeoutMs: 100 }, limitMs + 15_000);
+  // Short attempts: before the rules exist a SYN is answered by an ICMP unreachable, but ICMP
+  // is rate-limited machine-wide, so some attempts just time out.
+  const probe = b.client.call<ProbeResult>('probe', { ip, port, intervalMs: 2, timeoutMs: limitMs, attemptTimeoutMs: 50 }, limitMs + 15_000);
   await sleep(50); // the probe is running (it fails fast: no rules, no route)
   const spawnAt = epoch();
   const proxy = new ProxyRun(b.trio.node, [...args, ...PROXY_FLAGS]);
@@ -395,15 +399,16 @@ async function measureLegacyRestore(n: number, endpoints: number, samples: numbe
   return { source: 'legacy-restore', mode: 'iptables-legacy-restore', services: n, start: stat3(ms), rssMB: null, peakMB: null, changes: [], churn: null, timeline: null, errors };
 }
 
-/** Start limit: generous (a shared machine), growing with N. */
+/** Start limit: generous (a shared, loaded machine: 5× the idle figures were seen), growing with N. */
 function startLimitMs(n: number, mode: 'nftables' | 'iptables'): number {
-  return Math.max(60_000, n * (mode === 'iptables' ? 15 : 3));
+  return Math.max(120_000, n * (mode === 'iptables' ? 20 : 10));
 }
 
 export async function measureE2E(plan: E2EPlan, hooks: E2EHooks): Promise<E2ERecord[]> {
   const out: E2ERecord[] = [];
   const skipped = (source: E2ESource, mode: E2ERecord['mode'], n: number, why: string): E2ERecord => ({ source, mode, services: n, start: null, rssMB: null, peakMB: null, changes: [], churn: null, timeline: null, errors: [why] });
   const tmp = mkdtempSync(join(tmpdir(), 'kpx-bench-e2e-'));
+  const cap = (ms: number): number => Math.min(ms, Math.max(30_000, hooks.remainingMs()));
 
   /** The proxy in `mode` against the test API server preloaded with n services. */
   const viaApiServer = async (n: number, mode: 'nftables' | 'iptables'): Promise<void> => {
@@ -430,7 +435,7 @@ export async function measureE2E(plan: E2EPlan, hooks: E2EHooks): Promise<E2ERec
           spacingMs: plan.spacingMs,
           churn: withChanges ? plan.churnChanges : 0,
           endpoints: plan.endpoints,
-          limitMs: startLimitMs(n, mode),
+          limitMs: cap(startLimitMs(n, mode)),
         }, hooks),
       );
     } catch (e) {
@@ -451,7 +456,7 @@ export async function measureE2E(plan: E2EPlan, hooks: E2EHooks): Promise<E2ERec
       if (hooks.spent()) out.push(skipped('legacy-restore', 'iptables-legacy-restore', n, 'run budget spent'));
       else {
         hooks.log(`e2e N=${n}: upstream iptables layout, iptables-legacy-restore --noflush`);
-        out.push(await measureLegacyRestore(n, plan.endpoints, plan.samples, Math.max(60_000, n * 3), hooks));
+        out.push(await measureLegacyRestore(n, plan.endpoints, plan.samples, cap(Math.max(120_000, n * 10)), hooks));
       }
     }
     for (const n of plan.manifestsSizes) {
@@ -467,7 +472,7 @@ export async function measureE2E(plan: E2EPlan, hooks: E2EHooks): Promise<E2ERec
         let bed: Bed | null = null;
         try {
           bed = await openBed();
-          out.push(await measureProxy(bed, { source, mode: 'nftables', services: n }, ['--manifests', dir, '--proxy-mode', 'nftables'], { samples: plan.samples, changes: 0, spacingMs: 0, churn: 0, endpoints: plan.endpoints, limitMs: startLimitMs(n, 'nftables') }, hooks));
+          out.push(await measureProxy(bed, { source, mode: 'nftables', services: n }, ['--manifests', dir, '--proxy-mode', 'nftables'], { samples: plan.samples, changes: 0, spacingMs: 0, churn: 0, endpoints: plan.endpoints, limitMs: cap(startLimitMs(n, 'nftables')) }, hooks));
         } catch (e) {
           out.push(skipped(source, 'nftables', n, `failed: ${(e as Error).message.slice(0, 300)}`));
         } finally {

@@ -193,7 +193,7 @@ export function renderE2E(r: BenchResults): string[] {
   const tl = withTl.find((x) => x.services === 10000) ?? withTl[withTl.length - 1];
   if (tl?.timeline) {
     L.push(`### Where the time goes: start at ${fmtN(tl.services)} (nftables, API server)`, '');
-    L.push('The first occurrence of each log line of the proxy (`--v=2`, klog timestamps) after its process was spawned, median over the samples (min – max); "since previous" is the difference of medians. The last row is the client seeing the first answer.', '');
+    L.push('The first occurrence of each log line of the proxy (`--v=2`, klog timestamps) after its process was spawned, median over the samples (min – max); "since previous" is the difference of medians. The last row is the client seeing the first answer; a sync\'s "Synced rules" line is written after its rules are in the kernel, so the answer can come before it.', '');
     let prev = 0;
     L.push(
       table(

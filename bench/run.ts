@@ -56,6 +56,9 @@ class Budget {
   spent(): boolean {
     return Date.now() - this.t0 > this.ms;
   }
+  remainingMs(): number {
+    return this.ms - (Date.now() - this.t0);
+  }
 }
 
 function num(x: unknown): number | null {
@@ -141,7 +144,7 @@ async function benchmark(plan: BenchPlan, command: string): Promise<BenchResults
 
   // 0. End to end (what a cluster sees; first, while the run's budget is whole).
   if (isRoot && want('e2e')) {
-    e2e.push(...(await measureE2E(plan.e2e, { log, spent: () => budget.spent() })));
+    e2e.push(...(await measureE2E(plan.e2e, { log, spent: () => budget.spent(), remainingMs: () => budget.remainingMs() })));
   }
 
   // 0b. Control plane (cheap) (no kernel): list + build + plan in a child process, its own RSS.
