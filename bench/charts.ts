@@ -16,16 +16,18 @@ interface Point {
   readonly kind: string;
 }
 
+/** What every chart shares: size, white background, the data, the log x axis of service counts. */
+function frame(title: string, points: readonly object[]): { $schema: string; title: string; width: number; height: number; background: string; data: { values: Record<string, unknown>[] } } {
+  return { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, width: 520, height: 300, background: 'white', data: { values: points as unknown as Record<string, unknown>[] } };
+}
+
+const X_SERVICES = { field: 'services', type: 'quantitative', scale: { type: 'log' }, title: 'services (10 endpoints each)' } as const;
+
 function spec(title: string, yTitle: string, points: readonly Point[]): TopLevelSpec {
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title,
-    width: 520,
-    height: 300,
-    background: 'white',
-    data: { values: points as unknown as Record<string, unknown>[] },
+    ...frame(title, points),
     encoding: {
-      x: { field: 'services', type: 'quantitative', scale: { type: 'log' }, title: 'services (10 endpoints each)' },
+      x: X_SERVICES,
       y: { field: 'value', type: 'quantitative', scale: { type: 'log' }, title: yTitle },
       color: { field: 'mode', type: 'nominal', title: 'mode', legend: { labelLimit: 400 } },
     },
@@ -47,14 +49,9 @@ interface RangePoint {
 /** Median per N with a min–max bar, log–log (sizes span decades). */
 function rangeSpec(title: string, yTitle: string, points: readonly RangePoint[], yLog = true): TopLevelSpec {
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title,
-    width: 520,
-    height: 300,
-    background: 'white',
-    data: { values: points as unknown as Record<string, unknown>[] },
+    ...frame(title, points),
     encoding: {
-      x: { field: 'services', type: 'quantitative', scale: { type: 'log' }, title: 'services (10 endpoints each)' },
+      x: X_SERVICES,
       color: { field: 'series', type: 'nominal', title: '', legend: { labelLimit: 400, orient: 'bottom', columns: 1 } },
     },
     layer: [

@@ -117,7 +117,18 @@ interface ApiTarget {
 let api: ApiTarget | null = null;
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-function request(method: string, host: string, port: number, path: string, body: string | null, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+/** One HTTP request over the keep-alive agent; retried once when the server had closed an idle connection. */
+async function request(method: string, host: string, port: number, path: string, body: string | null, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  try {
+    return await requestOnce(method, host, port, path, body, headers);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw e;
+    return requestOnce(method, host, port, path, body, headers);
+  }
+}
+
+function requestOnce(method: string, host: string, port: number, path: string, body: string | null, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ method, host, port, path, agent: keepAlive, headers: { ...headers, ...(body !== null ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}) }, timeout: 30_000 }, (res) => {
       let text = '';
