@@ -35,6 +35,12 @@ export interface Dataplane {
   detectDrift(): Promise<boolean>;
   /** The ruleset text this mode would program for `state` from scratch (for --print-rules). */
   render(state: ProxyState): string;
+  /**
+   * What a full sync would program now, when that depends on more than `state` (IPVS: the
+   * local addresses that match-all NodePorts bind to, read at sync time). For --dry-run;
+   * defaults to render(state).
+   */
+  renderLive?(state: ProxyState): Promise<string>;
   /** Remove everything this mode created for this family. Best effort; throws on failure. */
   cleanup(): Promise<void>;
   /**
