@@ -1,11 +1,12 @@
 // Command line of bench/run.ts (pure, so it is unit-tested without a kernel).
 //   node dist/bench/run.js [--quick] [--only a,b] [--out DIR] [--sizes 100,1000] [--limit SECONDS]
 //                          [--docs | --no-docs] [--budget MINUTES]
-// --only takes section names (sync, conn, control, churn) and/or mode names; both filter.
+// --only takes section names (e2e, sync, conn, control, churn) and/or mode names; both filter.
 
+import type { E2EPlan } from './e2e.js';
 import { MODES, type Mode } from './modes.js';
 
-export const SECTIONS = ['sync', 'conn', 'control', 'churn'] as const;
+export const SECTIONS = ['e2e', 'sync', 'conn', 'control', 'churn'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchPlan {
@@ -27,6 +28,8 @@ export interface BenchPlan {
   readonly connPerRound: number;
   readonly controlSizes: readonly number[];
   readonly churn: { readonly services: number; readonly modes: readonly Mode[]; readonly ratePerSec: number; readonly seconds: number; readonly minSyncMs: number };
+  /** End-to-end figures (proxy process, test API server, traffic): bench/e2e.ts. */
+  readonly e2e: E2EPlan;
   /** Output directory for results; null: bench/results (full) or a temp dir (--quick). */
   readonly out: string | null;
   /** Rewrite docs/benchmarks.md and docs/benchmarks/*.svg. */
@@ -45,12 +48,14 @@ export const USAGE = `usage: bench/run [--quick] [--only NAMES] [--out DIR] [--s
   --only NAMES   comma-separated sections (${SECTIONS.join(', ')}) and/or modes (${MODES.join(', ')})
   --out DIR      where <date>.json and <date>.md go (default bench/results; --quick: a temp dir)
   --sizes N,N    service counts for the sync measurements (10 endpoints each)
+  --e2e-sizes N,N  service counts for the end-to-end measurements (default 1000,10000,50000; --quick 1000)
+  --samples K    end-to-end start samples per configuration (default 3)
   --limit S      time limit of one full sync, seconds (default 90; 10 with --quick)
   --baseline-limit S  time limit of one upstream-nftables full sync (default 240; --limit or 10 with --quick)
   --from-json F  no measurement: re-render the markdown and charts from results file F
   --add-json F   also report the sync records of results file F that this run lacks (e.g. a separate 100k run)
   --docs         write docs/benchmarks.md and docs/benchmarks/*.svg (default without --quick)
-  --budget M     whole-run budget in minutes (default 19; 1.25 with --quick, which leaves room for the build in 2 minutes)`;
+  --budget M     whole-run budget in minutes (default 17 and 1.75 with --quick, leaving room for the build within 20 and 3 minutes)`;
 
 function positiveInts(v: string, flag: string): number[] {
   const out = v.split(',').map((s) => Number(s.trim()));
@@ -69,6 +74,8 @@ export function parseArgs(argv: readonly string[]): BenchPlan {
   let only: string[] | null = null;
   let out: string | null = null;
   let sizes: number[] | null = null;
+  let e2eSizes: number[] | null = null;
+  let samples: number | null = null;
   let limit: number | null = null;
   let baselineLimit: number | null = null;
   let docs: boolean | null = null;
@@ -96,6 +103,12 @@ export function parseArgs(argv: readonly string[]): BenchPlan {
         break;
       case '--sizes':
         sizes = positiveInts(value(), '--sizes');
+        break;
+      case '--e2e-sizes':
+        e2eSizes = positiveInts(value(), '--e2e-sizes');
+        break;
+      case '--samples':
+        samples = Math.max(1, Math.round(positive(value(), '--samples')));
         break;
       case '--limit':
         limit = positive(value(), '--limit');
@@ -140,22 +153,36 @@ export function parseArgs(argv: readonly string[]): BenchPlan {
     quick,
     modes,
     sections,
-    sizes: sizes ?? (quick ? [100, 1000] : [100, 1000, 5000, 10000]),
+    sizes: sizes ?? (quick ? [100, 1000] : [1000, 5000, 10000]),
     endpoints: 10,
-    changes: quick ? 10 : 50,
-    incrementalBudgetMs: quick ? 15_000 : 75_000,
-    limitMs: (limit ?? (quick ? 10 : 90)) * 1000,
-    baselineLimitMs: (baselineLimit ?? limit ?? (quick ? 10 : 240)) * 1000,
+    changes: quick ? 10 : 30,
+    incrementalBudgetMs: quick ? 10_000 : 45_000,
+    limitMs: (limit ?? (quick ? 10 : 60)) * 1000,
+    baselineLimitMs: (baselineLimit ?? limit ?? (quick ? 10 : 40)) * 1000,
     connSizes: quick ? [1000] : [1000, 10000],
     connRounds: quick ? 3 : 7,
     connPerRound: quick ? 200 : 600,
-    controlSizes: quick ? [100, 1000] : [100, 1000, 5000, 10000],
+    controlSizes: quick ? [1000] : [1000, 10000],
     churn: quick
       ? { services: 1000, modes: ['nftables'], ratePerSec: 200, seconds: 2, minSyncMs: 1000 }
       : { services: 10000, modes: ['nftables', 'iptables-legacy'], ratePerSec: 200, seconds: 10, minSyncMs: 1000 },
+    e2e: ((): E2EPlan => {
+      const e2eN = e2eSizes ?? (quick ? [1000] : [1000, 10000, 50000]);
+      return {
+        sizes: e2eN,
+        iptablesSizes: quick ? [] : e2eN.filter((n) => n <= 10000),
+        manifestsSizes: quick ? [1000] : e2eN.filter((n) => n === 10000),
+        endpoints: 10,
+        samples: samples ?? 3,
+        changes: quick ? 6 : 21,
+        spacingMs: 1200,
+        churnChanges: quick ? 100 : 1000,
+        changeSizes: e2eN,
+      };
+    })(),
     out,
     docs: docs ?? !quick,
-    budgetMs: (budget ?? (quick ? 1.25 : 19)) * 60_000,
+    budgetMs: (budget ?? (quick ? 1.75 : 17)) * 60_000,
     help,
     fromJson,
     addJson,

@@ -2,18 +2,15 @@
 // figure, ratios against the upstream layouts measured in the same run, and the issue's targets.
 
 import { MODES, MODE_LABEL, MODE_SHORT, type Mode } from './modes.js';
+import { fmtMs, fmtN, table } from './format.js';
+import { e2eTargets, renderE2E } from './report-e2e.js';
 import type { BenchResults, ConnRecord, SyncRecord, Timed } from './results.js';
+
+export { fmtMs };
 
 export interface ReportOptions {
   readonly chartPaths: readonly string[];
   readonly resultsPath: string;
-}
-
-export function fmtMs(ms: number): string {
-  if (!Number.isFinite(ms)) return '—';
-  if (ms < 10) return `${ms.toFixed(2)} ms`;
-  if (ms < 1000) return `${ms.toFixed(1)} ms`;
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
 
 function fmtTimed(t: Timed): string {
@@ -29,7 +26,6 @@ function fmtTimed(t: Timed): string {
   }
 }
 
-const fmtN = (n: number): string => (n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n));
 
 /** A mode not run at N because it was over its limit at a smaller N is (at least) over that limit at N. */
 function effective(t: Timed | undefined): Timed | undefined {
@@ -59,10 +55,6 @@ function connOf(r: BenchResults, mode: Mode | 'none', n: number): number | null 
 function baselineOf(r: BenchResults, mode: Mode, n: number): number | null {
   const c = r.conn.find((x) => x.mode === mode && x.services === n);
   return c?.baselineUs ?? connOf(r, 'none', 0);
-}
-
-function table(head: string[], rows: string[][]): string {
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
 interface Target {
@@ -113,6 +105,15 @@ function targets(r: BenchResults): Target[] {
         : q
           ? `our time ${ours && ours.kind === 'ok' ? fmtMs(ours.ms) : ''} vs ${fmtTimed(syncOf(r, base, N)!.full)}${base === 'iptables-legacy' ? '; legacy restore is linear and fast (8.3 s at 10k on an idle machine of this kind), so ≥ 15× would need our 10k sync ≤ 0.55 s' : ''}`
           : '',
+    });
+  }
+  for (const [n, limit] of [[5000, 6000], [10000, 10000]] as const) {
+    const s = syncOf(r, 'iptables-nft', n);
+    out.push({
+      what: `iptables mode on the nft backend: full sync ≤ ${limit / 1000} s at ${fmtN(n)}`,
+      result: s ? fmtTimed(s.full) : 'not measured',
+      verdict: s?.full.kind === 'ok' ? ok(s.full.ms <= limit) : 'not measured',
+      limits: s?.full.kind === 'ok' && s.fullToolMs !== null ? `iptables tools (restores, -C checks, iptables-save) ${fmtMs(s.fullToolMs)} = ${Math.round((100 * s.fullToolMs) / s.full.ms)} %; planning and rendering the rest` : '',
     });
   }
   const inc = syncOf(r, 'nftables', N)?.incremental;
@@ -172,11 +173,13 @@ export function renderMarkdown(r: BenchResults, o: ReportOptions): string {
       ` — absolute times on a shared machine are noisy; the ratios below compare modes measured side by side in the same run.`,
     '',
   );
-  if (r.quick) L.push('> **Quick run** (`--quick`): N = 100 and 1k only, fewer repetitions. A smoke test, not the reference figures.', '');
+  if (r.quick) L.push('> **Quick run** (`--quick`): small N only, fewer repetitions. A smoke test, not the reference figures.', '');
   for (const n of r.notes) L.push(`> ${n}`, '');
 
   L.push('## Targets', '');
-  L.push(table(['target', 'this run', 'verdict', 'what it is made of / what limits it'], targets(r).map((t) => [t.what, t.result, t.verdict, t.limits])), '');
+  L.push(table(['target', 'this run', 'verdict', 'what it is made of / what limits it'], [...e2eTargets(r), ...targets(r)].map((t) => [t.what, t.result, t.verdict, t.limits])), '');
+  L.push('IPVS full sync against nftables in the same (emulated) guest: [benchmarks-guest.md](benchmarks-guest.md).', '');
+  L.push(...renderE2E(r));
 
   L.push('## Full sync', '');
   L.push('Desired state → kernel in a fresh namespace per measurement: wall time of `dataplane.sync(state, {full: true})`, and in brackets the share spent inside the kernel tool (`nft` / `iptables-restore` / `iptables`).', '');
@@ -333,7 +336,8 @@ export function renderMarkdown(r: BenchResults, o: ReportOptions): string {
       '- Synthetic cluster: N ClusterIP services with one TCP port, one EndpointSlice of 10 ready endpoints each, none on this node; local traffic detector by pod CIDR. Objects go through the real `ServiceModel` (validation, slice merge, build).',
       '- Every measurement runs in network namespaces created for it (`kpx-bench-…`): the worker process itself runs inside the node namespace (`ip netns exec`), as the proxy does, so tool start-up costs are the real ones. Namespaces are deleted afterwards and on SIGINT.',
       `- Time limits: each full sync ${(r.settings.fullSyncLimitSeconds as number) ?? '?'} s, ${(r.settings.upstreamNftLimitSeconds as number) ?? '?'} s for the upstream nftables layout (its 10k figure is needed for a target; upstream iptables-nft at ≥ 5k is known to take minutes and is not waited for) (reported as "> limit"; a mode over its limit is not run at larger N); the incremental phase stops early after its time budget (reported as "time budget hit"); the whole run has a budget of ${(r.settings.budgetMinutes as number) ?? '?'} minutes, after which remaining measurements are reported as skipped.`,
-      '- Running it: `make bench` (about 15 minutes on 2 cores; rewrites this page, its charts and `bench/results/<date>.json`), `make bench-quick` (CI smoke test, under 2 minutes, writes to a temp dir). Options: `--only sync,conn,control,churn` and/or mode names, `--sizes`, `--limit`, `--out DIR`, `--from-json FILE` (re-render this page from a results file). Root is needed for the namespaces.',
+      `- Running it: \`make bench\` — one command, one run: builds, measures everything above in order (end to end first, then control plane, connection baselines, dataplane sync, churn) and rewrites this page, its charts (\`docs/benchmarks/*.svg\`, charts without data in the run are deleted) and \`bench/results/<date>.json\`. It stops starting new measurements after its budget (${(r.settings.budgetMinutes as number) ?? '?'} minutes; remaining ones are listed as skipped), so it ends within 20 minutes on 2 cores${r.quick ? '' : ` (this run: ${Math.round((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 60_000)} minutes)`}. \`make bench-quick\` (CI smoke test after the tests: N = 1k end to end, 100 / 1k dataplane, 2-minute budget, writes to a temp dir, never fails for slowness). Options: \`--only e2e,sync,conn,control,churn\` and/or mode names, \`--sizes\`, \`--e2e-sizes\`, \`--samples\`, \`--limit\`, \`--budget\`, \`--out DIR\`, \`--from-json FILE\` (re-render this page from a results file). Root is needed for the namespaces.`,
+      '- End to end: every process (test API server, proxy, agents) runs in namespaces created for the configuration and is killed by process group in `finally`; namespaces are deleted in `finally` and on SIGINT; every wait and loop has a time bound (start: 120 s or 10 ms per service, 20 ms for iptables; the upstream restore: 120 s or 10 ms per service; all capped by what is left of the run budget; a change: 20 s; the 1,000-change burst: 120 s). A probe connection that fails before the rules exist gets an ICMP unreachable from the node at once (its ICMP rate limit is lifted in the node namespace), and attempts that get none time out after 50 ms: the start figure has 2–50 ms resolution. The proxy runs with its defaults plus `--v=2` (for the timeline), `--conntrack-max-per-core=0` (the conntrack table size is not per-namespace) and metrics/healthz on loopback; the iptables mode uses its backend auto-detection (nft on this machine).',
       '- IPVS is not measured here: this host kernel has no IPVS (it is tested in a guest, see `ipvs-vm/`).',
     ],
     '',

@@ -1,6 +1,9 @@
 // Shapes of bench/results/<date>.json and small statistics helpers.
 
+import type { Stat3, TimelineRow } from './e2e-stats.js';
 import type { Mode } from './modes.js';
+
+export type { Stat3, TimelineRow };
 
 /** A timed value: measured, over its time limit, skipped (with why) or failed. */
 export type Timed =
@@ -78,6 +81,8 @@ export interface BenchResults {
   readonly conn: ConnRecord[];
   readonly control: ControlRecord[];
   readonly churn: ChurnRecord[];
+  /** End-to-end figures (absent in results files from before they existed). */
+  readonly e2e?: E2ERecord[];
   readonly notes: string[];
 }
 
@@ -87,4 +92,40 @@ export function percentiles(xs: readonly number[]): Percentiles {
   const s = [...xs].sort((a, b) => a - b);
   const at = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
   return { count: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1]!, mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+/** One change of the end-to-end benchmark: an EndpointSlice PUT switching the last service to a new pod. */
+export interface E2EChangeSample {
+  /** PUT sent → first new connection answered by the new pod. */
+  readonly writeToTrafficMs: number;
+  /** The PUT's round trip to the test API server. */
+  readonly putMs: number;
+  /** The proxy's kubeproxy_network_programming_duration_seconds for this change (trigger time = PUT sent → rules programmed). */
+  readonly eventToKernelMs: number | null;
+  /** The proxy's kubeproxy_sync_proxy_rules_duration_seconds of the sync(s) in between (mean). */
+  readonly syncMs: number | null;
+  /** PUT sent → the proxy's "Synced rules" log line (IPv4). */
+  readonly loggedSyncEndMs: number | null;
+  /** The kernel tool's share of that sync, from the same log line. */
+  readonly toolMs: number | null;
+}
+
+export type E2ESource = 'apiserver' | 'manifests-json' | 'manifests-yaml' | 'legacy-restore';
+
+/** One end-to-end configuration (source × mode × N): start → serving samples, RSS, changes. */
+export interface E2ERecord {
+  readonly source: E2ESource;
+  readonly mode: 'nftables' | 'iptables' | 'iptables-legacy-restore';
+  readonly services: number;
+  /** Process spawn → the last service answers (or, for legacy-restore, the restore's wall time), ms. */
+  readonly start: Stat3 | null;
+  /** VmRSS 1 s after serving, MB. */
+  readonly rssMB: Stat3 | null;
+  /** VmHWM (peak RSS) at that point, MB. */
+  readonly peakMB: Stat3 | null;
+  readonly changes: readonly E2EChangeSample[];
+  readonly churn: { readonly changes: number; readonly seconds: number; readonly rssBeforeMB: number; readonly rssAfterMB: number } | null;
+  readonly timeline: readonly TimelineRow[] | null;
+  /** Samples that failed or hit their limit (and why). */
+  readonly errors: readonly string[];
 }

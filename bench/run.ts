@@ -11,11 +11,12 @@ import { parseArgs, USAGE, type BenchPlan } from './args.js';
 import { renderCharts } from './charts.js';
 import { connTools, measureConnections, removeConnTools } from './connsetup.js';
 import { measureControlPlane } from './control.js';
+import { killAllE2E, measureE2E } from './e2e.js';
 import { clusterIP, podIP, servicePort, TARGET_PORT } from './fixtures.js';
 import type { Mode } from './modes.js';
 import { addNs, delAllNs, delNs, delTrio, makeTrio, newNsName, type Trio } from './netns.js';
 import { renderMarkdown } from './report.js';
-import { percentiles, type BenchResults, type ChurnRecord, type ConnRecord, type ControlRecord, type Machine, type SyncRecord, type Timed } from './results.js';
+import { percentiles, type BenchResults, type ChurnRecord, type ConnRecord, type ControlRecord, type E2ERecord, type Machine, type SyncRecord, type Timed } from './results.js';
 import { killAllWorkers, runWorker, type WorkerOutcome } from './spawn-worker.js';
 
 /** The repository root: next to bench/ (tsx) or above dist/bench/ (compiled); else the working directory. */
@@ -50,10 +51,19 @@ function machine(loadAvgStart: number[]): Machine {
 const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 class Budget {
-  private readonly t0 = Date.now();
-  constructor(private readonly ms: number) {}
+  constructor(
+    private readonly ms: number,
+    private readonly t0 = Date.now(),
+  ) {}
   spent(): boolean {
     return Date.now() - this.t0 > this.ms;
+  }
+  remainingMs(): number {
+    return this.ms - (Date.now() - this.t0);
+  }
+  /** The first `fraction` of this budget, as a budget of its own (same start). */
+  share(fraction: number): Budget {
+    return new Budget(this.ms * fraction, this.t0);
   }
 }
 
@@ -103,10 +113,11 @@ async function benchmark(plan: BenchPlan, command: string): Promise<BenchResults
   const conn: ConnRecord[] = [];
   const control: ControlRecord[] = [];
   const churn: ChurnRecord[] = [];
+  const e2e: E2ERecord[] = [];
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const want = (s: string): boolean => (plan.sections as readonly string[]).includes(s);
   const kernel = isRoot && (want('sync') || want('conn') || want('churn'));
-  if (!isRoot) notes.push('Not root: kernel measurements (sync, conn, churn) skipped.');
+  if (!isRoot) notes.push('Not root: kernel measurements (e2e, sync, conn, churn) skipped.');
   const connDir = kernel && want('conn') ? await connTools() : null;
   if (kernel && want('conn') && !connDir) notes.push('gcc unavailable: connection setup skipped.');
   const cores = cpus().length;
@@ -137,7 +148,14 @@ async function benchmark(plan: BenchPlan, command: string): Promise<BenchResults
     }
   };
 
-  // 0. Control plane (cheap, first) (no kernel): list + build + plan in a child process, its own RSS.
+  // 0. End to end (what a cluster sees; first, while the run's budget is whole).
+  if (isRoot && want('e2e')) {
+    // At most 60 % of the run: the dataplane-only figures below keep their share on a loaded machine.
+    const b = want('sync') || want('conn') || want('churn') || want('control') ? budget.share(0.6) : budget;
+    e2e.push(...(await measureE2E(plan.e2e, { log, spent: () => b.spent(), remainingMs: () => b.remainingMs() })));
+  }
+
+  // 0b. Control plane (cheap) (no kernel): list + build + plan in a child process, its own RSS.
   if (want('control')) {
     for (const n of plan.controlSizes) {
       if (budget.spent()) {
@@ -261,9 +279,9 @@ async function benchmark(plan: BenchPlan, command: string): Promise<BenchResults
     settings: {
       modes: plan.modes, sizes: plan.sizes, endpointsPerService: plan.endpoints, incrementalChanges: plan.changes,
       fullSyncLimitSeconds: plan.limitMs / 1000, upstreamNftLimitSeconds: plan.baselineLimitMs / 1000, connSizes: plan.connSizes, connRounds: plan.connRounds, connPerRound: plan.connPerRound,
-      controlSizes: plan.controlSizes, churn: plan.churn, budgetMinutes: plan.budgetMs / 60_000,
+      controlSizes: plan.controlSizes, churn: plan.churn, budgetMinutes: plan.budgetMs / 60_000, e2e: plan.e2e,
     },
-    sync, conn, control, churn, notes,
+    sync, conn, control, churn, e2e, notes,
   };
 }
 
@@ -281,6 +299,7 @@ async function main(): Promise<number> {
   }
   const onSignal = (): void => {
     killAllWorkers();
+    killAllE2E();
     void delAllNs().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
@@ -294,6 +313,7 @@ async function main(): Promise<number> {
       results = await benchmark(plan, command);
     } finally {
       killAllWorkers();
+      killAllE2E();
       await delAllNs();
       removeConnTools();
     }

@@ -65,11 +65,18 @@ test('bench arguments: --quick, --only, --out, errors', () => {
   assert.deepEqual(q.sizes, [100, 1000]);
   assert.ok(q.changes >= 10);
   assert.equal(q.docs, false);
-  assert.ok(q.budgetMs <= 2 * 60_000);
+  assert.ok(q.budgetMs <= 2 * 60_000); // + the build: make bench-quick within 3 minutes
+  assert.deepEqual(q.e2e.sizes, [1000]);
+  assert.ok(q.e2e.samples >= 3);
   const full = parseArgs([]);
-  assert.deepEqual(full.sizes, [100, 1000, 5000, 10000]);
-  assert.ok(full.changes >= 50);
+  assert.deepEqual(full.sizes, [1000, 5000, 10000]);
+  assert.ok(full.changes >= 30);
   assert.equal(full.docs, true);
+  assert.deepEqual(full.e2e.sizes, [1000, 10000, 50000]);
+  assert.ok(full.e2e.changes >= 20 && full.e2e.samples >= 3 && full.e2e.churnChanges === 1000);
+  assert.deepEqual(full.e2e.manifestsSizes, [10000]);
+  assert.deepEqual(parseArgs(['--e2e-sizes', '2000', '--samples', '5']).e2e.sizes, [2000]);
+  assert.equal(parseArgs(['--samples', '5']).e2e.samples, 5);
   const o = parseArgs(['--only', 'nftables,upstream-nft,sync', '--out=/tmp/x', '--sizes', '100,20000', '--limit', '5']);
   assert.deepEqual(o.modes, ['nftables', 'upstream-nft']);
   assert.deepEqual(o.sections, ['sync']);

@@ -408,6 +408,8 @@ function settingsKey(cfg: DataplaneConfig, state: ProxyState): string {
   return JSON.stringify([cfg.family, cfg.masqueradeBit, cfg.masqueradeAll, cfg.localDetector, state.node.ips[0] ?? '']);
 }
 
+const descending = (a: string, b: string): number => (a < b ? 1 : a > b ? -1 : 0);
+
 export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions): Plan {
   const ipv6 = cfg.family === 'IPv6';
   let totalEndpoints = 0;
@@ -471,6 +473,13 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   let bRules: string[] = [];
   const cut = (): void => {
     if (bChains.length === 0) return;
+    // Declared in descending name order: iptables-nft (1.8.9) keeps a restore's chains in a list
+    // sorted by name, inserting each after a linear scan from the head that stops at the first
+    // name >= the new one. Descending order stops that scan at once, so a batch costs linear
+    // instead of quadratic time in its chains (5k services, restore CPU: 5000-line batches
+    // 6.2 s -> 5.6 s, 20000-line batches 17.9 s -> 6.6 s). The order of `:CHAIN` lines does not
+    // change what the restore creates.
+    bChains.sort(descending);
     batches.push(['*nat', chainLine(KUBE_MARK_MASQ), ...bChains, `-A ${KUBE_MARK_MASQ} -j MARK --or-mark ${mark}`, ...bRules, 'COMMIT']);
     bChains = [];
     bRules = [];
