@@ -11,6 +11,7 @@ import type { DataplaneFactory } from './dataplane/types.js';
 import { ProxyHealth } from './health/proxy-health.js';
 import { ServiceHealthServer } from './health/service-health.js';
 import { withSyncedProxier } from './cli/oneshot.js';
+import { debugRoutes } from './debug/handler.js';
 import { configureLogging, createLogger } from './log/logger.js';
 import { registerMetrics } from './metrics/metrics.js';
 import { rejectedInputCount } from './sources/rejections.js';
@@ -178,7 +179,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     const hardFail = o.config.bindAddressHardFail;
     if (o.healthzBindAddress) servers.push(serve('healthz', o.healthzBindAddress, healthzHandler(health), { hardFail }));
     if (o.metricsBindAddress) {
-      const handler = metricsHandler({ mode: o.mode, config: o.config, debugState: () => p.debugState() });
+      const handler = metricsHandler({ mode: o.mode, config: o.config, debug: debugRoutes(() => p.debugSource()) });
       servers.push(serve('metrics', o.metricsBindAddress, handler, { hardFail }));
     }
     for (const s of servers) s.ready.catch((e: Error) => fatal(e));
@@ -201,6 +202,17 @@ async function runProxy(o: ProxyOptions): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // One-shot operator commands against a running proxy (src/explain/cli.ts).
+  if (argv[0] === 'explain' || argv[0] === 'get') {
+    const { runSubcommand } = await import('./explain/cli.js');
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runSubcommand(argv, (s) => out.push(s), (s) => err.push(s));
+    // Written (and flushed) before main's caller exits the process.
+    await write(process.stdout, out.join(''));
+    await write(process.stderr, err.join(''));
+    return code;
+  }
   const parsed = await parseCommandLine(argv);
   switch (parsed.kind) {
     case 'help':

@@ -21,7 +21,7 @@ import { parseService, type ParsedService } from './service.js';
 import { buildServicePorts, servicePortEqual } from './serviceport.js';
 import { SortedMap } from './sortedmap.js';
 import { LABEL_HOSTNAME, LABEL_TOPOLOGY_ZONE } from './topology.js';
-import type { IPFamily, NodePortAddresses, ProxyState, ServicePort, StateChange } from './types.js';
+import type { Endpoint, IPFamily, NodePortAddresses, ProxyState, ServicePort, StateChange } from './types.js';
 
 export interface ModelOptions {
   nodeName: string;
@@ -286,6 +286,15 @@ export class ServiceModel {
       }
     }
     return ips.size;
+  }
+
+  /**
+   * Every endpoint of a Service's slices of `family`, per slice port ("name/protocol"), as merged
+   * for the build (debug views: endpoints no service port uses, or of the other family).
+   */
+  endpointsByPort(namespace: string, name: string, family: IPFamily): ReadonlyMap<string, readonly Endpoint[]> {
+    const slices = this.fam[family].slicesByService.get(`${namespace}/${name}`);
+    return slices ? mergeSlices(slices.values(), this.nodeName) : new Map();
   }
 
   // --- events -------------------------------------------------------------------------

@@ -13,8 +13,7 @@ import type { ServiceHealthServer } from '../health/service-health.js';
 import { createLogger } from '../log/logger.js';
 import { metrics } from '../metrics/metrics.js';
 import { ServiceLatencyTracker, serviceOfEvent } from '../metrics/service-latency.js';
-import { joinHostPort } from '../model/ip.js';
-import type { DataplaneConfig, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
+import type { DataplaneConfig, Endpoint, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
 import {
   listLocalAddresses,
   nodeEligible,
@@ -39,6 +38,24 @@ export interface ServiceModelLike {
     opts?: { peek?: boolean },
   ): { state: ProxyState; change: StateChange };
   localReadyEndpoints(namespace: string, name: string): number;
+  /** Merged endpoints of a Service's slices of one family, per slice port (debug views). */
+  endpointsByPort?(namespace: string, name: string, family: IPFamily): ReadonlyMap<string, readonly Endpoint[]>;
+}
+
+export interface ProxierDebugSource {
+  readonly mode: ProxyOptions['mode'];
+  readonly nodeName: string;
+  readonly initialized: boolean;
+  readonly healthCheckNodePorts: Iterable<[string, number]>;
+  readonly model: ServiceModelLike;
+  readonly families: readonly {
+    readonly family: IPFamily;
+    readonly applied: ProxyState | null;
+    readonly appliedAt: Date | null;
+    readonly appliedFull: boolean;
+    readonly consecutiveFailures: number;
+    readonly config: DataplaneConfig;
+  }[];
 }
 
 export interface ProxierDeps {
@@ -448,7 +465,7 @@ export class Proxier implements SourceHandler {
     }
   }
 
-  // ---- --print-rules and /debug/state ----
+  // ---- --print-rules and the debug views ----
 
   /** The rules each family would program for the current model, from scratch (no kernel access). */
   async renderRules(opts: { live?: boolean } = {}): Promise<{ family: IPFamily; text: string }[]> {
@@ -464,45 +481,24 @@ export class Proxier implements SourceHandler {
     return out;
   }
 
-  /** JSON view of what is programmed (served on /debug/state). */
-  debugState(): unknown {
-    // Taken before the (large) view below is built; see docs/operations.md "Memory".
-    const mem = process.memoryUsage();
-    const families: Record<string, unknown> = {};
-    for (const f of this.families.values()) {
-      const s = f.applied;
-      const services: Record<string, unknown> = {};
-      if (s) {
-        for (const [key, sp] of s.services) {
-          services[key] = {
-            clusterIP: sp.clusterIP,
-            port: sp.port,
-            protocol: sp.protocol,
-            nodePort: sp.nodePort,
-            externalIPs: sp.externalIPs,
-            loadBalancerIPs: sp.loadBalancerIPs,
-            hasAnyEndpoints: sp.hasAnyEndpoints,
-            clusterEndpoints: sp.clusterEndpoints.map((e) => joinHostPort(e.ip, e.port)),
-            localEndpoints: sp.localEndpoints.map((e) => joinHostPort(e.ip, e.port)),
-          };
-        }
-      }
-      families[f.family] = {
-        generation: s?.generation ?? 0,
-        lastSync: f.appliedAt?.toISOString() ?? null,
-        lastSyncFull: f.appliedFull,
-        consecutiveFailures: f.runner.failures,
-        nodeIPs: s?.node.ips ?? [],
-        nodePortAddresses: s ? (s.nodePortAddresses.matchAll ? 'all' : s.nodePortAddresses.ips) : null,
-        services,
-      };
-    }
+  /** What the debug views (src/debug/state.ts) read: the last programmed state of each family. */
+  debugSource(): ProxierDebugSource {
+    const o = this.deps.options;
     return {
-      mode: this.deps.options.mode,
+      mode: o.mode,
+      nodeName: o.hostname,
       initialized: this.initializedFlag,
-      healthCheckNodePorts: Object.fromEntries(this.deps.serviceHealth?.ports() ?? []),
-      memory: { rss: mem.rss, heapTotal: mem.heapTotal, heapUsed: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers },
-      families,
+      healthCheckNodePorts: this.deps.serviceHealth?.ports() ?? [],
+      model: this.deps.model,
+      families: [...this.families.values()].map((f) => ({
+        family: f.family,
+        applied: f.applied,
+        appliedAt: f.appliedAt,
+        appliedFull: f.appliedFull,
+        consecutiveFailures: f.runner.failures,
+        // The settings the last sync really used (its dataplane was built from exactly these).
+        config: f.configKey ? (JSON.parse(f.configKey) as DataplaneConfig) : buildDataplaneConfig(o, f.family, this.deps.model.node()),
+      })),
     };
   }
 }

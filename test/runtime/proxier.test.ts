@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { parseCommandLine } from '../../src/config/options.js';
 import type { ProxyOptions } from '../../src/config/types.js';
 import type { Dataplane, SyncOptions } from '../../src/dataplane/types.js';
+import { debugStateView } from '../../src/debug/state.js';
 import { ProxyHealth } from '../../src/health/proxy-health.js';
 import { ServiceHealthServer } from '../../src/health/service-health.js';
 import { configureLogging } from '../../src/log/logger.js';
@@ -124,7 +125,7 @@ test('an endpoint change is a partial sync; pending metrics reset; debug view sh
     assert.equal(last.full, false);
     assert.equal((await metrics.endpointChangesTotal.get()).values[0]?.value, totalBefore + 1);
     assert.equal((await metrics.endpointChangesPending.get()).values[0]?.value, 0);
-    const dbg = proxier.debugState() as { initialized: boolean; families: Record<string, { services: Record<string, { clusterEndpoints: string[] }> }> };
+    const dbg = debugStateView(proxier.debugSource()) as { initialized: boolean; families: Record<string, { services: Record<string, { clusterEndpoints: string[] }> }> };
     assert.equal(dbg.initialized, true);
     assert.deepEqual(dbg.families.IPv4!.services['default/web:p/TCP']!.clusterEndpoints, ['198.18.100.2:8080', '198.18.100.3:8080']);
     const ts = (await metrics.syncProxyRulesLastTimestamp.get()).values.find((v) => v.labels.ip_family === 'IPv4')?.value ?? 0;

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { summarize, type Attempt } from '../support/backend.js';
+import { explainCheck, explainable, traceCheck, type ExplainHarness } from './explain-check.js';
 import { startProxy } from '../support/proxy-process.js';
 import { ADDR, NODE_NAME, Topology, leakedNamespaces, sctpAvailable, type NodeName } from '../support/topology.js';
 import {
@@ -51,6 +52,11 @@ export interface SuiteOptions {
    * throw to fail the group (e.g. prove the rules went into the expected iptables backend).
    */
   readonly afterReady?: (execInNode: (argv: string[]) => Promise<string>) => Promise<void>;
+  /**
+   * Which checks also run `explain --trace` against the kernel (default: every TCP/UDP check);
+   * every check runs the in-process explain comparison regardless.
+   */
+  readonly traceFilter?: (group: Group, scenario: Scenario, check: Check) => boolean;
 }
 
 const METRICS_ADDR = '127.0.0.1:10249';
@@ -230,6 +236,27 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
           return `\n--- ${mode} ruleset in the node namespace ---\n${rules.slice(0, 20_000)}\n${logs}`;
         };
 
+        const harness: ExplainHarness = {
+          mode,
+          http: (n, url) => T().agent(n).http(url, 5000),
+          netns: (role) => T().ns(role),
+          metricsAddress: METRICS_ADDR,
+        };
+        /** The explain / explain --trace companions of a traffic check (see explain-check.ts). */
+        const explainTests = (scenario: Scenario, check: Check, prefix: string, skip: string | false): void => {
+          const { expect } = effectiveExpect(check, mode);
+          if (!expect || !explainable(expect)) return;
+          it(`${prefix}explain agrees: ${check.name}`, { skip }, async () => {
+            const failure = await explainCheck(harness, check, expect);
+            if (failure) assert.fail(`explain for ${check.from} -> ${resolveTarget(check.target).label}: ${failure}`);
+          });
+          if (resolveTarget(check.target).proto === 'SCTP' || (opts.traceFilter && !opts.traceFilter(group, scenario, check))) return;
+          it(`${prefix}explain --trace agrees with the kernel: ${check.name}`, { skip }, async () => {
+            const { failure } = await traceCheck(harness, check);
+            if (failure) assert.fail(`explain --trace for ${check.from} -> ${resolveTarget(check.target).label}: ${failure}`);
+          });
+        };
+
         const startProxies = (): void => {
           proxies.length = 0;
           for (const n of nodes) {
@@ -345,6 +372,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
               const { skip, note } = effectiveExpect(check, mode);
               const name = note ? `${check.name} [${mode}: ${note}]` : check.name;
               it(name, { skip: skipAll ?? skip ?? false }, () => runCheck(check));
+              explainTests(scenario, check, '', skipAll ?? skip ?? false);
             }
             for (const step of scenario.steps ?? []) {
               const how = step.proxy === 'stop' ? 'proxy stopped, then manifests rewritten' : step.proxy === 'start' ? 'manifests rewritten, then proxy started' : 'manifests rewritten at run time';
@@ -365,6 +393,8 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
                 const name = `after "${step.name}": ${check.name}${note ? ` [${mode}: ${note}]` : ''}`;
                 // Positive outcomes may take one more sync to show everywhere: retry for a while.
                 it(name, { skip: skipAll ?? skip ?? false }, () => runCheck(check, 5000));
+                // With the proxy stopped there is no debug endpoint to ask.
+                if (step.proxy !== 'stop') explainTests(scenario, check, `after "${step.name}": `, skipAll ?? skip ?? false);
               }
             }
             const flow = scenario.udpFlow;

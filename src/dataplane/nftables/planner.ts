@@ -144,7 +144,7 @@ function detectorMatches(d: LocalDetector, ipX: 'ip' | 'ip6'): { ifLocal: string
 }
 
 
-function ruleContext(state: ProxyState, cfg: DataplaneConfig): RuleContext {
+export function ruleContext(state: ProxyState, cfg: DataplaneConfig): RuleContext {
   const ipX = state.family === 'IPv6' ? 'ip6' : 'ip';
   return {
     ipX,
