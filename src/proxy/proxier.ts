@@ -13,6 +13,7 @@ import type { ServiceHealthServer } from '../health/service-health.js';
 import { createLogger } from '../log/logger.js';
 import { metrics } from '../metrics/metrics.js';
 import { ServiceLatencyTracker, serviceOfEvent } from '../metrics/service-latency.js';
+import { joinHostPort } from '../model/ip.js';
 import type { DataplaneConfig, Endpoint, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
 import {
   listLocalAddresses,

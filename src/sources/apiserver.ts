@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { KubeConfig, type Cluster } from '@kubernetes/client-node';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { BackoffOptions } from './backoff.js';
+import { checkInClusterFiles } from './incluster.js';
 import { selectorsFor } from './objects.js';
 import { Reflector } from './reflector.js';
 import { kubeConfigTransport, RateLimiter, type Transport } from './transport.js';
@@ -72,6 +73,7 @@ export function loadKubeConfig(kubeconfig: string, master: string): KubeConfig {
     if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
       throw new Error('no --kubeconfig or --master given and not running in a cluster (KUBERNETES_SERVICE_HOST/PORT unset)');
     }
+    checkInClusterFiles();
     kc.loadFromCluster();
   }
   if (master && kubeconfig) kc = withServer(kc, master);
