@@ -7,6 +7,8 @@ import { parseCommandLine, renderConfigYAML } from './config/options.js';
 import type { ProxyOptions } from './config/types.js';
 import { setupConntrack } from './conntrack/setup.js';
 import { ALL_MODES, loadDataplaneFactory } from './dataplane/registry.js';
+import { installEventRecorder } from './events/install.js';
+import { IPVS_DEPRECATION_MESSAGE, flushEvents, recordEvent } from './events/recorder.js';
 import type { DataplaneFactory } from './dataplane/types.js';
 import { ProxyHealth } from './health/proxy-health.js';
 import { ServiceHealthServer } from './health/service-health.js';
@@ -157,7 +159,9 @@ async function runProxy(o: ProxyOptions): Promise<number> {
 
   const startUp = async (): Promise<void> => {
     registerMetrics(o.mode);
+    await installEventRecorder(o);
     const factory = await loadDataplaneFactory(o.mode);
+    if (o.mode === 'ipvs') recordEvent('IPVSDeprecation', 'Warning', IPVS_DEPRECATION_MESSAGE);
     await setOOMScoreAdj(o.config.oomScoreAdj);
     await setupConntrack(o.config.conntrack);
     // Upstream platformCleanup: remove what the other modes left behind. Our own mode's rules stay:
@@ -166,7 +170,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     if (stopping) return;
 
     const health = new ProxyHealth(2 * o.syncPeriodMs);
-    serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy() });
+    serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy(), nodeName: o.hostname });
     const p = new Proxier({
       options: o,
       model: new ServiceModel({ nodeName: o.hostname }),
@@ -177,10 +181,18 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     });
     proxier = p;
     const hardFail = o.config.bindAddressHardFail;
-    if (o.healthzBindAddress) servers.push(serve('healthz', o.healthzBindAddress, healthzHandler(health), { hardFail }));
+    if (o.healthzBindAddress) {
+      // Upstream records this on every failed listen (retried every 5 s; the recorder drops repeats).
+      const onListenError = (e: Error): void =>
+        recordEvent('FailedToStartProxierHealthcheck', 'Warning', `failed to start proxier healthz on ${o.healthzBindAddress}: ${e.message}`);
+      servers.push(serve('healthz', o.healthzBindAddress, healthzHandler(health), { hardFail, onListenError }));
+    }
     if (o.metricsBindAddress) {
       const handler = metricsHandler({ mode: o.mode, config: o.config, debug: debugRoutes(() => p.debugSource()) });
-      servers.push(serve('metrics', o.metricsBindAddress, handler, { hardFail }));
+      const metricsServer = serve('metrics', o.metricsBindAddress, handler, { hardFail });
+      // Upstream: only a fatal (bindAddressHardFail) metrics failure is an event.
+      metricsServer.ready.catch((e: Error) => recordEvent('FailedToStartMetricServer', 'Warning', e.message));
+      servers.push(metricsServer);
     }
     for (const s of servers) s.ready.catch((e: Error) => fatal(e));
 
@@ -190,6 +202,8 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     p.start();
     // Not awaited: the initial list may take long (or never come); shutdown must not wait for it.
     src.start(p).catch((e: unknown) => fatal(e instanceof Error ? e : new Error(String(e))));
+    // Upstream birthCry(), once the informers are started.
+    recordEvent('Starting', 'Normal', '');
   };
 
   try {
@@ -197,6 +211,8 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     return await Promise.race([stopped, fatalError]);
   } catch (e) {
     log.error('Fatal', { err: e });
+    // A failure event (e.g. FailedToStartMetricServer) recorded just before gets a moment to be sent.
+    await flushEvents(2000);
     return 1;
   }
 }

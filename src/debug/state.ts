@@ -43,6 +43,7 @@ export function debugStateView(src: ProxierDebugSource): unknown {
       consecutiveFailures: f.consecutiveFailures,
       nodeIPs: s?.node.ips ?? [],
       nodePortAddresses: s ? (s.nodePortAddresses.matchAll ? 'all' : s.nodePortAddresses.ips) : null,
+      serviceCIDRs: s?.serviceCIDRs ?? [],
       services,
     };
   }

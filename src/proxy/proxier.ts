@@ -14,6 +14,7 @@ import { createLogger } from '../log/logger.js';
 import { metrics } from '../metrics/metrics.js';
 import { ServiceLatencyTracker, serviceOfEvent } from '../metrics/service-latency.js';
 import { joinHostPort } from '../model/ip.js';
+import { ServiceCIDRTracker } from '../model/servicecidrs.js';
 import type { DataplaneConfig, Endpoint, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
 import {
   listLocalAddresses,
@@ -150,6 +151,8 @@ export class Proxier implements SourceHandler {
   private readonly latency: ServiceLatencyTracker | null;
   /** Families whose first successful sync has been logged. */
   private readonly firstSyncLogged = new Set<IPFamily>();
+  /** ServiceCIDR ranges (nftables drops unallocated ClusterIPs in them); not part of the Service model. */
+  private readonly serviceCIDRs = new ServiceCIDRTracker();
 
   constructor(private readonly deps: ProxierDeps) {
     const o = deps.options;
@@ -200,6 +203,12 @@ export class Proxier implements SourceHandler {
   // ---- SourceHandler ----
 
   onEvent(kind: ObjectKind, type: EventType, object: unknown, origin?: string): void {
+    if (kind === 'ServiceCIDR') {
+      // Upstream applies a change at the next (full) sync; we sync at once, so a shrunk range stops
+      // dropping traffic now rather than up to an hour later.
+      if (this.serviceCIDRs.onEvent(type, object) && this.initializedFlag) this.requestSync();
+      return;
+    }
     let changed = false;
     try {
       changed = this.deps.model.onEvent(kind, type, object, origin);
@@ -340,7 +349,7 @@ export class Proxier implements SourceHandler {
     const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(family);
     const builtAt = Date.now();
     const dp = this.dataplaneFor(f, config);
-    const { state, change } = this.deps.model.build(family, { nodeIPs, nodePortAddresses });
+    const { state, change } = this.deps.model.build(family, { nodeIPs, nodePortAddresses, serviceCIDRs: this.serviceCIDRs.cidrs() });
     this.pendingServiceChanges = 0;
     this.pendingEndpointChanges = 0;
     metrics.serviceChangesPending.set(0);
@@ -476,7 +485,7 @@ export class Proxier implements SourceHandler {
     for (const f of this.families.values()) {
       const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(f.family);
       // peek: rendering must not consume the changes the next real sync has to see.
-      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses }, { peek: true });
+      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses, serviceCIDRs: this.serviceCIDRs.cidrs() }, { peek: true });
       const dp = this.deps.factory(config);
       // live (--dry-run): what a sync would apply here and now, host reads included.
       out.push({ family: f.family, text: opts.live && dp.renderLive ? await dp.renderLive(state) : dp.render(state) });

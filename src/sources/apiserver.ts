@@ -1,4 +1,4 @@
-// The API server Source: three reflectors (Services, EndpointSlices, this node's Node) with upstream
+// The API server Source: four reflectors (Services, EndpointSlices, this node's Node, ServiceCIDRs) with upstream
 // kube-proxy's selectors, on a KubeConfig loaded as upstream's clientcmd.BuildConfigFromFlags does:
 // --kubeconfig file if given, else in-cluster; --master overrides the server URL.
 
@@ -9,7 +9,7 @@ import type { BackoffOptions } from './backoff.js';
 import { checkInClusterFiles } from './incluster.js';
 import { selectorsFor } from './objects.js';
 import { Reflector } from './reflector.js';
-import { kubeConfigTransport, RateLimiter, type Transport } from './transport.js';
+import { kubeConfigTransport, RateLimiter, type KubeConfigTransport, type Transport } from './transport.js';
 import type { ObjectKind, Source, SourceHandler } from './types.js';
 
 export interface ApiServerSourceOptions {
@@ -29,7 +29,7 @@ export interface ApiServerSourceOptions {
   readonly logger?: Logger;
 }
 
-const KINDS: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node'];
+const KINDS: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node', 'ServiceCIDR'];
 
 function withServer(kc: KubeConfig, server: string): KubeConfig {
   const current = kc.getCurrentCluster();
@@ -79,6 +79,11 @@ export function loadKubeConfig(kubeconfig: string, master: string): KubeConfig {
   if (master && kubeconfig) kc = withServer(kc, master);
   if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${kubeconfig}: no current context/cluster`);
   return allowPlainHttp(kc);
+}
+
+/** The events sink of upstream's recorder (client.EventsV1()): the same kubeconfig and credentials. */
+export function apiServerEventSink(kubeconfig: string, master: string): KubeConfigTransport {
+  return kubeConfigTransport(loadKubeConfig(kubeconfig, master));
 }
 
 export function createApiServerSource(opts: ApiServerSourceOptions, transportOverride?: Transport): Source {

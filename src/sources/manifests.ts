@@ -1,6 +1,6 @@
 // --manifests=DIR: a Source with no API server. Every *.yaml/*.yml/*.json file in DIR (top level only;
-// multi-document YAML and `kind: List` allowed) contributes Service, EndpointSlice and (this node's) Node
-// objects, filtered exactly as the API path's selectors would. The directory is watched (fs.watch +
+// multi-document YAML and `kind: List` allowed) contributes Service, EndpointSlice, (this node's) Node and
+// ServiceCIDR objects, filtered exactly as the API path's selectors would. The directory is watched (fs.watch +
 // debounce, plus a slow periodic rescan because fs.watch misses events on some filesystems and on
 // ConfigMap-style symlink swaps) and changes are emitted as ADDED/MODIFIED/DELETED by diffing keyed sets.
 // A file that fails to parse keeps contributing its previous objects: a half-written file must never
@@ -56,7 +56,7 @@ interface FileState {
   entries: Map<string, Entry>;
 }
 
-const KIND_ORDER: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node'];
+const KIND_ORDER: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node', 'ServiceCIDR'];
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 export class ManifestParseError extends Error {
@@ -110,6 +110,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     Service: selectorPredicate(selectorsFor('Service', opts.nodeName)),
     EndpointSlice: selectorPredicate(selectorsFor('EndpointSlice', opts.nodeName)),
     Node: selectorPredicate(selectorsFor('Node', opts.nodeName)),
+    ServiceCIDR: selectorPredicate(selectorsFor('ServiceCIDR', opts.nodeName)),
   };
 
   const files = new Map<string, FileState>();

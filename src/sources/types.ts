@@ -2,7 +2,7 @@
 // Sources own their object cache: after a relist they emit the ADDED/MODIFIED/DELETED events
 // that turn the old view into the new one, so consumers only ever see events.
 
-export type ObjectKind = 'Service' | 'EndpointSlice' | 'Node';
+export type ObjectKind = 'Service' | 'EndpointSlice' | 'Node' | 'ServiceCIDR';
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface SourceHandler {

@@ -39,7 +39,7 @@ describe('--dry-run, nftables', { skip: !isRoot && 'needs root (network namespac
     await w.sh('nft', ['delete', 'element', 'ip', 'kube-proxy', 'service-ips', `{ ${VIP} . tcp . 80 }`]);
     const r = await w.dryRun();
     assert.equal(r.code, 2, r.stdout + r.stderr);
-    assert.deepEqual(diffLines(r.stdout), [`@@ map service-ips|+ ${VIP} . tcp . 80 : goto dnat-tcp-2`]);
+    assert.deepEqual(diffLines(r.stdout), [`@@ map service-ips|+ ${VIP} . tcp . 80 comment "default/web:http" : goto dnat-tcp-2`]);
     assert.match(r.stdout, /^# nftables IPv4: 1 difference\(s\)$/m);
   });
 
@@ -50,7 +50,7 @@ describe('--dry-run, nftables', { skip: !isRoot && 'needs root (network namespac
     await w.sh('nft', ['delete', 'rule', 'ip', 'kube-proxy', 'np-dnat-tcp-2', 'handle', handle]);
     const r = await w.dryRun();
     assert.equal(r.code, 2, r.stdout + r.stderr);
-    assert.deepEqual(diffLines(r.stdout), ['@@ chain np-dnat-tcp-2|+ jump mark-for-masquerade', `@@ map service-ips|+ ${VIP} . tcp . 80 : goto dnat-tcp-2`]);
+    assert.deepEqual(diffLines(r.stdout), ['@@ chain np-dnat-tcp-2|+ jump mark-for-masquerade', `@@ map service-ips|+ ${VIP} . tcp . 80 comment "default/web:http" : goto dnat-tcp-2`]);
   });
 
   test('changes nothing: the kernel still lacks what was deleted', async () => {

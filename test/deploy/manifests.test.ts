@@ -32,7 +32,7 @@ test('every manifest has apiVersion, kind and a name', () => {
   }
 });
 
-test('ClusterRole grants only read on services, endpointslices, nodes and create/patch on events', () => {
+test('ClusterRole grants only read on services, endpointslices, nodes, servicecidrs and create/patch on events', () => {
   const [role] = byKind('ClusterRole');
   assert.ok(role);
   const grants = new Set<string>();
@@ -43,6 +43,7 @@ test('ClusterRole grants only read on services, endpointslices, nodes and create
     '/services:get', '/services:list', '/services:watch',
     '/nodes:get', '/nodes:list', '/nodes:watch',
     'discovery.k8s.io/endpointslices:get', 'discovery.k8s.io/endpointslices:list', 'discovery.k8s.io/endpointslices:watch',
+    'networking.k8s.io/servicecidrs:get', 'networking.k8s.io/servicecidrs:list', 'networking.k8s.io/servicecidrs:watch',
     '/events:create', '/events:patch', 'events.k8s.io/events:create', 'events.k8s.io/events:patch',
   ]);
   assert.deepEqual([...grants].sort(), [...want].sort());

@@ -256,3 +256,28 @@ test('--service-latency-top-n: changes are observed per service on /metrics; off
     await proxier.stop();
   }
 });
+
+test('ServiceCIDR objects fill the state of their family and trigger a sync; deleting one removes its ranges', async () => {
+  const { proxier, calls } = setup(await options());
+  proxier.start();
+  const cidr = (name: string, cidrs: string[]): unknown => ({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name }, spec: { cidrs } });
+  try {
+    proxier.onEvent('ServiceCIDR', 'ADDED', cidr('kubernetes', ['198.19.0.0/16', '2001:db8:19::/112']));
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    await eventually(async () => calls.length >= 1, 'first sync');
+    assert.deepEqual(calls[0]!.state.serviceCIDRs, ['198.19.0.0/16'], 'IPv4 proxier gets only the IPv4 range');
+    const n = calls.length;
+    proxier.onEvent('ServiceCIDR', 'ADDED', cidr('extra', ['198.18.64.0/24', '198.19.0.0/16']));
+    await eventually(async () => calls.length > n, 'a ServiceCIDR change syncs');
+    assert.deepEqual(calls[calls.length - 1]!.state.serviceCIDRs, ['198.18.64.0/24', '198.19.0.0/16']);
+    proxier.onEvent('ServiceCIDR', 'DELETED', cidr('kubernetes', ['198.19.0.0/16', '2001:db8:19::/112']));
+    await eventually(async () => calls[calls.length - 1]!.state.serviceCIDRs.length === 2, 'delete applied');
+    assert.deepEqual(calls[calls.length - 1]!.state.serviceCIDRs, ['198.18.64.0/24', '198.19.0.0/16'], 'a range another object still names stays');
+    proxier.onEvent('ServiceCIDR', 'DELETED', cidr('extra', []));
+    await eventually(async () => calls[calls.length - 1]!.state.serviceCIDRs.length === 0, 'last range removed');
+    assert.deepEqual((debugStateView(proxier.debugSource()) as { families: Record<string, { serviceCIDRs: string[] }> }).families.IPv4!.serviceCIDRs, []);
+  } finally {
+    await proxier.stop();
+  }
+});

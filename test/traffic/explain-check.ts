@@ -46,10 +46,11 @@ export function compareExplanation(x: Explanation, e: Expect, from: string): str
   }
   if (typeof e !== 'object' || 'health' in e) return null;
   if (x.outcome !== 'forward') return `expected answers, explain says ${got}`;
-  const want = [...('sticky' in e ? e.sticky : e.answeredBy)].sort();
+  const want = [...('sticky' in e ? e.sticky : 'affinityExpires' in e ? e.affinityExpires : e.answeredBy)].sort();
   const pods = [...new Set(x.endpoints.map((p) => podOf(p.endpoint)))].sort();
   if (want.join() !== pods.join()) return `expected endpoints ${want.join(',')}, explain says ${pods.join(',')}`;
-  if ('sticky' in e && x.sessionAffinity?.type !== 'ClientIP') return 'expected session affinity ClientIP';
+  if (('sticky' in e || 'affinityExpires' in e) && x.sessionAffinity?.type !== 'ClientIP') return 'expected session affinity ClientIP';
+  if ('affinityExpires' in e) return null;
   // Node-originated packets carry the node's address whether masqueraded or not.
   if (e.source && !(e.source !== 'origin' && (from === 'node' || from === 'node2'))) {
     const masq = e.source !== 'origin';

@@ -13,14 +13,14 @@ import { after, before, describe, it } from 'node:test';
 import { summarize, type Attempt } from '../support/backend.js';
 import { explainCheck, explainable, traceCheck, type ExplainHarness } from './explain-check.js';
 import { startProxy } from '../support/proxy-process.js';
-import { ADDR, NODE_NAME, Topology, leakedNamespaces, sctpAvailable, type NodeName } from '../support/topology.js';
+import { ADDR, NODE_NAME, Topology, leakedNamespaces, sctpSupport, type NodeName } from '../support/topology.js';
 import {
   ALL_GROUPS,
   effectiveExpect,
   expectedSource,
   nodeObjects,
   resolveTarget,
-  serviceObjects,
+  scenarioObjects,
   servicePortCount,
   type Check,
   type Expect,
@@ -72,6 +72,7 @@ interface DebugFamily {
   generation?: number;
   lastSync?: string | null;
   services?: Record<string, unknown>;
+  serviceCIDRs?: string[];
 }
 interface DebugState {
   initialized?: boolean;
@@ -97,6 +98,7 @@ function defaultTries(e: Expect): number {
   if (e === 'rejected' || e === 'dropped') return 3;
   if ('sticky' in e) return 20;
   if ('health' in e) return 1;
+  if ('affinityExpires' in e) return 6;
   return Math.min(60, Math.max(10, 10 * e.answeredBy.length));
 }
 
@@ -110,6 +112,7 @@ export function judge(attempts: readonly Attempt[], e: Expect, from: From, famil
     return attempts.every((a) => a.kind === 'timeout') ? null : `expected every attempt dropped (timeout), got ${got}`;
   }
   if ('health' in e) return 'health expectations are judged by judgeHealth';
+  if ('affinityExpires' in e) return 'affinity expiry is judged by runCheck';
   const answers = attempts.filter((a): a is Extract<Attempt, { kind: 'answer' }> => a.kind === 'answer');
   if (answers.length !== attempts.length) return `expected every attempt answered, got ${got}`;
   const allowed = 'sticky' in e ? e.sticky : e.answeredBy;
@@ -153,9 +156,11 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
   const groups = (opts.groups ?? ALL_GROUPS)
     .map((g) => ({ ...g, scenarios: g.scenarios.filter((s) => !opts.filter || opts.filter(g, s)) }))
     .filter((g) => g.scenarios.length > 0);
-  const hasSctp = await sctpAvailable();
-  if (!hasSctp && groups.some((g) => g.scenarios.some((s) => s.needs?.includes('sctp')))) {
-    process.stderr.write(`\n*** ${label}: SCTP is not available in this kernel (or socat is missing): SCTP scenarios are SKIPPED ***\n\n`);
+  const sctp = await sctpSupport();
+  const hasSctp = sctp.ok;
+  const noSctp = sctp.ok ? '' : `SCTP not available: ${sctp.reason}`;
+  if (!sctp.ok && groups.some((g) => g.scenarios.some((s) => s.needs?.includes('sctp')))) {
+    process.stderr.write(`\n*** ${label}: SCTP scenarios are SKIPPED: ${sctp.reason} ***\n\n`);
   }
   const timeoutMs = opts.attemptTimeoutMs ?? 2000;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
@@ -200,7 +205,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
         };
 
         const servicesView = async (): Promise<string> => {
-          const views = await Promise.all(nodes.map(async (n) => JSON.stringify(Object.values((await debugState(n))?.families ?? {}).map((f) => f.services ?? {}))));
+          const views = await Promise.all(nodes.map(async (n) => JSON.stringify(Object.values((await debugState(n))?.families ?? {}).map((f) => [f.services ?? {}, f.serviceCIDRs ?? []]))));
           return views.join('|');
         };
 
@@ -306,6 +311,12 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
 
         /** Every ServiceDef currently written for this group (for readiness after a restart). */
         const current = new Map<Scenario, readonly ServiceDef[]>();
+        /** Each scenario's current ServiceCIDR ranges (steps may replace them). */
+        const cidrs = new Map<Scenario, readonly string[] | undefined>();
+        const writeScenario = (s: Scenario, services: readonly ServiceDef[]): void => {
+          writeAtomic(fileOf(s), scenarioObjects(slug(s.name), services, cidrs.get(s)));
+          current.set(s, services);
+        };
 
         before(async () => {
           const t0 = Date.now();
@@ -319,9 +330,10 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
           for (const s of group.scenarios) {
             // A skipped scenario's objects stay out too: e.g. SCTP rules need kernel modules this host may lack.
             if (s.needs?.includes('sctp') && !hasSctp) continue;
-            writeAtomic(fileOf(s), s.services.flatMap(serviceObjects));
-            current.set(s, s.services);
+            cidrs.set(s, s.serviceCIDRs);
+            writeScenario(s, s.services);
             all.push(...s.services);
+            for (const r of s.routedToPod ?? []) await T().routeToPod(r.ip, r.pod);
           }
           startProxies();
           await waitReady(all);
@@ -342,6 +354,24 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
             if (typeof expect === 'object' && 'health' in expect) {
               const r = await agent.http(`http://${target.host}:${target.port}/`, timeoutMs).catch((e: unknown) => String(e));
               failure = judgeHealth(r, expect);
+            } else if (typeof expect === 'object' && 'affinityExpires' in expect) {
+              const probe = (count: number): Promise<Attempt[]> =>
+                agent.probe({ proto: target.proto, host: target.host, port: target.port, count, concurrency: 1, timeoutMs });
+              const used = await probe(check.tries ?? defaultTries(expect));
+              failure = judge(used, { sticky: expect.affinityExpires }, check.from, target.family);
+              if (failure) failure = `while in use: ${failure}`;
+              else {
+                // One attempt after each idle period longer than the timeout: each is a fresh choice.
+                const later: Attempt[] = [];
+                for (let i = 0; i < (expect.rounds ?? 8); i++) {
+                  await sleep(expect.idleMs);
+                  later.push(...(await probe(1)));
+                }
+                const pods = new Set([...used, ...later].flatMap((a) => (a.kind === 'answer' ? [a.answeredBy] : [])));
+                const bad = later.some((a) => a.kind !== 'answer' || !expect.affinityExpires.includes(a.answeredBy));
+                if (bad) failure = `after idle periods expected answers from ${expect.affinityExpires.join(',')}, got ${summarize(later)}`;
+                else if (pods.size < 2) failure = `affinity never expired: one pod answered every attempt after ${expect.idleMs} ms idle periods: ${summarize(later)}`;
+              }
             } else {
               const positive = typeof expect === 'object';
               const tries = check.tries ?? defaultTries(expect);
@@ -367,7 +397,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
 
         for (const scenario of group.scenarios) {
           describe(scenario.name, { concurrency: false }, () => {
-            const skipAll = scenario.needs?.includes('sctp') && !hasSctp ? 'SCTP not available in this kernel' : undefined;
+            const skipAll = scenario.needs?.includes('sctp') && !hasSctp ? noSctp : undefined;
             for (const check of scenario.checks) {
               const { skip, note } = effectiveExpect(check, mode);
               const name = note ? `${check.name} [${mode}: ${note}]` : check.name;
@@ -379,8 +409,8 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
               it(`step: ${step.name} (${how})`, { skip: skipAll ?? false }, async () => {
                 if (step.proxy === 'stop') await stopProxies();
                 const before = step.proxy ? '' : await servicesView();
-                writeAtomic(fileOf(scenario), step.services.flatMap(serviceObjects));
-                current.set(scenario, step.services);
+                if (step.serviceCIDRs) cidrs.set(scenario, step.serviceCIDRs);
+                writeScenario(scenario, step.services);
                 if (step.proxy === 'start') {
                   startProxies();
                   await waitReady([...current.values()].flat());
@@ -416,7 +446,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
                   assert.ok(replies.every((r) => r.answeredBy === flow.before), `before the change expected only ${flow.before}, got ${replies.map((r) => r.answeredBy).join(',')}`);
                   for (const [i, stage] of flow.stages.entries()) {
                     const view = await servicesView();
-                    writeAtomic(fileOf(scenario), stage.change.flatMap(serviceObjects));
+                    writeScenario(scenario, stage.change);
                     await waitChange(view, servicesView);
                     const changedAt = Date.now();
                     const since = async (t: number): Promise<typeof replies> => (await agent.udpSessionRead(session)).filter((r) => r.t > t);
