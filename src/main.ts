@@ -5,11 +5,11 @@
 import { promises as fsp } from 'node:fs';
 import { parseCommandLine, renderConfigYAML } from './config/options.js';
 import type { ProxyOptions } from './config/types.js';
+import { watchConfigFile, type ConfigWatch } from './config/watch.js';
 import { setupConntrack } from './conntrack/setup.js';
-import { ALL_MODES, loadDataplaneFactory } from './dataplane/registry.js';
 import { installEventRecorder } from './events/install.js';
 import { IPVS_DEPRECATION_MESSAGE, flushEvents, recordEvent } from './events/recorder.js';
-import type { DataplaneFactory } from './dataplane/types.js';
+import { loadDataplaneFactory } from './dataplane/registry.js';
 import { ProxyHealth } from './health/proxy-health.js';
 import { ServiceHealthServer } from './health/service-health.js';
 import { debugRoutes } from './debug/handler.js';
@@ -19,6 +19,9 @@ import { registerMetrics } from './metrics/metrics.js';
 import { rejectedInputCount } from './sources/rejections.js';
 import { ServiceModel } from './model/tracker.js';
 import type { IPFamily, ProxyMode } from './model/types.js';
+import { cleanupAll, removeOtherModesWhenProgrammed } from './proxy/mode-switch.js';
+import { platformSetup, runConfigChecks } from './proxy/platform.js';
+import { PodCIDRGate } from './proxy/podcidr-gate.js';
 import { Proxier, buildDataplaneConfig } from './proxy/proxier.js';
 import { healthzHandler } from './server/healthz.js';
 import { serve, type ManagedServer } from './server/listen.js';
@@ -27,7 +30,6 @@ import { createManifestsSource } from './sources/manifests.js';
 import type { Source } from './sources/types.js';
 
 const log = createLogger('server');
-const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
 
 function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
   return new Promise((resolve) => stream.write(text, () => resolve()));
@@ -39,46 +41,6 @@ async function createSource(o: ProxyOptions): Promise<Source> {
   const { createApiServerSource } = await import('./sources/apiserver.js');
   const cc = o.config.clientConnection;
   return createApiServerSource({ kubeconfig: o.kubeconfig, master: o.master, nodeName: o.hostname, qps: cc.qps, burst: cc.burst });
-}
-
-/** Nothing of this mode can exist: its tool is not installed, or (IPVS) the kernel lacks the feature. */
-function nothingToClean(mode: ProxyMode, e: unknown): boolean {
-  if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
-  const msg = e instanceof Error ? e.message : String(e);
-  // The IPVS cleanup aggregates its steps' errors with "; ". When the only failure is ipvsadm
-  // reporting a kernel without IPVS, there are no virtual servers to remove.
-  return mode === 'ipvs' && !msg.includes('; ') && /ipvsadm[^;]*(Can't initialize ipvs|Protocol not available)/.test(msg);
-}
-
-/**
- * Run cleanup() of `modes` for both families. Missing tools and modes count as nothing to clean.
- * Returns whether every cleanup succeeded.
- */
-async function cleanupModes(o: ProxyOptions, modes: readonly ProxyMode[]): Promise<boolean> {
-  let ok = true;
-  for (const mode of modes) {
-    let factory: DataplaneFactory;
-    try {
-      factory = await loadDataplaneFactory(mode);
-    } catch (e) {
-      log.warn('Skipping cleanup of unavailable mode', { mode, err: e });
-      continue;
-    }
-    for (const family of FAMILIES) {
-      try {
-        await factory(buildDataplaneConfig(o, family, null)).cleanup();
-        log.v(2).info('Cleaned up rules', { mode, ipFamily: family });
-      } catch (e) {
-        if (nothingToClean(mode, e)) {
-          log.v(2).info('Mode not supported here, nothing to clean up', { mode, ipFamily: family });
-          continue;
-        }
-        ok = false;
-        log.error('Cleanup failed', { mode, ipFamily: family, err: e });
-      }
-    }
-  }
-  return ok;
 }
 
 async function printRules(o: ProxyOptions): Promise<number> {
@@ -124,6 +86,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
   let source: Source | null = null;
   let proxier: Proxier | null = null;
   let serviceHealth: ServiceHealthServer | null = null;
+  let configWatch: ConfigWatch | null = null;
   const servers: ManagedServer[] = [];
   let stopping = false;
   const stopped = new Promise<number>((resolve) => {
@@ -140,6 +103,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
       }, 10_000);
       force.unref();
       void (async () => {
+        configWatch?.close();
         await source?.stop().catch((e: unknown) => log.error('Stopping source failed', { err: e }));
         await proxier?.stop();
         await serviceHealth?.close();
@@ -159,24 +123,43 @@ async function runProxy(o: ProxyOptions): Promise<number> {
 
   const startUp = async (): Promise<void> => {
     registerMetrics(o.mode);
+    // Upstream exits when the --config file changes, so that the DaemonSet restarts it.
+    if (o.configFile !== '') configWatch = await watchConfigFile(o.configFile, fatal);
     await installEventRecorder(o);
     const factory = await loadDataplaneFactory(o.mode);
     if (o.mode === 'ipvs') recordEvent('IPVSDeprecation', 'Warning', IPVS_DEPRECATION_MESSAGE);
     await setOOMScoreAdj(o.config.oomScoreAdj);
+    // Fatal on failure, as upstream; a read-only /sys is only a warning and a Node event.
+    // Other modes' leftovers are removed only once this mode has programmed every family
+    // (removeOtherModesWhenProgrammed below), never before.
     await setupConntrack(o.config.conntrack);
-    // Upstream platformCleanup: remove what the other modes left behind. Our own mode's rules stay:
-    // a restarted proxy keeps serving with them until its first sync replaces them atomically.
-    await cleanupModes(o, o.mode === 'nftables' ? ['iptables', 'ipvs'] : ['nftables']);
+    const platform = await platformSetup(o);
     if (stopping) return;
 
     const health = new ProxyHealth(2 * o.syncPeriodMs);
     serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy(), nodeName: o.hostname });
+    const podCIDRGate =
+      o.detectLocalMode === 'NodeCIDR'
+        ? new PodCIDRGate({
+            nodeName: o.hostname,
+            onFatal: fatal,
+            onReady: (cidrs) => {
+              try {
+                runConfigChecks(o, platform.primary, platform.families.length === 2, cidrs);
+              } catch (e) {
+                fatal(e as Error);
+              }
+            },
+          })
+        : null;
     const p = new Proxier({
       options: o,
       model: new ServiceModel({ nodeName: o.hostname }),
       factory,
       health,
       serviceHealth,
+      families: platform.families,
+      podCIDRGate,
       eligibleWithoutNode: o.manifestsDir !== null,
     });
     proxier = p;
@@ -199,7 +182,11 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     const src = await createSource(o);
     if (stopping) return;
     source = src;
+    podCIDRGate?.start();
     p.start();
+    // Upstream platformCleanup, but after the first sync: our own mode's (or another mode's) rules
+    // keep serving until the new rules are in place.
+    void removeOtherModesWhenProgrammed(o, p.whenProgrammed(), () => stopping);
     // Not awaited: the initial list may take long (or never come); shutdown must not wait for it.
     src.start(p).catch((e: unknown) => fatal(e instanceof Error ? e : new Error(String(e))));
     // Upstream birthCry(), once the informers are started.
@@ -251,16 +238,17 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (o.cleanup) {
-    if (await cleanupModes(o, ALL_MODES)) return 0;
+    if (await cleanupAll(o)) return 0;
     await write(process.stderr, 'Error: encountered an error while tearing down rules\n');
     return 1;
   }
   if (o.printRules) return printRules(o);
   if (o.dryRun) return dryRun(o);
   if (o.initOnly) {
-    // Upstream --init-only: the privileged set-up steps, then exit.
+    // Upstream --init-only: the privileged set-up steps (conntrack, route_localnet), then exit.
     await setOOMScoreAdj(o.config.oomScoreAdj);
     await setupConntrack(o.config.conntrack);
+    await platformSetup(o);
     return 0;
   }
   return runProxy(o);

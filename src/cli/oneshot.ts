@@ -25,7 +25,6 @@ export async function withSyncedProxier<T>(o: ProxyOptions, createSource: () => 
     model: new ServiceModel({ nodeName: o.hostname }),
     factory,
     health: new ProxyHealth(2 * o.syncPeriodMs),
-    manageSysctls: false,
   });
   const source = await createSource();
   let timer: NodeJS.Timeout | undefined;

@@ -8,8 +8,10 @@
 // - numbers and booleans must not be quoted (`masqueradeBit: "14"` is an error);
 // - durations are Go duration strings (`syncPeriod: 30` is an error);
 // - then v1alpha1 defaulting (defaults.ts), which also replaces explicit zero values.
-// Deliberate deviation: upstream falls back to lenient decoding on unknown or duplicate fields and
-// only logs a line; here both are errors, with a did-you-mean hint (docs/configuration.md).
+// Strict, then lenient, as upstream's loadConfig: unknown fields and duplicate fields are strict-
+// decoding errors, so the file still loads (unknown fields ignored, the last duplicate wins) and each
+// is reported as a warning with file:line:col and a did-you-mean hint; old kubeadm ConfigMaps carry
+// fields such as udpIdleTimeout. Every other problem (wrong types, bad YAML, wrong kind) is fatal.
 
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseAllDocuments, isAlias, isMap, isScalar, isSeq, type Document, type Node, type Pair, type Scalar } from 'yaml';
@@ -24,6 +26,8 @@ export interface LoadIssue {
   readonly line: number;
   readonly col: number;
   readonly message: string;
+  /** A strict-decoding error (unknown or duplicate field): upstream retries leniently and only logs it. */
+  readonly strict?: boolean;
 }
 
 export type LoadResult =
@@ -125,11 +129,10 @@ class Decoder {
     private readonly doc: Document,
   ) {}
 
-  issue(node: unknown, path: string, message: string, fallbackOffset = 0): void {
+  issue(node: unknown, path: string, message: string, strict = false): void {
     const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-    const offset = range ? range[0] : fallbackOffset;
-    const pos = this.lc.linePos(offset);
-    this.issues.push({ path, line: pos.line, col: pos.col, message });
+    const pos = this.lc.linePos(range ? range[0] : 0);
+    this.issues.push({ path, line: pos.line, col: pos.col, message, ...(strict ? { strict } : {}) });
   }
 
   /** Returns the decoded value, or undefined for null/absent/invalid. */
@@ -217,7 +220,7 @@ class Decoder {
           const sub = path === '' ? key : `${path}.${key}`;
           const ft = type.fields[key];
           if (!ft) {
-            this.issue(pair.key as Node, sub, `unknown field${suggest(key, known)}`);
+            this.issue(pair.key as Node, sub, `unknown field${suggest(key, known)}`, true);
             continue;
           }
           const v = this.decode(pair.value, ft, sub);
@@ -242,10 +245,9 @@ class Decoder {
       const keyNode = k as Node;
       const first = seen.get(key);
       if (first !== undefined) {
-        this.issue(keyNode, where(key), `duplicate field (first set on line ${first})`);
-        continue;
-      }
-      seen.set(key, this.lc.linePos(keyNode.range?.[0] ?? 0).line);
+        // Lenient decoding keeps the last value, as upstream's does.
+        this.issue(keyNode, where(key), `duplicate field (first set on line ${first})`, true);
+      } else seen.set(key, this.lc.linePos(keyNode.range?.[0] ?? 0).line);
       yield [key, pair];
     }
   }
@@ -319,13 +321,14 @@ export function loadConfigText(text: string, fileName: string): LoadResult {
     return fail();
   }
   issues.push(...dec.issues);
-  if (issues.length > 0 || decoded === undefined) return fail();
+  if (issues.some((i) => !i.strict) || decoded === undefined) return fail();
 
   const config = zeroConfiguration();
   overlay(config as unknown as Record<string, unknown>, decoded, new Set(['featureGates', 'vmodule']));
   const defaulted = applyDefaults(config);
+  // Only strict-decoding errors: upstream logs "Using lenient decoding as strict decoding failed".
+  const warnings: string[] = issues.map((i) => `Using lenient decoding as strict decoding failed: ${formatIssues(fileName, [i])}`);
   // Upstream replaces explicit zero values with defaults; say so when the file wrote one.
-  const warnings: string[] = [];
   for (const path of defaulted) {
     const keys = path.split('.');
     if (root.hasIn(keys) && root.getIn(keys) !== null) {

@@ -183,6 +183,7 @@ export async function parseCommandLine(argv: string[], env: CommandLineEnvironme
   const manifests = (v.get('manifests') as string | undefined) ?? '';
   const options: ProxyOptions = {
     config,
+    configFile,
     mode: config.mode as ProxyMode,
     hostname,
     kubeconfig: config.clientConnection.kubeconfig,

@@ -101,6 +101,8 @@ export interface KubeProxyConfiguration {
 export interface ProxyOptions {
   /** The effective, defaulted configuration (what --write-config-to writes, /configz serves). */
   readonly config: KubeProxyConfiguration;
+  /** --config FILE ("" when none); watched while running (upstream exits when it changes). */
+  readonly configFile: string;
   readonly mode: ProxyMode;
   /** Node name: --hostname-override / hostnameOverride (trimmed, lower-cased), else os.hostname(). */
   readonly hostname: string;

@@ -1,7 +1,10 @@
 // Start-up conntrack sysctls (upstream cmd/kube-proxy/app/conntrack.go + server_linux.go setupConntrack).
-// The timeouts and be_liberal are per network namespace and always safe to set. nf_conntrack_max and
-// the hash size are machine-global: they are written only from the initial network namespace, never
-// from inside a namespace (tests, `ip netns exec`), where doing so would change the host.
+// As upstream, every failure is fatal except a read-only /sys when the hash size would have to grow
+// (a known container-runtime problem, docker #24000): that one is logged as a warning, recorded as a
+// Node event, and start-up goes on. The timeouts and be_liberal are per network namespace and always safe to set.
+// nf_conntrack_max and the hash size are machine-global: they are written only from the initial
+// network namespace, never from inside a namespace (tests, `ip netns exec`), where doing so would
+// change the host (deliberate deviation: upstream writes them from any namespace).
 
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -14,10 +17,23 @@ import { ensureSysctl, readSysctl } from '../node/sysctl.js';
 
 const log = createLogger('conntrack');
 
+const HASHSIZE_FILE = '/sys/module/nf_conntrack/parameters/hashsize';
+
 /** A configured Go duration in whole seconds; null/empty/invalid -> 0 (unset). */
 export function durationSeconds(d: string | null | undefined): number {
   if (!d) return 0;
   return Number(parseDuration(d) / NS_PER_SECOND);
+}
+
+/** What setupConntrack touches; tests inject fakes. */
+export interface ConntrackHost {
+  readSysctl(name: string): Promise<string | null>;
+  /** Write if different; throws when the sysctl is missing or not writable. */
+  ensureSysctl(name: string, value: number): Promise<boolean>;
+  readFile(path: string): Promise<string>;
+  writeFile(path: string, data: string): Promise<void>;
+  inInitialNetns(): Promise<boolean>;
+  cpuCount(): Promise<number>;
 }
 
 /** CPU count as upstream's cadvisor topology would see it (issue #99225: not the cgroup quota). */
@@ -36,63 +52,84 @@ async function cpuCount(): Promise<number> {
   return os.cpus().length || 1;
 }
 
-async function setGlobalConntrackMax(max: number): Promise<void> {
-  if (!(await inInitialNetns())) {
-    log.info('Not in the initial network namespace: leaving nf_conntrack_max and hashsize alone', { wanted: max });
-    return;
+const realHost: ConntrackHost = {
+  readSysctl,
+  ensureSysctl,
+  readFile: (p) => fsp.readFile(p, 'utf8'),
+  writeFile: (p, d) => fsp.writeFile(p, d),
+  inInitialNetns,
+  cpuCount,
+};
+
+/**
+ * Upstream isSysFSWritable: the first sysfs mount in /proc/mounts decides; its first option must be
+ * "rw". Returns null when no sysfs is mounted (an error upstream).
+ */
+export function sysfsWritable(procMounts: string): boolean | null {
+  for (const line of procMounts.split('\n')) {
+    const f = line.split(' ');
+    if (f[2] !== 'sysfs') continue;
+    return (f[3] ?? '').split(',')[0] === 'rw';
   }
-  const cur = Number(await readSysctl('net/netfilter/nf_conntrack_max'));
-  if (cur < max) {
-    await ensureSysctl('net/netfilter/nf_conntrack_max', max);
-    log.info('Setting nf_conntrack_max', { value: max });
-  }
-  const hashFile = '/sys/module/nf_conntrack/parameters/hashsize';
-  const hash = Number((await fsp.readFile(hashFile, 'utf8')).trim());
-  const want = Math.floor(max / 4);
-  if (hash < want) {
-    try {
-      await fsp.writeFile(hashFile, String(want));
-      log.info('Setting conntrack hashsize', { value: want });
-    } catch (e) {
-      log.warn('Could not raise conntrack hashsize (read-only sysfs?)', { err: e });
-      if ((e as NodeJS.ErrnoException).code === 'EROFS') recordEvent('readOnlySysFS', 'Warning', READ_ONLY_SYSFS_MESSAGE);
-    }
-  }
+  return null;
 }
 
-/** Apply the conntrack section of the configuration. Failures are logged; none is fatal. */
-export async function setupConntrack(cfg: KubeProxyConntrackConfiguration): Promise<void> {
+/** Upstream getConntrackMax: maxPerCore × CPUs, but at least min; 0 leaves the limit alone. */
+export async function conntrackMax(cfg: KubeProxyConntrackConfiguration, cpus: () => Promise<number>): Promise<number> {
   const perCore = cfg.maxPerCore ?? 0;
-  if (perCore > 0) {
-    const max = Math.max(perCore * (await cpuCount()), cfg.min ?? 0);
-    try {
-      await setGlobalConntrackMax(max);
-    } catch (e) {
-      log.warn('Could not set nf_conntrack_max', { err: e });
-    }
+  if (perCore <= 0) return 0;
+  return Math.max(perCore * (await cpus()), cfg.min ?? 0);
+}
+
+export interface ConntrackSetupResult {
+  /** Set when /sys was read-only and the hash size could not be raised (upstream emits a Node event). */
+  readonly readOnlySysfs: boolean;
+}
+
+async function setMax(h: ConntrackHost, max: number): Promise<ConntrackSetupResult> {
+  if (!(await h.inInitialNetns())) {
+    log.info('Not in the initial network namespace: leaving nf_conntrack_max and hashsize alone', { wanted: max });
+    return { readOnlySysfs: false };
   }
-  const timeouts: [string, string | null][] = [
-    ['nf_conntrack_tcp_timeout_established', cfg.tcpEstablishedTimeout],
-    ['nf_conntrack_tcp_timeout_close_wait', cfg.tcpCloseWaitTimeout],
-    ['nf_conntrack_udp_timeout', cfg.udpTimeout],
-    ['nf_conntrack_udp_timeout_stream', cfg.udpStreamTimeout],
-  ];
+  // Upstream setIntSysCtl: written whenever it differs (also when that lowers it).
+  if (await h.ensureSysctl('net/netfilter/nf_conntrack_max', max)) log.info('Setting nf_conntrack_max', { nfConntrackMax: max });
+  const hash = Number((await h.readFile(HASHSIZE_FILE)).trim());
+  const want = Math.floor(max / 4);
+  if (hash >= want) return { readOnlySysfs: false };
+  const writable = sysfsWritable(await h.readFile('/proc/mounts'));
+  if (writable === null) throw new Error('no sysfs mounted');
+  if (!writable) {
+    log.warn(READ_ONLY_SYSFS_MESSAGE, { reason: 'readOnlySysFS', wantedHashsize: want });
+    // Upstream records a Warning Node event with the error ("readOnlySysFS") as its reason.
+    recordEvent('readOnlySysFS', 'Warning', READ_ONLY_SYSFS_MESSAGE);
+    return { readOnlySysfs: true };
+  }
+  log.info('Setting conntrack hashsize', { conntrackHashsize: want });
+  await h.writeFile(HASHSIZE_FILE, String(want));
+  return { readOnlySysfs: false };
+}
+
+/**
+ * Apply the conntrack section of the configuration (upstream setupConntrack). Throws on any failure
+ * but a read-only /sys, which is reported in the result instead.
+ */
+export async function setupConntrack(cfg: KubeProxyConntrackConfiguration, host: Partial<ConntrackHost> = {}): Promise<ConntrackSetupResult> {
+  const h: ConntrackHost = { ...realHost, ...host };
+  const max = await conntrackMax(cfg, () => h.cpuCount());
+  const result = max > 0 ? await setMax(h, max) : { readOnlySysfs: false };
   const writes: [string, number][] = [];
-  for (const [name, d] of timeouts) {
-    let secs = 0;
-    try {
-      secs = durationSeconds(d);
-    } catch (e) {
-      log.warn('Ignoring invalid conntrack timeout', { sysctl: name, err: e });
-    }
+  const timeout = (name: string, d: string | null): void => {
+    const secs = durationSeconds(d);
     if (secs > 0) writes.push([name, secs]);
-  }
+  };
+  // Upstream's order.
+  timeout('nf_conntrack_tcp_timeout_established', cfg.tcpEstablishedTimeout);
+  timeout('nf_conntrack_tcp_timeout_close_wait', cfg.tcpCloseWaitTimeout);
   if (cfg.tcpBeLiberal) writes.push(['nf_conntrack_tcp_be_liberal', 1]);
+  timeout('nf_conntrack_udp_timeout', cfg.udpTimeout);
+  timeout('nf_conntrack_udp_timeout_stream', cfg.udpStreamTimeout);
   for (const [name, value] of writes) {
-    try {
-      if (await ensureSysctl(`net/netfilter/${name}`, value)) log.info('Set sysctl', { name: `net/netfilter/${name}`, value });
-    } catch (e) {
-      log.warn('Could not set conntrack sysctl', { name: `net/netfilter/${name}`, err: e });
-    }
+    if (await h.ensureSysctl(`net/netfilter/${name}`, value)) log.info('Set sysctl', { entry: `net/netfilter/${name}`, value });
   }
+  return result;
 }

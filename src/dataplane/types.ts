@@ -41,13 +41,36 @@ export interface Dataplane {
    * defaults to render(state).
    */
   renderLive?(state: ProxyState): Promise<string>;
-  /** Remove everything this mode created for this family. Best effort; throws on failure. */
-  cleanup(): Promise<void>;
+  /**
+   * Remove everything this mode created for this family. Best effort; throws on failure.
+   * With `opts` it removes another mode's leftovers while `opts.keep` runs (a mode switch).
+   */
+  cleanup(opts?: CleanupOptions): Promise<void>;
   /**
    * Stop helper processes (nftables: the persistent `nft -i`) and wait for them; optional,
    * idempotent. Rules stay in place.
    */
   close?(): Promise<void>;
+}
+
+/** How a mode switch removes the previous mode's leftovers (see docs/operations.md "Mode switch"). */
+export interface CleanupOptions {
+  /**
+   * iptables chains and built-in jumps the now-running mode owns: left alone (iptables and IPVS
+   * mode share chain names such as KUBE-SERVICES; the new mode's first sync already rewrote them).
+   */
+  readonly keep?: IptablesKeep;
+  /**
+   * IPVS: remove the iptables rules and ipsets now, but keep virtual servers and kube-ipvs0 until
+   * IPVS tracks no connection (or this many ms passed), so established connections keep working.
+   */
+  readonly drainMs?: number;
+}
+
+/** Chains and built-in-chain jumps of a mode, for CleanupOptions.keep. */
+export interface IptablesKeep {
+  chain(table: string, chain: string): boolean;
+  jump(table: string, builtin: string, target: string, comment: string): boolean;
 }
 
 export type DataplaneFactory = (cfg: DataplaneConfig) => Dataplane;

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import { recordEvent } from '../events/recorder.js';
 import { createLogger } from '../log/logger.js';
+import type { IPFamily } from '../model/types.js';
 import { listenOnce } from '../server/listen.js';
 
 const log = createLogger('healthcheck');
@@ -25,11 +26,24 @@ export function serviceHealthBody(namespace: string, name: string, localEndpoint
   ].join('\n');
 }
 
+/** Local ready endpoints per family (upstream: one health server, hence one count, per family). */
+export type EndpointCounts = number | ReadonlyMap<IPFamily, number>;
+
 interface Instance {
   readonly port: number;
   readonly addresses: string;
   readonly servers: http.Server[];
-  endpoints: number;
+  endpoints: EndpointCounts;
+}
+
+/**
+ * The count a listener reports: that of its address's family; a listener on all addresses reports
+ * the first family listed (the proxier lists them in start order).
+ */
+export function countFor(counts: EndpointCounts, listenHost: string): number {
+  if (typeof counts === 'number') return counts;
+  if (listenHost === '') return counts.values().next().value ?? 0;
+  return counts.get(listenHost.includes(':') ? 'IPv6' : 'IPv4') ?? 0;
 }
 
 export interface ServiceHealthOptions {
@@ -70,7 +84,7 @@ export class ServiceHealthServer {
       const inst: Instance = { port, addresses: addrKey, servers: [], endpoints: 0 };
       try {
         for (const host of addresses.length > 0 ? addresses : ['']) {
-          const srv = http.createServer((req, res) => this.handle(nsn, req, res));
+          const srv = http.createServer((req, res) => this.handle(nsn, host, req, res));
           inst.servers.push(srv);
           await listenOnce(srv, host, port);
         }
@@ -87,8 +101,8 @@ export class ServiceHealthServer {
     }
   }
 
-  /** Local ready endpoint counts by service; services absent from `counts` have 0. */
-  syncEndpoints(counts: ReadonlyMap<ServiceName, number>): void {
+  /** Local ready endpoint counts by service (and family); services absent from `counts` have 0. */
+  syncEndpoints(counts: ReadonlyMap<ServiceName, EndpointCounts>): void {
     for (const [nsn, inst] of this.services) inst.endpoints = counts.get(nsn) ?? 0;
   }
 
@@ -98,14 +112,14 @@ export class ServiceHealthServer {
     for (const inst of all) await closeAll(inst.servers);
   }
 
-  private handle(nsn: ServiceName, _req: http.IncomingMessage, res: http.ServerResponse): void {
+  private handle(nsn: ServiceName, host: string, _req: http.IncomingMessage, res: http.ServerResponse): void {
     const inst = this.services.get(nsn);
     if (!inst) {
       log.error('Received request for closed healthcheck', { service: nsn });
       res.destroy();
       return;
     }
-    const count = inst.endpoints;
+    const count = countFor(inst.endpoints, host);
     const healthy = this.opts.isHealthy();
     const slash = nsn.indexOf('/');
     res.writeHead(count !== 0 && healthy ? 200 : 503, {

@@ -1,7 +1,8 @@
 // Upstream kube-proxy's Prometheus metrics (pkg/proxy/metrics/metrics.go): same names, types,
 // labels and buckets. Mode-specific metrics appear only after registerMetrics(mode), as upstream.
 
-import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { VERSION_TEXT } from '../config/flags.js';
 import type { ProxyMode } from '../model/types.js';
 
 export const registry = new Registry();
@@ -195,11 +196,52 @@ const byMode: Record<ProxyMode, readonly Metric[]> = {
   ],
 };
 
-/** Register the common metrics and those of `mode` (idempotent). */
+/** Go's runtime.GOOS/GOARCH spelling of this platform, as upstream's build info reports it. */
+function goPlatform(): string {
+  const arch: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
+  return `${process.platform}/${arch[process.arch] ?? process.arch}`;
+}
+
+/**
+ * component-base's kubernetes_build_info, with the labels upstream uses: the Kubernetes minor this
+ * build is compatible with, our own version in git_version, node in compiler.
+ */
+const buildInfo = new Gauge({
+  name: 'kubernetes_build_info',
+  help: 'A metric with a constant \'1\' value labeled by major, minor, git version, git commit, git tree state, build date, Go version, and compiler from which Kubernetes was built, and platform on which it is running.',
+  labelNames: ['major', 'minor', 'git_version', 'git_commit', 'git_tree_state', 'build_date', 'go_version', 'compiler', 'platform'] as const,
+  registers: [],
+});
+
+let defaultsRegistered = false;
+
+/**
+ * Register the common metrics and those of `mode` (idempotent), plus what upstream's legacy registry
+ * also carries: process_* (prom-client's default collectors; nodejs_* stand where Go's go_* are)
+ * and kubernetes_build_info.
+ */
 export function registerMetrics(mode: ProxyMode): void {
-  for (const m of [...common, ...byMode[mode]]) {
+  for (const m of [...common, ...byMode[mode], buildInfo]) {
     // prom-client keeps the name private in its types; it is there at run time.
     const name = (m as unknown as { name: string }).name;
     if (!registry.getSingleMetric(name)) registry.registerMetric(m);
+  }
+  if (!defaultsRegistered) {
+    defaultsRegistered = true;
+    collectDefaultMetrics({ register: registry });
+    buildInfo.set(
+      {
+        major: '1',
+        minor: '35',
+        git_version: /kube-proxy-ts (v\S+)/.exec(VERSION_TEXT)?.[1] ?? 'unknown',
+        git_commit: '',
+        git_tree_state: '',
+        build_date: '',
+        go_version: '',
+        compiler: 'node',
+        platform: goPlatform(),
+      },
+      1,
+    );
   }
 }

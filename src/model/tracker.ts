@@ -275,10 +275,14 @@ export class ServiceModel {
   }
 
   /** Distinct IPs of ready local endpoints of a Service (all ports, both families) — for health-check node ports. */
-  localReadyEndpoints(namespace: string, name: string): number {
+  /**
+   * Distinct local ready endpoint IPs of a Service, of one family (upstream counts per proxier,
+   * i.e. per family) or, without `only`, of both.
+   */
+  localReadyEndpoints(namespace: string, name: string, only?: IPFamily): number {
     const svcKey = `${namespace}/${name}`;
     const ips = new Set<string>();
-    for (const family of FAMILIES) {
+    for (const family of only === undefined ? FAMILIES : [only]) {
       const slices = this.fam[family].slicesByService.get(svcKey);
       if (!slices) continue;
       for (const eps of mergeSlices(slices.values(), this.nodeName).values()) {

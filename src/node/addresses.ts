@@ -94,17 +94,48 @@ export function nodePodCIDRs(node: unknown, family: IPFamily): string[] {
   return out;
 }
 
-/** This node's IPs of `family`: the Node object's, else the namespace's global unicast addresses. */
-export function resolveNodeIPs(node: unknown, family: IPFamily, local: readonly LocalAddress[]): string[] {
+/** Upstream detectNodeIPs' fallback when neither --bind-address nor the Node object names an IP. */
+export const LOOPBACK_NODE_IP: Readonly<Record<IPFamily, string>> = { IPv4: '127.0.0.1', IPv6: '::1' };
+
+/**
+ * This node's IP of `family`, as upstream detectNodeIPs: a non-zero --bind-address of this family
+ * overrides; else the Node object's first InternalIP (else ExternalIP) of the family (GetNodeHostIPs
+ * keeps one per family); else loopback (127.0.0.1 / ::1), which makes `primary` nodePortAddresses
+ * match all. Local interface addresses are never used: they could name an arbitrary interface.
+ */
+export function resolveNodeIPs(node: unknown, family: IPFamily, bindAddress = ''): string[] {
+  const bind = parseIPSloppy(bindAddress);
+  if (bind && bind.family === family && !isUnspecifiedIP(bind.text)) return [bind.text];
   const fromNode = nodeObjectIPs(node, family);
-  if (fromNode.length > 0) return fromNode;
-  const ips: string[] = [];
-  for (const a of local) {
-    if (a.family === family && !a.loopback && !a.linkLocal && !ips.includes(a.ip)) ips.push(a.ip);
-  }
-  return ips;
+  return [fromNode[0] ?? LOOPBACK_NODE_IP[family]];
 }
 
+export function isUnspecifiedIP(ip: string): boolean {
+  return ip === '0.0.0.0' || ip === '::';
+}
+
+/**
+ * Upstream's primary IP family: that of a non-zero --bind-address, else of the Node's first
+ * address (GetNodeHostIPs order), else IPv4.
+ */
+export function primaryFamily(node: unknown, bindAddress: string): IPFamily {
+  const bind = parseIPSloppy(bindAddress);
+  if (bind && !isUnspecifiedIP(bind.text)) return bind.family;
+  const v4 = nodeObjectIPs(node, 'IPv4')[0];
+  const v6 = nodeObjectIPs(node, 'IPv6')[0];
+  if (v4 === undefined && v6 !== undefined) return 'IPv6';
+  if (v4 !== undefined && v6 !== undefined) {
+    // Both families: the first address in status.addresses order (InternalIPs before ExternalIPs).
+    const addrs = rec(rec(node)?.status)?.addresses;
+    const list = Array.isArray(addrs) ? addrs.map(rec) : [];
+    const ordered = [...list.filter((a) => a?.type === 'InternalIP'), ...list.filter((a) => a?.type === 'ExternalIP')];
+    for (const a of ordered) {
+      const p = typeof a?.address === 'string' ? parseIPSloppy(a.address) : null;
+      if (p) return p.family;
+    }
+  }
+  return 'IPv4';
+}
 
 /**
  * Upstream NodePortAddresses for one family. `configured` is the effective option: CIDRs of both

@@ -18,14 +18,15 @@ import { ServiceCIDRTracker } from '../model/servicecidrs.js';
 import type { DataplaneConfig, Endpoint, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
 import {
   listLocalAddresses,
+  LOOPBACK_NODE_IP,
   nodeEligible,
   resolveNodeIPs,
   resolveNodePortAddresses,
   type LocalAddress,
 } from '../node/addresses.js';
-import { ensureSysctl } from '../node/sysctl.js';
 import type { EventType, ObjectKind, SourceHandler } from '../sources/types.js';
 import { resolveLocalDetector } from './local-detector.js';
+import type { PodCIDRGate } from './podcidr-gate.js';
 import { BoundedFrequencyRunner, type RunnerClock } from './runner.js';
 
 const log = createLogger('proxier');
@@ -39,7 +40,7 @@ export interface ServiceModelLike {
     input: { nodeIPs: readonly string[]; nodePortAddresses: NodePortAddresses; serviceCIDRs?: readonly string[] },
     opts?: { peek?: boolean },
   ): { state: ProxyState; change: StateChange };
-  localReadyEndpoints(namespace: string, name: string): number;
+  localReadyEndpoints(namespace: string, name: string, family?: IPFamily): number;
   /** Merged endpoints of a Service's slices of one family, per slice port (debug views). */
   endpointsByPort?(namespace: string, name: string, family: IPFamily): ReadonlyMap<string, readonly Endpoint[]>;
 }
@@ -71,13 +72,16 @@ export interface ProxierDeps {
   readonly localAddresses?: () => Promise<LocalAddress[]>;
   /** Stale UDP flow cleanup (default: the conntrack CLI). */
   readonly conntrackCleanup?: (state: ProxyState, previous: ProxyState | null) => Promise<unknown>;
-  /** Write forwarding / route_localnet sysctls (default true). */
-  readonly manageSysctls?: boolean;
   /**
    * With no Node object ever seen, /healthz treats the node as eligible (the --manifests case, where
    * there may be no Node at all). Upstream (API server) treats an unknown Node as not eligible.
    */
   readonly eligibleWithoutNode?: boolean;
+  /**
+   * detect-local-mode NodeCIDR: nothing is programmed until this node's podCIDRs are known; Node
+   * events are passed on (a change of podCIDRs is fatal there).
+   */
+  readonly podCIDRGate?: PodCIDRGate | null;
   /** Periodic full resync (upstream FullSyncPeriod, 1 h). */
   readonly fullSyncPeriodMs?: number;
   readonly clock?: RunnerClock;
@@ -99,8 +103,6 @@ interface FamilyState {
   applied: ProxyState | null;
   appliedAt: Date | null;
   appliedFull: boolean;
-  forwardingEnsured: boolean;
-  routeLocalnetEnsured: boolean;
 }
 
 const FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
@@ -147,12 +149,14 @@ export class Proxier implements SourceHandler {
   private readonly startedAt = Date.now();
   private localCache: { at: number; addrs: Promise<LocalAddress[]> } | null = null;
   private readonly initWaiters: (() => void)[] = [];
+  private readonly loopbackLogged = new Set<IPFamily>();
   /** --service-latency-top-n > 0: per-service event-to-kernel latency. */
   private readonly latency: ServiceLatencyTracker | null;
   /** Families whose first successful sync has been logged. */
   private readonly firstSyncLogged = new Set<IPFamily>();
   /** ServiceCIDR ranges (nftables drops unallocated ClusterIPs in them); not part of the Service model. */
   private readonly serviceCIDRs = new ServiceCIDRTracker();
+  private readonly programmedWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: ProxierDeps) {
     const o = deps.options;
@@ -179,8 +183,6 @@ export class Proxier implements SourceHandler {
         applied: null,
         appliedAt: null,
         appliedFull: false,
-        forwardingEnsured: false,
-        routeLocalnetEnsured: false,
       });
     }
     deps.health.nodeEligible = () => {
@@ -192,6 +194,19 @@ export class Proxier implements SourceHandler {
 
   get initialized(): boolean {
     return this.initializedFlag;
+  }
+
+  /**
+   * Resolves once every family has been programmed successfully at least once (a mode switch
+   * removes the previous mode's rules only then).
+   */
+  whenProgrammed(): Promise<void> {
+    if (this.allProgrammed()) return Promise.resolve();
+    return new Promise((resolve) => this.programmedWaiters.push(resolve));
+  }
+
+  private allProgrammed(): boolean {
+    return [...this.families.values()].every((f) => f.applied !== null);
   }
 
   /** Resolves once Services and EndpointSlices have been synced. */
@@ -217,13 +232,16 @@ export class Proxier implements SourceHandler {
       return;
     }
     if (kind === 'Service') {
-      metrics.serviceChangesTotal.inc();
+      // Upstream: each family's proxier has its own service change tracker and each counts the event.
+      metrics.serviceChangesTotal.inc(this.families.size);
       if (changed) metrics.serviceChangesPending.set(++this.pendingServiceChanges);
     } else if (kind === 'EndpointSlice') {
       metrics.endpointChangesTotal.inc();
       if (changed) metrics.endpointChangesPending.set(++this.pendingEndpointChanges);
     } else if (kind === 'Node') {
       this.nodeSeen = true;
+      this.deps.podCIDRGate?.onNode(type, object);
+      this.maybeInitialize();
     }
     if (changed && this.latency) {
       const svc = serviceOfEvent(kind, object);
@@ -234,6 +252,11 @@ export class Proxier implements SourceHandler {
 
   onSynced(kind: ObjectKind): void {
     this.synced.add(kind);
+    this.maybeInitialize();
+  }
+
+  private maybeInitialize(): void {
+    if (this.deps.podCIDRGate && !this.deps.podCIDRGate.ready) return;
     if (!this.initializedFlag && this.synced.has('Service') && this.synced.has('EndpointSlice')) {
       this.initializedFlag = true;
       log.info('Services and EndpointSlices synced, programming rules');
@@ -295,7 +318,11 @@ export class Proxier implements SourceHandler {
       log.error('Failed to list local addresses', { err: e });
     }
     const node = this.deps.model.node();
-    const nodeIPs = resolveNodeIPs(node, family, local);
+    const nodeIPs = resolveNodeIPs(node, family, o.config.bindAddress);
+    if (nodeIPs[0] === LOOPBACK_NODE_IP[family] && !this.loopbackLogged.has(family)) {
+      this.loopbackLogged.add(family);
+      log.info("Can't determine this node's IP, assuming loopback; if this is incorrect, please set the --bind-address flag", { ipFamily: family });
+    }
     const nodePortAddresses = resolveNodePortAddresses(o.nodePortAddresses, family, nodeIPs, local);
     const config = buildDataplaneConfig(o, family, node);
     return { nodeIPs, nodePortAddresses, config };
@@ -311,30 +338,6 @@ export class Proxier implements SourceHandler {
       f.needFull = true;
     }
     return f.dataplane;
-  }
-
-  private async ensureSysctls(f: FamilyState, state: ProxyState, config: DataplaneConfig): Promise<void> {
-    if (this.deps.manageSysctls === false) return;
-    if (!f.forwardingEnsured && state.services.size > 0) {
-      // Forwarding is what carries service traffic to endpoints on other hosts/namespaces.
-      const name = f.family === 'IPv4' ? 'net/ipv4/ip_forward' : 'net/ipv6/conf/all/forwarding';
-      try {
-        if (await ensureSysctl(name, 1)) log.info('Enabled forwarding', { sysctl: name });
-      } catch (e) {
-        log.warn('Could not enable forwarding', { sysctl: name, err: e });
-      }
-      f.forwardingEnsured = true;
-    }
-    const npa = state.nodePortAddresses;
-    const loopbackNodePorts = npa.matchAll || npa.ips.some((ip) => ip.startsWith('127.'));
-    if (!f.routeLocalnetEnsured && config.localhostNodePorts && loopbackNodePorts) {
-      try {
-        if (await ensureSysctl('net/ipv4/conf/all/route_localnet', 1)) log.info('Enabled route_localnet for localhost NodePorts');
-      } catch (e) {
-        log.warn('Could not set route_localnet', { err: e });
-      }
-      f.routeLocalnetEnsured = true;
-    }
   }
 
   private async syncFamily(family: IPFamily): Promise<void> {
@@ -372,7 +375,6 @@ export class Proxier implements SourceHandler {
         full = true;
       }
     }
-    await this.ensureSysctls(f, state, config);
 
     let resultFull = full;
     const observe = (): void => {
@@ -409,6 +411,7 @@ export class Proxier implements SourceHandler {
       f.lastDriftCheckAt = now;
     }
     f.applied = state;
+    if (previous === null && this.allProgrammed()) for (const w of this.programmedWaiters.splice(0)) w();
     f.appliedAt = new Date();
     f.appliedFull = resultFull;
     this.deps.health.updated(family);
@@ -431,23 +434,31 @@ export class Proxier implements SourceHandler {
     }
   }
 
+  /** Service ports (iptables, nftables) or Services (ipvs: a set of names upstream) with a Local policy and no local endpoint. */
   private recordNoLocalEndpoints(state: ProxyState): void {
-    let internal = 0;
-    let external = 0;
+    const internal = new Set<string>();
+    const external = new Set<string>();
+    const byService = this.deps.options.mode === 'ipvs';
     for (const sp of state.services.values()) {
       if (!sp.hasAnyEndpoints || sp.localEndpoints.length > 0) continue;
-      if (sp.internalPolicyLocal) internal++;
-      if (sp.externallyAccessible && sp.externalPolicyLocal) external++;
+      const key = byService ? `${sp.namespace}/${sp.serviceName}` : sp.key;
+      if (sp.internalPolicyLocal) internal.add(key);
+      if (sp.externallyAccessible && sp.externalPolicyLocal) external.add(key);
     }
-    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal', ip_family: state.family }, internal);
-    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external', ip_family: state.family }, external);
+    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal', ip_family: state.family }, internal.size);
+    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external', ip_family: state.family }, external.size);
   }
 
-  /** Open/close health check NodePorts from the latest state of every family. */
+  /**
+   * Open/close health check NodePorts from the latest state of every family. As upstream (one
+   * health server per family), each listener reports the local ready endpoints of its own family;
+   * a listener on all addresses reports the first family (in start order) that has the port.
+   */
   private async syncServiceHealth(): Promise<void> {
     const shs = this.deps.serviceHealth;
     if (!shs) return;
     const wanted = new Map<string, number>();
+    const families = new Map<string, IPFamily[]>();
     const addresses = new Set<string>();
     let all = false;
     for (const f of this.families.values()) {
@@ -455,7 +466,11 @@ export class Proxier implements SourceHandler {
       let any = false;
       for (const sp of f.applied.services.values()) {
         if (sp.healthCheckNodePort > 0) {
-          wanted.set(`${sp.namespace}/${sp.serviceName}`, sp.healthCheckNodePort);
+          const nsn = `${sp.namespace}/${sp.serviceName}`;
+          wanted.set(nsn, sp.healthCheckNodePort);
+          const fams = families.get(nsn) ?? [];
+          if (!fams.includes(f.family)) fams.push(f.family);
+          families.set(nsn, fams);
           any = true;
         }
       }
@@ -466,10 +481,12 @@ export class Proxier implements SourceHandler {
     }
     try {
       await shs.syncServices(wanted, all ? [] : [...addresses]);
-      const counts = new Map<string, number>();
-      for (const nsn of wanted.keys()) {
+      const counts = new Map<string, Map<IPFamily, number>>();
+      for (const [nsn, fams] of families) {
         const slash = nsn.indexOf('/');
-        counts.set(nsn, this.deps.model.localReadyEndpoints(nsn.slice(0, slash), nsn.slice(slash + 1)));
+        const byFamily = new Map<IPFamily, number>();
+        for (const fam of fams) byFamily.set(fam, this.deps.model.localReadyEndpoints(nsn.slice(0, slash), nsn.slice(slash + 1), fam));
+        counts.set(nsn, byFamily);
       }
       shs.syncEndpoints(counts);
     } catch (e) {

@@ -35,6 +35,7 @@ test('defaults equal upstream (v1alpha1 defaults + Linux platform defaults)', as
     { ...o, config: undefined },
     {
       config: undefined,
+      configFile: '',
       mode: 'iptables',
       hostname: 'test-node',
       kubeconfig: '',
@@ -183,9 +184,13 @@ test('command flags are recorded', async () => {
 });
 
 test('config file errors come back as kind "error" naming file, line and field', async () => {
-  const file = configFile('iptables:\n  minSyncPeriodd: 1s\n');
+  const file = configFile('iptables:\n  minSyncPeriod: 1x\n');
   const r = await parseCommandLine(['--config', file], env);
-  assert.deepEqual(r, { kind: 'error', message: `${file}:4:3: iptables.minSyncPeriodd: unknown field (did you mean "minSyncPeriod"?)` });
+  assert.deepEqual(r, { kind: 'error', message: `${file}:4:18: iptables.minSyncPeriod: time: unknown unit "x" in duration "1x"` });
+  // An unknown field is a warning (upstream decodes leniently after a strict-decoding error).
+  const lenient = await parseCommandLine(['--config', configFile('iptables:\n  minSyncPeriodd: 1s\n')], env);
+  assert.equal(lenient.kind, 'run');
+  assert.ok(lenient.kind === 'run' && lenient.warnings.some((w) => w.includes('iptables.minSyncPeriodd: unknown field (did you mean "minSyncPeriod"?)')));
   const v = await parseCommandLine(['--config', configFile('iptables:\n  masqueradeBit: 40\n')], env);
   assert.deepEqual(v, { kind: 'error', message: 'failed validate: KubeProxyConfiguration.KubeProxyIPTablesConfiguration.MasqueradeBit: Invalid value: 40: must be within the range [0, 31]' });
 });
@@ -213,7 +218,7 @@ test('--write-config-to output reads back identically (config and resulting opti
     assert.equal(readFileSync(path, 'utf8'), text);
     const again = await opts(['--config', path]);
     // Logging flags and the hostname are in the file too, so nothing is lost.
-    assert.deepEqual({ ...again, writeConfigTo: '' }, { ...first, writeConfigTo: '' }, argv.join(' '));
+    assert.deepEqual({ ...again, writeConfigTo: '', configFile: '' }, { ...first, writeConfigTo: '', configFile: '' }, argv.join(' '));
   }
 });
 

@@ -7,7 +7,7 @@ import { planIpvs } from '../../src/dataplane/ipvs/planner.js';
 import { diffIpvs, dropDrained, type PendingRS } from '../../src/dataplane/ipvs/diff.js';
 import type { IpvsState } from '../../src/dataplane/ipvs/model.js';
 import { missingJumps, normaliseSetEntry, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../src/dataplane/ipvs/parse.js';
-import { cleanupIptables, connReuseModeWanted, createIpvsDataplane, type Runner } from '../../src/dataplane/ipvs/index.js';
+import { connReuseModeWanted, createIpvsDataplane, type Runner } from '../../src/dataplane/ipvs/index.js';
 import { setCreateLines } from '../../src/dataplane/ipvs/render.js';
 import type { ExecOptions, ExecResult } from '../../src/util/exec.js';
 import { ExecError } from '../../src/util/exec.js';
@@ -147,22 +147,6 @@ test('parsers: ipvsadm -S -n, ipvsadm -L -n, ipset save, ip -j addr, iptables-sa
   assert.equal(miss.length, 8);
   assert.ok(!miss.some((m) => m.line.includes('PREROUTING')));
   assert.ok(miss.some((m) => m.line === '-I OUTPUT 1 -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-OUT-FILTER'));
-});
-
-test('cleanup iptables text: our jumps deleted, our chains flushed and removed, KUBE-MARK-MASQ kept', () => {
-  const save = [
-    '*nat',
-    ':PREROUTING ACCEPT [0:0]',
-    ':KUBE-SERVICES - [0:0]',
-    ':KUBE-MARK-MASQ - [0:0]',
-    '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    '-A PREROUTING -j OTHER',
-    'COMMIT',
-  ].join('\n');
-  assert.equal(
-    cleanupIptables(save),
-    '*nat\n:KUBE-SERVICES - [0:0]\n-D PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n-X KUBE-SERVICES\nCOMMIT\n',
-  );
 });
 
 test('conn_reuse_mode is set only on 4.1 <= kernel < 5.9 (upstream #93297)', () => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCommandLine } from '../../src/config/options.js';
-import { nodeEligible, nodeObjectIPs, parseIpAddrJson, resolveNodeIPs, resolveNodePortAddresses } from '../../src/node/addresses.js';
+import { nodeEligible, nodeObjectIPs, parseIpAddrJson, primaryFamily, resolveNodeIPs, resolveNodePortAddresses } from '../../src/node/addresses.js';
 import { resolveLocalDetector } from '../../src/proxy/local-detector.js';
 import { nodeObject } from './fixtures.js';
 
@@ -30,12 +30,24 @@ test('parses ip -j addr with loopback and link-local marked', () => {
   );
 });
 
-test('node IPs: the Node object first (InternalIP), else global local addresses', () => {
-  const node = nodeObject('n', ['198.18.9.9', '2001:db8::9']);
-  assert.deepEqual(nodeObjectIPs(node, 'IPv4'), ['198.18.9.9']);
-  assert.deepEqual(resolveNodeIPs(node, 'IPv6', local), ['2001:db8::9']);
-  assert.deepEqual(resolveNodeIPs(null, 'IPv4', local), ['198.18.0.1', '198.18.5.1']);
-  assert.deepEqual(resolveNodeIPs(null, 'IPv6', local), ['2001:db8::1']);
+test('node IPs as upstream detectNodeIPs: --bind-address, else the Node object, else loopback (never interface addresses)', () => {
+  const node = nodeObject('n', ['198.18.9.9', '198.18.9.10', '2001:db8::9']);
+  assert.deepEqual(nodeObjectIPs(node, 'IPv4'), ['198.18.9.9', '198.18.9.10']);
+  assert.deepEqual(resolveNodeIPs(node, 'IPv4'), ['198.18.9.9'], 'one IP per family, as GetNodeHostIPs');
+  assert.deepEqual(resolveNodeIPs(node, 'IPv6', '0.0.0.0'), ['2001:db8::9']);
+  // A non-zero bind address overrides the node IP of its family only.
+  assert.deepEqual(resolveNodeIPs(node, 'IPv4', '198.18.0.7'), ['198.18.0.7']);
+  assert.deepEqual(resolveNodeIPs(node, 'IPv6', '198.18.0.7'), ['2001:db8::9']);
+  assert.deepEqual(resolveNodeIPs(node, 'IPv4', '::'), ['198.18.9.9'], 'unspecified bind address does not override');
+  // No Node object: loopback, whatever the interfaces hold.
+  assert.deepEqual(resolveNodeIPs(null, 'IPv4', '0.0.0.0'), ['127.0.0.1']);
+  assert.deepEqual(resolveNodeIPs(null, 'IPv6', '0.0.0.0'), ['::1']);
+  assert.deepEqual(resolveNodeIPs(null, 'IPv6', '2001:db8::7'), ['2001:db8::7']);
+  // Loopback makes `primary` match all (upstream adds no CIDR for a loopback node IP).
+  assert.deepEqual(resolveNodePortAddresses(['primary'], 'IPv4', ['127.0.0.1'], local), { matchAll: true });
+  assert.equal(primaryFamily(null, '0.0.0.0'), 'IPv4');
+  assert.equal(primaryFamily(nodeObject('n', ['2001:db8::9', '198.18.9.9']), '0.0.0.0'), 'IPv6');
+  assert.equal(primaryFamily(nodeObject('n', ['2001:db8::9', '198.18.9.9']), '198.18.0.7'), 'IPv4');
 });
 
 test('nodePortAddresses: CIDRs -> matching local IPs per family; none of a family or a zero CIDR -> all; primary', () => {

@@ -29,6 +29,13 @@ const COMMON = [
   'kubeproxy_proxy_livez_total',
   'kubeproxy_conntrack_reconciler_sync_duration_seconds',
   'kubeproxy_conntrack_reconciler_deleted_entries_total',
+  // What upstream's legacy registry also carries (component-base process collector, build info).
+  'process_cpu_seconds_total',
+  'process_resident_memory_bytes',
+  'process_start_time_seconds',
+  'process_open_fds',
+  'process_max_fds',
+  'kubernetes_build_info',
 ];
 const BY_MODE: Record<string, { present: string[]; absent: string[] }> = {
   nftables: {
@@ -123,4 +130,12 @@ test('/healthz is ok; /configz wraps the configuration; /debug/state is JSON; ot
     assert.equal(r.status, 404, p);
     await r.text();
   }
+});
+
+test('/metrics carries process_* values and kubernetes_build_info with upstream labels', async () => {
+  const text = await (await fetch((await base) + '/metrics')).text();
+  const start = /^process_start_time_seconds (\d+)/m.exec(text);
+  assert.ok(start && Math.abs(Number(start[1]) - Date.now() / 1000) < 3600, 'process start time is now-ish');
+  assert.match(text, /^process_resident_memory_bytes [1-9]\d*/m);
+  assert.match(text, /^kubernetes_build_info\{major="1",minor="35",git_version="v[^"]+",git_commit="",git_tree_state="",build_date="",go_version="",compiler="node",platform="linux\/[a-z0-9]+"\} 1$/m);
 });

@@ -56,6 +56,15 @@ class FakeDataplane implements Dataplane {
   async cleanup() {}
 }
 
+/** A loopback TCP port that was free a moment ago (for health check NodePorts). */
+async function freePort(): Promise<number> {
+  const srv = http.createServer();
+  await new Promise<void>((r) => srv.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
 const LOCAL: LocalAddress[] = [
   { ip: '198.18.0.1', family: 'IPv4', iface: 'eth0', loopback: false, linkLocal: false },
   { ip: '127.0.0.1', family: 'IPv4', iface: 'lo', loopback: true, linkLocal: false },
@@ -68,7 +77,7 @@ async function options(extra: string[] = []): Promise<ProxyOptions> {
   return { ...r.options, syncPeriodMs: 300, minSyncPeriodMs: 0 };
 }
 
-function setup(o: ProxyOptions, extra: { serviceHealth?: ServiceHealthServer } = {}) {
+function setup(o: ProxyOptions, extra: { serviceHealth?: ServiceHealthServer; families?: ('IPv4' | 'IPv6')[] } = {}) {
   const calls: Call[] = [];
   const ctl = { failNext: 0, drift: false };
   const cleanups: ProxyState[] = [];
@@ -78,10 +87,9 @@ function setup(o: ProxyOptions, extra: { serviceHealth?: ServiceHealthServer } =
     model: new ServiceModel({ nodeName: 'node-a' }),
     factory: (cfg) => new FakeDataplane(cfg, calls, ctl),
     health,
-    families: ['IPv4'],
+    families: extra.families ?? ['IPv4'],
     localAddresses: async () => LOCAL,
     conntrackCleanup: async (s) => void cleanups.push(s),
-    manageSysctls: false,
     serviceHealth: extra.serviceHealth ?? null,
     eligibleWithoutNode: true,
   });
@@ -103,8 +111,10 @@ test('nothing is programmed until Services and EndpointSlices are synced; then a
     const sp = calls[0]!.state.services.get('default/web:p/TCP');
     assert.ok(sp, 'service programmed');
     assert.deepEqual(sp.clusterEndpoints.map((e) => `${e.ip}:${e.port}`), ['198.18.100.2:8080']);
-    assert.deepEqual(calls[0]!.state.node.ips, ['198.18.0.1'], 'node IP from local interfaces (no Node object)');
-    assert.deepEqual(calls[0]!.state.nodePortAddresses, { matchAll: false, ips: ['198.18.0.1'] }, 'nftables default: primary');
+    // Upstream detectNodeIPs: no Node object and no --bind-address -> loopback, never an interface address;
+    // `primary` with a loopback node IP adds no CIDR, so NodePorts match all local addresses.
+    assert.deepEqual(calls[0]!.state.node.ips, ['127.0.0.1'], 'loopback node IP (no Node object)');
+    assert.deepEqual(calls[0]!.state.nodePortAddresses, { matchAll: true }, 'nftables default primary, loopback node IP');
   } finally {
     await proxier.stop();
   }
@@ -196,10 +206,7 @@ test('UDP endpoint changes trigger conntrack cleanup; TCP-only changes do not', 
 });
 
 test('LoadBalancer eTP=Local services get a health check port reporting local endpoints', async () => {
-  const srv = http.createServer();
-  await new Promise<void>((r) => srv.listen({ host: '127.0.0.1', port: 0 }, () => r()));
-  const hc = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
+  const hc = await freePort();
   const shs = new ServiceHealthServer({ isHealthy: () => true });
   // nodePortAddresses 127.0.0.0/8 keeps the listener on loopback only.
   const { proxier } = setup(await options(['--nodeport-addresses=127.0.0.0/8']), { serviceHealth: shs });
@@ -224,6 +231,63 @@ test('LoadBalancer eTP=Local services get a health check port reporting local en
   } finally {
     await proxier.stop();
     await shs.close();
+  }
+});
+
+test('dual-stack pod: the health check port counts local endpoints per family (1, not 2), as upstream', async () => {
+  const hc = await freePort();
+  const shs = new ServiceHealthServer({ isHealthy: () => true });
+  const { proxier } = setup(await options(['--nodeport-addresses=127.0.0.0/8']), { serviceHealth: shs, families: ['IPv4', 'IPv6'] });
+  proxier.start();
+  try {
+    const svc = serviceObject({ name: 'lb2', clusterIP: '198.19.0.21', port: 80, type: 'LoadBalancer', nodePort: 30081, externalTrafficPolicy: 'Local', healthCheckNodePort: hc });
+    const spec = svc.spec as Record<string, unknown>;
+    spec.clusterIPs = ['198.19.0.21', '2001:db8:19::21'];
+    spec.ipFamilies = ['IPv4', 'IPv6'];
+    spec.ipFamilyPolicy = 'RequireDualStack';
+    proxier.onEvent('Service', 'ADDED', svc);
+    // One pod with an address of each family, on this node.
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('lb2', 8080, [{ ip: '198.18.100.2', nodeName: 'node-a' }], { sliceName: 'lb2-v4' }));
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('lb2', 8080, [{ ip: '2001:db8:100::2', nodeName: 'node-a' }], { sliceName: 'lb2-v6' }));
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    const r = await eventually(async () => {
+      const res = await fetch(`http://127.0.0.1:${hc}/`);
+      return res.status === 200 ? res : false;
+    }, 'health check port');
+    assert.equal(r.headers.get('x-load-balancing-endpoint-weight'), '1');
+    assert.match(await r.text(), /"localEndpoints": 1,/);
+  } finally {
+    await proxier.stop();
+    await shs.close();
+  }
+});
+
+test('metrics as upstream: service_changes_total counts once per family proxier; ipvs counts services without local endpoints, not ports', async () => {
+  const lb = serviceObject({ name: 'lb3', clusterIP: '198.19.0.22', port: 80, type: 'LoadBalancer', nodePort: 30082, externalTrafficPolicy: 'Local', lbIP: '198.18.50.3' });
+  const spec = lb.spec as { ports: Record<string, unknown>[] };
+  spec.ports.push({ name: 'q', port: 81, protocol: 'TCP', targetPort: 81, nodePort: 30083 });
+  const slice = sliceObject('lb3', 8080, [{ ip: '198.18.100.3', nodeName: 'node-b' }]);
+  (slice.ports as unknown[]).push({ name: 'q', port: 8081, protocol: 'TCP' });
+  const value = async (name: string, labels = ''): Promise<number> => {
+    const m = (await metrics.noLocalEndpointsTotal.get()).values.find((v) => v.labels.traffic_policy === labels && v.labels.ip_family === 'IPv4');
+    return name === 'noLocal' ? (m?.value ?? -1) : (await metrics.serviceChangesTotal.get()).values[0]?.value ?? 0;
+  };
+  for (const [mode, want] of [['nftables', 2], ['ipvs', 1]] as const) {
+    const { proxier, calls } = setup(await options([`--proxy-mode=${mode}`]), { families: ['IPv4', 'IPv6'] });
+    proxier.start();
+    try {
+      const before = await value('changes');
+      proxier.onEvent('Service', 'ADDED', lb);
+      assert.equal((await value('changes')) - before, 2, 'one Service event, two family proxiers');
+      proxier.onEvent('EndpointSlice', 'ADDED', slice);
+      proxier.onSynced('Service');
+      proxier.onSynced('EndpointSlice');
+      await eventually(async () => calls.some((c) => c.family === 'IPv4'), 'IPv4 sync');
+      await eventually(async () => (await value('noLocal', 'external')) === want, `${mode}: external no-local count ${want}`);
+    } finally {
+      await proxier.stop();
+    }
   }
 });
 

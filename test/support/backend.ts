@@ -34,6 +34,17 @@ export interface HttpResult {
   readonly headers: Record<string, string>;
 }
 
+/** One attempt of a client loop. */
+export interface LoopAttempt {
+  /** Wall clock (epoch ms) of the attempt's start. */
+  readonly at: number;
+  readonly target: number;
+  readonly ok: boolean;
+  readonly by?: string;
+  readonly err?: string;
+  readonly ms: number;
+}
+
 export interface UdpSessionReply {
   readonly t: number;
   readonly answeredBy: string;
@@ -61,7 +72,10 @@ function serve(req) {
   const tasks = [];
   for (const port of req.tcp || []) {
     for (const host of ['0.0.0.0', '::']) {
-      const s = net.createServer((c) => { c.on('error', () => {}); c.end(answerFor(c.remoteAddress, c.localAddress) + '\n'); });
+      // echo: answer, then keep the connection and echo lines (held connections, lifecycle tests).
+      const s = req.echo
+        ? net.createServer((c) => { c.on('error', () => {}); c.setNoDelay(true); c.write(answerFor(c.remoteAddress, c.localAddress) + '\n'); c.on('data', (d) => c.write(d)); })
+        : net.createServer((c) => { c.on('error', () => {}); c.end(answerFor(c.remoteAddress, c.localAddress) + '\n'); });
       servers.push(s);
       tasks.push(new Promise((res, rej) => { s.once('error', rej); s.listen({ port, host, ipv6Only: host === '::' }, res); }));
     }
@@ -190,12 +204,83 @@ function udpSessionStop(req) {
   return 'stopped';
 }
 
+// A bounded client loop: one independent loop per target (a slow target does not delay the
+// others), a new TCP connection every periodMs; each attempt is recorded with its wall-clock start.
+let loop = null;
+function loopStart(req) {
+  if (loop) throw new Error('loop already running');
+  const l = { results: [], stop: false, t0: Date.now(), done: null };
+  const max = req.maxAttempts || 200000;
+  l.done = Promise.all(req.targets.map(async (tg, i) => {
+    while (!l.stop && Date.now() - l.t0 < req.maxMs && l.results.length < max) {
+      const at = Date.now();
+      const r = await tcpOnce(tg.host, tg.port, req.timeoutMs);
+      l.results.push({ at, target: i, ok: r.kind === 'answer', by: r.answeredBy, err: r.kind === 'answer' ? undefined : (r.code || r.kind), ms: Date.now() - at });
+      const wait = req.periodMs - (Date.now() - at);
+      if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+    }
+  }));
+  loop = l;
+  return 'started';
+}
+async function loopStop() {
+  if (!loop) throw new Error('no loop');
+  loop.stop = true;
+  await loop.done;
+  const r = loop.results;
+  loop = null;
+  return r;
+}
+
+// Held connections: opened once (to an echo port), then pinged with a line that must come back.
+const holds = new Map();
+function hold(req) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: req.host, port: req.port });
+    const h = { sock, buf: '', waiters: [], closed: false };
+    sock.setEncoding('utf8');
+    sock.setNoDelay(true);
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('hold: no greeting')); }, req.timeoutMs || 3000);
+    let greeted = false;
+    sock.on('data', (d) => {
+      h.buf += d;
+      let i;
+      while ((i = h.buf.indexOf('\n')) >= 0) {
+        const line = h.buf.slice(0, i);
+        h.buf = h.buf.slice(i + 1);
+        if (!greeted) { greeted = true; clearTimeout(timer); holds.set(req.name, h); resolve(parseAnswer(line).answeredBy); continue; }
+        const w = h.waiters.shift();
+        if (w) w(line);
+      }
+    });
+    sock.on('error', (e) => { h.closed = e.code || String(e); if (!greeted) { clearTimeout(timer); reject(e); } });
+    sock.on('close', () => { if (!h.closed) h.closed = 'closed'; for (const w of h.waiters.splice(0)) w(null); });
+  });
+}
+function holdPing(req) {
+  const h = holds.get(req.name);
+  if (!h) throw new Error('no such held connection');
+  if (h.closed) return { ok: false, err: h.closed };
+  return new Promise((resolve) => {
+    const msg = 'ping-' + Date.now();
+    const timer = setTimeout(() => resolve({ ok: false, err: 'timeout' }), req.timeoutMs || 3000);
+    h.waiters.push((line) => { clearTimeout(timer); resolve(line === msg ? { ok: true } : { ok: false, err: line === null ? (h.closed || 'closed') : 'bad echo ' + line }); });
+    h.sock.write(msg + '\n');
+  });
+}
+
+function unhold(req) {
+  const h = holds.get(req.name);
+  if (h) { h.sock.destroy(); holds.delete(req.name); }
+  return 'closed';
+}
+
 function sysctl(req) {
   for (const [k, v] of Object.entries(req.values)) fs.writeFileSync('/proc/sys/' + k.replace(/\./g, '/'), String(v));
   return 'ok';
 }
 
-const ops = { serve, probe, http: httpGet, udpSessionStart, udpSessionRead, udpSessionStop, sysctl, ping: () => 'pong' };
+const ops = { serve, probe, http: httpGet, udpSessionStart, udpSessionRead, udpSessionStop, sysctl, loopStart, loopStop, hold, holdPing, unhold, ping: () => 'pong' };
 
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   let req;
@@ -219,9 +304,34 @@ export class Agent extends RpcChild {
     return super.whenReady<T>(timeoutMs);
   }
 
-  /** Serve TCP/UDP(/SCTP) ports as pod `name`. */
-  serve(name: string, ports: { tcp?: number[]; udp?: number[]; sctp?: number[] }): Promise<string> {
+  /** Serve TCP/UDP(/SCTP) ports as pod `name`; `echo`: TCP connections stay open and echo lines. */
+  serve(name: string, ports: { tcp?: number[]; udp?: number[]; sctp?: number[]; echo?: boolean }): Promise<string> {
     return this.call('serve', { name, ...ports });
+  }
+
+  /** Start a client loop: a new TCP connection to each target every periodMs (bounded by maxMs). */
+  loopStart(targets: readonly { host: string; port: number }[], o: { periodMs: number; timeoutMs: number; maxMs: number }): Promise<string> {
+    return this.call('loopStart', { targets, ...o });
+  }
+
+  /** Stop the loop; every attempt, in completion order. */
+  loopStop(): Promise<LoopAttempt[]> {
+    return this.call('loopStop', {}, 120_000);
+  }
+
+  /** Open a connection to an echo port and keep it; resolves with the pod that answered. */
+  hold(name: string, host: string, port: number): Promise<string> {
+    return this.call('hold', { name, host, port });
+  }
+
+  /** Close a held connection. */
+  unhold(name: string): Promise<string> {
+    return this.call('unhold', { name });
+  }
+
+  /** One line through the held connection; ok when it came back. */
+  holdPing(name: string, timeoutMs = 3000): Promise<{ ok: boolean; err?: string }> {
+    return this.call('holdPing', { name, timeoutMs }, timeoutMs + 5000);
   }
 
   /** N attempts from this namespace; one result per attempt, in order. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { defaultsGroup } from './scenarios.js';
 import { runScenarioSuite } from './run-scenarios.js';
 
-const keep = /ClusterIP from|NodePort \(default|externalTrafficPolicy Local|no endpoints|loadBalancerSourceRanges|sessionAffinity|IPv6|added and removed/;
+const keep = /ClusterIP from|NodePort \(default|externalTrafficPolicy Local|no endpoints|loadBalancerSourceRanges|sessionAffinity|IPv6|added and removed|UDP/;
 
 await runScenarioSuite('iptables', {
   env: { KPX_IPTABLES_BACKEND: 'legacy' },

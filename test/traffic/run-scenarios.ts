@@ -429,12 +429,20 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
             }
             const flow = scenario.udpFlow;
             if (flow) {
-              const plan = flow.stages.map((st) => (st.reaches ? `reaches ${st.reaches}` : 'goes silent')).join(', then ');
+              const plan = flow.stages.map((st) => (st.restart ? `survives a proxy restart (same conntrack entry, same pod)` : st.reaches ? `reaches ${st.reaches}` : 'goes silent')).join(', then ');
               it(`a UDP flow keeping its source port starts on ${flow.before}; as the endpoints change it ${plan}`, async () => {
                 const target = resolveTarget(flow.target);
                 const agent = T().agent(flow.from);
                 const session = slug(scenario.name);
-                await agent.udpSessionStart(session, target.host, target.port, 100);
+                // Entry start times (delta-time), to tell a surviving conntrack entry from a re-created one.
+                if (flow.stages.some((st) => st.restart)) await T().exec('node', ['sysctl', '-qw', 'net.netfilter.nf_conntrack_timestamp=1']);
+                const srcPort = await agent.udpSessionStart(session, target.host, target.port, 100);
+                /** The flow's conntrack entry in the node: id and age in seconds. */
+                const ctEntry = async (): Promise<{ id: string; age: number } | null> => {
+                  const out = await T().exec('node', ['conntrack', '-L', '-p', 'udp', '--orig-port-src', String(srcPort), '-o', 'extended,timestamp,id']);
+                  const m = /delta-time=(\d+).*\bid=(\d+)/.exec(out);
+                  return m ? { id: m[2]!, age: Number(m[1]) } : null;
+                };
                 try {
                   const t0 = Date.now();
                   let replies = await agent.udpSessionRead(session);
@@ -443,24 +451,49 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
                     replies = await agent.udpSessionRead(session);
                   }
                   assert.ok(replies.length > 0, `no UDP reply from ${target.label} before the change${await diagnostics()}`);
-                  assert.ok(replies.every((r) => r.answeredBy === flow.before), `before the change expected only ${flow.before}, got ${replies.map((r) => r.answeredBy).join(',')}`);
+                  const startedOn = replies[0]!.answeredBy;
+                  assert.ok(flow.before.split('|').includes(startedOn) && replies.every((r) => r.answeredBy === startedOn), `before the change expected only one of ${flow.before}, got ${replies.map((r) => r.answeredBy).join(',')}`);
                   for (const [i, stage] of flow.stages.entries()) {
-                    const view = await servicesView();
-                    writeScenario(scenario, stage.change);
-                    await waitChange(view, servicesView);
+                    const reaches = stage.reaches === 'same' ? startedOn : stage.reaches;
+                    const entryBefore = stage.restart ? await ctEntry() : null;
+                    const stoppedAt = Date.now();
+                    if (stage.restart) {
+                      await stopProxies();
+                      writeScenario(scenario, stage.change);
+                      startProxies();
+                      await waitReady([...current.values()].flat());
+                    } else {
+                      const view = await servicesView();
+                      writeScenario(scenario, stage.change);
+                      await waitChange(view, servicesView);
+                    }
                     const changedAt = Date.now();
+                    if (stage.restart) {
+                      // Give the new process's first sync and conntrack reconciliation time to act.
+                      await sleep(2000);
+                      const entryAfter = await ctEntry();
+                      // Older than the restart: a flushed and re-created entry would be younger.
+                      const restartS = Math.floor((Date.now() - stoppedAt) / 1000);
+                      assert.ok(
+                        entryBefore !== null && entryAfter?.id === entryBefore.id && entryAfter.age >= restartS,
+                        `the flow's conntrack entry did not survive the restart (${restartS} s ago): before ${JSON.stringify(entryBefore)}, after ${JSON.stringify(entryAfter)}${await diagnostics()}`,
+                      );
+                      const since = (await agent.udpSessionRead(session)).filter((r) => r.t > changedAt - 2000);
+                      assert.ok(since.length > 0 && since.every((r) => r.answeredBy === reaches), `after the restart the flow must stay on ${reaches}: ${since.map((r) => r.answeredBy).join(',')}`);
+                      continue;
+                    }
                     const since = async (t: number): Promise<typeof replies> => (await agent.udpSessionRead(session)).filter((r) => r.t > t);
                     let ok = false;
                     while (!ok && Date.now() - changedAt < 10_000) {
                       await sleep(200);
-                      if (stage.reaches) ok = (await since(changedAt)).some((r) => r.answeredBy === stage.reaches);
+                      if (reaches) ok = (await since(changedAt)).some((r) => r.answeredBy === reaches);
                       // Silent: a full 2 s window after the change without any reply.
                       else ok = Date.now() - changedAt >= 2000 && (await since(Date.now() - 2000)).length === 0;
                     }
                     const counts = (await since(changedAt)).reduce<Record<string, number>>((m, r) => ({ ...m, [r.answeredBy]: (m[r.answeredBy] ?? 0) + 1 }), {});
                     assert.ok(
                       ok,
-                      `stage ${i + 1}: the same-source-port UDP flow ${stage.reaches ? `never reached ${stage.reaches}` : 'kept getting replies'} within 10 s after the change (stale conntrack entry?); replies since the change: ${JSON.stringify(counts)}${await diagnostics()}`,
+                      `stage ${i + 1}: the same-source-port UDP flow ${reaches ? `never reached ${reaches}` : 'kept getting replies'} within 10 s after the change (stale conntrack entry?); replies since the change: ${JSON.stringify(counts)}${await diagnostics()}`,
                     );
                   }
                 } finally {

@@ -115,12 +115,25 @@ export interface Step {
  * A UDP flow that keeps its source port (like a statsd sender) while the Service's endpoints change:
  * after each stage's change the flow must reach `reaches` within 10 s, or with `reaches: null` go
  * silent (no replies at all for 2 s) — the stale conntrack entry must not keep it on the old pod.
+ * `before` may list alternatives ('p4|p5': the flow starts on one of them); `reaches: 'same'` means
+ * the pod the flow started on.
  */
 export interface UdpFlow {
   readonly from: From;
   readonly target: Target;
   readonly before: string;
-  readonly stages: readonly { readonly change: readonly ServiceDef[]; readonly reaches: string | null }[];
+  readonly stages: readonly UdpFlowStage[];
+}
+
+export interface UdpFlowStage {
+  readonly change: readonly ServiceDef[];
+  readonly reaches: string | null;
+  /**
+   * Restart the proxy around the change (stop, rewrite, start, wait until ready); then the flow's
+   * conntrack entry in the node must be the same entry as before (same id: not flushed and
+   * re-created), and every reply since the restart must come from `reaches`.
+   */
+  readonly restart?: boolean;
 }
 
 export interface Scenario {
@@ -202,6 +215,7 @@ const termNotServing = svc({ name: 'terminating-not-serving', clusterIPs: ['198.
 const dyn = svc({ name: 'dynamic', clusterIPs: ['198.19.0.25'], ports: [http()], endpoints: eps('p1', 'p2') });
 const udpFlowSvc = svc({ name: 'udp-flow', clusterIPs: ['198.19.0.26'], ports: [dns()], endpoints: eps('p4') });
 const udpZeroSvc = svc({ name: 'udp-zero', clusterIPs: ['198.19.0.29'], ports: [dns()], endpoints: eps('p4') });
+const udpKeepSvc = svc({ name: 'udp-keep', clusterIPs: ['198.19.0.30'], ports: [dns()], endpoints: eps('p4', 'p5') });
 const v6 = svc({ name: 'v6', type: 'NodePort', clusterIPs: ['2001:db8:19::10'], ports: [http(30087), dns(30088)], endpoints: eps('p1', 'p2') });
 const v6Local = svc({ name: 'v6-local', type: 'NodePort', clusterIPs: ['2001:db8:19::11'], ports: [http(30089)], endpoints: [{ pod: 'p1' }, remote('p4')], externalTrafficPolicy: 'Local' });
 const dual = svc({ name: 'dual', type: 'NodePort', clusterIPs: ['198.19.0.27', '2001:db8:19::27'], ports: [http(30090)], endpoints: eps('p2', 'p3') });
@@ -411,6 +425,19 @@ export const defaultsGroup: Group = {
           { change: [{ ...udpZeroSvc, endpoints: [] }], reaches: null },
           { change: [{ ...udpZeroSvc, endpoints: eps('p5') }], reaches: 'p5' },
         ],
+      },
+    },
+    {
+      // Upstream #122740: a restarted kube-proxy flushes the UDP entries of every service, so
+      // flows move to another endpoint. Here the entry of an unchanged service survives the restart.
+      name: 'UDP flow across a proxy restart with unchanged endpoints',
+      services: [udpKeepSvc],
+      checks: [],
+      udpFlow: {
+        from: 'client',
+        target: cip(udpKeepSvc, 'IPv4', 'dns'),
+        before: 'p4|p5',
+        stages: [{ change: [udpKeepSvc], reaches: 'same', restart: true }],
       },
     },
     {

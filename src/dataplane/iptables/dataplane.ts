@@ -4,26 +4,20 @@
 
 import { readFile } from 'node:fs/promises';
 import type { DataplaneConfig, ProxyState } from '../../model/types.js';
-import type { Dataplane, SyncOptions, SyncResult } from '../types.js';
+import type { CleanupOptions, Dataplane, SyncOptions, SyncResult } from '../types.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { metrics } from '../../metrics/metrics.js';
 import { ExecError } from '../../util/exec.js';
 import {
   JUMP_RULES,
   KUBELET_JUMP_RULES,
-  KUBE_EXTERNAL_SERVICES,
   KUBE_FORWARD,
-  KUBE_MARK_MASQ,
-  KUBE_NODEPORTS,
-  KUBE_POSTROUTING,
   KUBE_PROXY_CANARY,
-  KUBE_PROXY_FIREWALL,
-  KUBE_SERVICES,
   jumpArgs,
   type JumpRule,
-  type Table,
 } from './chains.js';
 import { isServiceChainName } from './hash.js';
+import { cleanupIptablesLeftovers } from './leftovers.js';
 import { needsRouteLocalnet, plan, type Applied } from './planner.js';
 import { WAIT, chainsFromSave, detectBackend, execIn, makeTools, type Backend, type BackendChoice, type Tools } from './tools.js';
 
@@ -187,49 +181,7 @@ export function createIptablesDataplane(cfg: DataplaneConfig, opts: IptablesOpti
     return true;
   }
 
-  async function cleanupBackend(t: Tools): Promise<void> {
-    // 1. Unlink (repeat: a crash between -C and the restore could have left duplicates).
-    for (const j of JUMP_RULES) {
-      for (let i = 0; i < 10; i++) {
-        const r = await t.run('iptables', [...WAIT, '-t', j.table, '-D', j.src, ...jumpArgs(j)], { allowFailure: true });
-        if (r.code !== 0) break;
-      }
-    }
-    // 2. Flush and delete our chains, table by table (each restore is atomic).
-    const want: Record<Table, (c: string) => boolean> = {
-      nat: (c) => [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING].includes(c) || isServiceChainName(c),
-      filter: (c) => [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_PROXY_CANARY].includes(c),
-      mangle: (c) => c === KUBE_PROXY_CANARY,
-    };
-    // KUBE-MARK-MASQ and the nat canary in a separate, best-effort step: an older kubelet may
-    // still reference KUBE-MARK-MASQ, and that must not block removing everything else.
-    const natExtra = (c: string): boolean => c === KUBE_MARK_MASQ || c === KUBE_PROXY_CANARY;
-    const errors: string[] = [];
-    const removeChains = async (table: Table, pick: (c: string) => boolean, required: boolean): Promise<void> => {
-      const saved = await t.run('iptables-save', ['-t', table], { allowFailure: true });
-      if (saved.code !== 0) {
-        if (required) errors.push(`iptables-save -t ${table}: ${saved.stderr.trim()}`);
-        return;
-      }
-      const chains = chainsFromSave(saved.stdout).filter(pick);
-      if (chains.length === 0) return;
-      const input = [`*${table}`, ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
-      const r = await t.run('iptables-restore', RESTORE_ARGS, { input, allowFailure: true });
-      if (r.code !== 0) {
-        metrics.iptablesRestoreFailuresTotal.inc(fam);
-        const msg = `iptables-restore (${table}): ${r.stderr.trim()}`;
-        if (required) errors.push(msg);
-        else log.warn('Could not remove chain', { ipFamily: family, err: msg });
-      }
-    };
-    await removeChains('nat', want.nat, true);
-    await removeChains('nat', natExtra, false);
-    await removeChains('filter', want.filter, true);
-    await removeChains('mangle', want.mangle, true);
-    if (errors.length > 0) throw new Error(`iptables cleanup (${t.backend}, ${family}): ${errors.join('; ')}`);
-  }
-
-  async function cleanup(): Promise<void> {
+  async function cleanup(co: CleanupOptions = {}): Promise<void> {
     applied = null;
     needFull = true;
     needSave = true;
@@ -238,17 +190,13 @@ export function createIptablesDataplane(cfg: DataplaneConfig, opts: IptablesOpti
     const backends: Backend[] = choice === 'auto' ? ['nft', 'legacy'] : [choice];
     const errors: string[] = [];
     for (const b of backends) {
-      const t = makeTools(family, b, opts.netns);
       try {
-        // Look before touching: legacy commands would load (create) empty legacy tables, and
-        // iptables-save without -t lists only tables that already exist.
-        const all = await t.run('iptables-save', [], { allowFailure: true });
-        if (all.code === 0 && !all.stdout.includes('KUBE-')) continue;
-        await cleanupBackend(t);
+        // Shared with IPVS mode: removes any mode's chains, whatever an earlier (partial) cleanup left.
+        const kept = await cleanupIptablesLeftovers(family, b, opts.netns, co.keep);
+        if (kept.length > 0) log.warn('Chains kept: referenced from chains that are not ours', { ipFamily: family, backend: b, chains: kept });
       } catch (e) {
-        // A backend whose tools are missing entirely has nothing of ours to clean.
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        errors.push((e as Error).message);
+        metrics.iptablesRestoreFailuresTotal.inc(fam);
+        errors.push(`iptables cleanup (${b}, ${family}): ${(e as Error).message}`);
       }
     }
     if (errors.length > 0) throw new Error(errors.join('; '));

@@ -12,7 +12,7 @@
 
 import * as os from 'node:os';
 import type { DataplaneConfig, IPFamily, ProxyState } from '../../model/types.js';
-import type { Dataplane, SyncOptions, SyncResult } from '../types.js';
+import type { CleanupOptions, Dataplane, SyncOptions, SyncResult } from '../types.js';
 import { type ExecOptions, type ExecResult, run as execRun } from '../../util/exec.js';
 import { ensureSysctl as ensureSysctlDefault } from '../../node/sysctl.js';
 import { createLogger } from '../../log/logger.js';
@@ -22,7 +22,8 @@ import { type IpvsOps, type PendingRS, diffIpvs, dropDrained, vsSpec } from './d
 import type { IpvsState } from './model.js';
 import { missingJumps, parseLocalAddresses, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from './parse.js';
 import { renderIpvsText, setCreateLines } from './render.js';
-import { CLEANUP_CHAINS, DUMMY_DEVICE, JUMPS, SET_INFO, setName } from './names.js';
+import { DUMMY_DEVICE, JUMPS, SET_INFO, setName } from './names.js';
+import { cleanupIptablesLeftovers } from '../iptables/leftovers.js';
 
 export { planIpvs } from './planner.js';
 export { diffIpvs } from './diff.js';
@@ -32,6 +33,8 @@ const log = createLogger('proxier_ipvs');
 
 /** How long drained TCP real servers are re-checked at the latest (upstream rsCheckDeleteInterval). */
 export const DRAIN_CHECK_MS = 60_000;
+/** How often a mode switch re-counts the IPVS connections it waits for. */
+const DRAIN_POLL_MS = 1000;
 
 export type Runner = (command: string, args: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
 
@@ -267,11 +270,36 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     return renderIpvsText(planIpvs(state, this.cfg, localIPs));
   }
 
-  cleanup(): Promise<void> {
-    return this.serial(() => this.doCleanup());
+  cleanup(opts: CleanupOptions = {}): Promise<void> {
+    return this.serial(() => this.doCleanup(opts));
   }
 
-  private async doCleanup(): Promise<void> {
+  /** Live IPVS connections (`ipvsadm -L -n -c`) whose virtual address is of this family. */
+  private async connectionCount(): Promise<number> {
+    const r = await this.run('ipvsadm', ['-L', '-n', '-c'], { allowFailure: true });
+    if (r.code !== 0) return 0;
+    // Entries that carry no more traffic (TIME_WAIT, CLOSE) or are affinity templates (NONE) do
+    // not hold the drain up.
+    const rows = r.stdout.split('\n').filter((l) => /^(TCP|UDP|SCTP)\s/.test(l) && !/\s(TIME_WAIT|CLOSE|NONE)\s/.test(l));
+    return rows.filter((l) => l.includes('[') === (this.family === 'IPv6')).length;
+  }
+
+  /**
+   * After a drain: this family's virtual servers and kube-ipvs0 addresses only (the other family
+   * may still be draining); the link goes with its last address.
+   */
+  private async removeFamilyVirtualServers(): Promise<void> {
+    const vss = parseIpvsadmSave((await this.run('ipvsadm', ['-S', '-n'])).stdout, this.family);
+    const lines = [...vss.values()].map((vs) => `-D ${vsSpec(vs)}`);
+    if (lines.length > 0) await this.run('ipvsadm', ['-R'], { input: lines.join('\n') + '\n' });
+    const l = await this.run('ip', ['-j', 'addr', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
+    if (l.code !== 0) return;
+    await this.run('ip', [this.family === 'IPv6' ? '-6' : '-4', 'addr', 'flush', 'dev', DUMMY_DEVICE]);
+    const left = parseIpAddrJson((await this.run('ip', ['-j', 'addr', 'show', 'dev', DUMMY_DEVICE])).stdout, this.family === 'IPv6' ? 'IPv4' : 'IPv6');
+    if (left.size === 0) await this.run('ip', ['link', 'del', DUMMY_DEVICE], { allowFailure: true });
+  }
+
+  private async doCleanup(opts: CleanupOptions): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.applied = null;
@@ -285,17 +313,20 @@ class IpvsDataplane implements IpvsDataplaneHandle {
         errors.push(`${what}: ${(e as Error).message}`);
       }
     };
-    // As upstream: flush every virtual server of the namespace.
-    await attempt('ipvsadm -C', () => this.run('ipvsadm', ['-C']));
-    await attempt('kube-ipvs0', async () => {
-      const l = await this.run('ip', ['link', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
-      if (l.code === 0) await this.run('ip', ['link', 'del', DUMMY_DEVICE]);
-    });
-    await attempt('iptables', async () => {
-      const save = (await this.run(this.ipt.save, [])).stdout;
-      const text = cleanupIptables(save);
-      if (text) await this.run(this.ipt.restore, ['-w', '5', '--noflush'], { input: text });
-    });
+    const drain = opts.drainMs !== undefined;
+    if (!drain) {
+      // As upstream: flush every virtual server of the namespace.
+      await attempt('ipvsadm -C', () => this.run('ipvsadm', ['-C']));
+      await attempt('kube-ipvs0', async () => {
+        const l = await this.run('ip', ['link', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
+        if (l.code === 0) await this.run('ip', ['link', 'del', DUMMY_DEVICE]);
+      });
+    }
+    // Both backends, every mode's chains (shared with iptables mode): order-independent, and what
+    // an earlier partial cleanup left is no obstacle. Before the ipsets: rules reference them.
+    for (const b of ['nft', 'legacy'] as const) {
+      await attempt(`iptables (${b})`, () => cleanupIptablesLeftovers(this.family, b, undefined, opts.keep));
+    }
     await attempt('ipset', async () => {
       const have = new Set((await this.run('ipset', ['list', '-n'])).stdout.split('\n').map((s) => s.trim()));
       const lines = SET_INFO.map((s) => setName(s.id, this.family))
@@ -303,6 +334,18 @@ class IpvsDataplane implements IpvsDataplaneHandle {
         .map((n) => `destroy ${n}`);
       if (lines.length > 0) await this.run('ipset', ['restore'], { input: lines.join('\n') + '\n' });
     });
+    if (drain && errors.length === 0) {
+      // Mode switch: new connections are NATed by the new mode before routing and never reach
+      // IPVS; established ones still arrive at their (local) VIP and need their virtual server.
+      const until = Date.now() + opts.drainMs!;
+      let n = await this.connectionCount();
+      while (n > 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+        n = await this.connectionCount();
+      }
+      log.info('Removing IPVS virtual servers left by ipvs mode', { ipFamily: this.family, connectionsLeft: n });
+      await attempt('virtual servers', () => this.removeFamilyVirtualServers());
+    }
     if (errors.length > 0) throw new Error(`IPVS cleanup: ${errors.join('; ')}`);
   }
 }
@@ -319,31 +362,6 @@ export function insertJumps(text: string, jumps: readonly { table: string; line:
     out.push(l);
   }
   return out.join('\n');
-}
-
-/** iptables-restore --noflush input removing our jumps and chains, from `iptables-save` output. */
-export function cleanupIptables(save: string): string {
-  const ours = new Set(CLEANUP_CHAINS.map((c) => `${c.table}/${c.chain}`));
-  const byTable = new Map<string, { dels: string[]; chains: string[] }>();
-  let table = '';
-  for (const l of save.split('\n')) {
-    if (l.startsWith('*')) {
-      table = l.slice(1).trim();
-      continue;
-    }
-    const t = byTable.get(table) ?? { dels: [], chains: [] };
-    byTable.set(table, t);
-    const chain = /^:(\S+)/.exec(l)?.[1];
-    if (chain && ours.has(`${table}/${chain}`)) t.chains.push(chain);
-    const m = /^-A (\S+) .*-j (\S+)$/.exec(l.trim());
-    if (m && JUMPS.some((j) => j.table === table && j.from === m[1] && j.to === m[2])) t.dels.push(l.trim().replace(/^-A /, '-D '));
-  }
-  const out: string[] = [];
-  for (const [tbl, t] of byTable) {
-    if (t.dels.length === 0 && t.chains.length === 0) continue;
-    out.push(`*${tbl}`, ...t.chains.map((c) => `:${c} - [0:0]`), ...t.dels, ...t.chains.map((c) => `-X ${c}`), 'COMMIT');
-  }
-  return out.length ? out.join('\n') + '\n' : '';
 }
 
 /** The Dataplane plus an introspection hook for tests and logs. */

@@ -45,9 +45,6 @@ export const CHAINS: readonly { table: Table; chain: string }[] = [
   { table: 'filter', chain: KUBE_IPVS_OUT_FILTER },
 ];
 
-/** Chains deleted by cleanup (upstream iptablesCleanupChains: KUBE-MARK-MASQ is shared, kept). */
-export const CLEANUP_CHAINS = CHAINS.filter((c) => c.chain !== KUBE_MARK_MASQ);
-
 export type SetType = 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'bitmap:port';
 
 export const SET = {

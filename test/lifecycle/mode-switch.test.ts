@@ -1,0 +1,36 @@
+// Restarting with a different --proxy-mode under load, on the host (iptables <-> nftables, both
+// iptables backends): 0 failed new connections to ClusterIP, NodePort and LoadBalancer services of
+// both families, held connections survive, and the old mode's rules are gone afterwards.
+// ipvs -> nftables / iptables runs in the IPVS guest: test/ipvs/lifecycle.test.ts.
+
+import { after, before, describe, test } from 'node:test';
+import { Topology, leakedNamespaces } from '../support/topology.js';
+import { runSwitch, serveEcho } from './switch.js';
+import type { RunMode } from './support.js';
+import assert from 'node:assert/strict';
+
+const isRoot = process.getuid?.() === 0;
+const CASES: [RunMode, RunMode][] = [
+  ['iptables', 'nftables'],
+  ['nftables', 'iptables'],
+  ['iptables-legacy', 'nftables'],
+  ['nftables', 'iptables-legacy'],
+];
+
+describe('mode switch under load', { skip: !isRoot && 'needs root', concurrency: false }, () => {
+  let topo: Topology;
+  before(async () => {
+    topo = await Topology.create();
+    await serveEcho(topo);
+  });
+  after(async () => {
+    const prefix = topo?.prefix;
+    await topo?.destroy();
+    if (prefix) assert.deepEqual(leakedNamespaces(prefix), []);
+  });
+  for (const [from, to] of CASES) {
+    test(`${from} -> ${to}: 0 failed new connections, held connections survive, ${from} rules removed after ${to} synced`, { timeout: 180_000 }, async (t) => {
+      await runSwitch(t, topo, from, to);
+    });
+  }
+});
