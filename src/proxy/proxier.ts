@@ -424,8 +424,10 @@ export class Proxier implements SourceHandler {
       const result = await dp.sync(state, { full });
       resultFull = result.full;
       observe();
+      // Upstream logs "SyncProxyRules complete" with its elapsed time at -v=2 too.
       log.v(2).info('Synced rules', {
         ipFamily: family,
+        durationMs: Math.round(Number(process.hrtime.bigint() - start) / 1e6),
         full: result.full,
         services: state.services.size,
         operations: result.operations,

@@ -1,7 +1,8 @@
 // Unknown fields in --manifests objects: a misspelt field (`externalTrafficPolcy`) is silently
 // ignored by the API types, so the Service does something else than its author meant. Each object
 // is checked against the fields of the Kubernetes API types (core/v1 Service and Node,
-// discovery/v1 EndpointSlice) and every unknown one is reported with its path and a did-you-mean.
+// discovery/v1 EndpointSlice, networking/v1 ServiceCIDR) and every unknown one is reported with its
+// path and a did-you-mean.
 // Free-form maps (labels, annotations, selector, capacity, ...) are not checked. Pure.
 
 import { suggest } from '../config/suggest.js';
@@ -52,7 +53,9 @@ const NODE: Shape = {
   },
 };
 
-const SHAPES: Readonly<Record<string, Shape>> = { Service: SERVICE, EndpointSlice: ENDPOINT_SLICE, Node: NODE };
+const SERVICE_CIDR: Shape = { ...typeMeta, metadata: objectMeta, spec: { cidrs: '*' }, status: { conditions: '*' } };
+
+const SHAPES: Readonly<Record<string, Shape>> = { Service: SERVICE, EndpointSlice: ENDPOINT_SLICE, Node: NODE, ServiceCIDR: SERVICE_CIDR };
 
 export interface UnknownField {
   /** e.g. "spec.externalTrafficPolcy", "spec.ports[0].nodeport". */

@@ -158,7 +158,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     const kind = obj?.kind;
     if (!obj || typeof kind !== 'string' || !(kind in KINDS)) {
       // At the default verbosity: a misspelt kind ("Sevice") would otherwise vanish without a word.
-      log.warn('Ignoring manifest object of an unhandled kind', { file, kind: typeof kind === 'string' ? kind : '', handled: 'Service, EndpointSlice, Node' });
+      log.warn('Ignoring manifest object of an unhandled kind', { file, kind: typeof kind === 'string' ? kind : '', handled: Object.keys(KINDS).join(', ') });
       return undefined;
     }
     const info = KINDS[kind as ObjectKind];

@@ -39,6 +39,7 @@ test('EndpointSlice and Node: known fields pass, unknown ones are named', () => 
     ['endpoints[0].conditions.servng', 'ports[0].protocl'],
   );
   assert.deepEqual(unknownFields('Node', { kind: 'Node', metadata: { name: 'n' }, status: { addresses: [{ type: 'InternalIP', address: '198.18.0.1' }], capacity: { cpu: '2' } } }), []);
+  assert.deepEqual(unknownFields('ServiceCIDR', { kind: 'ServiceCIDR', metadata: { name: 'c' }, spec: { cidrs: ['198.19.0.0/16'], cidr: 'x' } }), [{ field: 'spec.cidr', hint: ' (did you mean "cidrs"?)' }]);
   assert.deepEqual(unknownFields('ConfigMap', { data: { x: 1 } }), [], 'other kinds are not checked');
   assert.deepEqual(unknownFields('Service', { spec: 'not an object', metadata: null }), [], 'type errors are the validator\'s');
 });
