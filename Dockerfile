@@ -1,19 +1,48 @@
-# kube-proxy-ts image: Node 20 on Debian bookworm with the kernel tools every mode uses.
-FROM node:20-bookworm-slim AS build
+# kube-proxy-ts image. One recipe for both ways of building it:
+#  - with a registry at hand: `docker build -t REGISTRY/kube-proxy-ts:VERSION .` (or podman/buildah):
+#    the bases are debian:trixie-slim and the packages in image/*.packages come from apt;
+#  - `make image` (scripts/image.sh, no registry needed): podman with local bases that mmdebstrap made
+#    from the same package lists, passed as --build-arg BUILD_BASE=… --build-arg RUNTIME_BASE=….
+# Debian trixie's nodejs is 20.19: the runtime image has Node, the kernel tools, the compiled program
+# and its production dependencies; npm and the TypeScript toolchain stay in the build stages.
+ARG BUILD_BASE=debian:trixie-slim
+ARG RUNTIME_BASE=debian:trixie-slim
+
+FROM ${BUILD_BASE} AS build-base
+COPY image/build.packages image/ensure-packages.sh /tmp/image/
+RUN sh /tmp/image/ensure-packages.sh /tmp/image/build.packages
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+
+# Production dependencies in a stage of their own (npm 9's `npm prune --omit=dev` removed nothing).
+# The optional build secret `npm-ca` is a CA bundle for npm behind a TLS-intercepting proxy; as a
+# secret it is never written into a layer. npm's download cache is a cache mount (kept by the
+# builder between builds, never in a layer). No install scripts run: every production dependency is
+# plain JavaScript.
+FROM build-base AS deps
+RUN --mount=type=secret,id=npm-ca --mount=type=cache,target=/root/.npm \
+    if [ -f /run/secrets/npm-ca ]; then export npm_config_cafile=/run/secrets/npm-ca; fi; \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+
+FROM build-base AS build
+RUN --mount=type=secret,id=npm-ca --mount=type=cache,target=/root/.npm \
+    if [ -f /run/secrets/npm-ca ]; then export npm_config_cafile=/run/secrets/npm-ca; fi; \
+    npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY tsconfig.json ./
 COPY src ./src
 # Only src/ is copied, so only the program is compiled (tests and benchmarks stay out).
-RUN npx tsc -p .
+RUN node node_modules/typescript/bin/tsc -p . && find dist -name '*.map' -delete
 
-FROM node:20-bookworm-slim
-RUN apt-get update \
- && apt-get install -y --no-install-recommends iptables nftables ipset ipvsadm conntrack iproute2 kmod \
- && rm -rf /var/lib/apt/lists/*
+FROM ${RUNTIME_BASE}
+COPY image/runtime.packages image/ensure-packages.sh /tmp/image/
+RUN sh /tmp/image/ensure-packages.sh /tmp/image/runtime.packages && rm -rf /tmp/image
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
-COPY --from=build /app/dist ./dist
+# package.json marks dist/ as ES modules ("type": "module").
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+LABEL org.opencontainers.image.title="kube-proxy-ts" \
+      org.opencontainers.image.description="A drop-in Kubernetes kube-proxy in TypeScript (nftables, iptables, IPVS)" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# Runs as root, as upstream kube-proxy: see docs/deploy.md ("Why root and privileged").
 ENTRYPOINT ["node", "/app/dist/src/main.js"]

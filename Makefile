@@ -1,5 +1,5 @@
 # kube-proxy-ts — every target does its own set-up (Debian packages when missing, npm ci).
-.PHONY: all build demo test test-host test-ipvs bench bench-quick clean
+.PHONY: all build demo test test-host test-ipvs bench bench-quick image image-test clean
 
 all: build
 
@@ -20,6 +20,14 @@ test-host:
 
 test-ipvs: build
 	bash scripts/test-ipvs.sh
+
+# The container image, built with podman from Debian packages (no registry needed): docs/deploy.md.
+image:
+	bash scripts/image.sh
+
+# The image as a DaemonSet runs it: in-cluster config against the test API server, traffic, --cleanup.
+image-test: build
+	bash scripts/image-test.sh
 
 bench: build
 	node dist/bench/run.js $(BENCH_ARGS)

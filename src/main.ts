@@ -6,11 +6,16 @@ import { promises as fsp } from 'node:fs';
 import { parseCommandLine, renderConfigYAML } from './config/options.js';
 import type { ProxyOptions } from './config/types.js';
 import { setupConntrack } from './conntrack/setup.js';
+import { installEventRecorder } from './events/install.js';
+import { IPVS_DEPRECATION_MESSAGE, flushEvents, recordEvent } from './events/recorder.js';
 import { loadDataplaneFactory } from './dataplane/registry.js';
 import { ProxyHealth } from './health/proxy-health.js';
 import { ServiceHealthServer } from './health/service-health.js';
+import { debugRoutes } from './debug/handler.js';
+import { withSyncedProxier } from './cli/oneshot.js';
 import { configureLogging, createLogger } from './log/logger.js';
 import { registerMetrics } from './metrics/metrics.js';
+import { rejectedInputCount } from './sources/rejections.js';
 import { ServiceModel } from './model/tracker.js';
 import { cleanupAll, removeOtherModesWhenProgrammed } from './proxy/mode-switch.js';
 import { Proxier } from './proxy/proxier.js';
@@ -21,8 +26,6 @@ import { createManifestsSource } from './sources/manifests.js';
 import type { Source } from './sources/types.js';
 
 const log = createLogger('server');
-/** How long --print-rules waits for the source to deliver its initial lists. */
-const PRINT_RULES_SYNC_TIMEOUT_MS = 60_000;
 
 function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
   return new Promise((resolve) => stream.write(text, () => resolve()));
@@ -37,33 +40,30 @@ async function createSource(o: ProxyOptions): Promise<Source> {
 }
 
 async function printRules(o: ProxyOptions): Promise<number> {
-  const factory = await loadDataplaneFactory(o.mode);
-  const model = new ServiceModel({ nodeName: o.hostname });
-  const proxier = new Proxier({
-    options: o,
-    model,
-    factory,
-    health: new ProxyHealth(2 * o.syncPeriodMs),
-    manageSysctls: false,
-  });
-  const source = await createSource(o);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await source.start(proxier);
-    await Promise.race([
-      proxier.whenInitialized(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timed out waiting for Services and EndpointSlices')), PRINT_RULES_SYNC_TIMEOUT_MS);
-      }),
-    ]);
+  return withSyncedProxier(o, () => createSource(o), async (proxier) => {
     for (const { family, text } of await proxier.renderRules()) {
       await write(process.stdout, `# ${o.mode} ${family}\n${text.endsWith('\n') || text === '' ? text : text + '\n'}`);
     }
-  } finally {
-    clearTimeout(timer);
-    await source.stop();
-  }
-  return 0;
+    return exitForRejectedInput();
+  });
+}
+
+async function dryRun(o: ProxyOptions): Promise<number> {
+  return withSyncedProxier(o, () => createSource(o), async (proxier) => {
+    const { dryRunDiff } = await import('./dryrun/run.js');
+    const r = await dryRunDiff(o.mode, await proxier.renderRules({ live: true }), { ipvsExcludeCIDRs: o.config.ipvs.excludeCIDRs ?? [] });
+    await write(process.stdout, r.text);
+    const rejected = await exitForRejectedInput();
+    return rejected !== 0 ? rejected : r.changes > 0 ? 2 : 0;
+  });
+}
+
+/** One-shot commands fail (1) when an input object was rejected: their output would be incomplete. */
+async function exitForRejectedInput(): Promise<number> {
+  const n = await rejectedInputCount();
+  if (n === 0) return 0;
+  await write(process.stderr, `Error: ${n} input object(s) were rejected (see the log above); the output leaves them out\n`);
+  return 1;
 }
 
 async function setOOMScoreAdj(value: number | null): Promise<void> {
@@ -117,12 +117,14 @@ async function runProxy(o: ProxyOptions): Promise<number> {
 
   const startUp = async (): Promise<void> => {
     registerMetrics(o.mode);
+    await installEventRecorder(o);
     const factory = await loadDataplaneFactory(o.mode);
+    if (o.mode === 'ipvs') recordEvent('IPVSDeprecation', 'Warning', IPVS_DEPRECATION_MESSAGE);
     await setOOMScoreAdj(o.config.oomScoreAdj);
     await setupConntrack(o.config.conntrack);
 
     const health = new ProxyHealth(2 * o.syncPeriodMs);
-    serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy() });
+    serviceHealth = new ServiceHealthServer({ isHealthy: () => health.isHealthy(), nodeName: o.hostname });
     const p = new Proxier({
       options: o,
       model: new ServiceModel({ nodeName: o.hostname }),
@@ -133,10 +135,18 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     });
     proxier = p;
     const hardFail = o.config.bindAddressHardFail;
-    if (o.healthzBindAddress) servers.push(serve('healthz', o.healthzBindAddress, healthzHandler(health), { hardFail }));
+    if (o.healthzBindAddress) {
+      // Upstream records this on every failed listen (retried every 5 s; the recorder drops repeats).
+      const onListenError = (e: Error): void =>
+        recordEvent('FailedToStartProxierHealthcheck', 'Warning', `failed to start proxier healthz on ${o.healthzBindAddress}: ${e.message}`);
+      servers.push(serve('healthz', o.healthzBindAddress, healthzHandler(health), { hardFail, onListenError }));
+    }
     if (o.metricsBindAddress) {
-      const handler = metricsHandler({ mode: o.mode, config: o.config, debugState: () => p.debugState() });
-      servers.push(serve('metrics', o.metricsBindAddress, handler, { hardFail }));
+      const handler = metricsHandler({ mode: o.mode, config: o.config, debug: debugRoutes(() => p.debugSource()) });
+      const metricsServer = serve('metrics', o.metricsBindAddress, handler, { hardFail });
+      // Upstream: only a fatal (bindAddressHardFail) metrics failure is an event.
+      metricsServer.ready.catch((e: Error) => recordEvent('FailedToStartMetricServer', 'Warning', e.message));
+      servers.push(metricsServer);
     }
     for (const s of servers) s.ready.catch((e: Error) => fatal(e));
 
@@ -149,6 +159,8 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     void removeOtherModesWhenProgrammed(o, p.whenProgrammed(), () => stopping);
     // Not awaited: the initial list may take long (or never come); shutdown must not wait for it.
     src.start(p).catch((e: unknown) => fatal(e instanceof Error ? e : new Error(String(e))));
+    // Upstream birthCry(), once the informers are started.
+    recordEvent('Starting', 'Normal', '');
   };
 
   try {
@@ -156,11 +168,24 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     return await Promise.race([stopped, fatalError]);
   } catch (e) {
     log.error('Fatal', { err: e });
+    // A failure event (e.g. FailedToStartMetricServer) recorded just before gets a moment to be sent.
+    await flushEvents(2000);
     return 1;
   }
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // One-shot operator commands against a running proxy (src/explain/cli.ts).
+  if (argv[0] === 'explain' || argv[0] === 'get') {
+    const { runSubcommand } = await import('./explain/cli.js');
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runSubcommand(argv, (s) => out.push(s), (s) => err.push(s));
+    // Written (and flushed) before main's caller exits the process.
+    await write(process.stdout, out.join(''));
+    await write(process.stderr, err.join(''));
+    return code;
+  }
   const parsed = await parseCommandLine(argv);
   switch (parsed.kind) {
     case 'help':
@@ -188,6 +213,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (o.printRules) return printRules(o);
+  if (o.dryRun) return dryRun(o);
   if (o.initOnly) {
     // Upstream --init-only: the privileged set-up steps, then exit.
     await setOOMScoreAdj(o.config.oomScoreAdj);

@@ -28,6 +28,7 @@ import {
   parseVModule,
   type VModuleItem,
 } from './flagvalues.js';
+import { closest } from './suggest.js';
 
 export type FlagKind =
   | 'bool'
@@ -300,6 +301,27 @@ export const FLAGS: readonly FlagSpec[] = [
     usage: 'Run without an API server: read Service, EndpointSlice and Node objects from the YAML/JSON files in this directory (multi-document allowed) and apply changes to them like watch events.',
   },
   { name: 'print-rules', kind: 'bool', defValue: 'false', group: 'command', usage: 'Print the ruleset the chosen proxy mode would program for the current state, then exit.' },
+  {
+    name: 'dry-run',
+    kind: 'bool',
+    defValue: 'false',
+    group: 'command',
+    usage: "Compare the ruleset the next sync would program with the kernel's current one, print the differences and exit (0: none, 2: some, 1: error). Changes nothing.",
+  },
+  {
+    name: 'one-shot-timeout',
+    kind: 'duration',
+    defValue: '30s',
+    group: 'command',
+    usage: 'How long --print-rules and --dry-run wait for the initial Services and EndpointSlices (e.g. an unreachable API server) before giving up.',
+  },
+  {
+    name: 'service-latency-top-n',
+    kind: 'int32',
+    defValue: '0',
+    group: 'command',
+    usage: 'If > 0 (at most 50), export kubeproxy_ts_service_programming_duration_seconds, the event-to-kernel latency per service, for the N services with the most changes; the others are aggregated under service="(other)".',
+  },
   { name: 'version', kind: 'version', defValue: 'false', group: 'command', usage: '--version, --version=raw prints version information and quits' },
   { name: 'help', shorthand: 'h', kind: 'bool', defValue: 'false', group: 'command', usage: 'help for kube-proxy' },
 ];
@@ -309,6 +331,12 @@ const BY_SHORT: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.filter((f) => f.sh
 
 export function flagSpec(name: string): FlagSpec | undefined {
   return BY_NAME.get(name);
+}
+
+/** Hidden flags are never suggested; the deprecated ports are suggested as their replacements would be. */
+function suggestFlag(name: string): string {
+  const best = closest(name, FLAGS.filter((f) => !f.deprecated).map((f) => f.name));
+  return best === null ? '' : ` (did you mean --${best}?)`;
 }
 
 /** cliflag.WordSepNormalizeFunc: `--iptables_sync_period` means `--iptables-sync-period`. */
@@ -405,7 +433,7 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
       const eq = body.indexOf('=');
       const name = eq < 0 ? body : body.slice(0, eq);
       const spec = BY_NAME.get(normalize(name));
-      if (!spec) throw new FlagParseError(`unknown flag: --${name}`);
+      if (!spec) throw new FlagParseError(`unknown flag: --${name}${suggestFlag(normalize(name))}`);
       let raw: string;
       if (eq >= 0) raw = body.slice(eq + 1);
       else if (isBoolLike(spec.kind)) raw = 'true';

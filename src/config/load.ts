@@ -16,6 +16,7 @@ import { LineCounter, parseAllDocuments, isAlias, isMap, isScalar, isSeq, type D
 import type { KubeProxyConfiguration } from './types.js';
 import { API_VERSION, KIND, applyDefaults, zeroConfiguration } from './defaults.js';
 import { DurationError, formatDuration, parseDuration } from './duration.js';
+import { suggest } from './suggest.js';
 
 export interface LoadIssue {
   /** JSON path in the file, e.g. "iptables.minSyncPeriod" ("" for the document). */
@@ -102,30 +103,6 @@ const SCHEMA = obj({
   portRange: str,
   windowsRunAsService: bool,
 });
-
-function levenshtein(a: string, b: string): number {
-  const d: number[] = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0] as number;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j] as number;
-      d[j] = Math.min((d[j] as number) + 1, (d[j - 1] as number) + 1, prev + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length] as number;
-}
-
-function suggest(key: string, known: readonly string[]): string {
-  let best = '';
-  let bestD = Infinity;
-  for (const k of known) {
-    const dist = levenshtein(key, k);
-    if (dist < bestD) [best, bestD] = [k, dist];
-  }
-  return bestD <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean ${JSON.stringify(best)}?)` : '';
-}
 
 /** How a node's value is shown in messages: type and value, e.g. `string "14"`. */
 function describe(node: unknown): string {

@@ -12,9 +12,11 @@ import { durationNs, effectiveSettings } from './effective.js';
 import { flagSpec, FlagParseError, helpText, parseFlags, VERSION_TEXT, type FlagValue } from './flags.js';
 import type { VModuleItem } from './flagvalues.js';
 import { loadConfigFile } from './load.js';
+import { noopFlagWarnings } from './noop-flags.js';
 import { appendPortIfNeeded } from './net.js';
 import { renderConfigYAML } from './render.js';
 import { aggregate, validateConfiguration, validateLogging } from './validate.js';
+import { MAX_SERVICE_LATENCY_TOP_N } from '../metrics/service-latency.js';
 
 export type CommandLineResult =
   | { kind: 'run'; options: ProxyOptions; /** Notices to log at start-up (deprecated flags, defaulted zeros). */ warnings: string[] }
@@ -119,7 +121,7 @@ export async function parseCommandLine(argv: string[], env: CommandLineEnvironme
   const version = v.get('version');
   if (version === 'true' || version === 'raw') return { kind: 'version', text: VERSION_TEXT };
 
-  const warnings = [...parsed.warnings];
+  const warnings = [...parsed.warnings, ...noopFlagWarnings(v.keys())];
   const configFile = (v.get('config') as string | undefined) ?? '';
   const writeConfigTo = (v.get('write-config-to') as string | undefined) ?? '';
   let config: KubeProxyConfiguration;
@@ -170,6 +172,13 @@ export async function parseCommandLine(argv: string[], env: CommandLineEnvironme
   const hostname = rawHost.trim().toLowerCase();
   if (hostname === '') return { kind: 'error', message: 'empty hostname is invalid' };
 
+  const topN = (v.get('service-latency-top-n') as number | undefined) ?? 0;
+  if (topN < 0 || topN > MAX_SERVICE_LATENCY_TOP_N) {
+    return { kind: 'error', message: `invalid argument ${topN} for --service-latency-top-n: must be within [0, ${MAX_SERVICE_LATENCY_TOP_N}]` };
+  }
+  const oneShot = v.get('one-shot-timeout') as bigint | undefined;
+  if (oneShot !== undefined && oneShot <= 0n) return { kind: 'error', message: 'invalid argument for --one-shot-timeout: must be greater than 0' };
+
   const eff = effectiveSettings(config);
   const manifests = (v.get('manifests') as string | undefined) ?? '';
   const options: ProxyOptions = {
@@ -182,6 +191,9 @@ export async function parseCommandLine(argv: string[], env: CommandLineEnvironme
     cleanup: v.get('cleanup') === true,
     initOnly: v.get('init-only') === true,
     printRules: v.get('print-rules') === true,
+    dryRun: v.get('dry-run') === true,
+    oneShotTimeoutMs: v.has('one-shot-timeout') ? durationToMs(v.get('one-shot-timeout') as bigint) : 30_000,
+    serviceLatencyTopN: (v.get('service-latency-top-n') as number | undefined) ?? 0,
     writeConfigTo,
     syncPeriodMs: durationToMs(eff.syncPeriodNs),
     minSyncPeriodMs: durationToMs(eff.minSyncPeriodNs),

@@ -112,6 +112,12 @@ export interface ProxyOptions {
   readonly initOnly: boolean;
   /** --print-rules: print the ruleset the chosen mode would program for the current state, exit. */
   readonly printRules: boolean;
+  /** --dry-run: diff the next sync against the kernel, exit 0 (same) / 2 (different). */
+  readonly dryRun: boolean;
+  /** --one-shot-timeout: how long --print-rules / --dry-run wait for the initial lists. */
+  readonly oneShotTimeoutMs: number;
+  /** --service-latency-top-n: services with a programming-latency series of their own (0: off). */
+  readonly serviceLatencyTopN: number;
   readonly writeConfigTo: string;
   /** Effective sync timing for the chosen mode, milliseconds. */
   readonly syncPeriodMs: number;

@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import { NS_PER_SECOND, parseDuration } from '../config/duration.js';
 import type { KubeProxyConntrackConfiguration } from '../config/types.js';
+import { READ_ONLY_SYSFS_MESSAGE, recordEvent } from '../events/recorder.js';
 import { createLogger } from '../log/logger.js';
 import { inInitialNetns } from '../node/netns.js';
 import { ensureSysctl, readSysctl } from '../node/sysctl.js';
@@ -54,6 +55,7 @@ async function setGlobalConntrackMax(max: number): Promise<void> {
       log.info('Setting conntrack hashsize', { value: want });
     } catch (e) {
       log.warn('Could not raise conntrack hashsize (read-only sysfs?)', { err: e });
+      if ((e as NodeJS.ErrnoException).code === 'EROFS') recordEvent('readOnlySysFS', 'Warning', READ_ONLY_SYSFS_MESSAGE);
     }
   }
 }

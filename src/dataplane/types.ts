@@ -36,6 +36,12 @@ export interface Dataplane {
   /** The ruleset text this mode would program for `state` from scratch (for --print-rules). */
   render(state: ProxyState): string;
   /**
+   * What a full sync would program now, when that depends on more than `state` (IPVS: the
+   * local addresses that match-all NodePorts bind to, read at sync time). For --dry-run;
+   * defaults to render(state).
+   */
+  renderLive?(state: ProxyState): Promise<string>;
+  /**
    * Remove everything this mode created for this family. Best effort; throws on failure.
    * With `opts` it removes another mode's leftovers while `opts.keep` runs (a mode switch).
    */

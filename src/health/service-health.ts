@@ -5,6 +5,7 @@
 // fails to open is logged and retried on the next sync.
 
 import http from 'node:http';
+import { recordEvent } from '../events/recorder.js';
 import { createLogger } from '../log/logger.js';
 import { listenOnce } from '../server/listen.js';
 
@@ -33,6 +34,8 @@ interface Instance {
 
 export interface ServiceHealthOptions {
   readonly isHealthy: () => boolean;
+  /** For the FailedToStartServiceHealthcheck event's note. */
+  readonly nodeName?: string;
 }
 
 /** Key of a Service: "namespace/name". */
@@ -75,6 +78,11 @@ export class ServiceHealthServer {
       } catch (e) {
         await closeAll(inst.servers);
         log.error('Failed to start healthcheck', { service: nsn, port, err: e });
+        const slash = nsn.indexOf('/');
+        recordEvent('FailedToStartServiceHealthcheck', 'Warning', `node ${this.opts.nodeName ?? ''} failed to start healthcheck "${nsn}" on port ${port}: ${(e as Error).message}`, {
+          action: 'Listen',
+          regarding: { kind: 'Service', namespace: nsn.slice(0, slash), name: nsn.slice(slash + 1), uid: nsn },
+        });
       }
     }
   }

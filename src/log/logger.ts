@@ -2,6 +2,10 @@
 //   text (default): I1125 14:12:26.710114  1234 proxier] "Syncing nftables rules" ipFamily="IPv4"
 //   json (--logging-format=json): {"ts":1764080000.123,"v":0,"msg":"...","ipFamily":"IPv4"} via pino.
 // Verbosity: info at level N is printed only when N <= --v. Errors and warnings always print.
+// Levels mean what they mean upstream: 0 operator-relevant events (start, first sync, drift,
+// failures), 2 per-sync summaries and state changes, 4 per-transaction / per-tool detail.
+// `err` fields have one shape in both formats: the error's message as a string; its stack is
+// added as `stack` only at -v=4 and above (so log indexes can map `err` as a string).
 
 import { pino, type Logger as PinoLogger } from 'pino';
 
@@ -37,6 +41,29 @@ export function configureLogging(opts: { verbosity?: number; format?: 'text' | '
   jsonLogger = undefined;
 }
 
+/** Verbosity from which an `err` field's stack is logged too. */
+export const STACK_VERBOSITY = 4;
+
+/** An `err` value as its message string, whatever was passed (Error, string, object, ...). */
+export function errMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'string') return e;
+  if (e !== null && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string') return (e as { message: string }).message;
+  try {
+    return JSON.stringify(e) ?? String(e);
+  } catch {
+    return String(e);
+  }
+}
+
+function normaliseErr(fields: Fields | undefined): Fields | undefined {
+  if (!fields || !Object.prototype.hasOwnProperty.call(fields, 'err')) return fields;
+  const e = fields.err;
+  const out: Fields = { ...fields, err: errMessage(e) };
+  if (settings.verbosity >= STACK_VERBOSITY && e instanceof Error && e.stack) out.stack = e.stack;
+  return out;
+}
+
 export function verbosity(): number {
   return settings.verbosity;
 }
@@ -58,7 +85,8 @@ function klogHeader(sev: 'I' | 'W' | 'E', component: string): string {
   return `${sev}${pad(d.getMonth() + 1, 2)}${pad(d.getDate(), 2)} ${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.${us} ${String(process.pid).padStart(7)} ${component}]`;
 }
 
-function emit(sev: 'I' | 'W' | 'E', level: number, component: string, msg: string, fields?: Fields): void {
+function emit(sev: 'I' | 'W' | 'E', level: number, component: string, msg: string, rawFields?: Fields): void {
+  const fields = normaliseErr(rawFields);
   if (settings.format === 'json') {
     jsonLogger ??= pino(
       {
@@ -71,8 +99,9 @@ function emit(sev: 'I' | 'W' | 'E', level: number, component: string, msg: strin
       { write: (s: string) => settings.sink(s.replace(/\n$/, '')) },
     );
     const extra: Fields = { v: level, caller: component };
-    if (sev === 'E') extra.err = true;
-    if (sev === 'W') extra.warn = true;
+    // Severity in its own field: `err` is reserved for the error message.
+    if (sev === 'E') extra.level = 'error';
+    if (sev === 'W') extra.level = 'warning';
     jsonLogger.info({ ...extra, ...(fields ?? {}) }, msg);
     return;
   }

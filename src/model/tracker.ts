@@ -21,12 +21,15 @@ import { parseService, type ParsedService } from './service.js';
 import { buildServicePorts, servicePortEqual } from './serviceport.js';
 import { SortedMap } from './sortedmap.js';
 import { LABEL_HOSTNAME, LABEL_TOPOLOGY_ZONE } from './topology.js';
-import type { IPFamily, NodePortAddresses, ProxyState, ServicePort, StateChange } from './types.js';
+import type { Endpoint, IPFamily, NodePortAddresses, ProxyState, ServicePort, StateChange } from './types.js';
 
 export interface ModelOptions {
   nodeName: string;
-  /** Called once per invalid object version: kind, "ns/name", reason. Default: log a warning + metrics.invalidObjectsTotal.inc({kind}) */
-  onInvalid?: (kind: ObjectKind, key: string, reason: string) => void;
+  /**
+   * Called once per invalid object version: kind, "ns/name", reason, and the event's origin (its
+   * manifest file) when the source gave one. Default: log a warning + metrics.invalidObjectsTotal.inc({kind})
+   */
+  onInvalid?: (kind: ObjectKind, key: string, reason: string, origin?: string) => void;
 }
 
 export interface BuildContext {
@@ -53,8 +56,8 @@ const MAX_PENDING_TRIGGERS = 10000;
 
 const log = createLogger('model');
 
-function defaultOnInvalid(kind: ObjectKind, key: string, reason: string): void {
-  log.warn('Ignoring invalid object', { kind, object: key, reason });
+function defaultOnInvalid(kind: ObjectKind, key: string, reason: string, origin?: string): void {
+  log.warn('Ignoring invalid object', { kind, object: key, reason, ...(origin !== undefined ? { file: origin } : {}) });
   metrics.invalidObjectsTotal.inc({ kind });
 }
 
@@ -123,7 +126,9 @@ function versionSignature(obj: unknown): string {
 
 export class ServiceModel {
   private readonly nodeName: string;
-  private readonly onInvalid: (kind: ObjectKind, key: string, reason: string) => void;
+  private readonly onInvalid: (kind: ObjectKind, key: string, reason: string, origin?: string) => void;
+  /** Origin of the event being handled (for the invalid-object report). */
+  private origin: string | undefined;
   private readonly services = new Map<string, ParsedService>();
   /** sliceKey ("ns/sliceName") -> slice, any family. */
   private readonly slices = new Map<string, ParsedSlice>();
@@ -139,7 +144,8 @@ export class ServiceModel {
   }
 
   /** Feed one source event. Returns true when it can change some ProxyState (false for no-op updates: same content, ignored objects). */
-  onEvent(kind: ObjectKind, type: EventType, object: unknown): boolean {
+  onEvent(kind: ObjectKind, type: EventType, object: unknown, origin?: string): boolean {
+    this.origin = origin;
     try {
       if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return false;
       switch (kind) {
@@ -157,6 +163,8 @@ export class ServiceModel {
       // one bad object must never stop the proxy.
       this.reportInvalid(kind, bestEffortKey(object, kind !== 'Node') ?? '?', `internal error: ${String(err)}`, object);
       return false;
+    } finally {
+      this.origin = undefined;
     }
   }
 
@@ -278,6 +286,15 @@ export class ServiceModel {
       }
     }
     return ips.size;
+  }
+
+  /**
+   * Every endpoint of a Service's slices of `family`, per slice port ("name/protocol"), as merged
+   * for the build (debug views: endpoints no service port uses, or of the other family).
+   */
+  endpointsByPort(namespace: string, name: string, family: IPFamily): ReadonlyMap<string, readonly Endpoint[]> {
+    const slices = this.fam[family].slicesByService.get(`${namespace}/${name}`);
+    return slices ? mergeSlices(slices.values(), this.nodeName) : new Map();
   }
 
   // --- events -------------------------------------------------------------------------
@@ -411,7 +428,7 @@ export class ServiceModel {
     if (this.invalidSeen.size >= MAX_INVALID_REMEMBERED) this.invalidSeen.clear();
     this.invalidSeen.set(id, sig);
     try {
-      this.onInvalid(kind, key, reason);
+      this.onInvalid(kind, key, reason, this.origin);
     } catch (err) {
       log.error('onInvalid callback failed', { err: String(err) });
     }

@@ -12,8 +12,10 @@ import type { ProxyHealth } from '../health/proxy-health.js';
 import type { ServiceHealthServer } from '../health/service-health.js';
 import { createLogger } from '../log/logger.js';
 import { metrics } from '../metrics/metrics.js';
+import { ServiceLatencyTracker, serviceOfEvent } from '../metrics/service-latency.js';
 import { joinHostPort } from '../model/ip.js';
-import type { DataplaneConfig, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
+import { ServiceCIDRTracker } from '../model/servicecidrs.js';
+import type { DataplaneConfig, Endpoint, IPFamily, NodePortAddresses, ProxyState, StateChange } from '../model/types.js';
 import {
   listLocalAddresses,
   nodeEligible,
@@ -30,7 +32,7 @@ const log = createLogger('proxier');
 
 /** What the proxier needs from the model (src/model/tracker.ts ServiceModel). */
 export interface ServiceModelLike {
-  onEvent(kind: ObjectKind, type: EventType, object: unknown): boolean;
+  onEvent(kind: ObjectKind, type: EventType, object: unknown, origin?: string): boolean;
   node(): unknown | null;
   build(
     family: IPFamily,
@@ -38,6 +40,24 @@ export interface ServiceModelLike {
     opts?: { peek?: boolean },
   ): { state: ProxyState; change: StateChange };
   localReadyEndpoints(namespace: string, name: string): number;
+  /** Merged endpoints of a Service's slices of one family, per slice port (debug views). */
+  endpointsByPort?(namespace: string, name: string, family: IPFamily): ReadonlyMap<string, readonly Endpoint[]>;
+}
+
+export interface ProxierDebugSource {
+  readonly mode: ProxyOptions['mode'];
+  readonly nodeName: string;
+  readonly initialized: boolean;
+  readonly healthCheckNodePorts: Iterable<[string, number]>;
+  readonly model: ServiceModelLike;
+  readonly families: readonly {
+    readonly family: IPFamily;
+    readonly applied: ProxyState | null;
+    readonly appliedAt: Date | null;
+    readonly appliedFull: boolean;
+    readonly consecutiveFailures: number;
+    readonly config: DataplaneConfig;
+  }[];
 }
 
 export interface ProxierDeps {
@@ -110,6 +130,13 @@ export function buildDataplaneConfig(o: ProxyOptions, family: IPFamily, node: un
   };
 }
 
+/** Counts for the first-sync log line. */
+function stateCounts(state: ProxyState): { servicePorts: number; endpoints: number } {
+  let endpoints = 0;
+  for (const sp of state.services.values()) endpoints += sp.clusterEndpoints.length;
+  return { servicePorts: state.services.size, endpoints };
+}
+
 export class Proxier implements SourceHandler {
   private readonly families = new Map<IPFamily, FamilyState>();
   private readonly synced = new Set<ObjectKind>();
@@ -120,10 +147,17 @@ export class Proxier implements SourceHandler {
   private readonly startedAt = Date.now();
   private localCache: { at: number; addrs: Promise<LocalAddress[]> } | null = null;
   private readonly initWaiters: (() => void)[] = [];
+  /** --service-latency-top-n > 0: per-service event-to-kernel latency. */
+  private readonly latency: ServiceLatencyTracker | null;
+  /** Families whose first successful sync has been logged. */
+  private readonly firstSyncLogged = new Set<IPFamily>();
+  /** ServiceCIDR ranges (nftables drops unallocated ClusterIPs in them); not part of the Service model. */
+  private readonly serviceCIDRs = new ServiceCIDRTracker();
   private readonly programmedWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: ProxierDeps) {
     const o = deps.options;
+    this.latency = (o.serviceLatencyTopN ?? 0) > 0 ? new ServiceLatencyTracker(o.serviceLatencyTopN, undefined, undefined, deps.families) : null;
     for (const family of deps.families ?? (['IPv4', 'IPv6'] as const)) {
       const runner = new BoundedFrequencyRunner(`sync-runner-${family}`, () => this.syncFamily(family), {
         minIntervalMs: o.minSyncPeriodMs,
@@ -182,10 +216,16 @@ export class Proxier implements SourceHandler {
 
   // ---- SourceHandler ----
 
-  onEvent(kind: ObjectKind, type: EventType, object: unknown): void {
+  onEvent(kind: ObjectKind, type: EventType, object: unknown, origin?: string): void {
+    if (kind === 'ServiceCIDR') {
+      // Upstream applies a change at the next (full) sync; we sync at once, so a shrunk range stops
+      // dropping traffic now rather than up to an hour later.
+      if (this.serviceCIDRs.onEvent(type, object) && this.initializedFlag) this.requestSync();
+      return;
+    }
     let changed = false;
     try {
-      changed = this.deps.model.onEvent(kind, type, object);
+      changed = this.deps.model.onEvent(kind, type, object, origin);
     } catch (e) {
       log.error('Model rejected event', { kind, type, err: e });
       return;
@@ -198,6 +238,10 @@ export class Proxier implements SourceHandler {
       if (changed) metrics.endpointChangesPending.set(++this.pendingEndpointChanges);
     } else if (kind === 'Node') {
       this.nodeSeen = true;
+    }
+    if (changed && this.latency) {
+      const svc = serviceOfEvent(kind, object);
+      if (svc !== null) this.latency.onEvent(svc);
     }
     if (changed && this.initializedFlag) this.requestSync();
   }
@@ -317,8 +361,9 @@ export class Proxier implements SourceHandler {
     const start = process.hrtime.bigint();
     const now = Date.now();
     const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(family);
+    const builtAt = Date.now();
     const dp = this.dataplaneFor(f, config);
-    const { state, change } = this.deps.model.build(family, { nodeIPs, nodePortAddresses });
+    const { state, change } = this.deps.model.build(family, { nodeIPs, nodePortAddresses, serviceCIDRs: this.serviceCIDRs.cidrs() });
     this.pendingServiceChanges = 0;
     this.pendingEndpointChanges = 0;
     metrics.serviceChangesPending.set(0);
@@ -362,6 +407,7 @@ export class Proxier implements SourceHandler {
       });
     } catch (e) {
       observe();
+      this.latency?.onFailed(family, change.changedKeys);
       f.needFull = true;
       // A failed sync leaves the wanted state unprogrammed: count it as pending for health.
       this.deps.health.queuedUpdate(family);
@@ -380,6 +426,11 @@ export class Proxier implements SourceHandler {
     f.appliedFull = resultFull;
     this.deps.health.updated(family);
     metrics.syncProxyRulesLastTimestamp.set({ ip_family: family }, Date.now() / 1000);
+    this.latency?.onSynced(family, change.changedKeys, builtAt);
+    if (!this.firstSyncLogged.has(family)) {
+      this.firstSyncLogged.add(family);
+      log.info('First sync of rules done', { ipFamily: family, mode: o.mode, durationMs: Math.round(Number(process.hrtime.bigint() - start) / 1e6), sinceStartMs: Date.now() - this.startedAt, ...stateCounts(state), full: resultFull });
+    }
     for (const t of f.pendingTriggerTimes.splice(0)) {
       if (t.getTime() >= this.startedAt) {
         metrics.networkProgrammingDuration.observe({ ip_family: family }, Math.max(0, Date.now() - t.getTime()) / 1000);
@@ -439,59 +490,40 @@ export class Proxier implements SourceHandler {
     }
   }
 
-  // ---- --print-rules and /debug/state ----
+  // ---- --print-rules and the debug views ----
 
   /** The rules each family would program for the current model, from scratch (no kernel access). */
-  async renderRules(): Promise<{ family: IPFamily; text: string }[]> {
+  async renderRules(opts: { live?: boolean } = {}): Promise<{ family: IPFamily; text: string }[]> {
     const out: { family: IPFamily; text: string }[] = [];
     for (const f of this.families.values()) {
       const { nodeIPs, nodePortAddresses, config } = await this.familyInputs(f.family);
       // peek: rendering must not consume the changes the next real sync has to see.
-      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses }, { peek: true });
-      out.push({ family: f.family, text: this.deps.factory(config).render(state) });
+      const { state } = this.deps.model.build(f.family, { nodeIPs, nodePortAddresses, serviceCIDRs: this.serviceCIDRs.cidrs() }, { peek: true });
+      const dp = this.deps.factory(config);
+      // live (--dry-run): what a sync would apply here and now, host reads included.
+      out.push({ family: f.family, text: opts.live && dp.renderLive ? await dp.renderLive(state) : dp.render(state) });
     }
     return out;
   }
 
-  /** JSON view of what is programmed (served on /debug/state). */
-  debugState(): unknown {
-    // Taken before the (large) view below is built; see docs/operations.md "Memory".
-    const mem = process.memoryUsage();
-    const families: Record<string, unknown> = {};
-    for (const f of this.families.values()) {
-      const s = f.applied;
-      const services: Record<string, unknown> = {};
-      if (s) {
-        for (const [key, sp] of s.services) {
-          services[key] = {
-            clusterIP: sp.clusterIP,
-            port: sp.port,
-            protocol: sp.protocol,
-            nodePort: sp.nodePort,
-            externalIPs: sp.externalIPs,
-            loadBalancerIPs: sp.loadBalancerIPs,
-            hasAnyEndpoints: sp.hasAnyEndpoints,
-            clusterEndpoints: sp.clusterEndpoints.map((e) => joinHostPort(e.ip, e.port)),
-            localEndpoints: sp.localEndpoints.map((e) => joinHostPort(e.ip, e.port)),
-          };
-        }
-      }
-      families[f.family] = {
-        generation: s?.generation ?? 0,
-        lastSync: f.appliedAt?.toISOString() ?? null,
-        lastSyncFull: f.appliedFull,
-        consecutiveFailures: f.runner.failures,
-        nodeIPs: s?.node.ips ?? [],
-        nodePortAddresses: s ? (s.nodePortAddresses.matchAll ? 'all' : s.nodePortAddresses.ips) : null,
-        services,
-      };
-    }
+  /** What the debug views (src/debug/state.ts) read: the last programmed state of each family. */
+  debugSource(): ProxierDebugSource {
+    const o = this.deps.options;
     return {
-      mode: this.deps.options.mode,
+      mode: o.mode,
+      nodeName: o.hostname,
       initialized: this.initializedFlag,
-      healthCheckNodePorts: Object.fromEntries(this.deps.serviceHealth?.ports() ?? []),
-      memory: { rss: mem.rss, heapTotal: mem.heapTotal, heapUsed: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers },
-      families,
+      healthCheckNodePorts: this.deps.serviceHealth?.ports() ?? [],
+      model: this.deps.model,
+      families: [...this.families.values()].map((f) => ({
+        family: f.family,
+        applied: f.applied,
+        appliedAt: f.appliedAt,
+        appliedFull: f.appliedFull,
+        consecutiveFailures: f.runner.failures,
+        // The settings the last sync really used (its dataplane was built from exactly these).
+        config: f.configKey ? (JSON.parse(f.configKey) as DataplaneConfig) : buildDataplaneConfig(o, f.family, this.deps.model.node()),
+      })),
     };
   }
 }

@@ -50,7 +50,7 @@ export function serve(
   name: string,
   bindAddress: string,
   handler: http.RequestListener,
-  opts: { hardFail: boolean; retryMs?: number },
+  opts: { hardFail: boolean; retryMs?: number; onListenError?: (e: Error) => void },
 ): ManagedServer {
   const { host, port } = bindHostPort(bindAddress);
   const server = http.createServer(handler);
@@ -66,6 +66,7 @@ export function serve(
           resolve(a);
         },
         (e: Error) => {
+          opts.onListenError?.(e);
           if (opts.hardFail) {
             reject(new Error(`failed to start ${name} server on ${bindAddress}: ${e.message}`));
             return;

@@ -3,7 +3,7 @@
 //   /healthz       "ok" (generic liveness of the process, like upstream's healthz.InstallHandler)
 //   /proxyMode     the mode, text/plain, no newline
 //   /configz       {"kubeproxy.config.k8s.io": <effective configuration>}
-//   /debug/state   kube-proxy-ts only: the last programmed state per family (see docs/operations.md)
+//   /debug/*       kube-proxy-ts only: /debug/state, /debug/services, /debug/rules (src/debug/handler.ts)
 // Anything else is 404. The kubeconfig path is part of the configuration (as upstream's /configz);
 // no file content, token or certificate is ever served.
 
@@ -11,12 +11,13 @@ import type http from 'node:http';
 import type { KubeProxyConfiguration } from '../config/types.js';
 import { registry } from '../metrics/metrics.js';
 import type { ProxyMode } from '../model/types.js';
+import type { DebugRoutes } from '../debug/handler.js';
 
 export interface MetricsServerDeps {
   readonly mode: ProxyMode;
   readonly config: KubeProxyConfiguration;
-  /** JSON-serialisable view for /debug/state. */
-  readonly debugState: () => unknown;
+  /** The /debug/* routes (null for other paths); absent: every /debug path is 404. */
+  readonly debug?: DebugRoutes;
 }
 
 function send(res: http.ServerResponse, code: number, type: string, body: string): void {
@@ -27,7 +28,9 @@ function send(res: http.ServerResponse, code: number, type: string, body: string
 export function metricsHandler(deps: MetricsServerDeps): http.RequestListener {
   const configz = JSON.stringify({ 'kubeproxy.config.k8s.io': deps.config });
   return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
     switch (path) {
       case '/metrics':
         registry.metrics().then(
@@ -42,10 +45,15 @@ export function metricsHandler(deps: MetricsServerDeps): http.RequestListener {
         return send(res, 200, 'text/plain; charset=utf-8', deps.mode);
       case '/configz':
         return send(res, 200, 'application/json', configz);
-      case '/debug/state':
-        return send(res, 200, 'application/json', JSON.stringify(deps.debugState(), null, 2) + '\n');
-      default:
-        return send(res, 404, 'text/plain; charset=utf-8', '404 page not found\n');
+      default: {
+        const r = path.startsWith('/debug/') ? deps.debug?.(path, new URLSearchParams(q < 0 ? '' : url.slice(q + 1))) : null;
+        if (!r) return send(res, 404, 'text/plain; charset=utf-8', '404 page not found\n');
+        r.then(
+          (x) => send(res, x.status, x.type, x.body),
+          (e: unknown) => send(res, 500, 'text/plain; charset=utf-8', `debug view failed: ${e instanceof Error ? e.message : String(e)}\n`),
+        );
+        return;
+      }
     }
   };
 }

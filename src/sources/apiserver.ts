@@ -1,13 +1,15 @@
-// The API server Source: three reflectors (Services, EndpointSlices, this node's Node) with upstream
+// The API server Source: four reflectors (Services, EndpointSlices, this node's Node, ServiceCIDRs) with upstream
 // kube-proxy's selectors, on a KubeConfig loaded as upstream's clientcmd.BuildConfigFromFlags does:
 // --kubeconfig file if given, else in-cluster; --master overrides the server URL.
 
+import { existsSync } from 'node:fs';
 import { KubeConfig, type Cluster } from '@kubernetes/client-node';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { BackoffOptions } from './backoff.js';
+import { checkInClusterFiles } from './incluster.js';
 import { selectorsFor } from './objects.js';
 import { Reflector } from './reflector.js';
-import { kubeConfigTransport, RateLimiter, type Transport } from './transport.js';
+import { kubeConfigTransport, RateLimiter, type KubeConfigTransport, type Transport } from './transport.js';
 import type { ObjectKind, Source, SourceHandler } from './types.js';
 
 export interface ApiServerSourceOptions {
@@ -27,7 +29,7 @@ export interface ApiServerSourceOptions {
   readonly logger?: Logger;
 }
 
-const KINDS: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node'];
+const KINDS: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node', 'ServiceCIDR'];
 
 function withServer(kc: KubeConfig, server: string): KubeConfig {
   const current = kc.getCurrentCluster();
@@ -61,17 +63,27 @@ function allowPlainHttp(kc: KubeConfig): KubeConfig {
 
 export function loadKubeConfig(kubeconfig: string, master: string): KubeConfig {
   let kc = new KubeConfig();
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  if (kubeconfig) {
+    // Name the setting: "ENOENT: no such file or directory, open 'x'" does not say which one.
+    if (!existsSync(kubeconfig)) throw new Error(`--kubeconfig (clientConnection.kubeconfig) ${kubeconfig}: no such file`);
+    kc.loadFromFile(kubeconfig);
+  }
   else if (master) kc.loadFromClusterAndUser({ name: 'master', server: master, skipTLSVerify: false }, { name: 'master' });
   else {
     if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
       throw new Error('no --kubeconfig or --master given and not running in a cluster (KUBERNETES_SERVICE_HOST/PORT unset)');
     }
+    checkInClusterFiles();
     kc.loadFromCluster();
   }
   if (master && kubeconfig) kc = withServer(kc, master);
   if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${kubeconfig}: no current context/cluster`);
   return allowPlainHttp(kc);
+}
+
+/** The events sink of upstream's recorder (client.EventsV1()): the same kubeconfig and credentials. */
+export function apiServerEventSink(kubeconfig: string, master: string): KubeConfigTransport {
+  return kubeConfigTransport(loadKubeConfig(kubeconfig, master));
 }
 
 export function createApiServerSource(opts: ApiServerSourceOptions, transportOverride?: Transport): Source {

@@ -1,6 +1,6 @@
 // --manifests=DIR: a Source with no API server. Every *.yaml/*.yml/*.json file in DIR (top level only;
-// multi-document YAML and `kind: List` allowed) contributes Service, EndpointSlice and (this node's) Node
-// objects, filtered exactly as the API path's selectors would. The directory is watched (fs.watch +
+// multi-document YAML and `kind: List` allowed) contributes Service, EndpointSlice, (this node's) Node and
+// ServiceCIDR objects, filtered exactly as the API path's selectors would. The directory is watched (fs.watch +
 // debounce, plus a slow periodic rescan because fs.watch misses events on some filesystems and on
 // ConfigMap-style symlink swaps) and changes are emitted as ADDED/MODIFIED/DELETED by diffing keyed sets.
 // A file that fails to parse keeps contributing its previous objects: a half-written file must never
@@ -14,6 +14,8 @@ import { parseAllDocuments } from 'yaml';
 import { createLogger, type Logger } from '../log/logger.js';
 import { KINDS, asRecord, metaOf, selectorPredicate, selectorsFor, slimObject } from './objects.js';
 import type { ObjectKind, Source, SourceHandler } from './types.js';
+import { unknownFields } from './manifest-fields.js';
+import { noteRejectedInput } from './rejections.js';
 
 export interface ManifestsOptions {
   readonly nodeName: string;
@@ -26,6 +28,8 @@ export interface ManifestsOptions {
 
 interface Entry {
   readonly kind: ObjectKind;
+  /** The file it came from: named in the model's message when the object is invalid. */
+  readonly file: string;
   /**
    * The object without the fields no consumer reads (slimObject), kept for as long as its file is
    * unchanged, serialized (v8.serialize: structured clone, so every value -- Infinity, -0 -- comes back
@@ -52,7 +56,7 @@ interface FileState {
   entries: Map<string, Entry>;
 }
 
-const KIND_ORDER: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node'];
+const KIND_ORDER: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node', 'ServiceCIDR'];
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 export class ManifestParseError extends Error {
@@ -106,6 +110,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     Service: selectorPredicate(selectorsFor('Service', opts.nodeName)),
     EndpointSlice: selectorPredicate(selectorsFor('EndpointSlice', opts.nodeName)),
     Node: selectorPredicate(selectorsFor('Node', opts.nodeName)),
+    ServiceCIDR: selectorPredicate(selectorsFor('ServiceCIDR', opts.nodeName)),
   };
 
   const files = new Map<string, FileState>();
@@ -125,20 +130,24 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     const obj = asRecord(raw);
     const kind = obj?.kind;
     if (!obj || typeof kind !== 'string' || !(kind in KINDS)) {
-      log.v(2).info('Ignoring manifest object of an unhandled kind', { file, kind: typeof kind === 'string' ? kind : '' });
+      // At the default verbosity: a misspelt kind ("Sevice") would otherwise vanish without a word.
+      log.warn('Ignoring manifest object of an unhandled kind', { file, kind: typeof kind === 'string' ? kind : '', handled: 'Service, EndpointSlice, Node' });
       return undefined;
     }
     const info = KINDS[kind as ObjectKind];
     if (obj.apiVersion !== info.apiVersion) {
       // Likely meant for us (e.g. discovery.k8s.io/v1beta1), so worth a warning; logged only when the file is (re)parsed.
       log.warn('Ignoring manifest object with an unsupported apiVersion', { file, kind, apiVersion: String(obj.apiVersion), want: info.apiVersion });
+      noteRejectedInput();
       return undefined;
     }
     const meta = metaOf(obj);
     if (!meta.name) {
       log.warn('Ignoring manifest object without metadata.name', { file, kind });
+      noteRejectedInput();
       return undefined;
     }
+    for (const u of unknownFields(kind, obj)) log.warn(`Unknown field in manifest object; it has no effect${u.hint}`, { file, kind, object: meta.name, field: u.field });
     let object = obj;
     // Fill the namespace the way the API server would, so consumers key objects the same on both paths.
     const ns = info.namespaced ? meta.namespace || 'default' : '';
@@ -151,7 +160,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     }
     // Slimmed after the selector check: it reads only name/namespace/labels and fields, which slimming keeps.
     const data = v8.serialize(slimObject(object));
-    return [entryKey(info.kind, ns, meta.name), { kind: info.kind, data, digest: digestOf(data) }];
+    return [entryKey(info.kind, ns, meta.name), { kind: info.kind, file, data, digest: digestOf(data) }];
   }
 
   async function loadFile(file: string, state: FileState | undefined): Promise<FileState | undefined> {
@@ -176,6 +185,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
       return { digest, ok: true, entries };
     } catch (e) {
       const pe = e instanceof ManifestParseError ? e : undefined;
+      noteRejectedInput();
       log.error('Cannot parse manifest file; keeping its previous objects', {
         file: path.join(dir, file),
         line: pe?.line,
@@ -234,13 +244,13 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     // Per kind in a fixed order so Services precede their EndpointSlices, like an initial list would.
     for (const kind of KIND_ORDER) {
       for (const [k, e] of prev) {
-        if (e.kind === kind && !next.has(k)) handler.onEvent(kind, 'DELETED', objectOf(e));
+        if (e.kind === kind && !next.has(k)) handler.onEvent(kind, 'DELETED', objectOf(e), e.file);
       }
       for (const [k, e] of next) {
         if (e.kind !== kind) continue;
         const old = prev.get(k);
-        if (!old) handler.onEvent(kind, 'ADDED', objectOf(e));
-        else if (old.digest !== e.digest) handler.onEvent(kind, 'MODIFIED', objectOf(e));
+        if (!old) handler.onEvent(kind, 'ADDED', objectOf(e), e.file);
+        else if (old.digest !== e.digest) handler.onEvent(kind, 'MODIFIED', objectOf(e), e.file);
       }
     }
   }

@@ -59,6 +59,7 @@ export const KINDS: Record<ObjectKind, KindInfo> = {
     path: '/apis/discovery.k8s.io/v1/endpointslices',
   },
   Node: { kind: 'Node', apiVersion: 'v1', namespaced: false, path: '/api/v1/nodes' },
+  ServiceCIDR: { kind: 'ServiceCIDR', apiVersion: 'networking.k8s.io/v1', namespaced: false, path: '/apis/networking.k8s.io/v1/servicecidrs' },
 };
 
 export interface Selectors {
@@ -75,6 +76,8 @@ export function selectorsFor(kind: ObjectKind, nodeName: string): Selectors {
       return { labelSelector: PROXY_LABEL_SELECTOR };
     case 'Node':
       return { fieldSelector: nodeFieldSelector(nodeName) };
+    case 'ServiceCIDR':
+      return {};
   }
 }
 

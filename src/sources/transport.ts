@@ -1,4 +1,4 @@
-// HTTP GETs to the API server with a KubeConfig's server URL, TLS and credentials (client-node's
+// HTTP GETs (and event POSTs) to the API server with a KubeConfig's server URL, TLS and credentials (client-node's
 // applyToHTTPSOptions), on plain node:http/https so the reflector can stream watch bodies itself.
 
 import http, { type IncomingMessage } from 'node:http';
@@ -46,29 +46,46 @@ export class RateLimiter {
 
 const USER_AGENT = 'kube-proxy-ts/0.1.0';
 
-export function kubeConfigTransport(kc: KubeConfig, limiter?: RateLimiter): Transport {
+export interface KubeConfigTransport extends Transport {
+  /** POST a JSON body (events); resolves with the status and the response body. */
+  post(path: string, body: unknown, signal: AbortSignal): Promise<{ status: number; body: string }>;
+}
+
+export function kubeConfigTransport(kc: KubeConfig, limiter?: RateLimiter): KubeConfigTransport {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const base = new URL(cluster.server);
   const prefix = base.pathname.replace(/\/+$/, '');
+  const request = async (method: 'GET' | 'POST', url: URL, signal: AbortSignal, body?: string): Promise<IncomingMessage> => {
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': USER_AGENT };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const opts: https.RequestOptions = { method, headers };
+    // Fills CA/client certs, bearer token (incl. exec/file token refresh) and the agent.
+    await kc.applyToHTTPSOptions(opts);
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = mod.request(url, { ...opts, signal }, (res) => {
+        res.socket?.setKeepAlive(true, 30_000);
+        resolve(res);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  };
   return {
     server: cluster.server,
     async get(path, query, signal, continuation) {
       if (!continuation) await limiter?.take(signal);
       const url = new URL(base.origin + prefix + path);
       url.search = query.toString();
-      const opts: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json', 'User-Agent': USER_AGENT } };
-      // Fills CA/client certs, bearer token (incl. exec/file token refresh) and the agent.
-      await kc.applyToHTTPSOptions(opts);
-      const mod = url.protocol === 'https:' ? https : http;
-      return new Promise<IncomingMessage>((resolve, reject) => {
-        const req = mod.request(url, { ...opts, signal }, (res) => {
-          res.socket?.setKeepAlive(true, 30_000);
-          resolve(res);
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      return request('GET', url, signal);
+    },
+    async post(path, body, signal) {
+      const res = await request('POST', new URL(base.origin + prefix + path), signal, JSON.stringify(body));
+      res.setEncoding('utf8');
+      let text = '';
+      for await (const c of res) text += c as string;
+      return { status: res.statusCode ?? 0, body: text };
     },
   };
 }

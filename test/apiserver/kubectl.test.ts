@@ -81,7 +81,7 @@ test('kubectl create/get/replace/apply/label/delete against the test API server;
   const ports = (): unknown => (h.view.Service.get('default/web') as { spec: { ports: unknown } } | undefined)?.spec.ports;
   try {
     await src.start(h);
-    await waitFor(() => h.synced.size === 3, 'synced');
+    await waitFor(() => h.synced.size === 4, 'synced');
 
     assert.match(await kubectl('create', '-f', await file('svc.yaml', svcYaml(80, 8080)), '-f', await file('slice.yaml', sliceYaml)), /service\/web created/);
     await waitFor(() => h.view.Service.has('default/web') && h.view.EndpointSlice.has('default/web-1'), 'created objects seen');
@@ -124,6 +124,14 @@ test('kubectl create/get/replace/apply/label/delete against the test API server;
     await kubectl('apply', '-f', await file('nodes.yaml', 'apiVersion: v1\nkind: Node\nmetadata:\n  name: node-a\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: node-b\n'));
     await waitFor(() => h.view.Node.has('node-a'), 'node seen');
     assert.deepEqual(h.keys('Node'), ['node-a']);
+
+    // ServiceCIDRs (networking.k8s.io/v1): kubectl maps the kind through discovery, the source watches them.
+    const cidrYaml = 'apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata:\n  name: extra\nspec:\n  cidrs: ["198.19.0.0/16"]\n';
+    assert.match(await kubectl('create', '-f', await file('cidr.yaml', cidrYaml)), /servicecidr\.networking\.k8s\.io\/extra created/);
+    await waitFor(() => h.view.ServiceCIDR.has('extra'), 'ServiceCIDR seen');
+    assert.match(await kubectl('get', 'servicecidrs'), /extra\s+198\.19\.0\.0\/16/);
+    assert.match(await kubectl('delete', 'servicecidr', 'extra'), /deleted/);
+    await waitFor(() => !h.view.ServiceCIDR.has('extra'), 'ServiceCIDR delete seen');
 
     h.clear();
     assert.match(await kubectl('delete', 'service', 'web'), /deleted/);

@@ -97,9 +97,12 @@ test('invalid values name the flag, pflag style', async () => {
 });
 
 test('syntax errors: unknown flags, missing values, positional arguments', async () => {
-  assert.equal(await error(['--foo']), 'unknown flag: --foo');
+  assert.equal(await error(['--foo']), 'unknown flag: --foo', 'nothing close enough: no suggestion');
+  // pflag's message, plus a did-you-mean for a near miss (deprecated flags are not suggested).
+  assert.equal(await error(['--proxy-mod=nftables']), 'unknown flag: --proxy-mod (did you mean --proxy-mode?)');
+  assert.equal(await error(['--hostname_overide', 'x']), 'unknown flag: --hostname_overide (did you mean --hostname-override?)');
   assert.equal(await error(['--foo=bar']), 'unknown flag: --foo');
-  assert.equal(await error(['--no-masquerade-all']), 'unknown flag: --no-masquerade-all');
+  assert.equal(await error(['--no-masquerade-all']), 'unknown flag: --no-masquerade-all (did you mean --masquerade-all?)');
   assert.equal(await error(['-x']), "unknown shorthand flag: 'x' in -x");
   assert.equal(await error(['--config']), 'flag needs an argument: --config');
   assert.equal(await error(['-v']), "flag needs an argument: 'v' in -v");

@@ -95,6 +95,38 @@ describe('nftables in the kernel', { skip }, () => {
     }
   });
 
+  test('every service port is findable by name in `nft list ruleset` (element comments), also after an endpoint change', async () => {
+    const cfg = config();
+    const dp = createNftablesDataplane(cfg);
+    await dp.cleanup();
+    const a = sp('web-ns', 'frontend', { portName: 'http', endpoints: [ep('198.18.100.2')] });
+    const b = sp('db-ns', 'postgres', { clusterIP: '198.19.0.2', nodePort: 30002, endpoints: [ep('198.18.100.4')] });
+    await dp.sync(state([a, b]), { full: true });
+    const grep = async (needle: string): Promise<string[]> => (await ns.nft(['list', 'ruleset'])).stdout.split('\n').filter((l) => l.includes(needle));
+    assert.match((await grep('web-ns/frontend')).join('\n'), /198\.19\.0\.1 \. tcp \. 80 comment "web-ns\/frontend:http" : goto dnat-tcp-1/);
+    assert.match((await grep('db-ns/postgres')).join('\n'), /tcp \. 30002 comment "db-ns\/postgres:p" : goto np-dnat-tcp-1/);
+    // Endpoint count changes move the dispatch element to another shared chain: the comment moves along.
+    const r = await dp.sync(state([sp('web-ns', 'frontend', { portName: 'http', endpoints: [ep('198.18.100.2'), ep('198.18.100.3')] }), b]), { full: false });
+    assert.equal(r.full, false);
+    assert.match((await grep('web-ns/frontend')).join('\n'), /comment "web-ns\/frontend:http" : goto dnat-tcp-2/);
+    await dp.close?.();
+  });
+
+  test('ServiceCIDRs: the drop rule for unallocated ClusterIPs follows the ranges', async () => {
+    const cfg = config();
+    const dp = createNftablesDataplane(cfg);
+    await dp.cleanup();
+    const a = sp('ns', 'a', { endpoints: [ep('198.18.100.2')] });
+    const rule = async (): Promise<string> => (await listing(ns)).split('\n').filter((l) => l.includes('unallocated')).join('\n').trim();
+    await dp.sync(state([a]), { full: false });
+    assert.equal(await rule(), '', 'no ServiceCIDRs known: no drop rule (as upstream)');
+    await dp.sync(state([a], { serviceCIDRs: ['198.19.0.0/16', '198.18.64.0/24'] }), { full: false });
+    assert.match(await rule(), /ip daddr \{ 198\.18\.64\.0\/24, 198\.19\.0\.0\/16 \} drop comment "Drop traffic to unallocated ClusterIPs"/);
+    await dp.sync(state([a]), { full: false });
+    assert.equal(await rule(), '', 'ranges gone: rule gone');
+    await dp.close?.();
+  });
+
   test('1000 services: built incrementally equals a fresh full load', async () => {
     const cfg = config();
     const dp = createNftablesDataplane(cfg);

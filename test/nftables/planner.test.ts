@@ -78,7 +78,7 @@ test('adding or removing an endpoint changes elements only (the vmap element pic
     'add rule ip kube-proxy dnat-tcp-3 meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 3 map @cluster-endpoints-tcp',
     'add element ip kube-proxy cluster-endpoints-tcp { 198.19.0.3 . 80 . 2 : 198.18.120.3 . 8080 }',
     'add element ip kube-proxy hairpin { 198.18.120.3 . 198.18.120.3 }',
-    'add element ip kube-proxy service-ips { 198.19.0.3 . tcp . 80 : goto dnat-tcp-3 }',
+    'add element ip kube-proxy service-ips { 198.19.0.3 . tcp . 80 comment "ns/s3:p" : goto dnat-tcp-3 }',
   ]);
   // Another service growing to 3 now touches elements only; shrinking back too.
   const changed4 = sp('ns', 's4', { clusterIP: '198.19.0.4', endpoints: [ep('198.18.100.4'), ep('198.18.110.4'), ep('198.18.120.4')] });
@@ -90,7 +90,7 @@ test('adding or removing an endpoint changes elements only (the vmap element pic
     'delete element ip kube-proxy cluster-endpoints-tcp { 198.19.0.4 . 80 . 2 }',
     'delete element ip kube-proxy hairpin { 198.18.120.4 . 198.18.120.4 }',
     'delete element ip kube-proxy service-ips { 198.19.0.4 . tcp . 80 }',
-    'add element ip kube-proxy service-ips { 198.19.0.4 . tcp . 80 : goto dnat-tcp-2 }',
+    'add element ip kube-proxy service-ips { 198.19.0.4 . tcp . 80 comment "ns/s4:p" : goto dnat-tcp-2 }',
   ]);
 });
 
@@ -105,7 +105,7 @@ test('adding and removing services touches only those services', () => {
   const lines = p1.script.trim().split('\n');
   assert.ok(lines.some((l) => l === 'delete element ip kube-proxy cluster-ips { 198.19.0.4 }'));
   assert.ok(lines.some((l) => l === 'delete element ip kube-proxy cluster-endpoints-tcp { 198.19.0.4 . 80 . 0, 198.19.0.4 . 80 . 1 }'), p1.script);
-  assert.ok(lines.some((l) => l === 'add element ip kube-proxy service-nodeports { tcp . 30099 : goto np-dnat-tcp-1 }'), p1.script);
+  assert.ok(lines.some((l) => l === 'add element ip kube-proxy service-nodeports { tcp . 30099 comment "ns/new:p" : goto np-dnat-tcp-1 }'), p1.script);
   assert.ok(lines.some((l) => l === 'add element ip kube-proxy nodeport-endpoints-tcp { 30099 . 0 : 198.18.100.200 . 8080 }'), p1.script);
   assert.doesNotMatch(p1.script, /flush chain|delete chain/);
   // The shared map and chains are declared before the elements that use them.
@@ -172,8 +172,8 @@ test('service losing all endpoints switches to reject; regaining them switches b
   assert.doesNotMatch(p1.script, /(add|flush|delete) chain|add rule/);
   const p2 = plan(p1.next, state([s0]), config());
   assert.match(p2.script, /delete element ip kube-proxy no-endpoint-services/);
-  assert.match(p2.script, /add element ip kube-proxy service-ips \{ 198\.19\.0\.1 \. tcp \. 80 : goto dnat-tcp-1 \}/);
-  assert.match(p2.script, /add element ip kube-proxy service-nodeports \{ tcp \. 30000 : goto np-dnat-tcp-1 \}/);
+  assert.match(p2.script, /add element ip kube-proxy service-ips \{ 198\.19\.0\.1 \. tcp \. 80 comment "ns\/a:p" : goto dnat-tcp-1 \}/);
+  assert.match(p2.script, /add element ip kube-proxy service-nodeports \{ tcp \. 30000 comment "ns\/a:p" : goto np-dnat-tcp-1 \}/);
   assert.doesNotMatch(p2.script, /(add|flush|delete) chain|add rule/);
 });
 

@@ -1,6 +1,7 @@
 // End to end with the API server source: the project's test API server and the proxy both run
 // inside one throwaway namespace; objects are changed with the real kubectl. Covers the kubeconfig
-// path of main.ts, Node-derived node IPs, and /healthz node eligibility from the Node object.
+// path of main.ts, Node-derived node IPs, /healthz node eligibility from the Node object, and the
+// Events the proxy records (kubectl get events).
 
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -72,6 +73,8 @@ test('API server source: rules, Node IPs, kubectl edits, node eligibility', { sk
   await writeManifest(load, 'objects.json', [
     serviceObject({ name: 'web', clusterIP: '198.19.0.10', port: 80, portName: 'http' }),
     sliceObject('web', 8080, [{ ip: '198.18.100.2' }], { portName: 'http' }),
+    // Its health check port cannot open: the node IP (nodePortAddresses "primary") is not in this namespace.
+    serviceObject({ name: 'lb', type: 'LoadBalancer', clusterIP: '198.19.0.11', port: 80, nodePort: 30080, externalTrafficPolicy: 'Local', healthCheckNodePort: 32080, lbIP: '198.19.200.1' }),
     nodeObject('node-a', ['198.18.0.1']),
   ]);
   const kubeconfig = await startApiServer(load);
@@ -87,6 +90,20 @@ test('API server source: rules, Node IPs, kubectl edits, node eligibility', { sk
     assert.deepEqual(state.families.IPv4!.nodeIPs, ['198.18.0.1'], 'node IP from the Node object');
     const hz = await http('/healthz', 10256);
     assert.equal(hz.status, 200, hz.body);
+
+    // Events, as upstream records them (events.k8s.io/v1), listed by the real kubectl.
+    const events = await eventually(async () => {
+      const out = await kubectl(['get', 'events', '-A']);
+      return /Starting/.test(out) && /FailedToStartServiceHealthcheck/.test(out) ? out : null;
+    }, 'Starting and FailedToStartServiceHealthcheck events', 30_000);
+    assert.match(events, /default\s+\S+\s+Normal\s+Starting\s+node\/node-a\s*\n/);
+    assert.match(events, /default\s+\S+\s+Warning\s+FailedToStartServiceHealthcheck\s+service\/lb\s+node node-a failed to start healthcheck "default\/lb" on port 32080: /);
+    const evJson = JSON.parse(await kubectl(['get', 'events', '-A', '-o', 'json'])) as { items: Record<string, unknown>[] };
+    const starting = evJson.items.filter((e) => e.reason === 'Starting');
+    assert.equal(starting.length, 1, 'one Starting event per start');
+    assert.equal(starting[0]!.reportingController, 'kube-proxy');
+    assert.equal(starting[0]!.action, 'StartKubeProxy');
+    assert.deepEqual(starting[0]!.regarding, { kind: 'Node', name: 'node-a', uid: 'node-a' });
     assert.equal((JSON.parse(hz.body) as { nodeEligible: boolean }).nodeEligible, true);
 
     // A new endpoint through kubectl.

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from '../support/proxy-process.js';
+import { fromDist, repoRoot } from '../support/proxy-process.js';
 import { NsApiServer, type Obj } from '../reliability/support/apiserver.js';
 import type { World } from '../reliability/support/world.js';
 
@@ -226,7 +226,11 @@ async function runOne(source: string, mode: string, tmp: string, proxyEntry: str
 const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'kpx-mem-'));
 let entry = ['--import', 'tsx', path.join(repoRoot, 'src/main.ts')];
 let build: string | null = null;
-if (flags.has('--compiled')) {
+const treeFlag = [...flags].some((f) => f.startsWith('--tree='));
+if (flags.has('--compiled') && fromDist && !treeFlag) {
+  // Run from dist/: the proxy beside this script already is the tsc build.
+  entry = [path.join(repoRoot, 'dist/src/main.js')];
+} else if (flags.has('--compiled')) {
   // Under node_modules/.cache so the build resolves the repository's node_modules (and git ignores it).
   const out = path.join(repoRoot, 'node_modules/.cache', path.basename(tmp));
   // --tree=DIR: build another checkout instead (e.g. `git archive HEAD~1` extracted under node_modules/.cache,

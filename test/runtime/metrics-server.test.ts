@@ -79,7 +79,11 @@ const config = defaultConfiguration();
 config.mode = 'nftables';
 config.clientConnection.kubeconfig = '/etc/kubernetes/secret-kubeconfig';
 registerMetrics('nftables');
-const server = serve('metrics', '127.0.0.1:0', metricsHandler({ mode: 'nftables', config, debugState: () => ({ families: { IPv4: { services: {} } } }) }), {
+const server = serve('metrics', '127.0.0.1:0', metricsHandler({
+    mode: 'nftables',
+    config,
+    debug: (path) => (path === '/debug/state' ? Promise.resolve({ status: 200, type: 'application/json', body: JSON.stringify({ families: { IPv4: { services: {} } } }) }) : null),
+  }), {
   hardFail: true,
 });
 after(() => server.close());

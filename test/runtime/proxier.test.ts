@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { parseCommandLine } from '../../src/config/options.js';
 import type { ProxyOptions } from '../../src/config/types.js';
 import type { Dataplane, SyncOptions } from '../../src/dataplane/types.js';
+import { debugStateView } from '../../src/debug/state.js';
 import { ProxyHealth } from '../../src/health/proxy-health.js';
 import { ServiceHealthServer } from '../../src/health/service-health.js';
 import { configureLogging } from '../../src/log/logger.js';
@@ -124,7 +125,7 @@ test('an endpoint change is a partial sync; pending metrics reset; debug view sh
     assert.equal(last.full, false);
     assert.equal((await metrics.endpointChangesTotal.get()).values[0]?.value, totalBefore + 1);
     assert.equal((await metrics.endpointChangesPending.get()).values[0]?.value, 0);
-    const dbg = proxier.debugState() as { initialized: boolean; families: Record<string, { services: Record<string, { clusterEndpoints: string[] }> }> };
+    const dbg = debugStateView(proxier.debugSource()) as { initialized: boolean; families: Record<string, { services: Record<string, { clusterEndpoints: string[] }> }> };
     assert.equal(dbg.initialized, true);
     assert.deepEqual(dbg.families.IPv4!.services['default/web:p/TCP']!.clusterEndpoints, ['198.18.100.2:8080', '198.18.100.3:8080']);
     const ts = (await metrics.syncProxyRulesLastTimestamp.get()).values.find((v) => v.labels.ip_family === 'IPv4')?.value ?? 0;
@@ -223,5 +224,60 @@ test('LoadBalancer eTP=Local services get a health check port reporting local en
   } finally {
     await proxier.stop();
     await shs.close();
+  }
+});
+
+test('--service-latency-top-n: changes are observed per service on /metrics; off by default', async () => {
+  const { registry } = await import('../../src/metrics/metrics.js');
+  const { SERVICE_LATENCY_METRIC } = await import('../../src/metrics/service-latency.js');
+  const before = registry.getSingleMetric(SERVICE_LATENCY_METRIC);
+  const off = setup(await options());
+  off.proxier.start();
+  await off.proxier.stop();
+  if (!before) assert.equal(registry.getSingleMetric(SERVICE_LATENCY_METRIC), undefined, 'not registered unless asked for');
+
+  const { proxier, calls } = setup(await options(['--service-latency-top-n=1']));
+  proxier.start();
+  try {
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    await eventually(async () => calls.length >= 1, 'first sync');
+    proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'lat-a', clusterIP: '198.19.0.70', port: 80 }));
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('lat-a', 8080, [{ ip: '198.18.100.2' }]));
+    proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'lat-b', clusterIP: '198.19.0.71', port: 80 }));
+    await eventually(async () => calls.some((c) => c.state.services.has('default/lat-b:p/TCP')), 'synced');
+    const text = await registry.metrics();
+    const counts = [...text.matchAll(new RegExp(`^${SERVICE_LATENCY_METRIC}_count\\{service="([^"]+)"\\} (\\d+)$`, 'gm'))].map((m) => `${m[1]}=${m[2]}`);
+    // N = 1: the first service programmed takes the slot, the other goes to (other); one observation each.
+    assert.equal(counts.length, 2, text);
+    assert.ok(counts.includes('(other)=1'), counts.join(' '));
+    assert.ok(counts.includes('default/lat-a=1') || counts.includes('default/lat-b=1'), counts.join(' '));
+  } finally {
+    await proxier.stop();
+  }
+});
+
+test('ServiceCIDR objects fill the state of their family and trigger a sync; deleting one removes its ranges', async () => {
+  const { proxier, calls } = setup(await options());
+  proxier.start();
+  const cidr = (name: string, cidrs: string[]): unknown => ({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name }, spec: { cidrs } });
+  try {
+    proxier.onEvent('ServiceCIDR', 'ADDED', cidr('kubernetes', ['198.19.0.0/16', '2001:db8:19::/112']));
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    await eventually(async () => calls.length >= 1, 'first sync');
+    assert.deepEqual(calls[0]!.state.serviceCIDRs, ['198.19.0.0/16'], 'IPv4 proxier gets only the IPv4 range');
+    const n = calls.length;
+    proxier.onEvent('ServiceCIDR', 'ADDED', cidr('extra', ['198.18.64.0/24', '198.19.0.0/16']));
+    await eventually(async () => calls.length > n, 'a ServiceCIDR change syncs');
+    assert.deepEqual(calls[calls.length - 1]!.state.serviceCIDRs, ['198.18.64.0/24', '198.19.0.0/16']);
+    proxier.onEvent('ServiceCIDR', 'DELETED', cidr('kubernetes', ['198.19.0.0/16', '2001:db8:19::/112']));
+    await eventually(async () => calls[calls.length - 1]!.state.serviceCIDRs.length === 2, 'delete applied');
+    assert.deepEqual(calls[calls.length - 1]!.state.serviceCIDRs, ['198.18.64.0/24', '198.19.0.0/16'], 'a range another object still names stays');
+    proxier.onEvent('ServiceCIDR', 'DELETED', cidr('extra', []));
+    await eventually(async () => calls[calls.length - 1]!.state.serviceCIDRs.length === 0, 'last range removed');
+    assert.deepEqual((debugStateView(proxier.debugSource()) as { families: Record<string, { serviceCIDRs: string[] }> }).families.IPv4!.serviceCIDRs, []);
+  } finally {
+    await proxier.stop();
   }
 });

@@ -1,4 +1,4 @@
-// The API server Source: kubeconfig/master handling as upstream's BuildConfigFromFlags, three kinds with
+// The API server Source: kubeconfig/master handling as upstream's BuildConfigFromFlags, four kinds with
 // their selectors, and client rate limiting that does not charge LIST continuation pages.
 
 import { test } from 'node:test';
@@ -40,7 +40,7 @@ function populate(srv: TestApiServer, n: number): void {
   srv.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-b' } });
 }
 
-test('three kinds synced with upstream selectors; only our Node', async () => {
+test('four kinds synced with upstream selectors; only our Node; ServiceCIDRs (networking.k8s.io/v1)', async () => {
   await withServer(async (srv) => {
     populate(srv, 3);
     srv.create({
@@ -50,11 +50,13 @@ test('three kinds synced with upstream selectors; only our Node', async () => {
       addressType: 'IPv4',
       endpoints: [],
     });
+    srv.create({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs: ['198.19.0.0/16'] } });
     const h = new RecordingHandler();
     const src = createApiServerSource({ kubeconfig: srv.kubeconfigPath, master: '', nodeName: 'node-a' });
     await src.start(h);
     try {
-      await waitFor(() => h.synced.size === 3, 'all synced');
+      await waitFor(() => h.synced.size === 4, 'all synced');
+      assert.deepEqual(h.keys('ServiceCIDR'), ['kubernetes']);
       assert.deepEqual(h.keys('Service'), ['default/s0', 'default/s1', 'default/s2']);
       assert.deepEqual(h.keys('EndpointSlice'), ['default/s0-x', 'default/s1-x', 'default/s2-x']);
       assert.deepEqual(h.keys('Node'), ['node-a']);
@@ -81,7 +83,7 @@ test('--master overrides the kubeconfig server; --master alone works; plain http
       const src = createApiServerSource({ ...opts, nodeName: 'node-a' });
       await src.start(h);
       try {
-        await waitFor(() => h.synced.size === 3, `synced via ${JSON.stringify(opts)}`);
+        await waitFor(() => h.synced.size === 4, `synced via ${JSON.stringify(opts)}`);
         assert.deepEqual(h.keys('Service'), ['default/s0']);
       } finally {
         await src.stop();
@@ -117,7 +119,7 @@ test('rate limiter: bursts then paces; LIST continuation pages are not charged',
     const start = Date.now();
     await src.start(h);
     try {
-      await waitFor(() => h.synced.size === 3, 'synced', 10_000);
+      await waitFor(() => h.synced.size === 4, 'synced', 10_000);
       // 3 first pages use the burst; 18 continuation pages are free. Charging them at 1 qps would take ~18 s.
       assert.ok(Date.now() - start < 3000, `initial sync took ${Date.now() - start} ms`);
       assert.equal(h.view.Service.size, 1000);

@@ -17,7 +17,7 @@ function keyOf(o: unknown): string {
 /** Records events and maintains the consumer's view (kind -> key -> object), rejecting impossible sequences. */
 export class RecordingHandler implements SourceHandler {
   readonly events: Recorded[] = [];
-  readonly view: Record<ObjectKind, Map<string, unknown>> = { Service: new Map(), EndpointSlice: new Map(), Node: new Map() };
+  readonly view: Record<ObjectKind, Map<string, unknown>> = { Service: new Map(), EndpointSlice: new Map(), Node: new Map(), ServiceCIDR: new Map() };
   readonly synced = new Set<ObjectKind>();
   readonly violations: string[] = [];
 

@@ -87,6 +87,7 @@ test('initial load: filters, namespaces, node selection, then synced', async () 
       path.join(dir, 'nodes.yml'),
       'apiVersion: v1\nkind: Node\nmetadata:\n  name: node-a\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: node-b\n',
     );
+    await writeFile(path.join(dir, 'cidrs.yaml'), 'apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata:\n  name: kubernetes\nspec:\n  cidrs: [198.19.0.0/16, "2001:db8:19::/112"]\n');
     await writeFile(path.join(dir, 'README.md'), 'not: yaml: at: all: [');
     const src = createManifestsSource(dir, { nodeName: 'node-a' });
     const h = new RecordingHandler();
@@ -95,9 +96,10 @@ test('initial load: filters, namespaces, node selection, then synced', async () 
       assert.deepEqual(h.keys('Service'), ['default/web']);
       assert.deepEqual(h.keys('EndpointSlice'), ['default/web-1']);
       assert.deepEqual(h.keys('Node'), ['node-a']);
+      assert.deepEqual(h.keys('ServiceCIDR'), ['kubernetes'], 'ServiceCIDRs are cluster-scoped: no namespace added');
       assert.deepEqual(
         h.events.map((e) => `${e.type} ${e.kind}`),
-        ['ADDED Service', 'ADDED EndpointSlice', 'ADDED Node', 'SYNCED Service', 'SYNCED EndpointSlice', 'SYNCED Node'],
+        ['ADDED Service', 'ADDED EndpointSlice', 'ADDED Node', 'ADDED ServiceCIDR', 'SYNCED Service', 'SYNCED EndpointSlice', 'SYNCED Node', 'SYNCED ServiceCIDR'],
       );
       // Namespace defaulted on the emitted object, as the API server would.
       const slice = h.view.EndpointSlice.get('default/web-1') as { metadata: { namespace: string } };
@@ -192,7 +194,7 @@ test('periodic rescan catches changes without fs.watch events', async () => {
     const h = new RecordingHandler();
     await src.start(h);
     try {
-      assert.equal(h.synced.size, 3);
+      assert.equal(h.synced.size, 4);
       await writeFile(path.join(dir, 's.json'), JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'ns1' }, spec: { clusterIP: '198.19.1.1' } }));
       // Debounce is 10 s, so only the 100 ms periodic rescan can deliver this in time.
       await waitFor(() => h.view.Service.has('ns1/s'), 'periodic rescan', 3000);

@@ -95,17 +95,26 @@ function installExitHandlers(): void {
 }
 
 /**
- * Is SCTP usable here? Node has no SCTP sockets, so ask socat to listen in a scratch namespace:
- * without kernel SCTP it fails at once with "Protocol not supported"; with it, it blocks until `timeout`.
+ * Is SCTP usable here, and if not, why? Node has no SCTP sockets, so ask socat to listen in a scratch
+ * namespace: the socket call loads the sctp module if the kernel has one, and then /proc/net/sctp
+ * exists. (Judging by socat still running after a short timeout alone said "yes" on a loaded machine,
+ * where socat had not even started when the timeout hit.)
  */
-export async function sctpAvailable(): Promise<boolean> {
+export async function sctpSupport(): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string }> {
   const which = await run('sh', ['-c', 'command -v socat'], { allowFailure: true });
-  if (which.code !== 0) return false;
+  if (which.code !== 0) return { ok: false, reason: 'socat is not installed (the pods serve SCTP through socat)' };
   const ns = `kpx-tr-${randomBytes(2).toString('hex')}-sctp`;
   await run('ip', ['netns', 'add', ns]);
   try {
-    const r = await run('ip', ['netns', 'exec', ns, 'timeout', '0.5', 'socat', 'SCTP-LISTEN:9', 'STDIO'], { allowFailure: true });
-    return r.code === 124;
+    const r = await run('ip', ['netns', 'exec', ns, 'timeout', '2', 'socat', 'SCTP-LISTEN:9', 'STDIO'], { allowFailure: true });
+    const proc = await run('ip', ['netns', 'exec', ns, 'test', '-d', '/proc/net/sctp'], { allowFailure: true });
+    if (proc.code === 0) return { ok: true };
+    const kernel = (await run('uname', ['-r'], { allowFailure: true })).stdout.trim();
+    // Read-only look for the module (modinfo loads nothing): says whether the kernel lacks it or it failed to load.
+    const mod = await run('modinfo', ['-n', 'sctp'], { allowFailure: true });
+    const modText = mod.code === 0 ? `module ${mod.stdout.trim()} exists but did not load` : 'no sctp module for this kernel';
+    const err = (r.stderr.trim().split('\n').pop() ?? '').replace(/^\S+ \S+ socat\[\d+\] /, '');
+    return { ok: false, reason: `kernel ${kernel} has no usable SCTP (${modText}; socat SCTP-LISTEN: ${err || `exit ${r.code}`})` };
   } finally {
     await run('ip', ['netns', 'del', ns], { allowFailure: true });
   }
@@ -352,6 +361,18 @@ export class Topology {
   }
 
   /** Run a command in a namespace (for ruleset dumps and debugging). */
+  /**
+   * Make `ip` (IPv4, in the Service range but no Service's) a plain routed address held by `pod` on its
+   * lo, routed to it by its node: traffic a proxy does not drop reaches the pod, so a test can tell a
+   * proxy's drop from the routing dead end every other unknown VIP meets. Redo after resetNodes().
+   */
+  async routeToPod(ip: string, podName: string): Promise<void> {
+    const p = this.pods.find((x) => x.name === podName);
+    if (!p) throw new Error(`unknown pod ${podName}`);
+    await this.ip(p.name, [`addr replace ${ip}/32 dev lo`]);
+    await this.ip(p.node, [`route replace ${ip}/32 dev veth-${p.name}`]);
+  }
+
   async exec(role: string, argv: string[], allowFailure = true): Promise<string> {
     const r = await run('ip', ['netns', 'exec', this.ns(role), ...argv], { allowFailure, timeoutMs: 30_000 });
     return r.stdout + r.stderr;

@@ -11,15 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { summarize, type Attempt } from '../support/backend.js';
+import { explainCheck, explainable, traceCheck, type ExplainHarness } from './explain-check.js';
 import { startProxy } from '../support/proxy-process.js';
-import { ADDR, NODE_NAME, Topology, leakedNamespaces, sctpAvailable, type NodeName } from '../support/topology.js';
+import { ADDR, NODE_NAME, Topology, leakedNamespaces, sctpSupport, type NodeName } from '../support/topology.js';
 import {
   ALL_GROUPS,
   effectiveExpect,
   expectedSource,
   nodeObjects,
   resolveTarget,
-  serviceObjects,
+  scenarioObjects,
   servicePortCount,
   type Check,
   type Expect,
@@ -51,6 +52,11 @@ export interface SuiteOptions {
    * throw to fail the group (e.g. prove the rules went into the expected iptables backend).
    */
   readonly afterReady?: (execInNode: (argv: string[]) => Promise<string>) => Promise<void>;
+  /**
+   * Which checks also run `explain --trace` against the kernel (default: every TCP/UDP check);
+   * every check runs the in-process explain comparison regardless.
+   */
+  readonly traceFilter?: (group: Group, scenario: Scenario, check: Check) => boolean;
 }
 
 const METRICS_ADDR = '127.0.0.1:10249';
@@ -66,6 +72,7 @@ interface DebugFamily {
   generation?: number;
   lastSync?: string | null;
   services?: Record<string, unknown>;
+  serviceCIDRs?: string[];
 }
 interface DebugState {
   initialized?: boolean;
@@ -91,6 +98,7 @@ function defaultTries(e: Expect): number {
   if (e === 'rejected' || e === 'dropped') return 3;
   if ('sticky' in e) return 20;
   if ('health' in e) return 1;
+  if ('affinityExpires' in e) return 6;
   return Math.min(60, Math.max(10, 10 * e.answeredBy.length));
 }
 
@@ -104,6 +112,7 @@ export function judge(attempts: readonly Attempt[], e: Expect, from: From, famil
     return attempts.every((a) => a.kind === 'timeout') ? null : `expected every attempt dropped (timeout), got ${got}`;
   }
   if ('health' in e) return 'health expectations are judged by judgeHealth';
+  if ('affinityExpires' in e) return 'affinity expiry is judged by runCheck';
   const answers = attempts.filter((a): a is Extract<Attempt, { kind: 'answer' }> => a.kind === 'answer');
   if (answers.length !== attempts.length) return `expected every attempt answered, got ${got}`;
   const allowed = 'sticky' in e ? e.sticky : e.answeredBy;
@@ -147,9 +156,11 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
   const groups = (opts.groups ?? ALL_GROUPS)
     .map((g) => ({ ...g, scenarios: g.scenarios.filter((s) => !opts.filter || opts.filter(g, s)) }))
     .filter((g) => g.scenarios.length > 0);
-  const hasSctp = await sctpAvailable();
-  if (!hasSctp && groups.some((g) => g.scenarios.some((s) => s.needs?.includes('sctp')))) {
-    process.stderr.write(`\n*** ${label}: SCTP is not available in this kernel (or socat is missing): SCTP scenarios are SKIPPED ***\n\n`);
+  const sctp = await sctpSupport();
+  const hasSctp = sctp.ok;
+  const noSctp = sctp.ok ? '' : `SCTP not available: ${sctp.reason}`;
+  if (!sctp.ok && groups.some((g) => g.scenarios.some((s) => s.needs?.includes('sctp')))) {
+    process.stderr.write(`\n*** ${label}: SCTP scenarios are SKIPPED: ${sctp.reason} ***\n\n`);
   }
   const timeoutMs = opts.attemptTimeoutMs ?? 2000;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
@@ -194,7 +205,7 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
         };
 
         const servicesView = async (): Promise<string> => {
-          const views = await Promise.all(nodes.map(async (n) => JSON.stringify(Object.values((await debugState(n))?.families ?? {}).map((f) => f.services ?? {}))));
+          const views = await Promise.all(nodes.map(async (n) => JSON.stringify(Object.values((await debugState(n))?.families ?? {}).map((f) => [f.services ?? {}, f.serviceCIDRs ?? []]))));
           return views.join('|');
         };
 
@@ -228,6 +239,27 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
           const rules = await T().exec('node', tool);
           const logs = proxies.map((p) => `--- proxy on ${p.node} (last lines) ---\n${p.log.join('').slice(-3000)}`).join('\n');
           return `\n--- ${mode} ruleset in the node namespace ---\n${rules.slice(0, 20_000)}\n${logs}`;
+        };
+
+        const harness: ExplainHarness = {
+          mode,
+          http: (n, url) => T().agent(n).http(url, 5000),
+          netns: (role) => T().ns(role),
+          metricsAddress: METRICS_ADDR,
+        };
+        /** The explain / explain --trace companions of a traffic check (see explain-check.ts). */
+        const explainTests = (scenario: Scenario, check: Check, prefix: string, skip: string | false): void => {
+          const { expect } = effectiveExpect(check, mode);
+          if (!expect || !explainable(expect)) return;
+          it(`${prefix}explain agrees: ${check.name}`, { skip }, async () => {
+            const failure = await explainCheck(harness, check, expect);
+            if (failure) assert.fail(`explain for ${check.from} -> ${resolveTarget(check.target).label}: ${failure}`);
+          });
+          if (resolveTarget(check.target).proto === 'SCTP' || (opts.traceFilter && !opts.traceFilter(group, scenario, check))) return;
+          it(`${prefix}explain --trace agrees with the kernel: ${check.name}`, { skip }, async () => {
+            const { failure } = await traceCheck(harness, check);
+            if (failure) assert.fail(`explain --trace for ${check.from} -> ${resolveTarget(check.target).label}: ${failure}`);
+          });
         };
 
         const startProxies = (): void => {
@@ -279,6 +311,12 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
 
         /** Every ServiceDef currently written for this group (for readiness after a restart). */
         const current = new Map<Scenario, readonly ServiceDef[]>();
+        /** Each scenario's current ServiceCIDR ranges (steps may replace them). */
+        const cidrs = new Map<Scenario, readonly string[] | undefined>();
+        const writeScenario = (s: Scenario, services: readonly ServiceDef[]): void => {
+          writeAtomic(fileOf(s), scenarioObjects(slug(s.name), services, cidrs.get(s)));
+          current.set(s, services);
+        };
 
         before(async () => {
           const t0 = Date.now();
@@ -292,9 +330,10 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
           for (const s of group.scenarios) {
             // A skipped scenario's objects stay out too: e.g. SCTP rules need kernel modules this host may lack.
             if (s.needs?.includes('sctp') && !hasSctp) continue;
-            writeAtomic(fileOf(s), s.services.flatMap(serviceObjects));
-            current.set(s, s.services);
+            cidrs.set(s, s.serviceCIDRs);
+            writeScenario(s, s.services);
             all.push(...s.services);
+            for (const r of s.routedToPod ?? []) await T().routeToPod(r.ip, r.pod);
           }
           startProxies();
           await waitReady(all);
@@ -315,6 +354,24 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
             if (typeof expect === 'object' && 'health' in expect) {
               const r = await agent.http(`http://${target.host}:${target.port}/`, timeoutMs).catch((e: unknown) => String(e));
               failure = judgeHealth(r, expect);
+            } else if (typeof expect === 'object' && 'affinityExpires' in expect) {
+              const probe = (count: number): Promise<Attempt[]> =>
+                agent.probe({ proto: target.proto, host: target.host, port: target.port, count, concurrency: 1, timeoutMs });
+              const used = await probe(check.tries ?? defaultTries(expect));
+              failure = judge(used, { sticky: expect.affinityExpires }, check.from, target.family);
+              if (failure) failure = `while in use: ${failure}`;
+              else {
+                // One attempt after each idle period longer than the timeout: each is a fresh choice.
+                const later: Attempt[] = [];
+                for (let i = 0; i < (expect.rounds ?? 8); i++) {
+                  await sleep(expect.idleMs);
+                  later.push(...(await probe(1)));
+                }
+                const pods = new Set([...used, ...later].flatMap((a) => (a.kind === 'answer' ? [a.answeredBy] : [])));
+                const bad = later.some((a) => a.kind !== 'answer' || !expect.affinityExpires.includes(a.answeredBy));
+                if (bad) failure = `after idle periods expected answers from ${expect.affinityExpires.join(',')}, got ${summarize(later)}`;
+                else if (pods.size < 2) failure = `affinity never expired: one pod answered every attempt after ${expect.idleMs} ms idle periods: ${summarize(later)}`;
+              }
             } else {
               const positive = typeof expect === 'object';
               const tries = check.tries ?? defaultTries(expect);
@@ -340,19 +397,20 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
 
         for (const scenario of group.scenarios) {
           describe(scenario.name, { concurrency: false }, () => {
-            const skipAll = scenario.needs?.includes('sctp') && !hasSctp ? 'SCTP not available in this kernel' : undefined;
+            const skipAll = scenario.needs?.includes('sctp') && !hasSctp ? noSctp : undefined;
             for (const check of scenario.checks) {
               const { skip, note } = effectiveExpect(check, mode);
               const name = note ? `${check.name} [${mode}: ${note}]` : check.name;
               it(name, { skip: skipAll ?? skip ?? false }, () => runCheck(check));
+              explainTests(scenario, check, '', skipAll ?? skip ?? false);
             }
             for (const step of scenario.steps ?? []) {
               const how = step.proxy === 'stop' ? 'proxy stopped, then manifests rewritten' : step.proxy === 'start' ? 'manifests rewritten, then proxy started' : 'manifests rewritten at run time';
               it(`step: ${step.name} (${how})`, { skip: skipAll ?? false }, async () => {
                 if (step.proxy === 'stop') await stopProxies();
                 const before = step.proxy ? '' : await servicesView();
-                writeAtomic(fileOf(scenario), step.services.flatMap(serviceObjects));
-                current.set(scenario, step.services);
+                if (step.serviceCIDRs) cidrs.set(scenario, step.serviceCIDRs);
+                writeScenario(scenario, step.services);
                 if (step.proxy === 'start') {
                   startProxies();
                   await waitReady([...current.values()].flat());
@@ -365,6 +423,8 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
                 const name = `after "${step.name}": ${check.name}${note ? ` [${mode}: ${note}]` : ''}`;
                 // Positive outcomes may take one more sync to show everywhere: retry for a while.
                 it(name, { skip: skipAll ?? skip ?? false }, () => runCheck(check, 5000));
+                // With the proxy stopped there is no debug endpoint to ask.
+                if (step.proxy !== 'stop') explainTests(scenario, check, `after "${step.name}": `, skipAll ?? skip ?? false);
               }
             }
             const flow = scenario.udpFlow;
@@ -399,13 +459,12 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
                     const stoppedAt = Date.now();
                     if (stage.restart) {
                       await stopProxies();
-                      writeAtomic(fileOf(scenario), stage.change.flatMap(serviceObjects));
-                      current.set(scenario, stage.change);
+                      writeScenario(scenario, stage.change);
                       startProxies();
                       await waitReady([...current.values()].flat());
                     } else {
                       const view = await servicesView();
-                      writeAtomic(fileOf(scenario), stage.change.flatMap(serviceObjects));
+                      writeScenario(scenario, stage.change);
                       await waitChange(view, servicesView);
                     }
                     const changedAt = Date.now();

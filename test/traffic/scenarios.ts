@@ -31,6 +31,9 @@ export interface EndpointDef {
   readonly ready?: boolean;
   readonly serving?: boolean;
   readonly terminating?: boolean;
+  /** Topology hints the EndpointSlice controller writes for trafficDistribution (hints.forZones / forNodes). */
+  readonly forZones?: readonly string[];
+  readonly forNodes?: readonly string[];
 }
 
 export interface PortDef {
@@ -56,6 +59,8 @@ export interface ServiceDef {
   readonly internalTrafficPolicy?: 'Cluster' | 'Local';
   readonly sessionAffinitySeconds?: number;
   readonly healthCheckNodePort?: number;
+  /** spec.trafficDistribution; the proxy acts on the slices' hints, as upstream's does. */
+  readonly trafficDistribution?: 'PreferClose' | 'PreferSameZone' | 'PreferSameNode';
 }
 
 export type Target =
@@ -69,6 +74,9 @@ export type Expect =
   | { readonly answeredBy: readonly string[]; readonly source?: SourceSeen; readonly minEach?: number }
   | { readonly sticky: readonly string[]; readonly source?: SourceSeen }
   | { readonly health: number; readonly localEndpoints: number }
+  /** Sticky while attempts keep coming; after `idleMs` without traffic (longer than the affinity
+   *  timeout) each of `rounds` single attempts may land anywhere: at least two pods must show up. */
+  | { readonly affinityExpires: readonly string[]; readonly idleMs: number; readonly rounds?: number }
   | 'rejected'
   | 'dropped';
 
@@ -99,6 +107,8 @@ export interface Step {
   readonly proxy?: 'stop' | 'start';
   readonly services: readonly ServiceDef[];
   readonly checks: readonly Check[];
+  /** Replaces the scenario's ServiceCIDR ranges (default: keep them). */
+  readonly serviceCIDRs?: readonly string[];
 }
 
 /**
@@ -134,6 +144,10 @@ export interface Scenario {
   readonly udpFlow?: UdpFlow;
   /** Kernel features this scenario needs; skipped loudly when missing. */
   readonly needs?: readonly 'sctp'[];
+  /** Ranges of one ServiceCIDR object (networking.k8s.io/v1) written with the scenario's Services. */
+  readonly serviceCIDRs?: readonly string[];
+  /** Addresses a pod holds and its node routes to it, outside any Service (Topology.routeToPod). */
+  readonly routedToPod?: readonly { readonly ip: string; readonly pod: string }[];
 }
 
 export interface Group {
@@ -206,6 +220,30 @@ const v6 = svc({ name: 'v6', type: 'NodePort', clusterIPs: ['2001:db8:19::10'], 
 const v6Local = svc({ name: 'v6-local', type: 'NodePort', clusterIPs: ['2001:db8:19::11'], ports: [http(30089)], endpoints: [{ pod: 'p1' }, remote('p4')], externalTrafficPolicy: 'Local' });
 const dual = svc({ name: 'dual', type: 'NodePort', clusterIPs: ['198.19.0.27', '2001:db8:19::27'], ports: [http(30090)], endpoints: eps('p2', 'p3') });
 const sctp = svc({ name: 'sctp', type: 'NodePort', clusterIPs: ['198.19.0.28'], ports: [{ name: 'sctp', protocol: 'SCTP', port: 80, targetPort: POD_PORT.sctp, nodePort: 30095 }], endpoints: eps('p1', 'p2') });
+
+// Topology: hints as the EndpointSlice controller writes them for trafficDistribution. node-a is in
+// zone-a; endpoints declared on node-b (zone-b) let one physical node show the preference.
+const zoneHinted = svc({
+  name: 'prefer-close', clusterIPs: ['198.19.0.31'], ports: [http()], trafficDistribution: 'PreferClose',
+  endpoints: [{ pod: 'p1', forZones: ['zone-a'] }, { pod: 'p2', forZones: ['zone-a'] }, { pod: 'p3', nodeName: NODE_NAME.node2, forZones: ['zone-b'] }],
+});
+const zoneElsewhere = svc({
+  name: 'prefer-same-zone-elsewhere', clusterIPs: ['198.19.0.32'], ports: [http()], trafficDistribution: 'PreferSameZone',
+  endpoints: [{ pod: 'p1', nodeName: NODE_NAME.node2, forZones: ['zone-b'] }, { pod: 'p2', nodeName: NODE_NAME.node2, forZones: ['zone-b'] }],
+});
+const nodeHinted = svc({
+  name: 'prefer-same-node', clusterIPs: ['198.19.0.33'], ports: [http()], trafficDistribution: 'PreferSameNode',
+  endpoints: [
+    { pod: 'p1', forZones: ['zone-a'], forNodes: [NODE_NAME.node] },
+    { pod: 'p2', forZones: ['zone-a'], forNodes: [NODE_NAME.node2] },
+    { pod: 'p3', nodeName: NODE_NAME.node2, forZones: ['zone-b'], forNodes: [NODE_NAME.node2] },
+  ],
+});
+const inCIDR = svc({ name: 'in-service-cidr', clusterIPs: ['198.19.0.30'], ports: [http()], endpoints: eps('p1') });
+// Not a Service, only a target: an address of the ServiceCIDR no Service holds, which p5 holds and the
+// node routes to it (routedToPod), so "not dropped" shows as p5 answering on its own port.
+const unallocated = svc({ name: 'unallocated', clusterIPs: ['198.19.0.250'], ports: [{ name: 'direct', protocol: 'TCP', port: POD_PORT.tcp }], endpoints: [] });
+const noServiceCIDRs = 'upstream uses ServiceCIDRs only in nftables mode; iptables and IPVS forward the packet like any other';
 
 const ipvsEtpFallback = 'upstream IPVS: eTP=Local with no local endpoints falls back to cluster endpoints (PR #97081) instead of dropping; the NodePort is not masqueraded, so the pod sees the client';
 const ipvsNoRealServer = 'IPVS: a virtual server with no real servers answers ICMP port unreachable (ip_vs_leave), so iTP=Local with no local endpoint is refused, not dropped';
@@ -425,6 +463,41 @@ export const defaultsGroup: Group = {
       ],
     },
     {
+      name: 'trafficDistribution: topology hints (PreferClose / PreferSameZone / PreferSameNode)',
+      services: [zoneHinted, zoneElsewhere, nodeHinted],
+      checks: [
+        { name: 'PreferClose: only the endpoints hinted for this zone', from: 'p4', target: cip(zoneHinted), tries: 30, expect: { answeredBy: ['p1', 'p2'] } },
+        { name: 'PreferSameZone with no endpoint hinted for this zone: every endpoint', from: 'p4', target: cip(zoneElsewhere), expect: { answeredBy: ['p1', 'p2'] } },
+        { name: 'PreferSameNode: only the endpoint hinted for this node, not its zone peer', from: 'p4', target: cip(nodeHinted), tries: 20, expect: { answeredBy: ['p1'] } },
+        { name: 'PreferSameNode from off-cluster (masqueraded): the same choice', from: 'client', target: cip(nodeHinted), tries: 20, expect: { answeredBy: ['p1'] } },
+      ],
+    },
+    {
+      name: 'ServiceCIDR: unallocated ClusterIPs of the range are dropped',
+      services: [inCIDR],
+      serviceCIDRs: ['198.19.0.0/24'],
+      routedToPod: [{ ip: '198.19.0.250', pod: 'p5' }],
+      checks: [
+        { name: 'client -> allocated ClusterIP in the range answers', from: 'client', target: cip(inCIDR), expect: { answeredBy: ['p1'] } },
+        {
+          name: 'client -> unallocated address in the range: dropped', from: 'client', target: cip(unallocated), expect: 'dropped',
+          modes: { iptables: { expect: { answeredBy: ['p5'] }, note: noServiceCIDRs }, ipvs: { expect: { answeredBy: ['p5'] }, note: noServiceCIDRs } },
+        },
+        {
+          name: 'pod -> unallocated address in the range: dropped', from: 'p2', target: cip(unallocated), expect: 'dropped',
+          modes: { iptables: { expect: { answeredBy: ['p5'] }, note: noServiceCIDRs }, ipvs: { expect: { answeredBy: ['p5'] }, note: noServiceCIDRs } },
+        },
+      ],
+      steps: [
+        {
+          name: 'ServiceCIDR deleted',
+          services: [inCIDR],
+          serviceCIDRs: [],
+          checks: [{ name: 'the unallocated address is no longer dropped: p5 answers', from: 'client', target: cip(unallocated), expect: { answeredBy: ['p5'] } }],
+        },
+      ],
+    },
+    {
       name: 'SCTP ClusterIP and NodePort',
       needs: ['sctp'],
       services: [sctp],
@@ -441,11 +514,14 @@ export const defaultsGroup: Group = {
 
 const masqAll = svc({ name: 'masq-all', clusterIPs: ['198.19.0.40'], ports: [http()], endpoints: eps('p1', 'p2') });
 const restart = svc({ name: 'restart', type: 'NodePort', clusterIPs: ['198.19.0.42'], ports: [http(30092)], endpoints: eps('p1', 'p2') });
+const affinityShort = svc({ name: 'affinity-expiry', clusterIPs: ['198.19.0.43'], ports: [dns()], endpoints: eps('p1', 'p2', 'p3'), sessionAffinitySeconds: 2 });
 const npExplicit = svc({ name: 'np-explicit', type: 'NodePort', clusterIPs: ['198.19.0.41', '2001:db8:19::41'], ports: [http(30091)], endpoints: eps('p1') });
 
 export const flagsGroup: Group = {
   name: 'masquerade-all + explicit nodePortAddresses',
-  flags: ['--masquerade-all', `--nodeport-addresses=${ADDR.node.secondaryV4}/32,${ADDR.node.secondaryV6}/128`],
+  // --ipvs-udp-timeout matters to IPVS only (other modes ignore it, as upstream): an IPVS persistence
+  // template outlives its timeout while a connection entry still uses it (UDP: 300 s by default).
+  flags: ['--masquerade-all', `--nodeport-addresses=${ADDR.node.secondaryV4}/32,${ADDR.node.secondaryV6}/128`, '--ipvs-udp-timeout=1s'],
   scenarios: [
     {
       // Restarts the group's proxy; later scenarios of the group run on the restarted one.
@@ -467,6 +543,16 @@ export const flagsGroup: Group = {
           proxy: 'start',
           services: [{ ...restart, endpoints: eps('p2', 'p3') }],
           checks: [{ name: 'the change made while it was down is applied', from: 'client', target: np(restart, 'nodeSecondary'), tries: 30, expect: { answeredBy: ['p2', 'p3'] } }],
+        },
+      ],
+    },
+    {
+      name: 'sessionAffinity timeout expires',
+      services: [affinityShort],
+      checks: [
+        {
+          name: 'sticky while used; after 3 s idle (timeout 2 s) new flows spread again',
+          from: 'client', target: cip(affinityShort, 'IPv4', 'dns'), expect: { affinityExpires: ['p1', 'p2', 'p3'], idleMs: 3000, rounds: 8 },
         },
       ],
     },
@@ -553,6 +639,9 @@ export const ALL_GROUPS: readonly Group[] = [defaultsGroup, flagsGroup, twoNodeG
 
 // ---------------------------------------------------------------------------------------------
 // Resolution: targets to addresses, scenario objects to manifests.
+
+/** Each node's zone (Node label topology.kubernetes.io/zone, EndpointSlice endpoint zone). */
+export const ZONE: Record<NodeName, string> = { node: 'zone-a', node2: 'zone-b' };
 
 export function podByName(name: string): PodSpec {
   const p = PODS.find((x) => x.name === name);
@@ -655,6 +744,7 @@ export function serviceObjects(s: ServiceDef): Record<string, unknown>[] {
   if (s.externalIPs) spec.externalIPs = s.externalIPs;
   if (s.lbSourceRanges) spec.loadBalancerSourceRanges = s.lbSourceRanges;
   if (s.healthCheckNodePort) spec.healthCheckNodePort = s.healthCheckNodePort;
+  if (s.trafficDistribution) spec.trafficDistribution = s.trafficDistribution;
   const service = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -673,10 +763,16 @@ export function serviceObjects(s: ServiceDef): Record<string, unknown>[] {
     addressType: family,
     endpoints: s.endpoints.map((e) => {
       const p = podByName(e.pod);
+      const hints: Record<string, unknown> = {};
+      if (e.forZones) hints.forZones = e.forZones.map((name) => ({ name }));
+      if (e.forNodes) hints.forNodes = e.forNodes.map((name) => ({ name }));
+      const claimedNode = e.nodeName ?? NODE_NAME[p.node];
       return {
         addresses: [family === 'IPv4' ? p.ipv4 : p.ipv6],
         conditions: { ready: e.ready ?? true, serving: e.serving ?? true, terminating: e.terminating ?? false },
-        nodeName: e.nodeName ?? NODE_NAME[p.node],
+        nodeName: claimedNode,
+        zone: claimedNode === NODE_NAME.node2 ? ZONE.node2 : ZONE.node,
+        ...(e.forZones || e.forNodes ? { hints } : {}),
         targetRef: { kind: 'Pod', name: p.name, namespace: s.namespace ?? ns },
       };
     }),
@@ -685,12 +781,19 @@ export function serviceObjects(s: ServiceDef): Record<string, unknown>[] {
   return [service, ...slices];
 }
 
+/** A scenario manifests file's objects: its Services (+ slices) and, with ranges, one ServiceCIDR. */
+export function scenarioObjects(name: string, services: readonly ServiceDef[], serviceCIDRs?: readonly string[]): Record<string, unknown>[] {
+  const out = services.flatMap(serviceObjects);
+  if (serviceCIDRs?.length) out.push({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name }, spec: { cidrs: serviceCIDRs } });
+  return out;
+}
+
 /** Node objects so each proxy knows its node IPs (primary nodePortAddresses, health eligibility). */
 export function nodeObjects(): Record<string, unknown>[] {
   return (['node', 'node2'] as NodeName[]).map((n) => ({
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name: NODE_NAME[n], labels: { 'kubernetes.io/hostname': NODE_NAME[n] } },
+    metadata: { name: NODE_NAME[n], labels: { 'kubernetes.io/hostname': NODE_NAME[n], 'topology.kubernetes.io/zone': ZONE[n] } },
     spec: { podCIDRs: [...ADDR.podCIDR[n]] },
     status: {
       addresses: [

@@ -28,6 +28,19 @@ export const RESOURCES: readonly ResourceInfo[] = [
     shortNames: [],
     hasStatus: false,
   },
+  {
+    plural: 'servicecidrs',
+    singular: 'servicecidr',
+    kind: 'ServiceCIDR',
+    group: 'networking.k8s.io',
+    version: 'v1',
+    namespaced: false,
+    shortNames: [],
+    hasStatus: true,
+  },
+  // Events as upstream's recorder writes them. Only events.k8s.io/v1 is served (a real API server also
+  // serves the same objects as core v1 Events): `kubectl get events` then resolves to this resource.
+  { plural: 'events', singular: 'event', kind: 'Event', group: 'events.k8s.io', version: 'v1', namespaced: true, shortNames: ['ev'], hasStatus: false },
   // Served so that kubectl can map the kinds of deploy/ (e.g. `kubectl create --dry-run=client -f deploy/`)
   // and store them; the proxy never reads these.
   { plural: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount', group: '', version: 'v1', namespaced: true, shortNames: ['sa'], hasStatus: false },

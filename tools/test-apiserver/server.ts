@@ -82,6 +82,11 @@ export interface TestApiServer {
   stallWatches(stalled: boolean): void;
   /** How a too-old watch resourceVersion is reported: an ERROR event in a 200 stream (default, as upstream) or HTTP 410. */
   setWatchExpiredMode(mode: 'event' | 'http'): void;
+  /**
+   * Replace the bearer tokens the server accepts (a rotated service-account token). Open watches stay
+   * open, as on a real API server; the next requests must carry one of `tokens`.
+   */
+  setTokens(tokens: readonly string[]): void;
   /** Send a BOOKMARK now on every watch that allows them. */
   sendBookmarks(): void;
   activeWatches(): number;
@@ -174,6 +179,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   const dir = await mkdtemp(path.join(tmpdir(), 'kpx-apiserver-'));
   const tls = opts.tls ? await makeTlsMaterial(dir) : undefined;
   const token = randomBytes(16).toString('hex');
+  let accepted = new Set([`Bearer ${token}`]);
   const store = new Store();
   for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
     store.create(resourceForKind('Namespace')!, '', { metadata: { name: ns }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
@@ -451,7 +457,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     try {
       // kubectl (client-go) does not send bearer tokens over plain http, so there the token is only checked when present.
       const auth = req.headers.authorization;
-      if ((tls || auth !== undefined) && auth !== `Bearer ${token}`) {
+      if ((tls || auth !== undefined) && !accepted.has(auth ?? '')) {
         throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       }
       if (failures.n > 0) {
@@ -537,6 +543,9 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     kubeconfigPath,
     token,
     store,
+    setTokens: (tokens) => {
+      accepted = new Set(tokens.map((t) => `Bearer ${t}`));
+    },
     requests,
     create: (obj) => copy(store.create(res(String(obj.kind)), String(metaOf(obj).namespace ?? ''), copy(obj))),
     update: (obj) => {

@@ -93,6 +93,15 @@ const COLUMNS: Record<string, Column[]> = {
     },
     AGE,
   ],
+  ServiceCIDR: [NAME, { name: 'CIDRs', type: 'string', cell: (o) => ((get(o, 'spec', 'cidrs') as string[] | undefined) ?? []).join(',') }, AGE],
+  // kubectl's columns for events (LAST SEEN, TYPE, REASON, OBJECT, MESSAGE), from the events.k8s.io/v1 fields.
+  Event: [
+    { name: 'Last Seen', type: 'string', cell: (o) => age(get(o, 'series', 'lastObservedTime') ?? get(o, 'deprecatedLastTimestamp') ?? o.eventTime) },
+    { name: 'Type', type: 'string', cell: (o) => String(o.type ?? '') },
+    { name: 'Reason', type: 'string', cell: (o) => String(o.reason ?? '') },
+    { name: 'Object', type: 'string', cell: (o) => `${String(get(o, 'regarding', 'kind') ?? '').toLowerCase()}/${String(get(o, 'regarding', 'name') ?? '')}` },
+    { name: 'Message', type: 'string', cell: (o) => String(o.note ?? '') },
+  ],
   Namespace: [NAME, { name: 'Status', type: 'string', cell: (o) => String(get(o, 'status', 'phase') ?? 'Active') }, AGE],
 };
 

@@ -261,6 +261,15 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     return renderIpvsText(planIpvs(state, this.cfg));
   }
 
+  async renderLive(state: ProxyState): Promise<string> {
+    // The same local addresses doSync reads, so the plan is the one a sync would apply.
+    let localIPs: string[] | undefined;
+    if (state.nodePortAddresses.matchAll && needsLocalAddresses(state)) {
+      localIPs = parseLocalAddresses((await this.run('ip', ['-j', 'addr', 'show'])).stdout, this.family, DUMMY_DEVICE);
+    }
+    return renderIpvsText(planIpvs(state, this.cfg, localIPs));
+  }
+
   cleanup(opts: CleanupOptions = {}): Promise<void> {
     return this.serial(() => this.doCleanup(opts));
   }
@@ -342,7 +351,8 @@ class IpvsDataplane implements IpvsDataplaneHandle {
 }
 
 /** Insert the missing jump lines just before each table's COMMIT. */
-function insertJumps(text: string, jumps: readonly { table: 'nat' | 'filter'; line: string }[]): string {
+/** `lines` inserted before the COMMIT of their table in an iptables-restore text (also used by --dry-run). */
+export function insertJumps(text: string, jumps: readonly { table: string; line: string }[]): string {
   const lines = text.split('\n');
   const out: string[] = [];
   let table = '';

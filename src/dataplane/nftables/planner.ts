@@ -144,7 +144,7 @@ function detectorMatches(d: LocalDetector, ipX: 'ip' | 'ip6'): { ifLocal: string
 }
 
 
-function ruleContext(state: ProxyState, cfg: DataplaneConfig): RuleContext {
+export function ruleContext(state: ProxyState, cfg: DataplaneConfig): RuleContext {
   const ipX = state.family === 'IPv6' ? 'ip6' : 'ip';
   return {
     ipX,
@@ -399,7 +399,7 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
   s.set(CLUSTER_IPS_SET, { kind: 'set', body: `{ type ${addrType} ; comment "Active ClusterIPs" ; }` });
   // Listed after every transaction of the persistent `nft -i` (session.ts) as its completion
   // signal: empty, so listing it costs nothing.
-  s.set(MARKER_SET, { kind: 'set', body: '{ type inet_proto ; comment "always empty: completion marker of the nft session" ; }' });
+  s.set(MARKER_SET, { kind: 'set', body: '{ type inet_proto ; comment "kube-proxy-ts internal, always empty: listed after each update to confirm nft applied it" ; }' });
   if (!npa.matchAll) {
     s.set(NODEPORT_IPS_SET, { kind: 'set', body: `{ type ${addrType} ; comment "IPs that accept NodePort traffic" ; }` });
   }

@@ -366,13 +366,16 @@ export function buildService(
   const externalChain = usesExternalChain && !sharedExternal;
 
   rb.claim(CLUSTER_IPS_SET, sp.clusterIP, null);
+  // Dispatch elements carry the service port's name as a comment (upstream's per-service chain names
+  // make `nft list ruleset | grep ns/name` work; our shared DNAT chains do not). Endpoint elements
+  // carry none: endpoint changes stay element-only and the full load stays small.
   if (sharedInternal) {
     const slots = (sp.internalPolicyLocal ? localOrder : clusterOrder)!;
     const c = sharedChain(ipX, 'dnat', proto, slots.length);
     shared.push(c);
-    rb.claim(SERVICE_IPS_MAP, sp.clusterIP + portSuffix, `goto ${c.name}`);
+    rb.claim(SERVICE_IPS_MAP, sp.clusterIP + portSuffix, `goto ${c.name}`, sp.spn);
     entries.push({ map: c.map, prefix: `${sp.clusterIP} . ${sp.port}`, slots });
-  } else if (hasInternal) rb.claim(SERVICE_IPS_MAP, sp.clusterIP + portSuffix, `goto ${internalChain}`);
+  } else if (hasInternal) rb.claim(SERVICE_IPS_MAP, sp.clusterIP + portSuffix, `goto ${internalChain}`, sp.spn);
   else rb.claim(NO_ENDPOINT_SERVICES_MAP, sp.clusterIP + portSuffix, internalVerdict, sp.spn);
 
   let extTarget = names.external;
@@ -390,7 +393,7 @@ export function buildService(
 
   for (const ip of sp.externalIPs) {
     if (hasEndpoints) {
-      rb.claim(SERVICE_IPS_MAP, ip + portSuffix, `goto ${extTarget}`);
+      rb.claim(SERVICE_IPS_MAP, ip + portSuffix, `goto ${extTarget}`, sp.spn);
       externalEntry(ip);
     }
     if (!hasExternal) rb.claim(NO_ENDPOINT_SERVICES_MAP, ip + portSuffix, externalVerdict, sp.spn);
@@ -406,7 +409,7 @@ export function buildService(
   }
   for (const ip of sp.loadBalancerIPs) {
     if (hasEndpoints) {
-      rb.claim(SERVICE_IPS_MAP, ip + portSuffix, `goto ${extTarget}`);
+      rb.claim(SERVICE_IPS_MAP, ip + portSuffix, `goto ${extTarget}`, sp.spn);
       externalEntry(ip);
     }
     if (usesFirewall) rb.claim(FIREWALL_IPS_MAP, ip + portSuffix, `goto ${names.firewall}`, sp.spn);
@@ -418,9 +421,9 @@ export function buildService(
       if (sharedExternal && usesExternalChain) {
         const c = sharedChain(ipX, 'np-dnat', proto, clusterOrder!.length);
         shared.push(c);
-        rb.claim(SERVICE_NODEPORTS_MAP, k, `goto ${c.name}`);
+        rb.claim(SERVICE_NODEPORTS_MAP, k, `goto ${c.name}`, sp.spn);
         entries.push({ map: c.map, prefix: String(sp.nodePort), slots: clusterOrder! });
-      } else rb.claim(SERVICE_NODEPORTS_MAP, k, `goto ${names.external}`);
+      } else rb.claim(SERVICE_NODEPORTS_MAP, k, `goto ${names.external}`, sp.spn);
     }
     if (!hasExternal) rb.claim(NO_ENDPOINT_NODEPORTS_MAP, k, externalVerdict, sp.spn);
   }

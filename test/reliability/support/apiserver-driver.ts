@@ -49,6 +49,10 @@ async function main(): Promise<void> {
       srv.failNext(Number(a.n), Number(a.code ?? 500));
       return true;
     },
+    setTokens: (a) => {
+      srv.setTokens(a.tokens as string[]);
+      return true;
+    },
     activeWatches: () => srv.activeWatches(),
     rv: () => srv.resourceVersion(),
     list: (a) => srv.list(String(a.kind)),

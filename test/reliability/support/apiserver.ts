@@ -35,6 +35,16 @@ export class NsApiServer extends RpcChild {
     return this.call('apply', { ops }, 120_000);
   }
 
+  /** Accept only these bearer tokens from now on (a rotated service-account token). */
+  setTokens(tokens: readonly string[]): Promise<boolean> {
+    return this.call('setTokens', { tokens });
+  }
+
+  /** Cut every open watch: clients must come back with a new request (and credentials). */
+  dropWatches(): Promise<boolean> {
+    return this.call('dropWatches');
+  }
+
   list(kind: string): Promise<Obj[]> {
     return this.call('list', { kind }, 60_000);
   }

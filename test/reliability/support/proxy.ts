@@ -16,8 +16,9 @@ export interface RunningProxy {
   kill(): Promise<void>;
 }
 
-export function startProxyIn(world: World, args: readonly string[], env?: NodeJS.ProcessEnv): RunningProxy {
-  const child = startProxy(args, { prefix: ['ip', 'netns', 'exec', world.ns('node')], env: env ? { ...process.env, ...env } : process.env });
+/** `wrap`: a command prefix run inside the namespace before the proxy (e.g. a private mount namespace). */
+export function startProxyIn(world: World, args: readonly string[], env?: NodeJS.ProcessEnv, wrap: readonly string[] = []): RunningProxy {
+  const child = startProxy(args, { prefix: ['ip', 'netns', 'exec', world.ns('node'), ...wrap], env: env ? { ...process.env, ...env } : process.env });
   world.track(child);
   let out = '';
   const cap = 8_000_000;

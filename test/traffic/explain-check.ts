@@ -1,0 +1,101 @@
+// The explain hook of the traffic suite: for a check of the scenario table, what `explain` says
+// about the check's packet (from the proxy's own /debug/services) must match what real traffic did
+// — endpoint set, masquerade, reject/drop — and `explain --trace` must agree with the kernel.
+
+import { parseSnapshot } from '../../src/explain/snapshot.js';
+import { explain, type Explanation, type From as ExplainFrom } from '../../src/explain/explain.js';
+import type { TraceReport } from '../../src/explain/trace.js';
+import { run } from '../../src/util/exec.js';
+import { proxyCommand } from '../support/proxy-process.js';
+import { PODS, type NodeName } from '../support/topology.js';
+import { originAddress, resolveTarget, type Check, type Expect, type Mode } from './scenarios.js';
+
+/** The node whose proxy handles the check's packet. */
+export function handlingNode(check: Check): NodeName {
+  const t = check.target;
+  if (t.via === 'nodePort' && t.on.startsWith('node2')) return 'node2';
+  if (check.from === 'node2' || PODS.find((p) => p.name === check.from)?.node === 'node2') return 'node2';
+  return 'node';
+}
+
+export function explainFrom(from: string): ExplainFrom {
+  if (from === 'node' || from === 'node2') return 'node';
+  if (from === 'client' || from === 'client2') return 'external';
+  return 'pod';
+}
+
+function podOf(endpoint: string): string {
+  const ip = endpoint.startsWith('[') ? endpoint.slice(1, endpoint.indexOf(']')) : endpoint.slice(0, endpoint.lastIndexOf(':'));
+  return PODS.find((p) => p.ipv4 === ip || p.ipv6 === ip)?.name ?? endpoint;
+}
+
+/** Whether checks of this expectation can be explained (health-check ports are not Service traffic). */
+export function explainable(e: Expect): boolean {
+  return !(typeof e === 'object' && 'health' in e);
+}
+
+/** null when the explanation matches the expected traffic outcome, else why not. */
+export function compareExplanation(x: Explanation, e: Expect, from: string): string | null {
+  const fallback = x.warnings.some((w) => w.startsWith('IPVS Local policy fallback'));
+  const got = `${x.outcome} (${x.reason})${x.endpoints.length ? ` to ${x.endpoints.map((p) => podOf(p.endpoint)).join(',')}` : ''}`;
+  if (e === 'rejected') return x.outcome === 'reject' || x.outcome === 'local' ? null : `expected rejected, explain says ${got}`;
+  if (e === 'dropped') {
+    // An IPVS fallback to a remote endpoint without SNAT is forwarded, but its reply bypasses the node.
+    if (x.outcome === 'drop' || x.outcome === 'routed' || (x.outcome === 'forward' && fallback)) return null;
+    return `expected dropped, explain says ${got}`;
+  }
+  if (typeof e !== 'object' || 'health' in e) return null;
+  if (x.outcome !== 'forward') return `expected answers, explain says ${got}`;
+  const want = [...('sticky' in e ? e.sticky : 'affinityExpires' in e ? e.affinityExpires : e.answeredBy)].sort();
+  const pods = [...new Set(x.endpoints.map((p) => podOf(p.endpoint)))].sort();
+  if (want.join() !== pods.join()) return `expected endpoints ${want.join(',')}, explain says ${pods.join(',')}`;
+  if (('sticky' in e || 'affinityExpires' in e) && x.sessionAffinity?.type !== 'ClientIP') return 'expected session affinity ClientIP';
+  if ('affinityExpires' in e) return null;
+  // Node-originated packets carry the node's address whether masqueraded or not.
+  if (e.source && !(e.source !== 'origin' && (from === 'node' || from === 'node2'))) {
+    const masq = e.source !== 'origin';
+    const wrong = x.endpoints.filter((p) => p.masquerade !== masq);
+    if (wrong.length) return `expected masquerade ${masq ? 'yes' : 'no'} (source ${e.source}); explain says ${wrong.map((p) => `${podOf(p.endpoint)}: ${p.masquerade ? 'yes' : 'no'} (${p.masqueradeReason})`).join('; ')}`;
+  }
+  return null;
+}
+
+export interface ExplainHarness {
+  readonly mode: Mode;
+  /** GET a URL from inside a namespace role ('node' / 'node2'). */
+  readonly http: (node: NodeName, url: string) => Promise<{ status: number; body: string }>;
+  readonly netns: (role: string) => string;
+  readonly metricsAddress: string;
+}
+
+/** Explain the check's packet in-process from the handling proxy's /debug/services. */
+export async function explainCheck(h: ExplainHarness, check: Check, e: Expect): Promise<string | null> {
+  const t = resolveTarget(check.target);
+  const node = handlingNode(check);
+  const r = await h.http(node, `http://${h.metricsAddress}/debug/services`);
+  if (r.status !== 200) return `/debug/services answered ${r.status}`;
+  const snap = parseSnapshot(r.body);
+  const x = explain(snap, { src: originAddress(check.from, t.family), dst: t.host, port: t.port, protocol: t.proto, from: explainFrom(check.from) });
+  return compareExplanation(x, e, check.from);
+}
+
+/** Run `kube-proxy-ts explain --trace -o json` in the handling node's namespace, the probe from the check's. */
+export async function traceCheck(h: ExplainHarness, check: Check): Promise<{ failure: string | null; report: TraceReport | null }> {
+  const t = resolveTarget(check.target);
+  const node = handlingNode(check);
+  const fromNs = check.from === node ? [] : ['--probe-netns', h.netns(check.from)];
+  const dst = t.family === 'IPv6' ? `[${t.host}]:${t.port}/${t.proto.toLowerCase()}` : `${t.host}:${t.port}/${t.proto.toLowerCase()}`;
+  const args = ['explain', '--trace', '-o', 'json', '--src', originAddress(check.from, t.family), '--dst', dst, '--from', explainFrom(check.from), `--metrics-address=${h.metricsAddress}`, ...fromNs];
+  const { command, args: a } = proxyCommand(args);
+  const r = await run('ip', ['netns', 'exec', h.netns(node), command, ...a], { allowFailure: true, timeoutMs: 60_000 });
+  if (r.code !== 0 && r.code !== 3) return { failure: `explain --trace exited ${r.code}: ${r.stderr.trim().slice(0, 2000)}`, report: null };
+  let report: TraceReport;
+  try {
+    report = (JSON.parse(r.stdout) as { trace: TraceReport }).trace;
+  } catch {
+    return { failure: `explain --trace printed no JSON: ${r.stdout.slice(0, 500)} ${r.stderr.slice(0, 500)}`, report: null };
+  }
+  if (report.agrees === false) return { failure: `the kernel disagreed: ${report.disagreements.join('; ')}\n${JSON.stringify(report, null, 1).slice(0, 4000)}`, report };
+  if (report.agrees === null && report.expected.outcome === 'forward') return { failure: `no kernel evidence for a forwarded probe: ${JSON.stringify(report.observed)}`, report };
+  return { failure: null, report };
+}
