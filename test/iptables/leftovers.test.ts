@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isOurChain, planLeftoverCleanup } from '../../src/dataplane/iptables/leftovers.js';
+import { iptablesOwnedBy } from '../../src/dataplane/ownership.js';
 
 // What IPVS mode leaves in filter: its jump to KUBE-PROXY-FIREWALL has no ctstate match, unlike
 // iptables mode's — the bug where iptables-mode cleanup removed only its own jumps and the chain
@@ -93,4 +94,31 @@ test('a chain of ours that a foreign chain jumps to is kept, with what it reache
 test('nothing of ours (e.g. a second run, or only kubelet chains): empty plan', () => {
   assert.equal(planLeftoverCleanup(['*filter', ':INPUT ACCEPT [0:0]', ':KUBE-FIREWALL - [0:0]', '-A INPUT -j KUBE-FIREWALL', 'COMMIT'].join('\n')).restore, '');
   assert.equal(planLeftoverCleanup('').restore, '');
+});
+
+test('mode switch ipvs -> iptables: the running mode\'s chains and jumps stay, IPVS-only chains and IPVS-style jumps go', () => {
+  const keep = iptablesOwnedBy('iptables')!;
+  const save = [
+    ...IPVS_FILTER.slice(0, -1),
+    ':KUBE-SERVICES - [0:0]',
+    '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
+    '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    'COMMIT',
+  ].join('\n');
+  const p = planLeftoverCleanup(save, keep);
+  // KUBE-PROXY-FIREWALL (iptables mode's now) still jumps to KUBE-SOURCE-RANGES-FIREWALL in this
+  // text, so that one stays; in a real switch iptables mode's first sync has rewritten it already.
+  assert.deepEqual(p.kept, ['filter/KUBE-SOURCE-RANGES-FIREWALL']);
+  assert.equal(
+    p.restore,
+    [
+      '*filter',
+      ':KUBE-IPVS-FILTER - [0:0]',
+      '-D INPUT -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL',
+      '-D INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER',
+      '-X KUBE-IPVS-FILTER',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
 });

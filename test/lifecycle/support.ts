@@ -94,12 +94,17 @@ export class NodeProxy {
   async ready(timeoutMs = 60_000): Promise<number> {
     const want = { IPv4: servicePortCount(this.m.services, 'IPv4'), IPv6: servicePortCount(this.m.services, 'IPv6') };
     const deadline = Date.now() + timeoutMs;
+    let last: DebugState | null = null;
     for (;;) {
       if (this.exited) throw new Error(`proxy (${this.mode}) exited during start-up: ${JSON.stringify(this.exited)}\n${this.out.slice(-3000)}`);
       const st = await this.state().catch(() => null);
+      last = st;
       const ok = st?.initialized && (['IPv4', 'IPv6'] as const).every((f) => st.families?.[f]?.lastSync && Object.keys(st.families[f]!.services ?? {}).length >= want[f]);
       if (ok) return Date.now();
-      if (Date.now() > deadline) throw new Error(`proxy (${this.mode}) not ready after ${timeoutMs} ms\n${this.out.slice(-3000)}`);
+      if (Date.now() > deadline) {
+        const fams = Object.entries(last?.families ?? {}).map(([f, v]) => `${f}: lastSync ${v.lastSync ?? 'never'}, ${Object.keys(v.services ?? {}).length} services`);
+        throw new Error(`proxy (${this.mode}) not ready after ${timeoutMs} ms (want ${JSON.stringify(want)}; /debug/state: ${last ? `initialized ${String(last.initialized)}; ${fams.join('; ')}` : 'no answer'}); log (${this.out.length} bytes):\n${this.out.slice(-3000)}`);
+      }
       await sleep(50);
     }
   }

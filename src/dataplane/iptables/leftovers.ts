@@ -105,7 +105,8 @@ export function planLeftoverCleanup(save: string, keepMode?: IptablesKeep): Left
       keep.add(c);
       for (const r of t.rules) if (r.chain === c && r.target) visit(r.target);
     };
-    for (const r of t.rules) if (r.target && !ours.has(r.chain) && !BUILTIN.has(r.chain) && !keepMode?.chain(table, r.chain)) visit(r.target);
+    // (The running mode's chains count as foreign here too: what they still reach must stay.)
+    for (const r of t.rules) if (r.target && !ours.has(r.chain) && !BUILTIN.has(r.chain)) visit(r.target);
     const remove = [...ours].filter((c) => !keep.has(c));
     for (const c of keep) kept.push(`${table}/${c}`);
     // Kept chains reach only kept chains (closure above): only built-in chains need unlinking. A
