@@ -1,6 +1,7 @@
-// Start-up cleanup rules (upstream platformCleanup), in a throwaway namespace: nftables mode removes
-// iptables leftovers at start but never its own table before its first sync — a restarted proxy that
-// cannot reach its source yet keeps serving with the rules it left. Also: dual-stack rules.
+// Start-up rules, in a throwaway namespace: a restarted proxy that cannot reach its source yet keeps
+// serving with the rules it left — neither its own table nor another mode's leftovers are removed
+// before its first sync (no window without rules); the leftovers go once it has programmed.
+// Also: dual-stack rules.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -31,7 +32,7 @@ after(async () => {
   if (dir) await rmDir(dir);
 });
 
-test('programs both families, then a restart without a reachable source keeps our table and removes iptables leftovers', { skip: !isRoot && 'needs root', timeout: 90_000 }, async () => {
+test('programs both families; a restart without a reachable source keeps every rule; the first sync removes iptables leftovers', { skip: !isRoot && 'needs root', timeout: 90_000 }, async () => {
   await writeManifest(dir, 'svc.json', [
     serviceObject({ name: 'web4', clusterIP: '198.19.0.10', port: 80 }),
     sliceObject('web4', 8080, [{ ip: '198.18.100.2' }]),
@@ -60,7 +61,6 @@ test('programs both families, then a restart without a reachable source keeps ou
   });
   const secondDone = collect(second, 60_000);
   try {
-    await eventually(async () => !(await inNs('iptables-save', ['-t', 'nat'])).includes('KUBE-SERVICES'), 'iptables leftovers removed at start');
     // Well past start-up: the servers are up, so every start-up step has run.
     await eventually(async () => (await inNs('curl', ['-s', '-m', '2', 'http://127.0.0.1:10249/proxyMode'])) === 'nftables', 'metrics server up');
     await new Promise((r) => setTimeout(r, 1500));
@@ -68,11 +68,24 @@ test('programs both families, then a restart without a reachable source keeps ou
     assert.match(await inNs('nft', ['list', 'table', 'ip6', 'kube-proxy']), /2001:db8:ffff::10 \. tcp \. 80/);
     const state = JSON.parse(await inNs('curl', ['-s', '-m', '2', 'http://127.0.0.1:10249/debug/state'])) as { initialized: boolean };
     assert.equal(state.initialized, false);
+    assert.match(await inNs('iptables-save', ['-t', 'nat']), /KUBE-SERVICES/, 'other mode kept until our first sync');
     second.kill('SIGTERM');
     const r = await secondDone;
     assert.equal(r.code, 0, r.stderr);
   } finally {
     if (second.exitCode === null && second.signalCode === null) second.kill('SIGKILL');
     await secondDone;
+  }
+
+  const third = startProxy(['--manifests', dir, '--proxy-mode', 'nftables', '--hostname-override', 'node-a'], { prefix: ['ip', 'netns', 'exec', ns] });
+  const thirdDone = collect(third, 60_000);
+  try {
+    await eventually(async () => !(await inNs('iptables-save', ['-t', 'nat'])).includes('KUBE-SERVICES'), 'iptables leftovers removed after the first sync');
+    assert.match(await inNs('nft', ['list', 'table', 'ip', 'kube-proxy']), /198\.19\.0\.10 \. tcp \. 80/);
+    third.kill('SIGTERM');
+    assert.equal((await thirdDone).code, 0);
+  } finally {
+    if (third.exitCode === null && third.signalCode === null) third.kill('SIGKILL');
+    await thirdDone;
   }
 });
