@@ -29,6 +29,7 @@ import {
   type VModuleItem,
 } from './flagvalues.js';
 import { closest } from './suggest.js';
+import { knownFeatures } from './feature-gates.js';
 
 export type FlagKind =
   | 'bool'
@@ -83,7 +84,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'mapStringBool',
     defValue: '',
     group: 'config',
-    usage: 'A set of key=value pairs that describe feature gates for alpha/experimental features. This parameter is ignored if a config file is specified by --config.',
+    usage: `A set of key=value pairs that describe feature gates for alpha/experimental features. Options are:\n${knownFeatures().join('\n')}\n${IGNORED_IF_CONFIG}`,
   },
   { name: 'kubeconfig', kind: 'string', defValue: '', group: 'config', usage: 'Path to kubeconfig file with authorization information (the master location can be overridden by the master flag).' },
   { name: 'master', kind: 'string', defValue: '', group: 'command', usage: 'The address of the Kubernetes API server (overrides any value in kubeconfig)' },
@@ -510,7 +511,8 @@ export function helpText(): string {
   });
   rows.sort((a, b) => a.left.replace(/^\s*(-\w, )?--/, '').localeCompare(b.left.replace(/^\s*(-\w, )?--/, '')));
   const width = Math.max(...rows.map((r) => r.left.length));
-  const lines = rows.map((r) => `${r.left.padEnd(width)}   ${r.usage}`);
+  // pflag indents the continuation lines of a multi-line usage to the usage column.
+  const lines = rows.map((r) => `${r.left.padEnd(width)}   ${r.usage.replaceAll('\n', '\n' + ' '.repeat(width + 3))}`);
   return `${LONG_DESCRIPTION}\n\nUsage:\n  kube-proxy-ts [flags]\n\nFlags:\n${lines.join('\n')}\n`;
 }
 

@@ -12,6 +12,7 @@ import { durationNs, effectiveSettings } from './effective.js';
 import { flagSpec, FlagParseError, helpText, parseFlags, VERSION_TEXT, type FlagValue } from './flags.js';
 import type { VModuleItem } from './flagvalues.js';
 import { loadConfigFile } from './load.js';
+import { resolveFeatureGates } from './feature-gates.js';
 import { noopFlagWarnings } from './noop-flags.js';
 import { appendPortIfNeeded } from './net.js';
 import { renderConfigYAML } from './render.js';
@@ -160,6 +161,10 @@ export async function parseCommandLine(argv: string[], env: CommandLineEnvironme
     if (h === '') return { kind: 'error', message: 'failed complete: empty hostname-override is invalid' };
     config.hostnameOverride = h.toLowerCase();
   }
+  // Complete ends with the feature gate (utilfeature.DefaultMutableFeatureGate.SetFromMap).
+  const gates = resolveFeatureGates(config.featureGates);
+  if (!gates.ok) return { kind: 'error', message: `failed complete: ${gates.message}` };
+  warnings.push(...gates.warnings);
 
   // kube-proxy validates and applies the logging configuration first (server.go RunE).
   const logErrs = validateLogging(config);

@@ -4,6 +4,7 @@
 
 import type { KubeProxyConfiguration } from './types.js';
 import { durationNs, effectiveSettings } from './effective.js';
+import { featureGatesOf } from './feature-gates.js';
 import { formatDuration } from './duration.js';
 import { cidrFamily, isCIDR, isIPLiteral, splitHostPort } from './net.js';
 import { LOCAL_MODES, PROXY_MODE_MESSAGE, VALID_PROXY_MODES } from './flagvalues.js';
@@ -211,8 +212,11 @@ export function validateLogging(c: KubeProxyConfiguration, path = 'logging'): Fi
   const errs: FieldError[] = [];
   const l = c.logging;
   const at = (sub: string): string => `${path}.${sub}`;
+  const gates = featureGatesOf(c.featureGates);
   if (l.format !== 'text' && l.format !== 'json') {
     errs.push({ field: at('format'), type: 'Invalid value', value: goStr(l.format), detail: 'Unsupported log format' });
+  } else if (l.format === 'json' && !gates.enabled('LoggingBetaOptions')) {
+    errs.push({ field: at('format'), type: 'Forbidden', value: '', detail: 'Log format json is BETA and disabled, see LoggingBetaOptions feature' });
   }
   if (l.verbosity > MAX_INT32) errs.push({ field: at('verbosity'), type: 'Invalid value', value: String(l.verbosity), detail: `Must be <= ${MAX_INT32}` });
   const vmodule = (l.vmodule ?? []) as { filePattern?: string; verbosity?: number }[];
@@ -229,8 +233,9 @@ export function validateLogging(c: KubeProxyConfiguration, path = 'logging'): Fi
       errs.push({ field: at(`vmodule[${i}]`), type: 'Invalid value', value: String(item.verbosity), detail: `Must be <= ${MAX_INT32}` });
     }
   });
-  // Split streams and info buffering are alpha options (feature gate LoggingAlphaOptions, default off).
-  const alpha = c.featureGates['LoggingAlphaOptions'] === true;
+  // Split streams and info buffering are alpha options (feature gate LoggingAlphaOptions, default
+  // off; AllAlpha=true turns it on too).
+  const alpha = gates.enabled('LoggingAlphaOptions');
   const options = (l.options ?? {}) as Record<string, { splitStream?: boolean; infoBufferSize?: unknown } | undefined>;
   for (const fmt of ['text', 'json'] as const) {
     const o = options[fmt] ?? {};

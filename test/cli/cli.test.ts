@@ -52,6 +52,17 @@ test('an invalid flag value: exit 1 with one line naming the flag and value', as
   assert.match(lines[0]!, /^Error: .*"userspace".*--proxy-mode/);
 });
 
+test('an unknown or locked feature gate: exit 1 with upstream\'s message', async () => {
+  const unknown = await runProxy(['--feature-gates=NoSuchGate=true', '--proxy-mode=nftables']);
+  assert.equal(unknown.code, 1);
+  assert.deepEqual(unknown.stderr.split('\n').filter(Boolean), ['Error: failed complete: unrecognized feature gate: NoSuchGate']);
+  const locked = await runProxy(['--feature-gates=PreferSameTrafficDistribution=false']);
+  assert.equal(locked.code, 1);
+  assert.deepEqual(locked.stderr.split('\n').filter(Boolean), [
+    'Error: failed complete: cannot set feature gate PreferSameTrafficDistribution to false, feature is locked to true',
+  ]);
+});
+
 test('a bad config file: exit 1 with one line', async () => {
   const file = path.join(dir, 'bad.yaml');
   await fsp.writeFile(file, 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: bogus\n');

@@ -51,25 +51,32 @@ test('comma-separated lists', async () => {
     '--nodeport-addresses=10.0.0.0/8,192.168.0.0/16',
     '--proxy-mode=ipvs',
     '--ipvs-exclude-cidrs=10.1.0.0/16,10.2.0.0/16',
-    '--feature-gates=A=true,B=false',
+    '--feature-gates=LoggingAlphaOptions=true,ContextualLogging=false',
   ]);
   assert.deepEqual(o.clusterCIDRs, ['10.0.0.0/8', 'fd00::/64']);
   assert.equal(o.config.clusterCIDR, '10.0.0.0/8,fd00::/64');
   assert.deepEqual(o.nodePortAddresses, ['10.0.0.0/8', '192.168.0.0/16']);
   assert.deepEqual(o.config.ipvs.excludeCIDRs, ['10.1.0.0/16', '10.2.0.0/16']);
-  assert.deepEqual(o.config.featureGates, { A: true, B: false });
+  assert.deepEqual(o.config.featureGates, { LoggingAlphaOptions: true, ContextualLogging: false });
 });
 
 test('repeated list and map flags accumulate like pflag', async () => {
-  const o = await run(['--nodeport-addresses=10.0.0.0/8', '--nodeport-addresses', '192.168.0.0/16', '--feature-gates=A=true', '--feature-gates=B=false,A=false']);
+  const o = await run([
+    '--nodeport-addresses=10.0.0.0/8',
+    '--nodeport-addresses',
+    '192.168.0.0/16',
+    '--feature-gates=ComponentFlagz=true',
+    '--feature-gates=WatchListClient=false,ComponentFlagz=false',
+  ]);
   assert.deepEqual(o.nodePortAddresses, ['10.0.0.0/8', '192.168.0.0/16']);
-  assert.deepEqual(o.config.featureGates, { A: false, B: false });
+  assert.deepEqual(o.config.featureGates, { ComponentFlagz: false, WatchListClient: false });
 });
 
-test('a feature gate named __proto__ stays a plain key', async () => {
-  const o = await run(['--feature-gates=__proto__=true']);
-  assert.deepEqual(Object.keys(o.config.featureGates), ['__proto__']);
-  assert.equal(Object.getPrototypeOf(o.config.featureGates), Object.prototype);
+test('a feature gate named __proto__ stays a plain key (and is then an unknown gate)', async () => {
+  const parsed = parseFlags(['--feature-gates=__proto__=true']).values.get('feature-gates') as Record<string, boolean>;
+  assert.deepEqual(Object.keys(parsed), ['__proto__']);
+  assert.equal(Object.getPrototypeOf(parsed), Object.prototype);
+  assert.equal(await error(['--feature-gates=__proto__=true']), 'failed complete: unrecognized feature gate: __proto__');
 });
 
 test('invalid values name the flag, pflag style', async () => {

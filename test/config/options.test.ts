@@ -199,7 +199,7 @@ const ROUND_TRIP_ARGVS: string[][] = [
   [],
   ['--proxy-mode=nftables', '--masquerade-all', '--iptables-sync-period=10s', '--nodeport-addresses=10.0.0.0/8,fd00::/64'],
   ['--proxy-mode=ipvs', '--ipvs-sync-period=20s', '--ipvs-min-sync-period=2s', '--ipvs-exclude-cidrs=10.1.0.0/16', '--ipvs-scheduler=wrr', '--ipvs-tcp-timeout=900s', '--ipvs-strict-arp'],
-  ['--cluster-cidr=10.244.0.0/16,fd00:10:244::/56', '--detect-local-mode=ClusterCIDR', '--bind-address=10.0.0.5', '--feature-gates=Foo=true,Bar=false'],
+  ['--cluster-cidr=10.244.0.0/16,fd00:10:244::/56', '--detect-local-mode=ClusterCIDR', '--bind-address=10.0.0.5', '--feature-gates=LoggingAlphaOptions=true,WatchListClient=false'],
   ['--detect-local-mode=BridgeInterface', '--pod-bridge-interface=cbr0', '--hostname-override=NODE-1', '--kubeconfig=/etc/k.conf', '--kube-api-qps=7.5', '--kube-api-burst=20'],
   ['--conntrack-max-per-core=0', '--conntrack-tcp-timeout-established=1h30m', '--conntrack-udp-timeout=30s', '-v=4', '--vmodule=a.go=2'],
   ['--logging-format=json', '--log-flush-frequency=2s', '--feature-gates=LoggingAlphaOptions=true', '--log-json-split-stream', '--log-json-info-buffer-size=4Ki'],
