@@ -16,6 +16,8 @@ import { debugRoutes } from './debug/handler.js';
 import { withSyncedProxier } from './cli/oneshot.js';
 import { configureLogging, createLogger } from './log/logger.js';
 import { registerMetrics } from './metrics/metrics.js';
+import { recordFeatureGates } from './metrics/feature-enabled.js';
+import { featureGatesOf } from './config/feature-gates.js';
 import { rejectedInputCount } from './sources/rejections.js';
 import { ServiceModel } from './model/tracker.js';
 import type { IPFamily, ProxyMode } from './model/types.js';
@@ -123,6 +125,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
 
   const startUp = async (): Promise<void> => {
     registerMetrics(o.mode);
+    recordFeatureGates(featureGatesOf(o.config.featureGates));
     // Upstream exits when the --config file changes, so that the DaemonSet restarts it.
     if (o.configFile !== '') configWatch = await watchConfigFile(o.configFile, fatal);
     await installEventRecorder(o);

@@ -10,6 +10,8 @@ import { FEATURE_GATES, GATE_DEPENDENCIES } from '../../src/config/feature-gate-
 import { featureGatesOf, knownFeatures, resolveFeatureGates, type GateResolution } from '../../src/config/feature-gates.js';
 import { helpText } from '../../src/config/flags.js';
 import { parseCommandLine } from '../../src/config/options.js';
+import { recordFeatureGates } from '../../src/metrics/feature-enabled.js';
+import { registry } from '../../src/metrics/metrics.js';
 
 const env = { hostname: () => 'test-node' };
 
@@ -176,4 +178,16 @@ test('config file: featureGates gets the same check; logging validation sees the
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
+});
+
+test('kubernetes_feature_enabled: one series per gate with its stage, 1 when enabled', async () => {
+  const r = success(resolveFeatureGates({ LoggingAlphaOptions: true, WatchListClient: false }));
+  recordFeatureGates(r.gates);
+  recordFeatureGates(r.gates); // idempotent
+  const text = await registry.metrics();
+  assert.match(text, /^kubernetes_feature_enabled\{name="LoggingAlphaOptions",stage="ALPHA"\} 1$/m);
+  assert.match(text, /^kubernetes_feature_enabled\{name="WatchListClient",stage="BETA"\} 0$/m);
+  assert.match(text, /^kubernetes_feature_enabled\{name="NFTablesProxyMode",stage=""\} 1$/m);
+  assert.match(text, /^kubernetes_feature_enabled\{name="KMSv1",stage="DEPRECATED"\} 0$/m);
+  assert.equal(text.match(/^kubernetes_feature_enabled\{/gm)?.length, FEATURE_GATES.size);
 });
