@@ -3,11 +3,9 @@
 // kept through IPVS until they close), a SIGKILL restart in the middle of a sync under load, and
 // --cleanup from IPVS leftovers alone, with other modes', and half cleaned.
 
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { Topology, leakedNamespaces } from '../support/topology.js';
+import { describe, test } from 'node:test';
 import { runCleanupCase, type CleanupCase } from '../lifecycle/cleanup-matrix.js';
-import { SWITCH_TARGETS, runSwitch, serveEcho } from '../lifecycle/switch.js';
+import { SWITCH_TARGETS, runSwitch, useEchoTopology } from '../lifecycle/switch.js';
 import { skipReason } from './topology.js';
 
 // ~25 min in the emulated guest (each case starts the proxy at least once, 1-3 min here): more
@@ -25,29 +23,20 @@ const slow = {
 };
 
 describe('IPVS lifecycle', { skip: reason ?? false, concurrency: false }, () => {
-  let topo: Topology;
-  before(async () => {
-    topo = await Topology.create();
-    await serveEcho(topo);
-  });
-  after(async () => {
-    const prefix = topo?.prefix;
-    await topo?.destroy();
-    if (prefix) assert.deepEqual(leakedNamespaces(prefix), []);
-  });
+  const topo = useEchoTopology();
   for (const to of ['nftables', 'iptables'] as const) {
     test(`ipvs -> ${to} under load: 0 failed new connections, established connections survive, IPVS state removed once they close`, { timeout: 900_000 }, async (t) => {
-      await runSwitch(t, topo, 'ipvs', to, slow);
+      await runSwitch(t, topo(), 'ipvs', to, slow);
     });
   }
   test('ipvs restart (SIGKILL at a random point of a sync) under load: 0 failed connections, the change is programmed', { timeout: 900_000 }, async (t) => {
-    await runSwitch(t, topo, 'ipvs', 'ipvs', { ...slow, signal: 'SIGKILL', stopDuringSyncMs: 3000 });
+    await runSwitch(t, topo(), 'ipvs', 'ipvs', { ...slow, signal: 'SIGKILL', stopDuringSyncMs: 3000 });
   });
   const cases: CleanupCase[] = [
     { name: 'ipvs', modes: ['ipvs'] },
     { name: 'ipvs + iptables + nftables, half cleaned', modes: ['ipvs', 'iptables', 'nftables'], halfDone: true },
   ];
   for (const c of cases) {
-    test(`--cleanup from ${c.name}: twice exits 0, no virtual server, kube-ipvs0, ipset or chain of ours left`, { timeout: 900_000 }, (t) => runCleanupCase(t, topo, c, slow.readyMs));
+    test(`--cleanup from ${c.name}: twice exits 0, no virtual server, kube-ipvs0, ipset or chain of ours left`, { timeout: 900_000 }, (t) => runCleanupCase(t, topo(), c, slow.readyMs));
   }
 });

@@ -3,11 +3,9 @@
 // both families, held connections survive, and the old mode's rules are gone afterwards.
 // ipvs -> nftables / iptables runs in the IPVS guest: test/ipvs/lifecycle.test.ts.
 
-import { after, before, describe, test } from 'node:test';
-import { Topology, leakedNamespaces } from '../support/topology.js';
-import { runSwitch, serveEcho } from './switch.js';
+import { describe, test } from 'node:test';
+import { runSwitch, useEchoTopology } from './switch.js';
 import type { RunMode } from './support.js';
-import assert from 'node:assert/strict';
 
 const isRoot = process.getuid?.() === 0;
 const CASES: [RunMode, RunMode][] = [
@@ -18,19 +16,10 @@ const CASES: [RunMode, RunMode][] = [
 ];
 
 describe('mode switch under load', { skip: !isRoot && 'needs root', concurrency: false }, () => {
-  let topo: Topology;
-  before(async () => {
-    topo = await Topology.create();
-    await serveEcho(topo);
-  });
-  after(async () => {
-    const prefix = topo?.prefix;
-    await topo?.destroy();
-    if (prefix) assert.deepEqual(leakedNamespaces(prefix), []);
-  });
+  const topo = useEchoTopology();
   for (const [from, to] of CASES) {
     test(`${from} -> ${to}: 0 failed new connections, held connections survive, ${from} rules removed after ${to} synced`, { timeout: 180_000 }, async (t) => {
-      await runSwitch(t, topo, from, to);
+      await runSwitch(t, topo(), from, to);
     });
   }
 });

@@ -5,10 +5,8 @@
 // change is programmed by the new process. (test/reliability/restart.test.ts adds a comparison of
 // the kernel with a fresh render for nftables and iptables-nft.)
 
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { Topology, leakedNamespaces } from '../support/topology.js';
-import { runSwitch, serveEcho } from './switch.js';
+import { describe, test } from 'node:test';
+import { runSwitch, useEchoTopology } from './switch.js';
 import type { RunMode } from './support.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -20,20 +18,11 @@ const CASES: { mode: RunMode; signal: 'SIGTERM' | 'SIGKILL' }[] = [
 ];
 
 describe('restart under load', { skip: !isRoot && 'needs root', concurrency: false }, () => {
-  let topo: Topology;
-  before(async () => {
-    topo = await Topology.create();
-    await serveEcho(topo);
-  });
-  after(async () => {
-    const prefix = topo?.prefix;
-    await topo?.destroy();
-    if (prefix) assert.deepEqual(leakedNamespaces(prefix), []);
-  });
+  const topo = useEchoTopology();
   for (const c of CASES) {
     test(`${c.mode}: ${c.signal} at a random point of a sync, restart: 0 failed connections, held connections survive, the change is programmed`, { timeout: 180_000 }, async (t) => {
       // A sync of this size takes 50-300 ms here: a random delay up to 400 ms lands before, in or after it.
-      await runSwitch(t, topo, c.mode, c.mode, { signal: c.signal, stopDuringSyncMs: 400 });
+      await runSwitch(t, topo(), c.mode, c.mode, { signal: c.signal, stopDuringSyncMs: 400 });
     });
   }
 });

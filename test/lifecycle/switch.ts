@@ -4,9 +4,9 @@
 // started in another, and holds one connection per family opened before the switch.
 
 import assert from 'node:assert/strict';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import type { LoopAttempt } from '../support/backend.js';
-import { ADDR, type Topology } from '../support/topology.js';
+import { ADDR, Topology, leakedNamespaces } from '../support/topology.js';
 import type { ServiceDef } from '../traffic/scenarios.js';
 import { Manifests, NodeProxy, oursLeft, sleep, type RunMode } from './support.js';
 
@@ -44,6 +44,27 @@ export const SWITCH_TARGETS: readonly { host: string; port: number; label: strin
 /** Pods p1, p2 also serve the echo port the held connections use. */
 export async function serveEcho(topo: Topology): Promise<void> {
   for (const p of ['p1', 'p2']) await topo.agent(p).serve(p, { tcp: [ECHO_PORT], echo: true });
+}
+
+/**
+ * The lifecycle suites' fixture, for a describe block: one topology with echo-serving pods, destroyed
+ * afterwards with a check that no namespace leaked. Returns the topology's getter.
+ */
+export function useEchoTopology(): () => Topology {
+  let topo: Topology | undefined;
+  before(async () => {
+    topo = await Topology.create();
+    await serveEcho(topo);
+  });
+  after(async () => {
+    const prefix = topo?.prefix;
+    await topo?.destroy();
+    if (prefix) assert.deepEqual(leakedNamespaces(prefix), []);
+  });
+  return () => {
+    if (!topo) throw new Error('the lifecycle topology is not up');
+    return topo;
+  };
 }
 
 export interface SwitchFigures {
