@@ -2,7 +2,7 @@
 // kube-proxy-ts entry point (upstream cmd/kube-proxy/app/server.go): parse flags and config, then
 // one of: --help / --version, --write-config-to, --cleanup, --init-only, --print-rules, or run.
 
-import { existsSync, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { parseCommandLine, renderConfigYAML } from './config/options.js';
 import type { ProxyOptions } from './config/types.js';
 import { watchConfigFile, type ConfigWatch } from './config/watch.js';

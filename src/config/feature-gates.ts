@@ -73,8 +73,10 @@ export function resolveFeatureGates(requested: Readonly<Record<string, boolean>>
   if (errors.length > 0) return { ok: false, message: aggregate(errors) };
   const gates = lookup(enabled);
   const depErrors: string[] = [];
-  for (const [feature, deps] of [...GATE_DEPENDENCIES].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  // Default sort: UTF-16 code-unit order, which is Go's byte order for these ASCII names.
+  for (const feature of [...GATE_DEPENDENCIES.keys()].sort()) {
     if (!gates.enabled(feature)) continue;
+    const deps = GATE_DEPENDENCIES.get(feature) ?? [];
     const off = deps.filter((d) => !gates.enabled(d));
     if (off.length > 0) depErrors.push(`${feature} is enabled, but depends on features that are disabled: [${off.join(' ')}]`);
   }
@@ -103,5 +105,5 @@ export function knownFeatures(): string[] {
     if (s.preRelease === '' || s.preRelease === 'DEPRECATED') continue;
     known.push(`${name}=true|false (${s.preRelease} - default=${s.default})`);
   }
-  return known.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return known.sort();
 }

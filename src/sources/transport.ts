@@ -51,6 +51,8 @@ export class RateLimiter {
 }
 
 const USER_AGENT = 'kube-proxy-ts/0.1.0';
+/** Sent on every request, whoever authenticates it. */
+const BASE_HEADERS: Readonly<Record<string, string>> = { Accept: 'application/json', 'User-Agent': USER_AGENT };
 /** How long a credential file read stays valid (client-go's cached file token source: 1 minute). */
 export const DEFAULT_REFRESH_MS = 60_000;
 
@@ -130,7 +132,7 @@ export function kubeConfigTransport(cfg: ClientConfig, limiter?: RateLimiter, to
   };
 
   const headers = (): Record<string, string | string[]> => {
-    const h: Record<string, string | string[]> = { Accept: 'application/json', 'User-Agent': USER_AGENT };
+    const h: Record<string, string | string[]> = { ...BASE_HEADERS };
     const t = token.get()?.toString('utf8').trim();
     if (t) h.Authorization = `Bearer ${t}`;
     else if (cfg.basicAuth) h.Authorization = `Basic ${Buffer.from(`${cfg.basicAuth.username}:${cfg.basicAuth.password}`).toString('base64')}`;
@@ -142,7 +144,7 @@ export function kubeConfigTransport(cfg: ClientConfig, limiter?: RateLimiter, to
   const request = async (method: 'GET' | 'POST', url: URL, signal: AbortSignal, body?: string): Promise<IncomingMessage> => {
     let opts: https.RequestOptions;
     if (cfg.plugin) {
-      opts = { method, headers: { Accept: 'application/json', 'User-Agent': USER_AGENT } };
+      opts = { method, headers: { ...BASE_HEADERS } };
       if (!plugin) {
         const { kubeconfig, master } = cfg.plugin;
         const p = import('./client-node-auth.js').then((m) => m.clientNodeAuthorizer(kubeconfig, master));

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fromDist, repoRoot } from '../support/proxy-process.js';
 import { NsApiServer, type Obj } from '../reliability/support/apiserver.js';
 import type { World } from '../reliability/support/world.js';
+import { svcIP } from '../support/perf-objects.js';
 
 const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith('--')));
 const pos = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -31,10 +32,6 @@ const NODE_IP = '198.18.0.1';
 
 if (SERVICES > 60000 || ENDPOINTS > 200) throw new Error('at most 60000 services x 200 endpoints');
 
-function svcIP(i: number): string {
-  // 198.19.0.0/16 range for ClusterIPs (i < 65536).
-  return `198.19.${i >> 8}.${i & 255}`;
-}
 function epIP(i: number, k: number): string {
   const x = (i * ENDPOINTS + k) % 65000;
   return `198.18.${1 + (x >> 8)}.${x & 255}`;

@@ -187,6 +187,9 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   const tls = opts.tls ? await makeTlsMaterial(dir) : undefined;
   let token = randomBytes(16).toString('hex');
   let accepted = new Set([`Bearer ${token}`]);
+  const setTokens = (tokens: readonly string[]): void => {
+    accepted = new Set(tokens.map((t) => `Bearer ${t}`));
+  };
   const basic = opts.basicAuth ? `Basic ${Buffer.from(`${opts.basicAuth.username}:${opts.basicAuth.password}`).toString('base64')}` : null;
   const store = new Store();
   for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
@@ -557,12 +560,10 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     tlsFiles: tls?.files,
     setToken: (t) => {
       token = t;
-      accepted = new Set([`Bearer ${t}`]);
+      setTokens([t]);
     },
     store,
-    setTokens: (tokens) => {
-      accepted = new Set(tokens.map((t) => `Bearer ${t}`));
-    },
+    setTokens,
     requests,
     create: (obj) => copy(store.create(res(String(obj.kind)), String(metaOf(obj).namespace ?? ''), copy(obj))),
     update: (obj) => {
