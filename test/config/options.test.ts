@@ -222,6 +222,15 @@ test('--write-config-to output reads back identically (config and resulting opti
   }
 });
 
+test('a map key "<<" (YAML 1.1 merge key when plain) is written so it reads back as that key', () => {
+  const c = defaultConfiguration();
+  c.featureGates = { '<<': false, A: true };
+  const text = renderConfigYAML(c);
+  const loaded = loadConfigText(text, 'merge.yaml');
+  if (!loaded.ok) assert.fail(loaded.message);
+  assert.deepEqual(loaded.config.featureGates, { '<<': false, A: true });
+});
+
 test('property: rendered configs with arbitrary strings, lists, maps and numbers load back identically', () => {
   const tricky = fc.constantFrom('', '__proto__', 'constructor', 'yes', 'no', 'on', 'off', 'y', 'n', 'true', 'null', '~', '0777', '1:20', '0x1F', '1e3', '::', '- a', 'a: b', '#x', '"q"', "'s'", ' lead', 'trail ', 'multi\nline', '@at', '*star', '&amp', '!bang', '%pct', '[x]', '{y}', '.inf', '-.5');
   const str = fc.oneof(fc.string(), tricky);
