@@ -162,6 +162,7 @@ async function runProxy(o: ProxyOptions): Promise<number> {
       health,
       serviceHealth,
       families: platform.families,
+      primary: platform.primary,
       podCIDRGate,
       eligibleWithoutNode: o.manifestsDir !== null,
     });

@@ -68,6 +68,12 @@ export interface ProxierDeps {
   readonly health: ProxyHealth;
   readonly serviceHealth?: ServiceHealthServer | null;
   readonly families?: readonly IPFamily[];
+  /**
+   * The primary family (upstream: the node IP's). At start its first sync runs alone, before the other
+   * family's: two first syncs at once split the CPU and the netfilter commit lock, so the primary
+   * family (where most services are) served later than when it goes first. Default: the first family.
+   */
+  readonly primary?: IPFamily;
   /** Local interface addresses (default: `ip -j addr` in the current namespace). */
   readonly localAddresses?: () => Promise<LocalAddress[]>;
   /** Stale UDP flow cleanup (default: the conntrack CLI). */
@@ -156,6 +162,8 @@ export class Proxier implements SourceHandler {
   private readonly firstSyncLogged = new Set<IPFamily>();
   /** ServiceCIDR ranges (nftables drops unallocated ClusterIPs in them); not part of the Service model. */
   private readonly serviceCIDRs = new ServiceCIDRTracker();
+  /** Settles after the primary family's first sync attempt (successful or not); see ProxierDeps.primary. */
+  private readonly primaryFirst = deferred();
   private readonly programmedWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: ProxierDeps) {
@@ -373,6 +381,20 @@ export class Proxier implements SourceHandler {
   }
 
   private async syncFamily(family: IPFamily): Promise<void> {
+    if (!this.initializedFlag) return this.syncFamilyOnce(family);
+    const primary = this.deps.primary && this.families.has(this.deps.primary) ? this.deps.primary : [...this.families.keys()][0];
+    if (family !== primary) {
+      await this.primaryFirst.promise;
+      return this.syncFamilyOnce(family);
+    }
+    try {
+      await this.syncFamilyOnce(family);
+    } finally {
+      this.primaryFirst.resolve();
+    }
+  }
+
+  private async syncFamilyOnce(family: IPFamily): Promise<void> {
     if (!this.initializedFlag) {
       log.v(2).info('Not syncing rules until Services and EndpointSlices have been received from the source', { ipFamily: family });
       return;
@@ -572,4 +594,11 @@ export class Proxier implements SourceHandler {
       })),
     };
   }
+}
+
+/** A promise with its resolve function; resolving twice is harmless. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }

@@ -18,7 +18,8 @@ test(`load: ${opts.services} services x ${opts.endpointsPerService} endpoints, $
   t.diagnostic(`initial sync ${r.initialSyncMs} ms; ${r.changes} slice updates; ${r.syncCount} syncs (mean ${r.syncSecondsMean?.toFixed(3)} s)`);
   t.diagnostic(`connections: ${r.connections}, failed: ${r.failed}${r.failed ? ' ' + JSON.stringify(r.failures.slice(0, 3)) : ''}`);
   t.diagnostic(`RSS MB: start ${r.rssMB.atStart}, end ${r.rssMB.atEnd}, max ${r.rssMB.max} (samples ${r.rssMB.samples.join(' ')}); converged ${r.converged} in ${r.convergeMs} ms`);
-  assert.equal(r.failed, 0, 'no failed connection');
+  // The failures go into the message: CI output keeps assertion messages but may cut diagnostics.
+  assert.equal(r.failed, 0, `no failed connection; failures: ${JSON.stringify(r.failures.slice(0, 5))}`);
   assert.ok(r.connections > 0);
   assert.ok(r.converged, 'converged after the churn');
   assert.ok(r.rssMB.atEnd <= r.rssMB.atStart * 1.5 + 50, `memory flat: ${r.rssMB.atStart} -> ${r.rssMB.atEnd} MB`);

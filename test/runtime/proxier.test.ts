@@ -345,3 +345,54 @@ test('--service-latency-top-n: changes are observed per service on /metrics; off
     await proxier.stop();
   }
 });
+
+test('start-up: the primary family is programmed first, the other family after it (also when it fails)', async () => {
+  for (const failPrimary of [false, true]) {
+    const o = await options();
+    const events: string[] = [];
+    let failed = false;
+    const slow = (cfg: DataplaneConfig): Dataplane => ({
+      mode: 'nftables',
+      family: cfg.family,
+      async sync(_state: ProxyState, opts: SyncOptions) {
+        events.push(`${cfg.family} start`);
+        await new Promise((r) => setTimeout(r, 150));
+        if (failPrimary && cfg.family === 'IPv6' && !failed) {
+          failed = true;
+          events.push(`${cfg.family} failed`);
+          throw new Error('injected failure');
+        }
+        events.push(`${cfg.family} end`);
+        return { full: opts.full, operations: 1, toolMillis: 0 };
+      },
+      async detectDrift() {
+        return false;
+      },
+      render: () => '',
+      async cleanup() {},
+    });
+    const proxier = new Proxier({
+      options: o,
+      model: new ServiceModel({ nodeName: 'node-a' }),
+      factory: slow,
+      health: new ProxyHealth(2 * o.syncPeriodMs),
+      families: ['IPv4', 'IPv6'],
+      primary: 'IPv6',
+      localAddresses: async () => LOCAL,
+      conntrackCleanup: async () => undefined,
+      serviceHealth: null,
+      eligibleWithoutNode: true,
+    });
+    proxier.start();
+    try {
+      proxier.onSynced('Service');
+      proxier.onSynced('EndpointSlice');
+      await eventually(async () => events.includes('IPv4 end') && events.includes('IPv6 end'), 'both families programmed');
+      const first = failPrimary ? 'IPv6 failed' : 'IPv6 end';
+      assert.ok(events.indexOf(first) < events.indexOf('IPv4 start'), `primary first: ${events.join(', ')}`);
+      assert.equal(events[0], 'IPv6 start');
+    } finally {
+      await proxier.stop();
+    }
+  }
+});
