@@ -20,6 +20,8 @@ export interface LoadOptions {
   /** Services whose endpoints are the real pods (client targets). */
   readonly liveServices: number;
   readonly log?: (line: string) => void;
+  /** Log each 5 s sample as it is taken (long runs). */
+  readonly sampleLog?: boolean;
 }
 
 export interface LoadResult {
@@ -31,10 +33,20 @@ export interface LoadResult {
   readonly failed: number;
   readonly failures: LoopAttempt[];
   readonly rssMB: { atStart: number; atEnd: number; max: number; samples: number[] };
+  /** Every 5 s during the churn: open fds, live child processes (nft -i counts as one) and the mean sync time since the previous sample. */
+  readonly samples: LoadSample[];
   readonly syncCount: number;
   readonly syncSecondsMean: number | null;
   readonly converged: boolean;
   readonly convergeMs: number;
+}
+
+export interface LoadSample {
+  readonly tSec: number;
+  readonly rssMB: number;
+  readonly fds: number;
+  readonly children: string[];
+  readonly syncMeanMs: number | null;
 }
 
 const PODS = 3;
@@ -73,6 +85,20 @@ async function rssMB(pid: number): Promise<number> {
   const s = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0);
   return Math.round(kb / 1024);
+}
+
+async function openFds(pid: number): Promise<number> {
+  return (await fsp.readdir(`/proc/${pid}/fd`)).length;
+}
+
+/** The proxy's live child processes by command name (every thread's children: libuv may fork from any). */
+async function childProcesses(pid: number): Promise<string[]> {
+  const names: string[] = [];
+  for (const task of await fsp.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    const kids = (await fsp.readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')).trim();
+    for (const k of kids ? kids.split(/\s+/) : []) names.push((await fsp.readFile(`/proc/${k}/comm`, 'utf8').catch(() => '?')).trim());
+  }
+  return names.sort();
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
@@ -120,6 +146,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     let salt = 1;
     const end = Date.now() + o.durationMs;
     let nextRss = Date.now() + 5000;
+    const samples: LoadSample[] = [];
+    const tChurn = Date.now();
+    let lastSync = { count: syncsBefore, sum: metricValue(metricsBefore, 'kubeproxy_sync_proxy_rules_duration_seconds_sum') };
     while (Date.now() < end) {
       const batch: DriverOp[] = [];
       for (let k = 0; k < perTick; k++) {
@@ -139,7 +168,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       const r = await srv.apply(batch);
       changes += r.done;
       if (Date.now() >= nextRss) {
-        rss.push(await rssMB(pid));
+        const mb = await rssMB(pid);
+        rss.push(mb);
+        const m = await metricsText(world);
+        const sync = { count: metricValue(m, 'kubeproxy_sync_proxy_rules_duration_seconds_count'), sum: metricValue(m, 'kubeproxy_sync_proxy_rules_duration_seconds_sum') };
+        const n = sync.count - lastSync.count;
+        samples.push({ tSec: Math.round((Date.now() - tChurn) / 1000), rssMB: mb, fds: await openFds(pid), children: await childProcesses(pid), syncMeanMs: n > 0 ? Math.round(((sync.sum - lastSync.sum) / n) * 1000 * 10) / 10 : null });
+        lastSync = sync;
+        if (o.sampleLog) log(`sample ${JSON.stringify(samples[samples.length - 1])}`);
         nextRss += 5000;
       }
       await sleep(100);
@@ -178,6 +214,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       failed: failures.length,
       failures: failures.slice(0, 10),
       rssMB: { atStart: rss[0]!, atEnd: rss[rss.length - 1]!, max: Math.max(...rss), samples: rss },
+      samples,
       syncCount,
       // Mean, not a percentile: the histogram's sum/count over the churn (both families).
       syncSecondsMean: syncCount > 0 ? sum / syncCount : null,
