@@ -10,47 +10,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NsApiServer } from './support/apiserver.js';
-import { Churn, diffState, expectedState, nftServiceTuples, svcIP } from './support/churn.js';
-import { debugState, eventually, sleep, startProxyIn, type RunningProxy } from './support/proxy.js';
-import { NODE_IP, World } from './support/world.js';
+import { Churn, svcIP } from './support/churn.js';
+import { converge, nodeObj } from './support/converge.js';
+import { debugState, sleep, startProxyIn, type RunningProxy } from './support/proxy.js';
+import { World } from './support/world.js';
 
 const isRoot = process.getuid?.() === 0;
 const SEED_SERVICES = 60;
 const CHANGES = 1000;
-
-function nodeObj(): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name: 'node-a', labels: { 'kubernetes.io/hostname': 'node-a' } },
-    spec: {},
-    status: { addresses: [{ type: 'InternalIP', address: NODE_IP }] },
-  };
-}
-
-async function converge(world: World, churn: Churn, what: string): Promise<{ ms: number }> {
-  const t0 = Date.now();
-  const want = expectedState(churn.services.values());
-  let lastDiff: string[] = [];
-  try {
-    await eventually(async () => {
-      const st = await debugState(world);
-      lastDiff = diffState(want, st.families.IPv4?.services ?? {});
-      return lastDiff.length === 0;
-    }, `${what}: proxy state equals the server's`, 60_000, 250);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}; ${lastDiff.length} differences, e.g. ${lastDiff.slice(0, 5).join('; ')}`);
-  }
-  const ms = Date.now() - t0;
-  // The kernel agrees: exactly the expected VIP tuples are in the table.
-  const table = await world.exec('node', ['nft', 'list', 'table', 'ip', 'kube-proxy']);
-  const tuples = nftServiceTuples(table);
-  const wantTuples = new Set([...churn.services.values()].map((s) => `${svcIP(s.index)} . tcp . ${s.port}`));
-  const missing = [...wantTuples].filter((t) => !tuples.has(t));
-  const extra = [...tuples].filter((t) => !wantTuples.has(t));
-  assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, 'nft table VIPs equal the server objects');
-  return { ms };
-}
 
 /** Apply `count` churn steps in small batches with a pause between batches; `during` runs at `atStep`. */
 async function runChurn(
