@@ -53,6 +53,11 @@ test('silent watch (connections open, nothing delivered): detected, resumed from
       return firsts.every((r) => r !== undefined) ? firsts.map((r) => r!) : undefined;
     }, 'every watch re-established after the silence', 120_000, 250);
     const detectMs = resumed.map((r) => r.at - silencedAt);
+    // As client-go: every watch asks for bookmarks and a random 5-10 minute server-side timeout.
+    const watchReqs = (await srv.requests()).filter((r) => WATCHED.includes(r.path) && r.query.watch);
+    const timeouts = watchReqs.map((r) => Number(r.query.timeoutSeconds));
+    assert.ok(watchReqs.every((r) => r.query.allowWatchBookmarks === 'true' && r.query.resourceVersion), 'bookmarks allowed, resumed from a resourceVersion');
+    assert.ok(timeouts.every((s) => s >= 300 && s < 600), `timeoutSeconds in [300, 600): ${timeouts.join(' ')}`);
     // Resumed from a resourceVersion (no relist): the store was not refetched.
     const relists = (await srv.requests()).filter((r) => r.at > silencedAt && !r.query.watch && r.method === 'GET' && WATCHED.includes(r.path)).length;
     const { ms } = await converge(world, churn, 'after the silent watch');
@@ -60,6 +65,7 @@ test('silent watch (connections open, nothing delivered): detected, resumed from
     const detections = (out.match(/inactive for 4000 ms/g) ?? []).length;
     t.diagnostic(`silenced watches: ${silenced}; object writes during the silence: ${writes} (churn totals incl. the seed: ${JSON.stringify(churn.counts)})`);
     t.diagnostic(`idle bound ${IDLE_MS} ms; watch re-established after ${detectMs.map((m) => `${(m / 1000).toFixed(1)} s`).join(', ')} (services, slices, node, servicecidrs)`);
+    t.diagnostic(`watch requests: ${watchReqs.length}, timeoutSeconds ${Math.min(...timeouts)}-${Math.max(...timeouts)}, allowWatchBookmarks=true`);
     t.diagnostic(`idle detections logged: ${detections}; relists: ${relists}; converged ${ms} ms after the last watch was re-established; lost updates: 0`);
     assert.ok(detections >= WATCHED.length, `each silent watch was detected as idle (${detections})`);
     assert.ok(detectMs.every((m) => m >= IDLE_MS - 500), `no watch was re-established before the idle bound: ${detectMs.join(' ')}`);
