@@ -50,10 +50,9 @@ export function diagnoseApiError(e: unknown): ApiFailure | undefined {
   return undefined;
 }
 
-/** True for the failures after which credential files (CA, client certificate, token) are worth re-reading at once. */
-export function isCredentialFailure(e: unknown): boolean {
-  const f = diagnoseApiError(e);
-  return f !== undefined && (f.cause.startsWith('Unauthorized') || f.cause.startsWith('certificate'));
+/** A failed verification of the server's certificate: the CA (or client certificate) files are worth re-reading at once. */
+export function isCertificateFailure(e: unknown): boolean {
+  return diagnoseApiError(e)?.cause.startsWith('certificate') ?? false;
 }
 
 /**

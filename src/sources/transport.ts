@@ -10,7 +10,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { isCredentialFailure } from './diagnose.js';
+import { isCertificateFailure } from './diagnose.js';
 import type { ClientConfig, Material } from './kubeconfig.js';
 
 export interface Transport {
@@ -173,7 +173,7 @@ export function kubeConfigTransport(cfg: ClientConfig, limiter?: RateLimiter, to
       });
       req.on('error', (e) => {
         // A certificate the CA does not verify (or an expired one) may mean our CA file was rotated: read it again next time.
-        if (isCredentialFailure(e)) for (const r of [ca, cert, key]) r.invalidate();
+        if (isCertificateFailure(e)) for (const r of [ca, cert, key]) r.invalidate();
         reject(e);
       });
       req.end(body);

@@ -11,9 +11,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NsApiServer } from './support/apiserver.js';
 import { Churn, svcIP } from './support/churn.js';
-import { converge, nodeObj } from './support/converge.js';
+import { converge } from './support/converge.js';
+import { nodeObject } from '../runtime/fixtures.js';
 import { debugState, sleep, startProxyIn, type RunningProxy } from './support/proxy.js';
-import { World } from './support/world.js';
+import { NODE_IP, World } from './support/world.js';
 
 const isRoot = process.getuid?.() === 0;
 const SEED_SERVICES = 60;
@@ -48,7 +49,7 @@ async function runChurn(
 async function setup(world: World, seed: number): Promise<{ srv: NsApiServer; churn: Churn; proxy: RunningProxy }> {
   const srv = await NsApiServer.start(world);
   const churn = new Churn(seed, { maxServices: 150, endpointsPerService: 6 });
-  await srv.apply([{ t: 'create', obj: nodeObj() }, ...churn.pin(1), ...churn.seed(SEED_SERVICES)]);
+  await srv.apply([{ t: 'create', obj: nodeObject('node-a', [NODE_IP]) }, ...churn.pin(1), ...churn.seed(SEED_SERVICES)]);
   const proxy = startProxyIn(world, ['--kubeconfig', srv.kubeconfigPath, '--proxy-mode', 'nftables', '--hostname-override', 'node-a', '--v=2']);
   await converge(world, churn, 'initial sync');
   return { srv, churn, proxy };
@@ -129,7 +130,7 @@ test('watches cut and the next 6 requests answered 503: backoff, resume, 0 lost 
       await srv.call('dropWatches');
     });
     const { ms } = await converge(world, churn, 'after 503s');
-    const reqs = await srv.call<{ status?: number }[]>('requests');
+    const reqs = await srv.requests();
     const failed = reqs.filter((r) => r.status === 503).length;
     const resumes = count(proxy.output(), /Watch failed; resuming/g);
     const backoffs = [...proxy.output().matchAll(/backoffMs=(\d+)/g)].map((m) => Number(m[1]));

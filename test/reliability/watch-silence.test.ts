@@ -11,9 +11,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NsApiServer } from './support/apiserver.js';
 import { Churn } from './support/churn.js';
-import { converge, nodeObj } from './support/converge.js';
+import { converge } from './support/converge.js';
+import { nodeObject } from '../runtime/fixtures.js';
 import { eventually, sleep, startProxyIn } from './support/proxy.js';
-import { World } from './support/world.js';
+import { NODE_IP, World } from './support/world.js';
 
 const isRoot = process.getuid?.() === 0;
 const IDLE_MS = 4000;
@@ -24,7 +25,7 @@ test('silent watch (connections open, nothing delivered): detected, resumed from
   try {
     const srv = await NsApiServer.start(world);
     const churn = new Churn(7, { maxServices: 150, endpointsPerService: 6 });
-    await srv.apply([{ t: 'create', obj: nodeObj() }, ...churn.pin(1), ...churn.seed(60)]);
+    await srv.apply([{ t: 'create', obj: nodeObject('node-a', [NODE_IP]) }, ...churn.pin(1), ...churn.seed(60)]);
     const proxy = startProxyIn(world, ['--kubeconfig', srv.kubeconfigPath, '--proxy-mode', 'nftables', '--hostname-override', 'node-a', '--v=2'], {
       KPX_TEST_WATCH_IDLE_TIMEOUT_MS: String(IDLE_MS),
     });

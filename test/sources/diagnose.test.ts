@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Fields, Logger } from '../../src/log/logger.js';
 import { testTuning } from '../../src/sources/apiserver.js';
-import { ConnectionStatus, diagnoseApiError, isCredentialFailure } from '../../src/sources/diagnose.js';
+import { ConnectionStatus, diagnoseApiError, isCertificateFailure } from '../../src/sources/diagnose.js';
 import { ExpiredError, HttpStatusError } from '../../src/sources/reflector.js';
 
 function tlsError(code: string, message: string): Error {
@@ -24,9 +24,9 @@ test('causes: TLS verify codes, HTTP statuses, network errors; others are not di
   assert.equal(cause(new ExpiredError('too old')), undefined, '410 is a relist, not a connection failure');
   assert.equal(cause(new HttpStatusError(404, 'NotFound', 'HTTP 404')), undefined);
   assert.equal(cause('not an error'), undefined);
-  assert.equal(isCredentialFailure(tlsError('CERT_HAS_EXPIRED', 'x')), true);
-  assert.equal(isCredentialFailure(new HttpStatusError(401, 'Unauthorized', 'x')), true);
-  assert.equal(isCredentialFailure(new HttpStatusError(403, 'Forbidden', 'x')), false);
+  assert.equal(isCertificateFailure(tlsError('CERT_HAS_EXPIRED', 'x')), true);
+  assert.equal(isCertificateFailure(new HttpStatusError(401, 'Unauthorized', 'x')), false, 'a 401 re-reads the token in the response path');
+  assert.equal(isCertificateFailure(new HttpStatusError(403, 'Forbidden', 'x')), false);
 });
 
 test('ConnectionStatus: one error line per cause (again only when it changes), one line on recovery', () => {

@@ -1,20 +1,10 @@
-// Shared by the API server fault tests: the Node object the proxy runs as, and "the proxy's view and the
-// kernel's table equal the server's objects" (0 lost updates).
+// Shared by the API server fault tests: "the proxy's view and the kernel's table equal the server's
+// objects" (0 lost updates).
 
 import assert from 'node:assert/strict';
 import { diffState, expectedState, nftServiceTuples, svcIP, type Churn } from './churn.js';
 import { debugState, eventually } from './proxy.js';
-import { NODE_IP, type World } from './world.js';
-
-export function nodeObj(): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name: 'node-a', labels: { 'kubernetes.io/hostname': 'node-a' } },
-    spec: {},
-    status: { addresses: [{ type: 'InternalIP', address: NODE_IP }] },
-  };
-}
+import type { World } from './world.js';
 
 /** Wait until /debug/state (IPv4) equals the churn's model, then check the nft table's VIP tuples; returns the wait. */
 export async function converge(world: World, churn: Churn, what: string, timeoutMs = 60_000): Promise<{ ms: number }> {
