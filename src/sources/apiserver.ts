@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { BackoffOptions } from './backoff.js';
+import { ConnectionStatus } from './diagnose.js';
 import { checkInClusterFiles } from './incluster.js';
 import { resolveClientConfig, type ClientConfig } from './kubeconfig.js';
 import { selectorsFor } from './objects.js';
@@ -35,6 +36,20 @@ export interface ApiServerSourceOptions {
 
 const KINDS: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node', 'ServiceCIDR'];
 
+/**
+ * Test-only knobs (docs/reliability.md), read from the environment because the faults they shorten
+ * take minutes at production settings: KPX_TEST_WATCH_IDLE_TIMEOUT_MS (silent-watch bound, default
+ * 3 min) and KPX_TEST_CREDENTIAL_REFRESH_MS (credential file re-read period, default 60 s). Values
+ * below 100 ms or unparsable are ignored, so a stray setting cannot make the proxy spin.
+ */
+export function testTuning(env: NodeJS.ProcessEnv = process.env): { inactivityTimeoutMs?: number; credentialRefreshMs?: number } {
+  const ms = (name: string): number | undefined => {
+    const v = Number(env[name]);
+    return env[name] && Number.isFinite(v) && v >= 100 ? v : undefined;
+  };
+  return { inactivityTimeoutMs: ms('KPX_TEST_WATCH_IDLE_TIMEOUT_MS'), credentialRefreshMs: ms('KPX_TEST_CREDENTIAL_REFRESH_MS') };
+}
+
 /** --kubeconfig / --master / in-cluster → where and how to connect (kept under this name for callers). */
 export function loadKubeConfig(kubeconfig: string, master: string, serviceAccountDir?: string): ClientConfig {
   // Name the setting: "ENOENT: no such file or directory, open 'x'" does not say which one.
@@ -54,12 +69,19 @@ export function createApiServerSource(opts: ApiServerSourceOptions, transportOve
   let reflectors: Reflector[] = [];
   return {
     async start(handler: SourceHandler): Promise<void> {
+      const tuning = testTuning();
+      const credentialRefreshMs = opts.credentialRefreshMs ?? tuning.credentialRefreshMs;
+      const inactivityTimeoutMs = opts.inactivityTimeoutMs ?? tuning.inactivityTimeoutMs;
+      if (tuning.inactivityTimeoutMs !== undefined || tuning.credentialRefreshMs !== undefined) {
+        log.warn('Test-only tuning from the environment in effect', { ...tuning });
+      }
       const transport =
         transportOverride ??
         kubeConfigTransport(loadKubeConfig(opts.kubeconfig, opts.master, opts.serviceAccountDir), new RateLimiter(opts.qps ?? 5, opts.burst ?? 10), {
-          refreshMs: opts.credentialRefreshMs,
+          refreshMs: credentialRefreshMs,
         });
       log.info('Using API server', { server: transport.server, node: opts.nodeName });
+      const connection = new ConnectionStatus(log, transport.server);
       reflectors = KINDS.map(
         (kind) =>
           new Reflector({
@@ -67,11 +89,12 @@ export function createApiServerSource(opts: ApiServerSourceOptions, transportOve
             transport,
             handler,
             ...selectorsFor(kind, opts.nodeName),
-            inactivityTimeoutMs: opts.inactivityTimeoutMs,
+            inactivityTimeoutMs,
             watchBackoff: opts.watchBackoff,
             relistBackoff: opts.relistBackoff,
             pageSize: opts.pageSize,
             logger: log,
+            connection,
           }),
       );
       for (const r of reflectors) r.start();

@@ -11,6 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import type { ConnectionStatus } from './diagnose.js';
 import { KINDS, metaOf, objectKey, tombstone } from './objects.js';
 import type { Transport } from './transport.js';
 import type { EventType, ObjectKind, SourceHandler } from './types.js';
@@ -23,7 +24,7 @@ export interface ReflectorOptions {
   readonly fieldSelector?: string;
   /** LIST page size (default 500, as client-go). */
   readonly pageSize?: number;
-  /** Abort a watch that receives nothing for this long (default 3 min; the API server bookmarks about every minute). */
+  /** Abort a watch that receives nothing for this long (default DEFAULT_WATCH_IDLE_TIMEOUT_MS). */
   readonly inactivityTimeoutMs?: number;
   /** Server-side watch timeout in seconds (default: random in [300, 600), as client-go). */
   readonly watchTimeoutSeconds?: () => number;
@@ -36,6 +37,8 @@ export interface ReflectorOptions {
   /** Per-request timeout for LIST pages (default 60 s). */
   readonly listTimeoutMs?: number;
   readonly logger?: Logger;
+  /** Shared by the reflectors of one connection: one log line per failure cause and per recovery. */
+  readonly connection?: ConnectionStatus;
 }
 
 export class HttpStatusError extends Error {
@@ -58,6 +61,15 @@ export class ExpiredError extends Error {
 }
 
 class StoppedError extends Error {}
+
+/**
+ * How long a watch may deliver nothing, not even a BOOKMARK, before it is taken for dead (a half-open
+ * connection through a failed load balancer) and resumed from the last resourceVersion. kube-apiserver
+ * sends a bookmark to every watch that allows them about once a minute, so 3 minutes is three missed
+ * bookmarks: no false alarm on a slow or busy server, and well inside the 5–10 minute watch timeout
+ * that would end such a watch anyway (only if the server's end of it reaches us, which it does not here).
+ */
+export const DEFAULT_WATCH_IDLE_TIMEOUT_MS = 180_000;
 
 type Obj = Record<string, unknown>;
 
@@ -256,13 +268,30 @@ export class Reflector {
     this.abort = ac;
     const timer = setTimeout(() => ac.abort(), this.opts.listTimeoutMs ?? 60_000);
     try {
-      const res = await this.opts.transport.get(this.path, q, ac.signal, continuation);
-      if (res.statusCode !== 200) throw await statusError(res);
+      const res = await this.request(q, ac.signal, continuation);
       return JSON.parse(await readAll(res)) as Obj;
     } finally {
       clearTimeout(timer);
       if (this.abort === ac) this.abort = undefined;
     }
+  }
+
+  /** One GET; a non-200 answer is thrown as an error. Outcomes are reported to the shared connection status. */
+  private async request(q: URLSearchParams, signal: AbortSignal, continuation = false): Promise<IncomingMessage> {
+    let res: IncomingMessage;
+    try {
+      res = await this.opts.transport.get(this.path, q, signal, continuation);
+    } catch (e) {
+      if (!signal.aborted) this.opts.connection?.failed(e);
+      throw e;
+    }
+    if (res.statusCode !== 200) {
+      const err = await statusError(res);
+      this.opts.connection?.failed(err);
+      throw err;
+    }
+    this.opts.connection?.ok();
+    return res;
   }
 
   /** Keep only plausible objects; fill kind/apiVersion, which list items lack. */
@@ -321,7 +350,7 @@ export class Reflector {
     let events = 0;
     let watchdog: NodeJS.Timeout | undefined;
     let inactive = false;
-    const inactivityMs = this.opts.inactivityTimeoutMs ?? 180_000;
+    const inactivityMs = this.opts.inactivityTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS;
     const arm = (): void => {
       if (watchdog) clearTimeout(watchdog);
       watchdog = setTimeout(() => {
@@ -332,8 +361,7 @@ export class Reflector {
     this.stats.watches++;
     try {
       arm();
-      const res = await this.opts.transport.get(this.path, q, ac.signal);
-      if (res.statusCode !== 200) throw await statusError(res);
+      const res = await this.request(q, ac.signal);
       res.setEncoding('utf8');
       let buf = '';
       for await (const chunk of res) {
@@ -365,7 +393,7 @@ export class Reflector {
       }
       this.log.v(4).info('Watch ended; resuming', { kind: this.kind, resourceVersion: this.rv, events });
     } catch (e) {
-      if (inactive) throw new Error(`watch inactive for ${inactivityMs} ms; reconnecting`);
+      if (inactive) throw new Error(`watch inactive for ${inactivityMs} ms (no event or bookmark): taken for a dead connection`);
       throw e;
     } finally {
       if (watchdog) clearTimeout(watchdog);

@@ -3,12 +3,14 @@
 // or a file), basic auth, impersonation, insecure-skip-tls-verify, tls-server-name. Files (service-account
 // token, CA, client certificate) are re-read at most every `refreshMs` and at once after a 401, so rotated
 // projected tokens and certificates are picked up without a restart, as client-go's cached file token
-// source does (1 min). Users that need an exec/auth-provider plugin or a proxy go through
+// source does (1 min); after a certificate verification failure the CA and client certificate files are
+// re-read at once too. Users that need an exec/auth-provider plugin or a proxy go through
 // `@kubernetes/client-node`, loaded only then (client-node-auth.ts).
 
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import { isCertificateFailure } from './diagnose.js';
 import type { ClientConfig, Material } from './kubeconfig.js';
 
 export interface Transport {
@@ -169,7 +171,11 @@ export function kubeConfigTransport(cfg: ClientConfig, limiter?: RateLimiter, to
         }
         resolve(res);
       });
-      req.on('error', reject);
+      req.on('error', (e) => {
+        // A certificate the CA does not verify (or an expired one) may mean our CA file was rotated: read it again next time.
+        if (isCertificateFailure(e)) for (const r of [ca, cert, key]) r.invalidate();
+        reject(e);
+      });
       req.end(body);
     });
   };

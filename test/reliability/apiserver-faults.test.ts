@@ -10,47 +10,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NsApiServer } from './support/apiserver.js';
-import { Churn, diffState, expectedState, nftServiceTuples, svcIP } from './support/churn.js';
-import { debugState, eventually, sleep, startProxyIn, type RunningProxy } from './support/proxy.js';
+import { Churn, svcIP } from './support/churn.js';
+import { converge } from './support/converge.js';
+import { nodeObject } from '../runtime/fixtures.js';
+import { debugState, sleep, startProxyIn, type RunningProxy } from './support/proxy.js';
 import { NODE_IP, World } from './support/world.js';
 
 const isRoot = process.getuid?.() === 0;
 const SEED_SERVICES = 60;
 const CHANGES = 1000;
-
-function nodeObj(): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name: 'node-a', labels: { 'kubernetes.io/hostname': 'node-a' } },
-    spec: {},
-    status: { addresses: [{ type: 'InternalIP', address: NODE_IP }] },
-  };
-}
-
-async function converge(world: World, churn: Churn, what: string): Promise<{ ms: number }> {
-  const t0 = Date.now();
-  const want = expectedState(churn.services.values());
-  let lastDiff: string[] = [];
-  try {
-    await eventually(async () => {
-      const st = await debugState(world);
-      lastDiff = diffState(want, st.families.IPv4?.services ?? {});
-      return lastDiff.length === 0;
-    }, `${what}: proxy state equals the server's`, 60_000, 250);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}; ${lastDiff.length} differences, e.g. ${lastDiff.slice(0, 5).join('; ')}`);
-  }
-  const ms = Date.now() - t0;
-  // The kernel agrees: exactly the expected VIP tuples are in the table.
-  const table = await world.exec('node', ['nft', 'list', 'table', 'ip', 'kube-proxy']);
-  const tuples = nftServiceTuples(table);
-  const wantTuples = new Set([...churn.services.values()].map((s) => `${svcIP(s.index)} . tcp . ${s.port}`));
-  const missing = [...wantTuples].filter((t) => !tuples.has(t));
-  const extra = [...tuples].filter((t) => !wantTuples.has(t));
-  assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, 'nft table VIPs equal the server objects');
-  return { ms };
-}
 
 /** Apply `count` churn steps in small batches with a pause between batches; `during` runs at `atStep`. */
 async function runChurn(
@@ -81,7 +49,7 @@ async function runChurn(
 async function setup(world: World, seed: number): Promise<{ srv: NsApiServer; churn: Churn; proxy: RunningProxy }> {
   const srv = await NsApiServer.start(world);
   const churn = new Churn(seed, { maxServices: 150, endpointsPerService: 6 });
-  await srv.apply([{ t: 'create', obj: nodeObj() }, ...churn.pin(1), ...churn.seed(SEED_SERVICES)]);
+  await srv.apply([{ t: 'create', obj: nodeObject('node-a', [NODE_IP]) }, ...churn.pin(1), ...churn.seed(SEED_SERVICES)]);
   const proxy = startProxyIn(world, ['--kubeconfig', srv.kubeconfigPath, '--proxy-mode', 'nftables', '--hostname-override', 'node-a', '--v=2']);
   await converge(world, churn, 'initial sync');
   return { srv, churn, proxy };
@@ -162,7 +130,7 @@ test('watches cut and the next 6 requests answered 503: backoff, resume, 0 lost 
       await srv.call('dropWatches');
     });
     const { ms } = await converge(world, churn, 'after 503s');
-    const reqs = await srv.call<{ status?: number }[]>('requests');
+    const reqs = await srv.requests();
     const failed = reqs.filter((r) => r.status === 503).length;
     const resumes = count(proxy.output(), /Watch failed; resuming/g);
     const backoffs = [...proxy.output().matchAll(/backoffMs=(\d+)/g)].map((m) => Number(m[1]));

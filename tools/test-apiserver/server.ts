@@ -36,7 +36,7 @@ import {
 } from './resources.js';
 import { ApiError, metaOf, notFound, Store, type LogEvent, type Obj } from './store.js';
 import { toTable, wantsTable } from './table.js';
-import { makeTlsMaterial } from './tls.js';
+import { makeTlsMaterial, serverCert, type ServerCertVariant } from './tls.js';
 
 export interface TestApiServerOptions {
   /** 0 (default) picks an ephemeral port. */
@@ -54,6 +54,8 @@ export interface RequestRecord {
   readonly path: string;
   readonly query: Record<string, string>;
   readonly at: number;
+  /** The bearer token sent, if any (test tokens only: lets a test see which token a client used). */
+  readonly token?: string;
   status?: number;
 }
 
@@ -87,6 +89,20 @@ export interface TestApiServer {
   failNext(n: number, code?: number): void;
   /** While stalled, open watches receive nothing (not even bookmarks) but stay connected. */
   stallWatches(stalled: boolean): void;
+  /**
+   * A half-dead load balancer: every watch open now stays connected but receives nothing more (no
+   * events, no bookmarks, not even the close at its timeout); writes still go to the store, and watches
+   * opened later work normally. Returns how many watches went silent.
+   */
+  silenceWatches(): number;
+  /**
+   * Serve a new certificate (needs tls): 'same-ca' (a rotation), 'other-ca' (signed by a CA the
+   * kubeconfig does not trust), 'expired' (our CA, past notAfter) or 'original'. Every connection is
+   * closed and TLS session tickets are renewed, so clients must complete a full handshake.
+   */
+  setServerCert(variant: ServerCertVariant | 'original'): Promise<void>;
+  /** While forbidden, every API request (authenticated or not) gets 403 Forbidden, as RBAC without a binding. */
+  setForbidden(forbidden: boolean): void;
   /** How a too-old watch resourceVersion is reported: an ERROR event in a 200 stream (default, as upstream) or HTTP 410. */
   setWatchExpiredMode(mode: 'event' | 'http'): void;
   /**
@@ -110,6 +126,8 @@ interface Watch {
   /** kubectl get -w asks for Table objects in events. */
   readonly table: boolean;
   readonly match: (o: Obj) => boolean;
+  /** silenceWatches(): connected, but nothing is written to it any more. */
+  silent: boolean;
   close(): void;
 }
 
@@ -200,6 +218,8 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   const sockets = new Set<Socket>();
   let failures = { n: 0, code: 500 };
   let stalled = false;
+  let forbidden = false;
+  let serving = tls ? { cert: tls.certPem, key: tls.keyPem } : undefined;
   let expiredMode: 'event' | 'http' = 'event';
   const bookmarkMs = opts.bookmarkIntervalMs ?? 1000;
   const scheme = tls ? 'https' : 'http';
@@ -207,7 +227,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   let port = opts.port ?? 0;
 
   function write(w: Watch, type: string, object: unknown): void {
-    if (stalled || w.res.destroyed) return;
+    if (stalled || w.silent || w.res.destroyed) return;
     const o =
       w.table && type !== 'BOOKMARK' && type !== 'ERROR'
         ? toTable(w.resource.kind, [object as Obj], { resourceVersion: metaOf(object as Obj).resourceVersion })
@@ -334,6 +354,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       bookmarks,
       table: wantsTable(req.headers.accept),
       match,
+      silent: false,
       close: () => {
         watches.delete(w);
         if (timer) clearTimeout(timer);
@@ -351,6 +372,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     watches.add(w);
     const timeoutS = q.get('timeoutSeconds') ? Number(q.get('timeoutSeconds')) : 1800;
     timer = setTimeout(() => {
+      if (w.silent) return; // the end would not reach the client either
       if (w.bookmarks) bookmark(w);
       w.close();
       res.end();
@@ -461,7 +483,8 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const u = new URL(req.url ?? '/', 'http://x');
-    const rec: RequestRecord = { method: req.method ?? 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams), at: Date.now() };
+    const bearer = /^Bearer (.*)$/.exec(req.headers.authorization ?? '')?.[1];
+    const rec: RequestRecord = { method: req.method ?? 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams), at: Date.now(), ...(bearer ? { token: bearer } : {}) };
     requests.push(rec);
     if (requests.length > 20_000) requests.splice(0, requests.length - 10_000);
     res.on('finish', () => (rec.status = res.statusCode));
@@ -472,6 +495,11 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       const certOk = tls !== undefined && auth === undefined && (req.socket as TLSSocket).authorized === true;
       if ((tls || auth !== undefined) && !certOk && !accepted.has(auth ?? '') && (basic === null || auth !== basic)) {
         throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+      }
+      if (forbidden && (u.pathname.startsWith('/api/') || u.pathname.startsWith('/apis/'))) {
+        const verb = req.method !== 'GET' ? String(req.method).toLowerCase() : u.searchParams.get('watch') ? 'watch' : 'list';
+        const resource = u.pathname.split('/').filter(Boolean).pop() ?? '';
+        throw new ApiError(403, 'Forbidden', `${resource} is forbidden: User "system:serviceaccount:kube-system:kube-proxy" cannot ${verb} resource "${resource}" at the cluster scope`);
       }
       if (failures.n > 0) {
         failures.n--;
@@ -488,7 +516,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   let server: http.Server | https.Server;
   function makeServer(): http.Server | https.Server {
     const onReq = (req: IncomingMessage, res: ServerResponse): void => void handle(req, res);
-    const s = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false }, onReq) : http.createServer(onReq);
+    const s = tls && serving ? https.createServer({ ...serving, ca: tls.caPem, requestCert: true, rejectUnauthorized: false }, onReq) : http.createServer(onReq);
     s.on('connection', (sock: Socket) => {
       sockets.add(sock);
       sock.on('close', () => sockets.delete(sock));
@@ -598,6 +626,24 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     },
     stallWatches: (s) => {
       stalled = s;
+    },
+    silenceWatches: () => {
+      for (const w of watches) w.silent = true;
+      return watches.size;
+    },
+    setServerCert: async (variant) => {
+      if (!tls) throw new Error('setServerCert needs a TLS server');
+      const m = variant === 'original' ? { certPem: tls.certPem, keyPem: tls.keyPem } : await serverCert(tls, variant);
+      serving = { cert: m.certPem, key: m.keyPem };
+      const s = server as https.Server;
+      s.setSecureContext({ ...serving, ca: tls.caPem });
+      // New ticket keys: a cached session must not skip the new certificate's verification.
+      s.setTicketKeys(randomBytes(48));
+      for (const w of [...watches]) w.close();
+      for (const sock of sockets) sock.destroy();
+    },
+    setForbidden: (f) => {
+      forbidden = f;
     },
     setWatchExpiredMode: (m) => {
       expiredMode = m;

@@ -53,10 +53,19 @@ async function main(): Promise<void> {
       srv.setTokens(a.tokens as string[]);
       return true;
     },
+    silenceWatches: () => srv.silenceWatches(),
+    setServerCert: async (a) => {
+      await srv.setServerCert(a.variant as Parameters<TestApiServer['setServerCert']>[0]);
+      return true;
+    },
+    setForbidden: (a) => {
+      srv.setForbidden(Boolean(a.forbidden));
+      return true;
+    },
     activeWatches: () => srv.activeWatches(),
     rv: () => srv.resourceVersion(),
     list: (a) => srv.list(String(a.kind)),
-    requests: () => srv.requests.map((r) => ({ method: r.method, path: r.path, query: r.query, status: r.status, at: r.at })),
+    requests: () => srv.requests.map((r) => ({ method: r.method, path: r.path, query: r.query, status: r.status, at: r.at, token: r.token })),
     stop: async () => {
       await srv.stop();
       setTimeout(() => process.exit(0), 50);

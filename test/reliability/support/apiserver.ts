@@ -45,6 +45,26 @@ export class NsApiServer extends RpcChild {
     return this.call('dropWatches');
   }
 
+  /** Every watch open now goes silent (connected, nothing delivered); returns how many. */
+  silenceWatches(): Promise<number> {
+    return this.call('silenceWatches');
+  }
+
+  /** Serve another certificate (TLS servers): 'same-ca', 'other-ca', 'expired' or 'original'; cuts every connection. */
+  setServerCert(variant: 'same-ca' | 'other-ca' | 'expired' | 'original'): Promise<boolean> {
+    return this.call('setServerCert', { variant }, 60_000);
+  }
+
+  /** Answer every API request 403 Forbidden (RBAC without a binding) while on. */
+  setForbidden(forbidden: boolean): Promise<boolean> {
+    return this.call('setForbidden', { forbidden });
+  }
+
+  /** The server's request log (oldest first; bearer tokens included: test tokens only). */
+  requests(): Promise<{ method: string; path: string; query: Record<string, string>; status?: number; at: number; token?: string }[]> {
+    return this.call('requests', {}, 60_000);
+  }
+
   list(kind: string): Promise<Obj[]> {
     return this.call('list', { kind }, 60_000);
   }
