@@ -3,7 +3,7 @@
 // absent ones: `iptables.minSyncPeriod: 0s` in a file becomes 1s, exactly as upstream does.
 
 import type { KubeProxyConfiguration, LoggingConfiguration } from './types.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../util/duration.js';
 import { isIPv4Literal, appendPortIfNeeded } from './net.js';
 
 export const API_VERSION = 'kubeproxy.config.k8s.io/v1alpha1';

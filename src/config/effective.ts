@@ -2,7 +2,7 @@
 // section's sync periods, masquerade settings and bit the chosen mode actually uses.
 
 import type { KubeProxyConfiguration } from './types.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../util/duration.js';
 
 export interface EffectiveSettings {
   syncPeriodNs: bigint;

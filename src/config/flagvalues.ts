@@ -2,7 +2,7 @@
 // FlagValueError with the message the Go type's Set() would return; flags.ts wraps it as
 // `invalid argument "<v>" for "--<flag>" flag: <message>` like pflag.
 
-import { parseDuration, DurationError } from './duration.js';
+import { parseDuration, DurationError } from '../util/duration.js';
 import { isCIDR, isIPLiteral, splitHostPort } from './net.js';
 
 export class FlagValueError extends Error {}

@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseAllDocuments, isAlias, isMap, isScalar, isSeq, type Document, type Node, type Pair, type Scalar } from 'yaml';
 import type { KubeProxyConfiguration } from './types.js';
 import { API_VERSION, KIND, applyDefaults, zeroConfiguration } from './defaults.js';
-import { DurationError, formatDuration, parseDuration } from './duration.js';
+import { DurationError, formatDuration, parseDuration } from '../util/duration.js';
 import { suggest } from './suggest.js';
 
 export interface LoadIssue {

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import type { KubeProxyConfiguration, ProxyOptions } from './types.js';
 import type { ProxyMode } from '../model/types.js';
 import { defaultConfiguration, PROXY_HEALTHZ_PORT, PROXY_STATUS_PORT } from './defaults.js';
-import { formatDuration, durationToMs } from './duration.js';
+import { formatDuration, durationToMs } from '../util/duration.js';
 import { durationNs, effectiveSettings } from './effective.js';
 import { flagSpec, FlagParseError, helpText, parseFlags, VERSION_TEXT, type FlagValue } from './flags.js';
 import type { VModuleItem } from './flagvalues.js';

@@ -5,7 +5,7 @@
 import type { KubeProxyConfiguration } from './types.js';
 import { durationNs, effectiveSettings } from './effective.js';
 import { featureGatesOf } from './feature-gates.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../util/duration.js';
 import { cidrFamily, isCIDR, isIPLiteral, splitHostPort } from './net.js';
 import { LOCAL_MODES, PROXY_MODE_MESSAGE, VALID_PROXY_MODES } from './flagvalues.js';
 

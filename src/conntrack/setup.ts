@@ -8,8 +8,8 @@
 
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
-import { NS_PER_SECOND, parseDuration } from '../config/duration.js';
 import type { KubeProxyConntrackConfiguration } from '../config/types.js';
+import { durationSeconds } from '../util/duration.js';
 import { READ_ONLY_SYSFS_MESSAGE, recordEvent } from '../events/recorder.js';
 import { createLogger } from '../log/logger.js';
 import { inInitialNetns } from '../node/netns.js';
@@ -18,12 +18,6 @@ import { ensureSysctl, readSysctl } from '../node/sysctl.js';
 const log = createLogger('conntrack');
 
 const HASHSIZE_FILE = '/sys/module/nf_conntrack/parameters/hashsize';
-
-/** A configured Go duration in whole seconds; null/empty/invalid -> 0 (unset). */
-export function durationSeconds(d: string | null | undefined): number {
-  if (!d) return 0;
-  return Number(parseDuration(d) / NS_PER_SECOND);
-}
 
 /** What setupConntrack touches; tests inject fakes. */
 export interface ConntrackHost {

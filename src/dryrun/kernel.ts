@@ -67,9 +67,10 @@ function iptablesIO(family: IPFamily, backend: Backend): ModeIO {
   };
 }
 
-function ipvsIO(family: IPFamily, excludeCIDRs: readonly string[]): ModeIO {
-  const save = family === 'IPv6' ? 'ip6tables-save' : 'iptables-save';
-  const restore = family === 'IPv6' ? 'ip6tables-restore' : 'iptables-restore';
+function ipvsIO(family: IPFamily, excludeCIDRs: readonly string[], backend: Backend): ModeIO {
+  // The backend IPVS mode writes to (detected as in iptables mode).
+  const save = toolName('iptables-save', family, backend);
+  const restore = toolName('iptables-restore', family, backend);
   return {
     async read(runner) {
       const [vs, sets, addr, ipt] = await Promise.all([
@@ -97,5 +98,5 @@ function ipvsIO(family: IPFamily, excludeCIDRs: readonly string[]): ModeIO {
 export async function modeIO(mode: ProxyMode, family: IPFamily, opts: { ipvsExcludeCIDRs: readonly string[] }): Promise<ModeIO> {
   if (mode === 'nftables') return nftIO(family);
   if (mode === 'iptables') return iptablesIO(family, await detectBackend());
-  return ipvsIO(family, opts.ipvsExcludeCIDRs);
+  return ipvsIO(family, opts.ipvsExcludeCIDRs, await detectBackend());
 }

@@ -222,3 +222,15 @@ export function cidrContains(cidr: string, ip: string): boolean {
   }
   return true;
 }
+
+/**
+ * A normalised loopback address (127.0.0.0/8 or ::1): node address discovery skips these, and
+ * no dataplane programs NodePorts or IPVS services on them (iptables' route_localnet aside).
+ */
+export function isLoopbackIP(ip: string): boolean {
+  return ip === '::1' || isIPv4Loopback(ip);
+}
+
+export function isIPv4Loopback(ip: string): boolean {
+  return ip.startsWith('127.');
+}

@@ -2,7 +2,7 @@
 // interfaces of the network namespace the proxy runs in (`ip -j addr`), and the NodePort address
 // resolution of upstream pkg/proxy/util/nodeport_addresses.go.
 
-import { cidrContains, parseCIDRSloppy, parseIPSloppy } from '../model/ip.js';
+import { cidrContains, isLoopbackIP, parseCIDRSloppy, parseIPSloppy } from '../model/ip.js';
 import type { IPFamily, NodePortAddresses } from '../model/types.js';
 import { run } from '../util/exec.js';
 
@@ -43,10 +43,6 @@ export function parseIpAddrJson(text: string): LocalAddress[] {
     }
   }
   return out;
-}
-
-export function isLoopbackIP(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.');
 }
 
 /** Addresses of every interface in the current network namespace. */

@@ -6,7 +6,7 @@
 
 import type { ProxyOptions } from '../config/types.js';
 import { cleanStaleUDPFlows } from '../conntrack/cleanup.js';
-import { durationSeconds } from '../conntrack/setup.js';
+import { durationSeconds } from '../util/duration.js';
 import type { Dataplane, DataplaneFactory } from '../dataplane/types.js';
 import type { ProxyHealth } from '../health/proxy-health.js';
 import type { ServiceHealthServer } from '../health/service-health.js';

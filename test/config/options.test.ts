@@ -270,7 +270,7 @@ test('property: rendered configs with arbitrary strings, lists, maps and numbers
   );
 });
 
-import { formatDuration } from '../../src/config/duration.js';
+import { formatDuration } from '../../src/util/duration.js';
 function formatDurationFrom(ns: bigint): string {
   return formatDuration(ns);
 }

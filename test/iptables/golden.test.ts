@@ -2,7 +2,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plan, probability, masqueradeMark, needsRouteLocalnet } from '../../src/dataplane/iptables/planner.js';
+import { plan, probability, needsRouteLocalnet } from '../../src/dataplane/iptables/planner.js';
+import { masqueradeMark } from '../../src/dataplane/shared/masquerade.js';
 import { config, fixture as rawFixture, sortRules, state, svc } from './helpers.js';
 
 // Upstream's NewFakeProxier sets masqueradeMark to the literal "0x4000"; the real NewProxier
@@ -117,9 +118,9 @@ test('probability matches Go %0.10f, including exact ties (round half to even)',
 });
 
 test('masquerade mark is Go %#08x of 1<<bit', () => {
-  assert.equal(masqueradeMark(14), '0x00004000');
-  assert.equal(masqueradeMark(0), '0x00000001');
-  assert.equal(masqueradeMark(31), '0x80000000');
+  assert.equal(masqueradeMark(14, 'iptables'), '0x00004000');
+  assert.equal(masqueradeMark(0, 'iptables'), '0x00000001');
+  assert.equal(masqueradeMark(31, 'iptables'), '0x80000000');
 });
 
 test('IPv4 localhost NodePorts: KUBE-FIREWALL anti-martian rule and tail variants', () => {

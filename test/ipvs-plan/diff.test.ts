@@ -8,6 +8,7 @@ import { diffIpvs, dropDrained, type PendingRS } from '../../src/dataplane/ipvs/
 import type { IpvsState } from '../../src/dataplane/ipvs/model.js';
 import { missingJumps, normaliseSetEntry, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../src/dataplane/ipvs/parse.js';
 import { connReuseModeWanted, createIpvsDataplane, type Runner } from '../../src/dataplane/ipvs/index.js';
+import { createIptablesDataplane } from '../../src/dataplane/iptables/dataplane.js';
 import { setCreateLines } from '../../src/dataplane/ipvs/render.js';
 import type { ExecOptions, ExecResult } from '../../src/util/exec.js';
 import { ExecError } from '../../src/util/exec.js';
@@ -181,6 +182,7 @@ test('applier: full sync reads the kernel then writes in order; incremental writ
   const sysctls: string[] = [];
   const dp = createIpvsDataplane(config({ ipvsTimeouts: { tcp: 900, tcpFin: 120, udp: 300 } }), {
     run: k.runner,
+    backend: 'legacy',
     drainCheckMs: 0,
     sysctl: async (n, v) => sysctls.push(`${n}=${v}`),
   });
@@ -193,13 +195,13 @@ test('applier: full sync reads the kernel then writes in order; incremental writ
     'ip -j addr show dev kube-ipvs0',
     'ipvsadm -S -n',
     'ipset save',
-    'iptables-save ',
+    'iptables-legacy-save ',
     'ipset restore -exist',
     'ipvsadm -R',
     'ip -batch -',
-    'iptables-restore -w 5 --noflush',
+    'iptables-legacy-restore -w 5 --noflush',
   ]);
-  const restore = k.calls.find((c) => c.cmd === 'iptables-restore')!.input!;
+  const restore = k.calls.find((c) => c.cmd === 'iptables-legacy-restore')!.input!;
   assert.match(restore, /^-I PREROUTING 1 -m comment --comment "kubernetes service portals" -j KUBE-SERVICES$/m);
   assert.match(k.calls.find((c) => c.cmd === 'ipset' && c.args[0] === 'restore')!.input!, /^create KUBE-CLUSTER-IP hash:ip,port family inet/m);
 
@@ -246,4 +248,59 @@ test('unchanged ServicePort objects reuse their VirtualServer objects; the diff 
   // A different config (scheduler) is not served from another config's cache.
   const lc = planIpvs(state([a, b]), config({ ipvsScheduler: 'lc' }));
   assert.equal(lc.virtualServers.get('TCP/198.19.0.10:80')!.scheduler, 'lc');
+});
+
+/**
+ * A host whose iptables state points at one backend, as iptables-wrapper reads it: `kubelet` puts
+ * kubelet's KUBE-IPTABLES-HINT in that backend's mangle table; `rules` gives it more rules.
+ */
+function backendHost(kind: 'kubelet-nft' | 'kubelet-legacy' | 'rules-legacy' | 'empty') {
+  const calls: { cmd: string; args: readonly string[] }[] = [];
+  const hint = '*mangle\n:KUBE-IPTABLES-HINT - [0:0]\nCOMMIT\n';
+  const rules = '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n-A INPUT -j DROP\nCOMMIT\n';
+  const saves: Record<string, string> = {
+    'iptables-nft-save': kind === 'kubelet-nft' ? hint : '',
+    'iptables-legacy-save': kind === 'kubelet-legacy' ? hint : kind === 'rules-legacy' ? rules : '',
+  };
+  const runner: Runner = async (cmd, args) => {
+    calls.push({ cmd, args });
+    const res: ExecResult = { stdout: saves[cmd] ?? '', stderr: '', code: 0, millis: 1 };
+    if (cmd === 'ip' && args[0] === '-j') return { ...res, stdout: '[]' };
+    return res;
+  };
+  return { calls, runner };
+}
+
+test('IPVS mode detects the iptables backend as iptables mode does, and writes to the same one', async () => {
+  const saved = process.env.KPX_IPTABLES_BACKEND;
+  delete process.env.KPX_IPTABLES_BACKEND; // the override would decide for both modes
+  try {
+    const cases = [
+      { kind: 'kubelet-nft', want: 'nft' },
+      { kind: 'kubelet-legacy', want: 'legacy' },
+      { kind: 'rules-legacy', want: 'legacy' },
+      { kind: 'empty', want: 'nft' },
+    ] as const;
+    for (const c of cases) {
+      const restoreBins = async (mode: 'ipvs' | 'iptables'): Promise<string[]> => {
+        const h = backendHost(c.kind);
+        const dp =
+          mode === 'ipvs'
+            ? createIpvsDataplane(config(), { run: h.runner, drainCheckMs: 0, sysctl: async () => undefined })
+            : createIptablesDataplane(config(), { run: h.runner, conntrackTCPLiberal: true });
+        await dp.sync(state([svc(['198.18.1.2'])]), { full: true });
+        await dp.detectDrift();
+        // The writes and the drift check's rule check (detection only reads, with *-save).
+        return [...new Set(h.calls.map((x) => x.cmd).filter((cmd) => /^ip6?tables-(nft|legacy)(-restore)?$/.test(cmd)))].sort();
+      };
+      const ipvs = await restoreBins('ipvs');
+      const iptables = await restoreBins('iptables');
+      const b = c.want;
+      assert.deepEqual(iptables, [`iptables-${b}`, `iptables-${b}-restore`], `${c.kind}: iptables mode's writes`);
+      assert.deepEqual(ipvs, iptables, `${c.kind}: IPVS mode writes to the same backend`);
+    }
+  } finally {
+    if (saved === undefined) delete process.env.KPX_IPTABLES_BACKEND;
+    else process.env.KPX_IPTABLES_BACKEND = saved;
+  }
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConntrackList, staleFlowFilters, udpFrontends } from '../../src/conntrack/cleanup.js';
-import { durationSeconds } from '../../src/conntrack/setup.js';
+import { durationSeconds } from '../../src/util/duration.js';
 import type { Endpoint, ServicePort } from '../../src/model/types.js';
 import { endpoint, stateOf, udpServicePort } from './fixtures.js';
 

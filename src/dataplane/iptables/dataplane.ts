@@ -19,13 +19,15 @@ import {
 import { isServiceChainName } from './hash.js';
 import { cleanupIptablesLeftovers } from './leftovers.js';
 import { needsRouteLocalnet, plan, type Applied } from './planner.js';
-import { WAIT, chainsFromSave, detectBackend, execIn, makeTools, type Backend, type BackendChoice, type Tools } from './tools.js';
+import { WAIT, backendTools, chainsFromSave, execIn, netnsExec, type Backend, type BackendChoice, type ToolExec, type Tools } from './tools.js';
 
 export interface IptablesOptions {
   /** Which iptables backend; 'auto' (default) detects it like upstream's iptables-wrapper. */
   readonly backend?: BackendChoice;
   /** Run every tool inside this named network namespace (`ip netns exec`); for tests and demos. */
   readonly netns?: string;
+  /** Tool runner for the sync path (tests inject a fake); default: util/exec run, inside `netns`. */
+  readonly run?: ToolExec;
   /** nf_conntrack_tcp_be_liberal is set (no INVALID drop rule); default: read the sysctl once. */
   readonly conntrackTCPLiberal?: boolean;
   /** MASQUERADE --random-fully; default true (iptables >= 1.6.2). */
@@ -71,7 +73,6 @@ export function createIptablesDataplane(cfg: DataplaneConfig, opts: IptablesOpti
   const log = opts.logger ?? createLogger('proxier');
   const family = cfg.family;
   const fam = { ip_family: family };
-  let toolsP: Promise<Tools> | undefined;
   let liberal: boolean | undefined = opts.conntrackTCPLiberal;
   let applied: Applied | null = null;
   // After a failure or drift the kernel may differ from `applied`: next sync is full and
@@ -79,18 +80,7 @@ export function createIptablesDataplane(cfg: DataplaneConfig, opts: IptablesOpti
   let needFull = true;
   let needSave = true;
 
-  const tools = (): Promise<Tools> => {
-    toolsP ??= (async () => {
-      const choice = opts.backend ?? 'auto';
-      const backend: Backend = choice === 'auto' ? await detectBackend(opts.netns) : choice;
-      log.v(2).info('Using iptables backend', { ipFamily: family, backend });
-      return makeTools(family, backend, opts.netns);
-    })().catch((e: unknown) => {
-      toolsP = undefined; // retry detection on the next call
-      throw e;
-    });
-    return toolsP;
-  };
+  const tools = backendTools(family, opts.backend ?? 'auto', opts.run ?? netnsExec(opts.netns), log);
 
   async function missingJumps(t: Tools, state: ProxyState): Promise<JumpRule[]> {
     const wanted = needsRouteLocalnet(cfg, state) ? [...JUMP_RULES, ...KUBELET_JUMP_RULES] : [...JUMP_RULES];

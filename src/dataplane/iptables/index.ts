@@ -4,7 +4,6 @@ export { createIptablesDataplane, type IptablesOptions } from './dataplane.js';
 export {
   plan,
   needsRouteLocalnet,
-  masqueradeMark,
   probability,
   LARGE_CLUSTER_ENDPOINTS_THRESHOLD,
   type Applied,
@@ -13,5 +12,6 @@ export {
   type PlanOptions,
 } from './planner.js';
 export { endpointChainName, portProtoHash, serviceChainNames, servicePortChainName, isServiceChainName } from './hash.js';
+export { masqueradeMark, masqueradeMarkValue, type MarkSpelling } from '../shared/masquerade.js';
 export { JUMP_RULES, KUBELET_JUMP_RULES, type JumpRule } from './chains.js';
 export { detectBackend, toolName, type Backend, type BackendChoice } from './tools.js';

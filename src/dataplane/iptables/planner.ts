@@ -8,7 +8,7 @@
 // even generated (their rule counts are remembered), so a partial sync costs O(services) for
 // the top-level rules plus O(changed endpoints), not O(all endpoints).
 
-import type { DataplaneConfig, Endpoint, LocalDetector, ProxyState, ServicePort } from '../../model/types.js';
+import type { DataplaneConfig, Endpoint, ProxyState, ServicePort } from '../../model/types.js';
 import {
   FILTER_TOP_CHAINS,
   KUBE_EXTERNAL_SERVICES,
@@ -25,8 +25,10 @@ import {
   type JumpRule,
 } from './chains.js';
 import { endpointChainName, isServiceChainName, serviceChainNames } from './hash.js';
-import { joinHostPort } from '../../model/ip.js';
-import { cidrContains } from '../../model/ip.js';
+import { cidrContains, isIPv4Loopback, joinHostPort } from '../../model/ip.js';
+import { iptablesLocalArgs, localTrafficMatch } from '../shared/local-traffic.js';
+import { iptablesLoopback } from '../shared/loopback.js';
+import { masqueradeMark } from '../shared/masquerade.js';
 
 /** Upstream largeClusterEndpointsThreshold: above this many endpoints, drop per-endpoint comments. */
 export const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;
@@ -106,23 +108,13 @@ export interface Plan {
 interface Ctx {
   readonly masqMark: string;
   readonly masqueradeAll: boolean;
-  readonly detector: LocalDetector;
+  /** Local-traffic match as rule text ("-s 198.18.0.0/16"), or null without a detector. */
+  readonly ifLocal: string | null;
+  readonly ifNotLocal: string | null;
   readonly largeClusterMode: boolean;
   readonly localhostNodePorts: boolean;
   readonly nfacct: boolean;
   readonly nodeIP: string | undefined;
-}
-
-/**
- * Go's `%#08x` of 1<<bit, as upstream NewProxier: the width counts digits only, so bit 14 gives
- * "0x00004000" (upstream logs `mark="0x00004000"`; iptables-save prints it back as 0x4000).
- */
-export function masqueradeMark(bit: number): string {
-  return '0x' + (2 ** bit).toString(16).padStart(8, '0');
-}
-
-function isIPv4Loopback(ip: string): boolean {
-  return ip.startsWith('127.');
 }
 
 /**
@@ -133,23 +125,6 @@ export function needsRouteLocalnet(cfg: DataplaneConfig, state: ProxyState): boo
   if (!cfg.localhostNodePorts || cfg.family !== 'IPv4') return false;
   const npa = state.nodePortAddresses;
   return npa.matchAll || npa.ips.some(isIPv4Loopback);
-}
-
-function ifLocal(d: LocalDetector): string[] {
-  switch (d.mode) {
-    case 'cidr':
-      return ['-s', d.cidr];
-    case 'bridge':
-      return ['-i', d.iface];
-    case 'prefix':
-      return ['-i', d.prefix + '+'];
-    case 'none':
-      return [];
-  }
-}
-
-function ifNotLocal(d: LocalDetector): string[] {
-  return d.mode === 'none' ? [] : ['!', ...ifLocal(d)];
 }
 
 // Go's fmt "%0.10f" rounds the exact binary value half-to-even; JS toFixed rounds ties up.
@@ -348,8 +323,8 @@ function writeServiceChains(sp: ServicePort, f: SvcFacts, ctx: Ctx, chains: stri
     const match = `-m comment --comment "${spn} cluster IP" -m ${f.proto} -p ${f.proto} -d ${sp.clusterIP} --dport ${sp.port}`;
     if (ctx.masqueradeAll) {
       rules.push(`-A ${f.internalChain} ${match} -j ${KUBE_MARK_MASQ}`);
-    } else if (ctx.detector.mode !== 'none') {
-      rules.push(`-A ${f.internalChain} ${match} ${ifNotLocal(ctx.detector).join(' ')} -j ${KUBE_MARK_MASQ}`);
+    } else if (ctx.ifNotLocal !== null) {
+      rules.push(`-A ${f.internalChain} ${match} ${ctx.ifNotLocal} -j ${KUBE_MARK_MASQ}`);
     }
   }
 
@@ -358,8 +333,8 @@ function writeServiceChains(sp: ServicePort, f: SvcFacts, ctx: Ctx, chains: stri
     if (!f.externalPolicyLocal) {
       rules.push(`-A ${names.ext} -m comment --comment "masquerade traffic for ${spn} external destinations" -j ${KUBE_MARK_MASQ}`);
     } else {
-      if (ctx.detector.mode !== 'none') {
-        rules.push(`-A ${names.ext} -m comment --comment "pod traffic for ${spn} external destinations" ${ifLocal(ctx.detector).join(' ')} -j ${names.svc}`);
+      if (ctx.ifLocal !== null) {
+        rules.push(`-A ${names.ext} -m comment --comment "pod traffic for ${spn} external destinations" ${ctx.ifLocal} -j ${names.svc}`);
       }
       rules.push(
         `-A ${names.ext} -m comment --comment "masquerade LOCAL traffic for ${spn} external destinations" -m addrtype --src-type LOCAL -j ${KUBE_MARK_MASQ}`,
@@ -419,10 +394,12 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   const full =
     opts.full || prev === null || prev.family !== cfg.family || prev.largeClusterMode !== largeClusterMode || prev.settingsKey !== sKey;
 
+  const local = localTrafficMatch(cfg.localDetector);
   const ctx: Ctx = {
-    masqMark: masqueradeMark(cfg.masqueradeBit),
+    masqMark: masqueradeMark(cfg.masqueradeBit, 'iptables'),
     masqueradeAll: cfg.masqueradeAll,
-    detector: cfg.localDetector,
+    ifLocal: local && iptablesLocalArgs(local, false).join(' '),
+    ifNotLocal: local && iptablesLocalArgs(local, true).join(' '),
     largeClusterMode,
     localhostNodePorts: needsRouteLocalnet(cfg, state),
     nfacct: opts.nfacct ?? false,
@@ -562,8 +539,7 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   const npa = state.nodePortAddresses;
   if (npa.matchAll) {
     let dest = '-m addrtype --dst-type LOCAL';
-    if (ipv6) dest += ' ! -d ::1/128';
-    else if (!ctx.localhostNodePorts) dest += ' ! -d 127.0.0.0/8';
+    if (ipv6 || !ctx.localhostNodePorts) dest += ` ! -d ${iptablesLoopback(cfg.family)}`;
     natRules.push(`-A ${KUBE_SERVICES} ${tailComment} ${dest} -j ${KUBE_NODEPORTS}`);
   } else {
     for (const ip of npa.ips) {

@@ -1,8 +1,11 @@
 // The iptables command-line tools for one family and backend, optionally inside a named network
-// namespace (`ip netns exec`), plus upstream-style backend detection (iptables-wrapper).
+// namespace (`ip netns exec`), plus upstream-style backend detection (iptables-wrapper). Both
+// modes that write iptables rules (iptables, IPVS) get their tools from backendTools here, so they
+// always detect, and write to, the same backend.
 
+import type { Logger } from '../../log/logger.js';
 import type { IPFamily } from '../../model/types.js';
-import { resolveTool, run, type ExecResult } from '../../util/exec.js';
+import { resolveTool, run, type ExecOptions, type ExecResult } from '../../util/exec.js';
 
 export type Backend = 'nft' | 'legacy';
 export type BackendChoice = Backend | 'auto';
@@ -14,6 +17,8 @@ export const WAIT = ['-w', '5'];
 export interface Tools {
   readonly family: IPFamily;
   readonly backend: Backend;
+  /** The binary of `kind` for this family and backend, e.g. ip6tables-legacy-restore. */
+  bin(kind: ToolKind): string;
   /** Runs the tool; resolves with the result even on a non-zero exit when allowFailure is set. */
   run(kind: ToolKind, args: readonly string[], opts?: { input?: string; allowFailure?: boolean; timeoutMs?: number }): Promise<ExecResult>;
 }
@@ -24,25 +29,53 @@ export function toolName(kind: ToolKind, family: IPFamily, backend: Backend): st
   return `${base}-${backend}${suffix}`;
 }
 
+/** Runs one binary; resolves on a non-zero exit only with allowFailure (util/exec `run` semantics). */
+export type ToolExec = (bin: string, args: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
+
 /** Run `bin args` directly, or as `ip netns exec <netns> bin args`. */
-export function execIn(netns: string | undefined, bin: string, args: readonly string[], opts: { input?: string; allowFailure?: boolean; timeoutMs?: number } = {}): Promise<ExecResult> {
+export function execIn(netns: string | undefined, bin: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   if (netns === undefined) return run(bin, args, opts);
   return run('ip', ['netns', 'exec', netns, resolveTool(bin), ...args], opts);
 }
 
-export function makeTools(family: IPFamily, backend: Backend, netns?: string): Tools {
+/** execIn bound to a namespace (undefined: the current one). */
+export function netnsExec(netns: string | undefined): ToolExec {
+  return (bin, args, opts) => execIn(netns, bin, args, opts);
+}
+
+export function makeTools(family: IPFamily, backend: Backend, netns?: string, exec: ToolExec = netnsExec(netns)): Tools {
   return {
     family,
     backend,
-    run: (kind, args, opts = {}) => execIn(netns, toolName(kind, family, backend), args, opts),
+    bin: (kind) => toolName(kind, family, backend),
+    run: (kind, args, opts = {}) => exec(toolName(kind, family, backend), args, opts),
+  };
+}
+
+/**
+ * The tools of `choice` ('auto': detectBackend through `exec`), resolved on first use and cached;
+ * a failed detection is retried on the next call. The iptables and IPVS dataplanes both use this.
+ */
+export function backendTools(family: IPFamily, choice: BackendChoice, exec: ToolExec, log: Logger): () => Promise<Tools> {
+  let toolsP: Promise<Tools> | undefined;
+  return () => {
+    toolsP ??= (async () => {
+      const backend: Backend = choice === 'auto' ? await detectBackend(undefined, exec) : choice;
+      log.v(2).info('Using iptables backend', { ipFamily: family, backend });
+      return makeTools(family, backend, undefined, exec);
+    })().catch((e: unknown) => {
+      toolsP = undefined; // retry detection on the next call
+      throw e;
+    });
+    return toolsP;
   };
 }
 
 const HINT_CHAINS = /^:(KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY) /m;
 
-async function saveText(netns: string | undefined, tool: string, args: readonly string[]): Promise<string> {
+async function saveText(exec: ToolExec, tool: string, args: readonly string[]): Promise<string> {
   try {
-    const r = await execIn(netns, tool, args, { allowFailure: true, timeoutMs: 30_000 });
+    const r = await exec(tool, args, { allowFailure: true, timeoutMs: 30_000 });
     return r.code === 0 ? r.stdout : '';
   } catch {
     return ''; // tool not installed
@@ -54,17 +87,17 @@ async function saveText(netns: string | undefined, tool: string, args: readonly 
  * (KPX_IPTABLES_BACKEND=nft|legacy), else the backend whose mangle table holds kubelet's
  * KUBE-IPTABLES-HINT / KUBE-KUBELET-CANARY chain, else the one with more rules; nft by default.
  */
-export async function detectBackend(netns?: string): Promise<Backend> {
+export async function detectBackend(netns?: string, exec: ToolExec = netnsExec(netns)): Promise<Backend> {
   const env = process.env.KPX_IPTABLES_BACKEND;
   if (env === 'nft' || env === 'legacy') return env;
-  if (HINT_CHAINS.test(await saveText(netns, 'iptables-nft-save', ['-t', 'mangle']))) return 'nft';
+  if (HINT_CHAINS.test(await saveText(exec, 'iptables-nft-save', ['-t', 'mangle']))) return 'nft';
   // No `-t` for legacy: iptables-legacy-save then dumps only tables that already exist, while
   // naming a table would load (create) it.
   const [legacy4, legacy6, nft4, nft6] = await Promise.all([
-    saveText(netns, 'iptables-legacy-save', []),
-    saveText(netns, 'ip6tables-legacy-save', []),
-    saveText(netns, 'iptables-nft-save', []),
-    saveText(netns, 'ip6tables-nft-save', []),
+    saveText(exec, 'iptables-legacy-save', []),
+    saveText(exec, 'ip6tables-legacy-save', []),
+    saveText(exec, 'iptables-nft-save', []),
+    saveText(exec, 'ip6tables-nft-save', []),
   ]);
   if (HINT_CHAINS.test(legacy4) || HINT_CHAINS.test(legacy6)) return 'legacy';
   const rules = (...texts: string[]): number => texts.join('\n').split('\n').filter((l) => l.startsWith('-')).length;

@@ -5,7 +5,8 @@
 //   2. ipvsadm -R: add/edit virtual servers, add/re-weight real servers, then delete real servers
 //      (UDP/SCTP) and stale virtual servers - per service additions strictly precede removals;
 //   3. ip -batch: bind new VIPs to kube-ipvs0 (after their virtual server exists);
-//   4. iptables-restore -w 5 --noflush: our chains (only when the text changed, or on full syncs);
+//   4. iptables-restore -w 5 --noflush: our chains (only when the text changed, or on full syncs),
+//      with the backend (nft or legacy) detected as in iptables mode (iptables/tools.ts);
 //   5. ip -batch: unbind stale VIPs; ipset restore: delete stale entries.
 // Any failure throws and forces the next sync to be full, which re-reads the kernel
 // (ipvsadm -S -n, ipset save, ip -j addr, iptables-save) and converges from there.
@@ -24,6 +25,7 @@ import { missingJumps, parseLocalAddresses, parseIpAddrJson, parseIpsetSave, par
 import { renderIpvsText, setCreateLines } from './render.js';
 import { DUMMY_DEVICE, JUMPS, SET_INFO, setName } from './names.js';
 import { cleanupIptablesLeftovers } from '../iptables/leftovers.js';
+import { WAIT, backendTools, type BackendChoice, type Tools } from '../iptables/tools.js';
 
 export { planIpvs } from './planner.js';
 export { diffIpvs } from './diff.js';
@@ -45,6 +47,8 @@ export interface IpvsDataplaneOptions {
   readonly drainCheckMs?: number;
   /** Sysctl writer (tests inject one); default node/sysctl ensureSysctl. */
   readonly sysctl?: (name: string, value: number) => Promise<unknown>;
+  /** iptables backend; 'auto' (default) detects it through `run`, exactly as iptables mode does. */
+  readonly backend?: BackendChoice;
 }
 
 /** Kernel "major.minor" compare, for conn_reuse_mode (upstream: set 0 only on 4.1 <= kernel < 5.9). */
@@ -67,6 +71,8 @@ class IpvsDataplane implements IpvsDataplaneHandle {
   private lock: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private toolMillis = 0;
+  /** The iptables tools of the detected backend (nft or legacy), resolved on first use. */
+  private readonly iptTools: () => Promise<Tools>;
 
   constructor(
     private readonly cfg: DataplaneConfig,
@@ -74,6 +80,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
   ) {
     this.family = cfg.family;
     this.run = opts.run ?? execRun;
+    this.iptTools = backendTools(this.family, opts.backend ?? 'auto', this.run, log);
   }
 
   private async tool(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
@@ -81,12 +88,6 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     this.toolMillis += r.millis;
     log.v(4).info('Ran tool', { ipFamily: this.family, tool: `${cmd} ${args.join(' ')}`, millis: Math.round(r.millis), inputLines: o.input ? o.input.split('\n').length - 1 : 0 });
     return r;
-  }
-
-  private get ipt(): { save: string; restore: string; bin: string } {
-    return this.family === 'IPv6'
-      ? { save: 'ip6tables-save', restore: 'ip6tables-restore', bin: 'ip6tables' }
-      : { save: 'iptables-save', restore: 'iptables-restore', bin: 'iptables' };
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -115,7 +116,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
   }
 
   /** Read what the kernel holds (full sync), creating kube-ipvs0 when missing. */
-  private async readKernel(): Promise<{ state: IpvsState; iptablesSave: string }> {
+  private async readKernel(ipt: Tools): Promise<{ state: IpvsState; iptablesSave: string }> {
     let addr = await this.tool('ip', ['-j', 'addr', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
     if (addr.code !== 0) {
       await this.tool('ip', ['link', 'add', DUMMY_DEVICE, 'type', 'dummy']);
@@ -124,7 +125,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     const [vs, sets, save] = await Promise.all([
       this.tool('ipvsadm', ['-S', '-n']),
       this.tool('ipset', ['save']),
-      this.tool(this.ipt.save, []),
+      this.tool(ipt.bin('iptables-save'), []),
     ]);
     const names = new Set(SET_INFO.map((s) => setName(s.id, this.family)));
     return {
@@ -149,6 +150,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     let operations = 0;
     try {
       if (!this.initialised) await this.init();
+      const ipt = await this.iptTools();
       // Match-all NodePorts follow the local addresses (upstream reads them every sync too).
       let localIPs: string[] | undefined;
       if (state.nodePortAddresses.matchAll && needsLocalAddresses(state)) {
@@ -158,7 +160,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
       let cur: IpvsState;
       let jumps: { table: 'nat' | 'filter'; line: string }[] = [];
       if (full) {
-        const k = await this.readKernel();
+        const k = await this.readKernel(ipt);
         cur = k.state;
         jumps = missingJumps(k.iptablesSave);
       } else cur = this.applied!;
@@ -175,7 +177,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
         let text = plan.iptables;
         if (jumps.length > 0) text = insertJumps(text, jumps);
         try {
-          await this.tool(this.ipt.restore, ['-w', '5', '--noflush'], { input: text });
+          await this.tool(ipt.bin('iptables-restore'), [...WAIT, '--noflush'], { input: text });
         } catch (e) {
           metrics.iptablesRestoreFailuresTotal.inc();
           throw e;
@@ -251,7 +253,8 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     const set = await this.run('ipset', ['list', '-n', setName('clusterIP', this.family)], { allowFailure: true });
     if (set.code !== 0) return true;
     const j = JUMPS[1]!; // nat PREROUTING -> KUBE-SERVICES
-    const chk = await this.run(this.ipt.bin, ['-w', '5', '-t', j.table, '-C', j.from, '-m', 'comment', '--comment', j.comment, '-j', j.to], {
+    const ipt = await this.iptTools();
+    const chk = await this.run(ipt.bin('iptables'), [...WAIT, '-t', j.table, '-C', j.from, '-m', 'comment', '--comment', j.comment, '-j', j.to], {
       allowFailure: true,
     });
     return chk.code !== 0;

@@ -2,7 +2,10 @@
 // --noflush input. Which rules appear depends only on which ipsets are non-empty, so the text
 // changes rarely and an incremental sync usually skips iptables-restore.
 
-import type { DataplaneConfig, IPFamily, LocalDetector } from '../../model/types.js';
+import type { DataplaneConfig, IPFamily } from '../../model/types.js';
+import { iptablesLocalArgs, localTrafficMatch } from '../shared/local-traffic.js';
+import { iptablesLoopback } from '../shared/loopback.js';
+import { masqueradeMark } from '../shared/masquerade.js';
 import {
   CHAINS,
   KUBE_FORWARD,
@@ -47,33 +50,16 @@ const SET_JUMPS: readonly { id: SetId; table: Table; from: string; to: string; m
 
 const COMMENTS = new Map(SET_INFO.map((s) => [s.id, s.comment]));
 
-function ifNotLocal(d: LocalDetector): string[] {
-  switch (d.mode) {
-    case 'cidr':
-      return ['!', '-s', d.cidr];
-    case 'bridge':
-      return ['!', '-i', d.iface];
-    case 'prefix':
-      return ['!', '-i', `${d.prefix}+`];
-    case 'none':
-      return [];
-  }
-}
-
-/** Upstream masqueradeMark: fmt.Sprintf("%#08x", 1<<bit). */
-export function masqueradeMark(bit: number): string {
-  return '0x' + (2 ** bit).toString(16).padStart(6, '0');
-}
-
 export function buildIptables(inp: IptablesInput): string {
   const fam = inp.family;
   const set = (id: SetId): string => setName(id, fam);
   const comment = (id: SetId): string[] => ['-m', 'comment', '--comment', `"${COMMENTS.get(id)!}"`];
   const nat: string[][] = [];
   const filter: string[][] = [];
-  const mark = masqueradeMark(inp.cfg.masqueradeBit);
+  const mark = masqueradeMark(inp.cfg.masqueradeBit, 'ipvs');
+  const local = localTrafficMatch(inp.cfg.localDetector);
 
-  nat.push(['-A', KUBE_SERVICES, '-s', fam === 'IPv6' ? '::1/128' : '127.0.0.0/8', '-j', 'RETURN']);
+  nat.push(['-A', KUBE_SERVICES, '-s', iptablesLoopback(fam), '-j', 'RETURN']);
 
   for (const j of SET_JUMPS) {
     if (!inp.nonEmpty(j.id)) continue;
@@ -84,7 +70,7 @@ export function buildIptables(inp: IptablesInput): string {
   if (inp.nonEmpty('clusterIP')) {
     const args = ['-A', KUBE_SERVICES, ...comment('clusterIP'), '-m', 'set', '--match-set', set('clusterIP')];
     if (inp.cfg.masqueradeAll) nat.push([...args, 'dst,dst', '-j', KUBE_MARK_MASQ]);
-    else if (inp.cfg.localDetector.mode !== 'none') nat.push([...args, 'dst,dst', ...ifNotLocal(inp.cfg.localDetector), '-j', KUBE_MARK_MASQ]);
+    else if (local !== null) nat.push([...args, 'dst,dst', ...iptablesLocalArgs(local, true), '-j', KUBE_MARK_MASQ]);
     // No detector: masquerade node-originated traffic whose source is a VIP on kube-ipvs0.
     else nat.push([...args, 'src,dst', '-j', KUBE_MARK_MASQ]);
   }

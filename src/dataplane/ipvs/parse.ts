@@ -2,6 +2,7 @@
 // `ipset save`, `ip -j addr show`, `iptables-save`. Pure, so they are tested on the host.
 
 import type { IPFamily, Protocol } from '../../model/types.js';
+import { isLoopbackIP } from '../../model/ip.js';
 import { type RealServer, type VirtualServer, rsKey, vsKey } from './model.js';
 import { JUMPS } from './names.js';
 
@@ -127,7 +128,7 @@ export function parseLocalAddresses(text: string, family: IPFamily, except: stri
     if (link.ifname === except) continue;
     for (const a of link.addr_info ?? []) {
       const ip = a.local?.toLowerCase();
-      if (a.family !== want || !ip || ip.startsWith('fe80:') || ip === '::1' || ip.startsWith('127.')) continue;
+      if (a.family !== want || !ip || ip.startsWith('fe80:') || isLoopbackIP(ip)) continue;
       out.add(ip);
     }
   }

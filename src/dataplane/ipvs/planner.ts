@@ -2,7 +2,7 @@
 // real servers, ipset entries, iptables-restore text), following upstream syncProxyRules.
 
 import type { DataplaneConfig, Endpoint, ProxyState, ServicePort } from '../../model/types.js';
-import { cidrContains } from '../../model/ip.js';
+import { cidrContains, isLoopbackIP } from '../../model/ip.js';
 
 import { type IpvsPlan, type RealServer, type VirtualServer, rsKey, vsKey } from './model.js';
 import { SET_INFO, type SetId, setName } from './names.js';
@@ -18,7 +18,7 @@ const DEFAULT_SCHEDULER = 'rr';
  */
 export function nodePortIPs(state: ProxyState, localIPs?: readonly string[]): string[] {
   const ips = state.nodePortAddresses.matchAll ? (localIPs ?? state.node.ips) : state.nodePortAddresses.ips;
-  return [...new Set(ips.filter((ip) => !isLoopback(ip)))].sort();
+  return [...new Set(ips.filter((ip) => !isLoopbackIP(ip)))].sort();
 }
 
 /** Whether the plan depends on the local addresses (any NodePort, externalIP or LB IP). */
@@ -27,10 +27,6 @@ export function needsLocalAddresses(state: ProxyState): boolean {
     if (sp.nodePort !== 0 || sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0) return true;
   }
   return false;
-}
-
-export function isLoopback(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.');
 }
 
 /** Upstream syncEndpoint's choice: Local policy uses local endpoints, or cluster ones when there are none (PR #97081). */

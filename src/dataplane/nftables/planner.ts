@@ -11,8 +11,12 @@
 // 10k-service state per sync would cost more than the sync). If the transaction then fails, the
 // caller must drop that object and do a full plan next time (the Dataplane does).
 
-import type { DataplaneConfig, LocalDetector, ProxyState } from '../../model/types.js';
-import { cidrContains } from '../../model/ip.js';
+import type { DataplaneConfig, ProxyState } from '../../model/types.js';
+import { cidrContains, isLoopbackIP } from '../../model/ip.js';
+import { localTrafficMatch, nftLocalExprs } from '../shared/local-traffic.js';
+import { nftLoopback } from '../shared/loopback.js';
+import { masqueradeMark } from '../shared/masquerade.js';
+import { nftString } from '../shared/nft-string.js';
 
 import { BlockAllocator } from './alloc.js';
 import { MARKER_SET } from './session.js';
@@ -125,32 +129,13 @@ export interface Plan {
   readonly changed: readonly string[];
 }
 
-function nftString(s: string): string {
-  // Comments are names from the API (DNS labels); keep them inert inside quotes regardless.
-  return `"${s.replace(/["\\\n\r]/g, '_')}"`;
-}
-
-function detectorMatches(d: LocalDetector, ipX: 'ip' | 'ip6'): { ifLocal: string | null; ifNotLocal: string | null } {
-  switch (d.mode) {
-    case 'cidr':
-      return { ifLocal: `${ipX} saddr ${d.cidr}`, ifNotLocal: `${ipX} saddr != ${d.cidr}` };
-    case 'bridge':
-      return { ifLocal: `iifname ${nftString(d.iface)}`, ifNotLocal: `iifname != ${nftString(d.iface)}` };
-    case 'prefix':
-      return { ifLocal: `iifname ${nftString(d.prefix + '*')}`, ifNotLocal: `iifname != ${nftString(d.prefix + '*')}` };
-    default:
-      return { ifLocal: null, ifNotLocal: null };
-  }
-}
-
-
 export function ruleContext(state: ProxyState, cfg: DataplaneConfig): RuleContext {
   const ipX = state.family === 'IPv6' ? 'ip6' : 'ip';
   return {
     ipX,
     addrType: ipX === 'ip6' ? 'ipv6_addr' : 'ipv4_addr',
     masqueradeAll: cfg.masqueradeAll,
-    ...detectorMatches(cfg.localDetector, ipX),
+    ...nftLocalExprs(localTrafficMatch(cfg.localDetector), state.family),
     nodeIPs: state.node.ips,
     cidrContains,
   };
@@ -392,9 +377,9 @@ function diffSlots(
 /** Table, base chains, fixed chains, sets and maps: everything that is not per service. */
 function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: RuleContext): void {
   const { ipX, addrType } = ctx;
-  const mark = '0x' + ((1 << cfg.masqueradeBit) >>> 0).toString(16);
+  const mark = masqueradeMark(cfg.masqueradeBit, 'nft');
   const npa = state.nodePortAddresses;
-  const loopback = ipX === 'ip6' ? '::1' : '127.0.0.0/8';
+  const loopback = nftLoopback(state.family);
 
   s.set(CLUSTER_IPS_SET, { kind: 'set', body: `{ type ${addrType} ; comment "Active ClusterIPs" ; }` });
   // Listed after every transaction of the persistent `nft -i` (session.ts) as its completion
@@ -482,7 +467,7 @@ function writeFixed(s: Script, state: ProxyState, cfg: DataplaneConfig, ctx: Rul
   for (const [name, rules] of fixed) for (const r of rules) s.rule(name, r);
   for (const [name, , , , rules] of base) for (const r of rules) s.rule(name, r);
   // Localhost NodePorts are not supported in nftables mode (as upstream): skip loopback IPs.
-  const npIPs = npa.matchAll ? [] : npa.ips.filter((ip) => !ip.startsWith('127.') && ip !== '::1');
+  const npIPs = npa.matchAll ? [] : npa.ips.filter((ip) => !isLoopbackIP(ip));
   if (npIPs.length > 0) {
     s.elements(
       'add',

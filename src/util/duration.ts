@@ -165,3 +165,9 @@ export function formatDuration(ns: bigint): string {
 export function durationToMs(ns: bigint): number {
   return Number(ns) / 1e6;
 }
+
+/** A configured Go duration in whole seconds; null/empty -> 0 (unset); an invalid one throws DurationError. */
+export function durationSeconds(d: string | null | undefined): number {
+  if (!d) return 0;
+  return Number(parseDuration(d) / NS_PER_SECOND);
+}
