@@ -62,13 +62,14 @@ test('event shape as upstream: events.k8s.io/v1, kube-proxy-<hostname>, regardin
 });
 
 test('record() returns at once while the sink is slow; repeats within the window are not re-sent; the queue is bounded', async () => {
-  const sink = fakeSink([], 50);
+  const sink = fakeSink([], 500);
   const r = new EventRecorder({ sink, nodeName: 'node-a', hostname: 'h', maxQueue: 3, qps: 0 });
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < 10; i++) r.record('Warning', 'FailedToStartProxierHealthcheck', 'StartKubeProxy', 'port busy');
   for (let i = 0; i < 5; i++) r.record('Warning', `Other${i}`, 'StartKubeProxy', 'x');
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  assert.ok(ms < 20, `record() must not wait for the sink (took ${ms} ms)`);
+  // One wait for the 500 ms sink would show; the margin absorbs a GC pause on a loaded machine.
+  assert.ok(ms < 400, `record() must not wait for the sink (took ${ms} ms)`);
   await r.flush(5000);
   assert.deepEqual(sink.posted.map((p) => p.body.reason), ['FailedToStartProxierHealthcheck', 'Other0', 'Other1']);
   assert.equal(r.stats.deduplicated, 9);

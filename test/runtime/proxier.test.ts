@@ -155,9 +155,9 @@ test('a failed sync is retried within about a second, as a full sync', async () 
     ctl.failNext = 1;
     const t0 = Date.now();
     proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'dns', clusterIP: '198.19.0.53', port: 53, protocol: 'UDP' }));
-    await eventually(async () => calls.length >= 2, 'retry after failure', 5000);
+    await eventually(async () => calls.length >= 2, 'retry after failure', 10_000);
     const took = Date.now() - t0;
-    assert.ok(took >= 900 && took < 3000, `retried after ${took} ms`);
+    assert.ok(took >= 900 && took < 6000, `retried after ${took} ms`);
     assert.equal(calls[1]!.full, true, 'sync after a failure is full');
     assert.ok(calls[1]!.state.services.has('default/dns:p/UDP'));
     assert.equal(health.isHealthy(), true);
