@@ -7,7 +7,10 @@
 //     with `nft monitor trace` (iptables-nft rules are nft rules, so their chains show up too).
 //   - iptables-legacy: no nftrace; the TRACE target logs through nf_log, which the kernel disables
 //     in non-initial network namespaces by default (nf_log_all_netns=0): conntrack only.
-//   - IPVS: `ipvsadm -Lnc` (the IPVS connection table) plus conntrack.
+//   - IPVS: the probe's own entry in the IPVS connection table (`ipvsadm -L -n -c`, exact match of
+//     protocol, client address:port and virtual address:port; see ipvs-conn.ts), whose real server
+//     is the kernel's choice; the virtual server's real servers (`ipvsadm -S -n`) and the ipset
+//     entries explain names (`ipset save`), checked against the explanation; plus conntrack.
 //   - every mode: the conntrack entry of the probe's 5-tuple (its reply tuple names the DNAT target,
 //     and whether the source was rewritten), and how the probe itself ended (answered, refused,
 //     timed out).
@@ -18,6 +21,8 @@ import { run, spawnTool, type ToolProcess } from '../util/exec.js';
 import { joinHostPort, parseIPSloppy } from '../model/ip.js';
 import type { Protocol } from '../model/types.js';
 import type { Explanation } from './explain.js';
+import { parseIpvsadmSave, parseIpsetSave, normaliseSetEntry } from '../dataplane/ipvs/parse.js';
+import { findProbeConnections, judgeIpvs, nearMisses, parseIpvsConnections, type IpvsEvidence } from './ipvs-conn.js';
 
 export type ProbeResult = 'answered' | 'connected' | 'refused' | 'unreachable' | 'timeout' | 'error';
 
@@ -40,7 +45,10 @@ export interface TraceReport {
   readonly chains: readonly string[];
   readonly traceLines: readonly string[];
   readonly conntrack: ConntrackEntry | null;
+  /** IPVS: the probe's own line of `ipvsadm -L -n -c` (null: none, or not IPVS mode). */
   readonly ipvsConnection: string | null;
+  /** IPVS: what was read besides the connection line. */
+  readonly ipvs: (IpvsEvidence & { readonly virtualServer: string | null }) | null;
   /** What the kernel did, as far as the evidence shows. */
   readonly observed: { readonly outcome: 'forward' | 'reject' | 'drop' | 'not-forwarded' | 'unknown'; readonly endpoint: string | null; readonly masqueraded: boolean | null };
   /** null: the evidence cannot decide. */
@@ -196,6 +204,44 @@ export function summariseTrace(lines: readonly string[]): { chains: string[]; ve
   return { chains, verdict, dnat, dnatRule };
 }
 
+/** IPVS evidence: the connection table, the probe's virtual server and the ipset entries explain names (three reads at once). */
+async function readIpvs(probeX: Explanation, tuple: { protocol: Protocol; src: string; sport: number; dst: string; port: number }, family: 'ip' | 'ip6', method: string[], notes: string[]): Promise<IpvsEvidence> {
+  const impl = probeX.implementation;
+  const setObjects = (impl?.objects ?? []).filter((o) => o.kind === 'ipset entry' && o.detail);
+  const [conns, save, sets] = await Promise.all([
+    run('ipvsadm', ['-L', '-n', '-c'], { allowFailure: true, timeoutMs: 10_000 }),
+    impl?.virtualServer ? run('ipvsadm', ['-S', '-n'], { allowFailure: true, timeoutMs: 10_000 }) : null,
+    setObjects.length > 0 ? run('ipset', ['save'], { allowFailure: true, timeoutMs: 10_000 }) : null,
+  ]);
+  method.push('ipvsadm -L -n -c (the probe\'s connection: protocol, client and virtual address:port equal)');
+  if (conns.code !== 0) notes.push(`ipvsadm -L -n -c failed: ${conns.stderr.trim()}`);
+  const all = parseIpvsConnections(conns.stdout);
+  let kernelReals: readonly string[] | null | undefined;
+  if (save && impl?.virtualServer) {
+    method.push(`ipvsadm -S -n (virtual server ${impl.virtualServer})`);
+    if (save.code === 0) {
+      const vs = parseIpvsadmSave(save.stdout, family === 'ip6' ? 'IPv6' : 'IPv4').get(impl.virtualServer);
+      kernelReals = vs ? [...vs.reals.values()].filter((r) => r.weight > 0).map((r) => joinHostPort(r.ip, r.port)) : null;
+    } else notes.push(`ipvsadm -S -n failed: ${save.stderr.trim()}`);
+  }
+  const missingSetEntries: string[] = [];
+  if (sets) {
+    method.push(`ipset save (${[...new Set(setObjects.map((o) => o.name))].join(', ')})`);
+    if (sets.code === 0) {
+      const have = parseIpsetSave(sets.stdout, new Set(setObjects.map((o) => o.name)));
+      for (const o of setObjects) {
+        if (!have.get(o.name)?.has(normaliseSetEntry(o.detail!.toLowerCase()))) missingSetEntries.push(`${o.name} entry ${o.detail}`);
+      }
+    } else notes.push(`ipset save failed: ${sets.stderr.trim()}`);
+  }
+  return {
+    connections: findProbeConnections(all, tuple),
+    nearMisses: nearMisses(all, tuple).length,
+    ...(kernelReals !== undefined ? { kernelReals } : {}),
+    missingSetEntries,
+  };
+}
+
 /** The chain every masqueraded packet passes (nftables, iptables). */
 const MARK_MASQ_CHAINS = ['mark-for-masquerade', 'KUBE-MARK-MASQ'];
 
@@ -214,7 +260,7 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
   let session: TraceSession | null = null;
   let result: ProbeResult;
   let ct: ConntrackEntry | null = null;
-  let ipvsConn: string | null = null;
+  let ipvsEv: IpvsEvidence | null = null;
   try {
     if (useNftrace) {
       session = await startNftrace(family, p.protocol, src, sport, p.dst, p.port);
@@ -229,17 +275,62 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
     const c = await run('conntrack', ctArgs, { allowFailure: true, timeoutMs: 5000 });
     method.push(`conntrack ${ctArgs.join(' ')}`);
     ct = parseConntrack(c.stdout);
-    if (x.mode === 'ipvs') {
-      const v = await run('ipvsadm', ['-L', '-n', '-c'], { allowFailure: true, timeoutMs: 5000 });
-      method.push('ipvsadm -L -n -c');
-      const needle = `${src.includes(':') ? `[${src}]` : src}:${sport}`;
-      ipvsConn = v.stdout.split('\n').find((l) => l.includes(needle))?.trim() ?? null;
-    }
+    if (x.mode === 'ipvs') ipvsEv = await readIpvs(probeX, { protocol: p.protocol, src, sport, dst: p.dst, port: p.port }, family, method, notes);
   } finally {
     await session?.stop();
   }
 
-  const t = summariseTrace(session?.lines ?? []);
+  const j = judgeProbe({ probeX, traced: session !== null, traceLines: session?.lines ?? [], conntrack: ct, ipvs: ipvsEv, result, src, dst: p.dst, port: p.port });
+  notes.push(...j.notes);
+  const { expected, observed, agrees, disagreements: dis } = j;
+  return {
+    probe: { netns: opts.netns ?? null, src, sport, dst: p.dst, port: p.port, protocol: p.protocol, result },
+    expected,
+    method,
+    chains: j.chains,
+    traceLines: session?.lines ?? [],
+    conntrack: ct,
+    ipvsConnection: ipvsEv?.connections[0]?.line ?? null,
+    ipvs: ipvsEv ? { ...ipvsEv, virtualServer: probeX.implementation?.virtualServer ?? null } : null,
+    observed,
+    agrees,
+    disagreements: dis,
+    notes,
+  };
+}
+
+export interface JudgeInput {
+  /** The explanation of the probe packet itself. */
+  readonly probeX: Pick<Explanation, 'outcome' | 'endpoints' | 'implementation' | 'packet'>;
+  /** Whether a rule trace (nftrace) was recorded; `traceLines` holds it. */
+  readonly traced: boolean;
+  readonly traceLines: readonly string[];
+  readonly conntrack: ConntrackEntry | null;
+  /** IPVS mode: what the connection table, the virtual server and the ipsets showed. */
+  readonly ipvs: IpvsEvidence | null;
+  readonly result: ProbeResult;
+  /** The probe's source address and destination. */
+  readonly src: string;
+  readonly dst: string;
+  readonly port: number;
+}
+
+export interface Judgement {
+  readonly chains: string[];
+  readonly expected: TraceReport['expected'];
+  readonly observed: TraceReport['observed'];
+  readonly agrees: boolean | null;
+  readonly disagreements: string[];
+  readonly notes: string[];
+}
+
+/** What the kernel did with the probe, from the evidence, against what the explanation says (pure). */
+export function judgeProbe(i: JudgeInput): Judgement {
+  const t = summariseTrace(i.traceLines);
+  const { probeX, conntrack: ct, ipvs: ipvsEv, result, src } = i;
+  const p = { dst: i.dst, port: i.port };
+  const session = i.traced;
+  const notes: string[] = [];
   // What the kernel did.
   let endpoint: string | null = null;
   let masqueraded: boolean | null = null;
@@ -255,10 +346,14 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
     masqueraded = null;
     notes.push('the probe comes from the node itself: masquerading would keep its address, so conntrack cannot tell whether it happened');
   }
-  if (!endpoint && ipvsConn) {
-    // "TCP 00:59 SYN_RECV 198.18.0.2:40000 198.19.0.10:80 198.18.100.1:8080"
-    const cols = ipvsConn.split(/\s+/);
-    if (cols[5]) endpoint = cols[5];
+  let ipvsDis: string[] = [];
+  if (ipvsEv) {
+    // The real server of the probe's own IPVS connection is the kernel's choice; conntrack must agree.
+    const j = judgeIpvs({ outcome: probeX.outcome, endpoints: probeX.endpoints.map((e) => e.endpoint), ...(probeX.implementation?.virtualServer ? { virtualServer: probeX.implementation.virtualServer } : {}) }, ipvsEv, endpoint);
+    if (j.endpoint) endpoint = j.endpoint;
+    ipvsDis = j.disagreements;
+    notes.push(...j.notes);
+    if (j.endpoint && result !== 'connected' && result !== 'answered') notes.push(`IPVS forwarded the probe to ${j.endpoint}, but the probe was ${result} (the endpoint, or the path to it, did not answer)`);
   }
   if (!endpoint && t.dnat) endpoint = t.dnat;
   let outcome: TraceReport['observed']['outcome'];
@@ -306,20 +401,9 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
     const eps = probeX.implementation.endpointChains ?? [];
     if (outcome === 'forward' && eps.length > 0 && !eps.some((c) => t.chains.includes(c))) dis.push(`the trace passed none of the endpoint chains ${eps.join(', ')}`);
   }
+  dis.push(...ipvsDis);
   if (dis.length > 0) agrees = false;
-  return {
-    probe: { netns: opts.netns ?? null, src, sport, dst: p.dst, port: p.port, protocol: p.protocol, result },
-    expected,
-    method,
-    chains: t.chains,
-    traceLines: session?.lines ?? [],
-    conntrack: ct,
-    ipvsConnection: ipvsConn,
-    observed: { outcome, endpoint, masqueraded },
-    agrees,
-    disagreements: dis,
-    notes,
-  };
+  return { chains: t.chains, expected, observed: { outcome, endpoint, masqueraded }, agrees, disagreements: dis, notes };
 }
 
 export function renderTrace(t: TraceReport): string {
@@ -330,7 +414,12 @@ export function renderTrace(t: TraceReport): string {
   if (t.chains.length > 0) out.push(`  chains: ${t.chains.join(' -> ')}`);
   if (t.conntrack) out.push(`  conntrack: ${t.conntrack.origSrc} -> ${t.conntrack.origDst}, reply from ${joinHostPort(t.conntrack.replySrc, t.conntrack.replySport)} to ${t.conntrack.replyDst}`);
   else out.push('  conntrack: no entry for the probe');
-  if (t.ipvsConnection) out.push(`  ipvs connection: ${t.ipvsConnection}`);
+  if (t.ipvs) {
+    out.push(`  ipvs connection: ${t.ipvsConnection ?? 'none for the probe'}`);
+    if (t.ipvs.virtualServer && t.ipvs.kernelReals !== undefined) {
+      out.push(`  ipvs virtual server ${t.ipvs.virtualServer}: ${t.ipvs.kernelReals === null ? 'not in the kernel' : `real servers ${t.ipvs.kernelReals.join(', ') || '(none)'} (weight > 0)`}`);
+    }
+  }
   const o = t.observed;
   out.push(`  kernel:  ${o.outcome}${o.endpoint ? ` to ${o.endpoint}` : ''}${o.masqueraded === null ? '' : o.masqueraded ? ', source masqueraded' : ', source kept'}`);
   out.push(`  expected: ${t.expected.outcome}${t.expected.endpoints.length ? ` to one of ${t.expected.endpoints.join(', ')}` : ''}`);

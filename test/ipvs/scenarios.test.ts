@@ -2,8 +2,10 @@
 // guest: the real proxy (--proxy-mode ipvs) in node namespaces, per-mode overrides where upstream
 // IPVS behaves differently. Skips where the kernel has no IPVS.
 
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runScenarioSuite } from '../traffic/run-scenarios.js';
+import { envScenarioFilter, runScenarioSuite } from '../traffic/run-scenarios.js';
+import { ALL_GROUPS, type Check } from '../traffic/scenarios.js';
 import { skipReason } from './topology.js';
 
 const reason = skipReason();
@@ -11,18 +13,50 @@ if (reason) {
   console.log(`# IPVS scenario suite SKIPPED: ${reason}`);
   describe('traffic: ipvs', () => it('scenario table in IPVS mode', { skip: reason }, () => undefined));
 } else {
-  // KPX_SCENARIOS=<regex>: run only the scenarios whose name (or group name) matches, e.g. to
-  // re-check one area in the slow guest without the whole table.
-  const only = process.env.KPX_SCENARIOS ? new RegExp(process.env.KPX_SCENARIOS, 'i') : null;
+  // KPX_SCENARIOS=<regex> / KPX_SCENARIOS_PART=i/n: a subset or a slice of the table, e.g. to
+  // re-check one area in the slow guest, or to split the whole table over runs that each stay under
+  // run-in-vm's timeout (docs/testing.md).
+  const filter = envScenarioFilter();
   // Emulated guest: process starts are 10-20x slower than on the host. 5 s per attempt also lets
   // an SCTP INIT that IPVS dropped (its source port matched a still-listed old connection,
   // conn_reuse_mode) be retransmitted after SCTP's 3 s initial RTO.
-  // explain --trace starts a CLI process per check (slow here): the first TCP/UDP check of each
-  // scenario, and every reject/drop check; the in-process explain comparison still covers them all.
+  // explain --trace starts a CLI process per check (slow here): by default the first TCP/UDP check
+  // of each scenario (and of each step), and every reject/drop check; KPX_TRACE=all traces every
+  // check. The in-process explain comparison covers every check regardless.
+  const traceAll = process.env.KPX_TRACE === 'all';
+  const rulesChecked = new Set<string>();
+  const firstTraced = new Set<Check>();
+  for (const g of ALL_GROUPS) {
+    for (const s of g.scenarios) {
+      for (const checks of [s.checks, ...(s.steps ?? []).map((st) => st.checks)]) {
+        const first = checks.find((c) => typeof c.expect !== 'object' || !('health' in c.expect));
+        if (first) firstTraced.add(first);
+      }
+    }
+  }
   await runScenarioSuite('ipvs', {
     readyTimeoutMs: 240_000,
     attemptTimeoutMs: 5000,
-    ...(only ? { filter: (g, s) => only.test(s.name) || only.test(g.name) } : {}),
-    traceFilter: (_g, scenario, check) => scenario.checks.find((c) => typeof c.expect !== 'object' || !('health' in c.expect)) === check || typeof check.expect === 'string',
+    ...(filter ? { filter } : {}),
+    ...(traceAll ? {} : { traceFilter: (_g, _s, check) => firstTraced.has(check) || typeof check.expect === 'string' }),
+    // /debug/rules in IPVS mode, once per family (the first group with services of that family):
+    // the virtual servers, our ipsets and our iptables chains as the kernel lists them.
+    afterReady: async (execInNode) => {
+      for (const [family, vs, set] of [['IPv4', /^-A -[tu] \d+\.\d+\.\d+\.\d+:\d+ -s /m, /^add KUBE-CLUSTER-IP /m], ['IPv6', /^-A -[tu] \[[0-9a-f:]+\]:\d+ -s /m, /^add KUBE-6-CLUSTER-IP /m]] as const) {
+        if (rulesChecked.has(family)) continue;
+        const text = await execInNode(['curl', '-s', '-m', '30', `http://127.0.0.1:10249/debug/rules?family=${family}`]);
+        const vsSection = text.slice(text.indexOf('ipvsadm -S -n'), text.indexOf('# ipvs', text.indexOf('ipvsadm -S -n')));
+        // This group has no Service of the family: the sections must still be there; contents later.
+        if (!/^-A /m.test(vsSection) && text.includes(`# ipvs ${family}: ipvsadm -S -n`)) continue;
+        rulesChecked.add(family);
+        for (const title of ['ipvsadm -S -n', 'ipset save', family === 'IPv4' ? 'iptables-save' : 'ip6tables-save']) {
+          assert.ok(text.includes(`# ipvs ${family}: ${title}`), `/debug/rules?family=${family} lacks the "${title}" section:\n${text.slice(0, 3000)}`);
+        }
+        assert.match(text, vs, `/debug/rules?family=${family}: no ${family} virtual server`);
+        assert.match(text, set, `/debug/rules?family=${family}: no ClusterIP ipset entry`);
+        assert.match(text, /^-A KUBE-SERVICES /m, `/debug/rules?family=${family}: no KUBE-SERVICES rule`);
+        assert.doesNotMatch(text, family === 'IPv4' ? /^-A -[tu] \[/m : /^-A -[tu] \d/m, `/debug/rules?family=${family} lists the other family's virtual servers`);
+      }
+    },
   });
 }

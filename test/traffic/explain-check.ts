@@ -4,7 +4,9 @@
 
 import { parseSnapshot } from '../../src/explain/snapshot.js';
 import { explain, type Explanation, type From as ExplainFrom } from '../../src/explain/explain.js';
-import type { TraceReport } from '../../src/explain/trace.js';
+import { appendFileSync } from 'node:fs';
+import { renderExplanation } from '../../src/explain/render.js';
+import { renderTrace, type TraceReport } from '../../src/explain/trace.js';
 import { run } from '../../src/util/exec.js';
 import { proxyCommand } from '../support/proxy-process.js';
 import { PODS, type NodeName } from '../support/topology.js';
@@ -101,7 +103,18 @@ export async function traceCheck(h: ExplainHarness, check: Check): Promise<{ fai
   } catch {
     return { failure: `explain --trace printed no JSON: ${r.stdout.slice(0, 500)} ${r.stderr.slice(0, 500)}`, report: null };
   }
+  // KPX_TRACE_LOG=<file>: append every trace as the CLI prints it (explanation + trace), e.g. for docs.
+  if (process.env.KPX_TRACE_LOG) {
+    const x = JSON.parse(r.stdout) as Explanation & { trace: TraceReport };
+    appendFileSync(process.env.KPX_TRACE_LOG, `### ${check.from} -> ${dst} (${check.name})\n${renderExplanation(x)}${renderTrace(report)}\n`);
+  }
   if (report.agrees === false) return { failure: `the kernel disagreed: ${report.disagreements.join('; ')}\n${JSON.stringify(report, null, 1).slice(0, 4000)}`, report };
+  if (h.mode === 'ipvs' && report.expected.outcome === 'forward') {
+    // IPVS evidence proper, not only conntrack: the probe's own connection entry, and the virtual
+    // server read back from the kernel.
+    if (!report.ipvsConnection) return { failure: `no IPVS connection entry for the probe: ${JSON.stringify(report.ipvs)}`, report };
+    if (report.ipvs?.virtualServer && report.ipvs.kernelReals === undefined) return { failure: `the virtual server ${report.ipvs.virtualServer} was not read back: ${report.notes.join('; ')}`, report };
+  }
   if (report.agrees === null && report.expected.outcome === 'forward') return { failure: `no kernel evidence for a forwarded probe: ${JSON.stringify(report.observed)}`, report };
   return { failure: null, report };
 }

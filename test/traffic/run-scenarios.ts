@@ -59,6 +59,27 @@ export interface SuiteOptions {
   readonly traceFilter?: (group: Group, scenario: Scenario, check: Check) => boolean;
 }
 
+/**
+ * The scenario selection the environment asks for (the slow IPVS guest uses it):
+ *   KPX_SCENARIOS=<regex>   scenarios whose name or group name matches (case-insensitive);
+ *   KPX_SCENARIOS_PART=i/n  the i-th of n contiguous slices (1-based) of the (matching) scenarios in
+ *                           table order, so that n guest runs, each under its timeout, cover the table.
+ * undefined: everything. Throws on a malformed value (a typo must not silently run nothing or all).
+ */
+export function envScenarioFilter(env: NodeJS.ProcessEnv = process.env, groups: readonly Group[] = ALL_GROUPS): ((g: Group, s: Scenario) => boolean) | undefined {
+  const only = env.KPX_SCENARIOS ? new RegExp(env.KPX_SCENARIOS, 'i') : null;
+  const matches = (g: Group, s: Scenario): boolean => !only || only.test(s.name) || only.test(g.name);
+  const part = env.KPX_SCENARIOS_PART;
+  if (!part) return only ? matches : undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(part);
+  const i = Number(m?.[1]);
+  const n = Number(m?.[2]);
+  if (!m || n < 1 || i < 1 || i > n) throw new Error(`KPX_SCENARIOS_PART=${JSON.stringify(part)}: expected i/n with 1 <= i <= n, e.g. 2/3`);
+  const all = groups.flatMap((g) => g.scenarios.filter((s) => matches(g, s)));
+  const keep = new Set(all.slice(Math.floor(((i - 1) * all.length) / n), Math.floor((i * all.length) / n)));
+  return (_g, s) => keep.has(s);
+}
+
 const METRICS_ADDR = '127.0.0.1:10249';
 
 interface ProxyRun {
