@@ -106,8 +106,12 @@ async function sendProbe(proto: Protocol, dst: string, port: number, sport: numb
   const r = await run(cmd, args, { timeoutMs: timeoutMs + 30_000, allowFailure: true });
   const out = r.stdout.trim();
   if (out === 'connected' || out === 'answered' || out === 'refused' || out === 'unreachable' || out === 'timeout') return out;
+  lastSendError = out || r.stderr.trim().split('\n').pop() || `exit ${r.code}`;
   return 'error';
 }
+
+/** What the last probe that could not be sent said (e.g. "error:EADDRINUSE"), for the report's notes. */
+let lastSendError = '';
 
 function parseConntrack(text: string): ConntrackEntry | null {
   for (const line of text.split('\n')) {
@@ -253,32 +257,45 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
   const src = await sourceFor(p.dst, opts.netns);
   if (src !== p.src) notes.push(`the probe carries source ${src} (the kernel's choice${opts.netns ? ` in ${opts.netns}` : ' on this node'}), not ${p.src}: the explanation below is for the probe`);
   const probeX = opts.explainProbe(src, opts.netns ? null : 'node');
-  const sport = 20000 + (randomBytes(2).readUInt16BE(0) % 30000);
   const family = parseIPSloppy(p.dst)?.family === 'IPv6' ? 'ip6' : 'ip';
 
   const useNftrace = x.mode === 'nftables' || (x.mode === 'iptables' && opts.iptablesBackend !== 'legacy');
+  if (x.mode === 'iptables' && !useNftrace) notes.push('iptables-legacy: no kernel rule trace (TRACE logs through nf_log, disabled in non-initial network namespaces); conntrack and the probe result only');
   let session: TraceSession | null = null;
-  let result: ProbeResult;
+  let result: ProbeResult = 'error';
   let ct: ConntrackEntry | null = null;
   let ipvsEv: IpvsEvidence | null = null;
-  try {
-    if (useNftrace) {
-      session = await startNftrace(family, p.protocol, src, sport, p.dst, p.port);
-      method.push(`nft monitor trace (temporary table inet kpx-trace-*, meta nftrace set 1 for ${joinHostPort(src, sport)} -> ${joinHostPort(p.dst, p.port)})`);
-    } else if (x.mode === 'iptables') {
-      notes.push('iptables-legacy: no kernel rule trace (TRACE logs through nf_log, disabled in non-initial network namespaces); conntrack and the probe result only');
+  let sport = 0;
+  // A probe that could not be sent at all (its random source port in use, a sender that failed to
+  // start on a loaded node) says nothing about the rules: try again with another port, up to 3 times.
+  for (let attempt = 1; attempt <= 3 && result === 'error'; attempt++) {
+    if (attempt > 1) notes.push(`probe from source port ${sport} could not be sent (${lastSendError}); sent again from another port`);
+    await session?.stop();
+    session = null;
+    sport = 20000 + (randomBytes(2).readUInt16BE(0) % 30000);
+    const tries: string[] = [];
+    try {
+      if (useNftrace) {
+        session = await startNftrace(family, p.protocol, src, sport, p.dst, p.port);
+        tries.push(`nft monitor trace (temporary table inet kpx-trace-*, meta nftrace set 1 for ${joinHostPort(src, sport)} -> ${joinHostPort(p.dst, p.port)})`);
+      }
+      result = await sendProbe(p.protocol, p.dst, p.port, sport, opts.timeoutMs, opts.netns);
+      if (result === 'error' && attempt < 3) continue;
+      // Let the monitor print the last events.
+      if (session) await new Promise((r) => setTimeout(r, 300));
+      const ctArgs = ['-L', '-f', family === 'ip6' ? 'ipv6' : 'ipv4', '-p', p.protocol.toLowerCase(), '--orig-src', src, '--orig-dst', p.dst, '--sport', String(sport), '--dport', String(p.port)];
+      const c = await run('conntrack', ctArgs, { allowFailure: true, timeoutMs: 5000 });
+      tries.push(`conntrack ${ctArgs.join(' ')}`);
+      ct = parseConntrack(c.stdout);
+      if (x.mode === 'ipvs') ipvsEv = await readIpvs(probeX, { protocol: p.protocol, src, sport, dst: p.dst, port: p.port }, family, tries, notes);
+      method.push(...tries);
+    } catch (e) {
+      await session?.stop();
+      throw e;
     }
-    result = await sendProbe(p.protocol, p.dst, p.port, sport, opts.timeoutMs, opts.netns);
-    // Let the monitor print the last events.
-    if (session) await new Promise((r) => setTimeout(r, 300));
-    const ctArgs = ['-L', '-f', family === 'ip6' ? 'ipv6' : 'ipv4', '-p', p.protocol.toLowerCase(), '--orig-src', src, '--orig-dst', p.dst, '--sport', String(sport), '--dport', String(p.port)];
-    const c = await run('conntrack', ctArgs, { allowFailure: true, timeoutMs: 5000 });
-    method.push(`conntrack ${ctArgs.join(' ')}`);
-    ct = parseConntrack(c.stdout);
-    if (x.mode === 'ipvs') ipvsEv = await readIpvs(probeX, { protocol: p.protocol, src, sport, dst: p.dst, port: p.port }, family, method, notes);
-  } finally {
     await session?.stop();
   }
+  if (result === 'error') notes.push(`the probe could not be sent (${lastSendError})`);
 
   const j = judgeProbe({ probeX, traced: session !== null, traceLines: session?.lines ?? [], conntrack: ct, ipvs: ipvsEv, result, src, dst: p.dst, port: p.port });
   notes.push(...j.notes);

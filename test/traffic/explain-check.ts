@@ -115,6 +115,6 @@ export async function traceCheck(h: ExplainHarness, check: Check): Promise<{ fai
     if (!report.ipvsConnection) return { failure: `no IPVS connection entry for the probe: ${JSON.stringify(report.ipvs)}`, report };
     if (report.ipvs?.virtualServer && report.ipvs.kernelReals === undefined) return { failure: `the virtual server ${report.ipvs.virtualServer} was not read back: ${report.notes.join('; ')}`, report };
   }
-  if (report.agrees === null && report.expected.outcome === 'forward') return { failure: `no kernel evidence for a forwarded probe: ${JSON.stringify(report.observed)}`, report };
+  if (report.agrees === null && report.expected.outcome === 'forward') return { failure: `no kernel evidence for a forwarded probe: ${JSON.stringify(report.observed)}; probe ${JSON.stringify(report.probe)}; notes: ${report.notes.join(' | ')}`, report };
   return { failure: null, report };
 }
