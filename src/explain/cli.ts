@@ -17,7 +17,8 @@ const USAGE_EXPLAIN = `Usage: kube-proxy-ts explain --src IP[:PORT] --dst IP:POR
                            [-o json] [--trace [--probe-netns NAME]] [--metrics-address HOST:PORT] [--timeout 5s]
 Explains what the running proxy's programmed rules do with one packet, and why.
   --trace   also send one real probe packet from this network namespace and check the kernel's own
-            trace (nftables, iptables-nft: nftrace; ipvs: connection table; all: conntrack) against the
+            trace (nftables, iptables-nft: nftrace; ipvs: the probe's IPVS connection, the virtual
+            server and ipset entries; all: conntrack) against the
             explanation; exit 3 when they disagree. --probe-netns sends the probe from that named
             network namespace (e.g. a pod's) instead of this one.
 `;
