@@ -100,18 +100,15 @@ if (proto === 'TCP') {
 }
 `;
 
-async function sendProbe(proto: Protocol, dst: string, port: number, sport: number, timeoutMs: number, netns?: string): Promise<ProbeResult> {
+/** The probe's result; `why` says what the sender printed when it could not send ('error'). */
+async function sendProbe(proto: Protocol, dst: string, port: number, sport: number, timeoutMs: number, netns?: string): Promise<{ result: ProbeResult; why: string }> {
   const [cmd, args] = inNetns(netns, [process.execPath, '-e', SENDER, proto, dst, String(port), String(sport), String(timeoutMs)]);
   // The sender bounds the probe itself; this only guards against a hung process (slow starts under emulation).
   const r = await run(cmd, args, { timeoutMs: timeoutMs + 30_000, allowFailure: true });
   const out = r.stdout.trim();
-  if (out === 'connected' || out === 'answered' || out === 'refused' || out === 'unreachable' || out === 'timeout') return out;
-  lastSendError = out || r.stderr.trim().split('\n').pop() || `exit ${r.code}`;
-  return 'error';
+  if (out === 'connected' || out === 'answered' || out === 'refused' || out === 'unreachable' || out === 'timeout') return { result: out, why: '' };
+  return { result: 'error', why: out || r.stderr.trim().split('\n').pop() || `exit ${r.code}` };
 }
-
-/** What the last probe that could not be sent said (e.g. "error:EADDRINUSE"), for the report's notes. */
-let lastSendError = '';
 
 function parseConntrack(text: string): ConntrackEntry | null {
   for (const line of text.split('\n')) {
@@ -266,10 +263,11 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
   let ct: ConntrackEntry | null = null;
   let ipvsEv: IpvsEvidence | null = null;
   let sport = 0;
+  let sendError = '';
   // A probe that could not be sent at all (its random source port in use, a sender that failed to
   // start on a loaded node) says nothing about the rules: try again with another port, up to 3 times.
   for (let attempt = 1; attempt <= 3 && result === 'error'; attempt++) {
-    if (attempt > 1) notes.push(`probe from source port ${sport} could not be sent (${lastSendError}); sent again from another port`);
+    if (attempt > 1) notes.push(`probe from source port ${sport} could not be sent (${sendError}); sent again from another port`);
     await session?.stop();
     session = null;
     sport = 20000 + (randomBytes(2).readUInt16BE(0) % 30000);
@@ -279,7 +277,7 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
         session = await startNftrace(family, p.protocol, src, sport, p.dst, p.port);
         tries.push(`nft monitor trace (temporary table inet kpx-trace-*, meta nftrace set 1 for ${joinHostPort(src, sport)} -> ${joinHostPort(p.dst, p.port)})`);
       }
-      result = await sendProbe(p.protocol, p.dst, p.port, sport, opts.timeoutMs, opts.netns);
+      ({ result, why: sendError } = await sendProbe(p.protocol, p.dst, p.port, sport, opts.timeoutMs, opts.netns));
       if (result === 'error' && attempt < 3) continue;
       // Let the monitor print the last events.
       if (session) await new Promise((r) => setTimeout(r, 300));
@@ -295,7 +293,7 @@ export async function traceProbe(x: Explanation, opts: TraceOptions): Promise<Tr
     }
     await session?.stop();
   }
-  if (result === 'error') notes.push(`the probe could not be sent (${lastSendError})`);
+  if (result === 'error') notes.push(`the probe could not be sent (${sendError})`);
 
   const j = judgeProbe({ probeX, traced: session !== null, traceLines: session?.lines ?? [], conntrack: ct, ipvs: ipvsEv, result, src, dst: p.dst, port: p.port });
   notes.push(...j.notes);

@@ -164,6 +164,8 @@ export class Proxier implements SourceHandler {
   private readonly serviceCIDRs = new ServiceCIDRTracker();
   /** Settles after the primary family's first sync attempt (successful or not); see ProxierDeps.primary. */
   private readonly primaryFirst = deferred();
+  /** deps.primary when it is one of the families, else the first family. */
+  private readonly primaryFamily: IPFamily | undefined;
   private readonly programmedWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: ProxierDeps) {
@@ -193,6 +195,7 @@ export class Proxier implements SourceHandler {
         appliedFull: false,
       });
     }
+    this.primaryFamily = deps.primary && this.families.has(deps.primary) ? deps.primary : [...this.families.keys()][0];
     deps.health.nodeEligible = () => {
       const node = deps.model.node();
       if (node === null || node === undefined) return !this.nodeSeen && deps.eligibleWithoutNode === true;
@@ -382,8 +385,7 @@ export class Proxier implements SourceHandler {
 
   private async syncFamily(family: IPFamily): Promise<void> {
     if (!this.initializedFlag) return this.syncFamilyOnce(family);
-    const primary = this.deps.primary && this.families.has(this.deps.primary) ? this.deps.primary : [...this.families.keys()][0];
-    if (family !== primary) {
+    if (family !== this.primaryFamily) {
       await this.primaryFirst.promise;
       return this.syncFamilyOnce(family);
     }
