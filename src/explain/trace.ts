@@ -174,15 +174,19 @@ async function startNftrace(family: 'ip' | 'ip6', proto: Protocol, src: string, 
 }
 
 /** Chains of our rules the first traced packet went through, in order, its final verdict and DNAT target. */
-export function summariseTrace(lines: readonly string[]): { chains: string[]; verdict: 'drop' | 'reject' | 'accept' | null; dnat: string | null; dnatRule: boolean } {
+export function summariseTrace(lines: readonly string[]): { chains: string[]; verdict: 'drop' | 'reject' | 'accept' | null; dnat: string | null; dnatRule: boolean; dropLine: string | null; laterReject: boolean } {
   const chains: string[] = [];
   let verdict: 'drop' | 'reject' | 'accept' | null = null;
   let dnat: string | null = null;
   let firstId: string | null = null;
   let left = false;
   let dnatRule = false;
-  for (const l of lines) {
-    const m = /^trace id (\S+) (\S+) (\S+) (\S+) (.*)$/.exec(l);
+  let dropLine: string | null = null;
+  let laterReject = false;
+  const isReject = (rest: string): boolean => /^rule .*\breject\b/.test(rest) || /^rule .*REJECT/.test(rest);
+  let i = 0;
+  for (; i < lines.length; i++) {
+    const m = /^trace id (\S+) (\S+) (\S+) (\S+) (.*)$/.exec(lines[i]!);
     if (!m) continue;
     const [, id, , table, chain, rest] = m;
     // Only the first traced packet: a retransmitted SYN or the handshake's ACK is traced again
@@ -195,14 +199,24 @@ export function summariseTrace(lines: readonly string[]): { chains: string[]; ve
     }
     left = true;
     if (chains[chains.length - 1] !== chain) chains.push(chain!);
-    if (/^rule .*\breject\b/.test(rest!) || /^rule .*REJECT/.test(rest!)) verdict = 'reject';
-    else if (/\(verdict drop\)|^policy drop/.test(rest!) && verdict !== 'reject') verdict = 'drop';
+    if (isReject(rest!)) verdict = 'reject';
+    else if (/\(verdict drop\)|^policy drop/.test(rest!) && verdict !== 'reject') {
+      verdict = 'drop';
+      dropLine ??= lines[i]!;
+    }
     // Only a literal target ("dnat to 198.18.100.1:8080"); map lookups do not show theirs.
     const d = /\bdnat (?:ip6? )?to ((?:\d+\.){3}\d+:\d+|\[[0-9a-f:]+\]:\d+)/.exec(rest!);
     if (d) dnat = d[1]!;
     if (/^rule .*\bdnat\b/.test(rest!) || /^rule .*DNAT/.test(rest!)) dnatRule = true;
   }
-  return { chains, verdict, dnat, dnatRule };
+  // A first packet that was dropped, then a retransmission that was rejected (what the client saw).
+  if (verdict === 'drop') {
+    for (; i < lines.length; i++) {
+      const m = /^trace id \S+ \S+ (\S+) \S+ (.*)$/.exec(lines[i]!);
+      if (m && !m[1]!.startsWith('kpx-trace-') && isReject(m[2]!)) laterReject = true;
+    }
+  }
+  return { chains, verdict, dnat, dnatRule, dropLine, laterReject };
 }
 
 /** IPVS evidence: the connection table, the probe's virtual server and the ipset entries explain names (three reads at once). */
@@ -380,6 +394,17 @@ export function judgeProbe(i: JudgeInput): Judgement {
     notes.push(`the trace shows the DNAT rule but not its target (no conntrack entry: the packet was not delivered, probe ${result})`);
   }
   else if (t.verdict === 'reject' || (!session && result === 'refused' && !ct)) outcome = 'reject';
+  else if (t.verdict === 'drop' && result === 'refused') {
+    // The client was refused, so something rejected a packet of the probe even though the first
+    // traced one was dropped (e.g. a SYN conntrack judged INVALID, then its retransmission).
+    if (t.laterReject) {
+      outcome = 'reject';
+      notes.push(`the probe's first packet was dropped (${t.dropLine}); a retransmission was rejected, which is what the client saw`);
+    } else {
+      outcome = 'unknown';
+      notes.push(`the trace shows a drop (${t.dropLine}) but the probe was refused, and no reject was traced: the evidence contradicts itself`);
+    }
+  }
   else if (t.verdict === 'drop') outcome = 'drop';
   else if (result === 'timeout' && !ct) outcome = 'drop';
   else if (result === 'refused' || result === 'connected' || result === 'answered' || ct) outcome = 'not-forwarded';

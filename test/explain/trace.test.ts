@@ -190,3 +190,51 @@ describe('judgeIpvs', () => {
     assert.deepEqual(j.disagreements, []);
   });
 });
+
+// --- judgeProbe with an nftrace (line shapes as `nft monitor trace` prints them for iptables-nft) ---
+
+const TR = 'inet kpx-trace-0a0b0c0d pre';
+function packetLines(id: string, last: string): string[] {
+  return [
+    `trace id ${id} ${TR} packet: iif "veth-p3" ip saddr 198.18.0.2 ip daddr 198.19.0.10 tcp sport 4000 tcp dport 80 tcp flags == syn`,
+    `trace id ${id} ${TR} rule ip saddr 198.18.0.2 ip daddr 198.19.0.10 meta l4proto tcp th sport 4000 th dport 80 meta nftrace set 1 (verdict continue)`,
+    `trace id ${id} ${TR} policy accept`,
+    `trace id ${id} ip filter FORWARD rule counter packets 0 bytes 0 jump KUBE-FORWARD (verdict jump KUBE-FORWARD)`,
+    last,
+  ];
+}
+const REJECT = (id: string): string => `trace id ${id} ip filter KUBE-SERVICES rule ip daddr 198.19.0.10 tcp dport 80 counter packets 0 bytes 0 reject (verdict drop)`;
+const INVALID = (id: string): string => `trace id ${id} ip filter KUBE-FORWARD rule ct state invalid counter packets 0 bytes 0 drop (verdict drop)`;
+
+function judgeTrace(outcome: Explanation['outcome'], lines: string[], result: ProbeResult): ReturnType<typeof judgeProbe> {
+  const x = { ...probeX(outcome, []), implementation: { mode: 'iptables' as const, objects: [], chains: [] } };
+  return judgeProbe({ probeX: x, traced: true, traceLines: lines, conntrack: null, ipvs: null, result, src: '198.18.0.2', dst: '198.19.0.10', port: 80 });
+}
+
+describe('judgeProbe, nftrace', () => {
+  test('a rejected SYN: reject, agrees', () => {
+    const j = judgeTrace('reject', packetLines('aa', REJECT('aa')), 'refused');
+    assert.equal(j.observed.outcome, 'reject');
+    assert.equal(j.agrees, true, j.disagreements.join('; '));
+  });
+
+  test('a dropped SYN and an unanswered probe: drop, disagrees with an expected reject', () => {
+    const j = judgeTrace('reject', packetLines('aa', INVALID('aa')), 'timeout');
+    assert.equal(j.observed.outcome, 'drop');
+    assert.equal(j.agrees, false);
+  });
+
+  test('first SYN dropped, its retransmission rejected, probe refused: reject, with the drop noted', () => {
+    const j = judgeTrace('reject', [...packetLines('aa', INVALID('aa')), ...packetLines('bb', REJECT('bb'))], 'refused');
+    assert.equal(j.observed.outcome, 'reject');
+    assert.equal(j.agrees, true, j.disagreements.join('; '));
+    assert.match(j.notes.join('\n'), /first packet was dropped \(.*ct state invalid.*\); a retransmission was rejected/);
+  });
+
+  test('a traced drop but a refused probe and no traced reject: undecided, not a false disagreement', () => {
+    const j = judgeTrace('reject', packetLines('aa', INVALID('aa')), 'refused');
+    assert.equal(j.observed.outcome, 'unknown');
+    assert.equal(j.agrees, null);
+    assert.match(j.notes.join('\n'), /evidence contradicts itself/);
+  });
+});

@@ -108,7 +108,8 @@ export async function traceCheck(h: ExplainHarness, check: Check): Promise<{ fai
     const x = JSON.parse(r.stdout) as Explanation & { trace: TraceReport };
     appendFileSync(process.env.KPX_TRACE_LOG, `### ${check.from} -> ${dst} (${check.name})\n${renderExplanation(x)}${renderTrace(report)}\n`);
   }
-  if (report.agrees === false) return { failure: `the kernel disagreed: ${report.disagreements.join('; ')}\n${JSON.stringify(report, null, 1).slice(0, 4000)}`, report };
+  // The trace lines and notes first: CI output keeps only the start of a long failure.
+  if (report.agrees === false) return { failure: `the kernel disagreed: ${report.disagreements.join('; ')}\nprobe: ${JSON.stringify(report.probe)}\nnotes: ${report.notes.join(' | ')}\ntrace:\n${report.traceLines.join('\n').slice(0, 3000)}\n${JSON.stringify(report, null, 1).slice(0, 3000)}`, report };
   if (h.mode === 'ipvs' && report.expected.outcome === 'forward') {
     // IPVS evidence proper, not only conntrack: the probe's own connection entry, and the virtual
     // server read back from the kernel.

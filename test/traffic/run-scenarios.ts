@@ -60,7 +60,8 @@ export interface SuiteOptions {
 }
 
 /**
- * The scenario selection the environment asks for (the slow IPVS guest uses it):
+ * The scenario selection the environment asks for (every mode's suite applies it; the slow IPVS
+ * guest splits its run with it):
  *   KPX_SCENARIOS=<regex>   scenarios whose name or group name matches (case-insensitive);
  *   KPX_SCENARIOS_PART=i/n  the i-th of n contiguous slices (1-based) of the (matching) scenarios in
  *                           table order, so that n guest runs, each under its timeout, cover the table.
@@ -174,8 +175,10 @@ export async function runScenarioSuite(mode: Mode, opts: SuiteOptions = {}): Pro
     describe(label, () => it('needs root (network namespaces)', { skip: 'not root' }, () => undefined));
     return;
   }
+  // Without an explicit filter the environment's selection applies in every mode (KPX_SCENARIOS, ...).
+  const filter = opts.filter ?? envScenarioFilter();
   const groups = (opts.groups ?? ALL_GROUPS)
-    .map((g) => ({ ...g, scenarios: g.scenarios.filter((s) => !opts.filter || opts.filter(g, s)) }))
+    .map((g) => ({ ...g, scenarios: g.scenarios.filter((s) => !filter || filter(g, s)) }))
     .filter((g) => g.scenarios.length > 0);
   const sctp = await sctpSupport();
   const hasSctp = sctp.ok;
