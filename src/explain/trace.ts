@@ -173,6 +173,9 @@ async function startNftrace(family: 'ip' | 'ip6', proto: Protocol, src: string, 
   return { lines, stop };
 }
 
+/** One line of `nft monitor trace`: id, family, table, chain, the rest. */
+const TRACE_LINE = /^trace id (\S+) (\S+) (\S+) (\S+) (.*)$/;
+
 /** Chains of our rules the first traced packet went through, in order, its final verdict and DNAT target. */
 export function summariseTrace(lines: readonly string[]): { chains: string[]; verdict: 'drop' | 'reject' | 'accept' | null; dnat: string | null; dnatRule: boolean; dropLine: string | null; laterReject: boolean } {
   const chains: string[] = [];
@@ -186,7 +189,7 @@ export function summariseTrace(lines: readonly string[]): { chains: string[]; ve
   const isReject = (rest: string): boolean => /^rule .*\breject\b/.test(rest) || /^rule .*REJECT/.test(rest);
   let i = 0;
   for (; i < lines.length; i++) {
-    const m = /^trace id (\S+) (\S+) (\S+) (\S+) (.*)$/.exec(lines[i]!);
+    const m = TRACE_LINE.exec(lines[i]!);
     if (!m) continue;
     const [, id, , table, chain, rest] = m;
     // Only the first traced packet: a retransmitted SYN or the handshake's ACK is traced again
@@ -212,8 +215,8 @@ export function summariseTrace(lines: readonly string[]): { chains: string[]; ve
   // A first packet that was dropped, then a retransmission that was rejected (what the client saw).
   if (verdict === 'drop') {
     for (; i < lines.length; i++) {
-      const m = /^trace id \S+ \S+ (\S+) \S+ (.*)$/.exec(lines[i]!);
-      if (m && !m[1]!.startsWith('kpx-trace-') && isReject(m[2]!)) laterReject = true;
+      const m = TRACE_LINE.exec(lines[i]!);
+      if (m && !m[3]!.startsWith('kpx-trace-') && isReject(m[5]!)) laterReject = true;
     }
   }
   return { chains, verdict, dnat, dnatRule, dropLine, laterReject };
