@@ -47,6 +47,10 @@ export interface LoadSample {
   readonly fds: number;
   readonly children: string[];
   readonly syncMeanMs: number | null;
+  /** CPU time (proxy + its children, ms) per sync since the previous sample: unlike syncMeanMs, barely moved by other jobs on the machine. */
+  readonly cpuMsPerSync: number | null;
+  /** The machine's 1-minute load average when sampled. */
+  readonly load1: number;
 }
 
 const PODS = 3;
@@ -92,6 +96,30 @@ async function openFds(pid: number): Promise<number> {
 }
 
 /** The proxy's live child processes by command name (every thread's children: libuv may fork from any). */
+/** utime+stime(+cutime+cstime when `reaped`) of a process, in clock ticks (/proc/PID/stat fields 14-17). */
+async function statTicks(pid: number | string, reaped: boolean): Promise<number> {
+  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+  const n = (k: number): number => Number(f[k - 3] ?? 0) || 0;
+  return n(14) + n(15) + (reaped ? n(16) + n(17) : 0);
+}
+
+const CLK_TCK = 100; // USER_HZ on Linux
+
+/** CPU time in ms of the proxy, its exited (reaped) children and its live ones (the nft -i sessions). */
+async function cpuMs(pid: number): Promise<number> {
+  let ticks = await statTicks(pid, true);
+  for (const task of await fsp.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    const kids = (await fsp.readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')).trim();
+    for (const k of kids ? kids.split(/\s+/) : []) ticks += await statTicks(k, false);
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+async function load1(): Promise<number> {
+  return Number((await fsp.readFile('/proc/loadavg', 'utf8')).split(' ')[0]);
+}
+
 async function childProcesses(pid: number): Promise<string[]> {
   const names: string[] = [];
   for (const task of await fsp.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
@@ -148,7 +176,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     let nextRss = Date.now() + 5000;
     const samples: LoadSample[] = [];
     const tChurn = Date.now();
-    let lastSync = { count: syncsBefore, sum: metricValue(metricsBefore, 'kubeproxy_sync_proxy_rules_duration_seconds_sum') };
+    let lastSync = { count: syncsBefore, sum: metricValue(metricsBefore, 'kubeproxy_sync_proxy_rules_duration_seconds_sum'), cpu: await cpuMs(pid) };
     while (Date.now() < end) {
       const batch: DriverOp[] = [];
       for (let k = 0; k < perTick; k++) {
@@ -171,9 +199,19 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         const mb = await rssMB(pid);
         rss.push(mb);
         const m = await metricsText(world);
-        const sync = { count: metricValue(m, 'kubeproxy_sync_proxy_rules_duration_seconds_count'), sum: metricValue(m, 'kubeproxy_sync_proxy_rules_duration_seconds_sum') };
+        const sync = { count: metricValue(m, 'kubeproxy_sync_proxy_rules_duration_seconds_count'), sum: metricValue(m, 'kubeproxy_sync_proxy_rules_duration_seconds_sum'), cpu: await cpuMs(pid) };
         const n = sync.count - lastSync.count;
-        samples.push({ tSec: Math.round((Date.now() - tChurn) / 1000), rssMB: mb, fds: await openFds(pid), children: await childProcesses(pid), syncMeanMs: n > 0 ? Math.round(((sync.sum - lastSync.sum) / n) * 1000 * 10) / 10 : null });
+        const perSync = (x: number): number | null => (n > 0 ? Math.round((x / n) * 10) / 10 : null);
+        samples.push({
+          tSec: Math.round((Date.now() - tChurn) / 1000),
+          rssMB: mb,
+          fds: await openFds(pid),
+          children: await childProcesses(pid),
+          syncMeanMs: perSync((sync.sum - lastSync.sum) * 1000),
+          // Includes the proxy's other work in the interval (watch intake, metrics), spread over its syncs.
+          cpuMsPerSync: perSync(sync.cpu - lastSync.cpu),
+          load1: await load1(),
+        });
         lastSync = sync;
         if (o.sampleLog) log(`sample ${JSON.stringify(samples[samples.length - 1])}`);
         nextRss += 5000;
