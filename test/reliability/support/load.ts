@@ -198,7 +198,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       if (Date.now() >= nextRss) {
         const mb = await rssMB(pid);
         rss.push(mb);
-        const m = await metricsText(world);
+        // A /metrics request that times out on an overloaded machine skips this sample (logged); it must
+        // not end a 30-minute run. The final convergence check still decides whether the proxy is healthy.
+        const m = await metricsText(world).catch((e: unknown) => {
+          log(`sample skipped: ${String(e)}`);
+          return null;
+        });
+        if (m === null) {
+          nextRss += 5000;
+          await sleep(100);
+          continue;
+        }
         const sync = { count: metricValue(m, 'kubeproxy_sync_proxy_rules_duration_seconds_count'), sum: metricValue(m, 'kubeproxy_sync_proxy_rules_duration_seconds_sum'), cpu: await cpuMs(pid) };
         const n = sync.count - lastSync.count;
         const perSync = (x: number): number | null => (n > 0 ? Math.round((x / n) * 10) / 10 : null);
