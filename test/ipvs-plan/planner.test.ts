@@ -50,8 +50,8 @@ test('ClusterIP: virtual server, real servers weight 1, kube-ipvs0 address, KUBE
   ]);
   assert.deepEqual(iptLines(plan, 'KUBE-POSTROUTING'), [
     '-A KUBE-POSTROUTING -m comment --comment "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose" -m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE',
-    '-A KUBE-POSTROUTING -m mark ! --mark 0x004000/0x004000 -j RETURN',
-    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x004000',
+    '-A KUBE-POSTROUTING -m mark ! --mark 0x00004000/0x00004000 -j RETURN',
+    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x00004000',
     '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
   ]);
   assert.ok(plan.iptables.includes('-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT'));

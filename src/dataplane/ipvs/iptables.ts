@@ -56,7 +56,7 @@ export function buildIptables(inp: IptablesInput): string {
   const comment = (id: SetId): string[] => ['-m', 'comment', '--comment', `"${COMMENTS.get(id)!}"`];
   const nat: string[][] = [];
   const filter: string[][] = [];
-  const mark = masqueradeMark(inp.cfg.masqueradeBit, 'ipvs');
+  const mark = masqueradeMark(inp.cfg.masqueradeBit, 'iptables');
   const local = localTrafficMatch(inp.cfg.localDetector);
 
   nat.push(['-A', KUBE_SERVICES, '-s', iptablesLoopback(fam), '-j', 'RETURN']);
