@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { planIpvs } from '../../src/dataplane/ipvs/planner.js';
 import { renderIpvsText } from '../../src/dataplane/ipvs/render.js';
-import type { IpvsPlan } from '../../src/dataplane/ipvs/model.js';
+import type { IpvsPlan } from '../../src/kernel/ipvs/types.js';
 import { repoRoot } from '../support/repo-root.js';
 import { config, ep, sp, state } from './helpers.js';
 
@@ -204,7 +204,7 @@ test('no services: every set still planned (empty), iptables keeps the fixed rul
 });
 
 test('match-all NodePorts use every local address (except kube-ipvs0, loopback, link-local), as upstream', async () => {
-  const { parseLocalAddresses } = await import('../../src/dataplane/ipvs/parse.js');
+  const { parseLocalAddresses } = await import('../../src/kernel/ipvs/parse.js');
   const json = JSON.stringify([
     { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1' }, { family: 'inet6', local: '::1' }] },
     { ifname: 'eth0', addr_info: [{ family: 'inet', local: '198.18.0.1' }, { family: 'inet', local: '198.18.0.11' }, { family: 'inet6', local: 'fe80::1' }, { family: 'inet6', local: '2001:db8::1' }] },
