@@ -1,4 +1,4 @@
-// The shared cleanup planner of iptables leftovers (src/dataplane/iptables/leftovers.ts): pure, on
+// The shared cleanup planner of iptables leftovers (src/kernel/iptables/cleanup.ts): pure, on
 // iptables-save text. Kernel behaviour is covered by test/lifecycle/cleanup.test.ts.
 
 import assert from 'node:assert/strict';
