@@ -4,9 +4,8 @@
 
 import type { ProxyMode } from '../model/types.js';
 import type { IptablesKeep } from './types.js';
-import { FILTER_TOP_CHAINS, JUMP_RULES, KUBE_PROXY_CANARY, NAT_TOP_CHAINS } from './iptables/chains.js';
-import { isServiceChainName } from './iptables/hash.js';
-import { CHAINS as IPVS_CHAINS, JUMPS as IPVS_JUMPS } from './ipvs/names.js';
+import { FILTER_TOP_CHAINS, JUMP_RULES, KUBE_PROXY_CANARY, NAT_TOP_CHAINS, isServiceChainName } from './iptables/layout.js';
+import { CHAINS as IPVS_CHAINS, JUMPS as IPVS_JUMPS } from './ipvs/layout.js';
 
 const IPTABLES_CHAINS: Record<string, ReadonlySet<string>> = {
   nat: new Set([...NAT_TOP_CHAINS, KUBE_PROXY_CANARY]),
@@ -21,7 +20,7 @@ const IPTABLES_KEEP: IptablesKeep = {
 
 const IPVS_KEEP: IptablesKeep = {
   chain: (table, chain) => IPVS_CHAINS.some((c) => c.table === table && c.chain === chain),
-  jump: (table, builtin, target, comment) => IPVS_JUMPS.some((j) => j.table === table && j.from === builtin && j.to === target && j.comment === comment),
+  jump: (table, builtin, target, comment) => IPVS_JUMPS.some((j) => j.table === table && j.src === builtin && j.dst === target && j.comment === comment),
 };
 
 /** The iptables objects `mode` owns while it runs (nftables: none). */

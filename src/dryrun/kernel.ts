@@ -3,11 +3,11 @@
 // scratch namespace. Parsing is in nftables.ts / iptables.ts / ipvs.ts.
 
 import { DEFAULT_TABLE } from '../dataplane/nftables/planner.js';
-import { JUMP_RULES, jumpRestoreSpec } from '../dataplane/iptables/chains.js';
-import { detectBackend, toolName, WAIT, type Backend } from '../dataplane/iptables/tools.js';
-import { DUMMY_DEVICE } from '../dataplane/ipvs/names.js';
-import { insertJumps } from '../dataplane/ipvs/index.js';
-import { missingJumps, parseIpAddrJson } from '../dataplane/ipvs/parse.js';
+import { JUMP_RULES } from '../dataplane/iptables/layout.js';
+import { insertJumps, jumpRestoreSpec, missingJumpsInSave } from '../kernel/iptables/jumps.js';
+import { detectBackend, toolName, WAIT, type Backend } from '../kernel/iptables/tools.js';
+import { DUMMY_DEVICE, JUMPS as IPVS_JUMPS } from '../dataplane/ipvs/layout.js';
+import { parseIpAddrJson } from '../kernel/ipvs/parse.js';
 import type { IPFamily, ProxyMode } from '../model/types.js';
 import { run } from '../util/exec.js';
 import type { Canonical } from './canonical.js';
@@ -58,7 +58,7 @@ function iptablesIO(family: IPFamily, backend: Backend): ModeIO {
   return {
     read: async (runner) => iptablesCanonical(await iptablesSave(runner, toolName('iptables-save', family, backend))),
     async desired(scratch, rendered) {
-      // The sync also ensures the jumps from the built-in chains (chains.ts JUMP_RULES).
+      // The sync also ensures the jumps from the built-in chains (iptables/layout.ts JUMP_RULES).
       const jumps = JUMP_RULES.map((j) => ({ table: j.table, line: `-A ${j.src} ${jumpRestoreSpec(j)}` }));
       await scratch(toolName('iptables-restore', family, backend), [...WAIT, '--noflush'], { input: insertJumps(rendered, jumps), timeoutMs: 300_000 });
       return this.read(scratch);
@@ -87,7 +87,7 @@ function ipvsIO(family: IPFamily, excludeCIDRs: readonly string[], backend: Back
       // Virtual servers, sets and addresses are already in the tools' format; only the iptables
       // part needs the round trip (its set matches need the sets to exist there).
       await scratch('ipset', ['restore', '-exist'], { input: parts.ipset + '\n' });
-      await scratch(restore, [...WAIT, '--noflush'], { input: insertJumps(parts.iptables, missingJumps('')) });
+      await scratch(restore, [...WAIT, '--noflush'], { input: insertJumps(parts.iptables, missingJumpsInSave('', IPVS_JUMPS)) });
       const ipt = iptablesCanonical(await iptablesSave(scratch, save));
       return new Map([...ipvsCanonical({ ipvsadm: parts.ipvsadm, ipset: parts.ipset, addresses: parts.addresses }, family, excludeCIDRs), ...ipt]);
     },

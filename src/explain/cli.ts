@@ -110,7 +110,7 @@ async function runExplain(args: string[], out: (s: string) => void): Promise<num
   }
   const { traceProbe, renderTrace } = await import('./trace.js');
   const netns = v['probe-netns'];
-  const backend = snap.mode === 'iptables' ? await (await import('../dataplane/iptables/tools.js')).detectBackend() : undefined;
+  const backend = snap.mode === 'iptables' ? await (await import('../kernel/iptables/tools.js')).detectBackend() : undefined;
   const t = await traceProbe(x, {
     ...(netns ? { netns } : {}),
     timeoutMs: Math.min(ep.timeoutMs, 3000),

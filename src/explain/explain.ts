@@ -9,7 +9,7 @@
 
 import { DESCRIBERS } from '../dataplane/describers.js';
 import type { DecidedPath, Implementation, Via } from '../dataplane/describe.js';
-import { DUMMY_DEVICE } from '../dataplane/ipvs/names.js';
+import { DUMMY_DEVICE } from '../dataplane/ipvs/layout.js';
 import { chooseEndpoints, nodePortIPs } from '../dataplane/ipvs/planner.js';
 import { cidrContains, joinHostPort, parseIPSloppy } from '../model/ip.js';
 import { categorizeEndpoints, endpointKey, LABEL_TOPOLOGY_ZONE, topologyModeFromHints } from '../model/topology.js';

@@ -63,7 +63,7 @@ export async function cleanupModes(o: ProxyOptions, modes: readonly ProxyMode[],
   return ok;
 }
 
-/** --cleanup: every mode, every family; any order works (see dataplane/iptables/leftovers.ts). */
+/** --cleanup: every mode, every family; any order works (see kernel/iptables/cleanup.ts). */
 export function cleanupAll(o: ProxyOptions): Promise<boolean> {
   return cleanupModes(o, ALL_MODES);
 }

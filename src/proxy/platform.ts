@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { aggregateMessages, checkBadConfig, checkBadIPConfig, type CheckContext } from '../config/checks.js';
 import type { ProxyOptions } from '../config/types.js';
-import { detectBackend, toolName } from '../dataplane/iptables/tools.js';
+import { detectBackend, toolName } from '../kernel/iptables/tools.js';
 import { IPVS_DEPRECATION_MESSAGE } from '../events/recorder.js';
 import { createLogger } from '../log/logger.js';
 import { parseCIDRSloppy, parseIPSloppy } from '../model/ip.js';

@@ -7,15 +7,15 @@ import { iptablesLocalArgs, localTrafficMatch, nftLocalExprs } from '../../src/d
 import { iptablesLoopback, nftLoopback } from '../../src/dataplane/shared/loopback.js';
 import { masqueradeMark, masqueradeMarkValue } from '../../src/dataplane/shared/masquerade.js';
 
-test('masquerade mark: one value, three spellings (each as its mode has always written it)', () => {
+test('masquerade mark: one value, two spellings (nft; upstream %#08x for both iptables-writing modes)', () => {
   assert.equal(masqueradeMarkValue(14), 0x4000);
   assert.deepEqual(
-    (['nft', 'iptables', 'ipvs'] as const).map((s) => masqueradeMark(14, s)),
-    ['0x4000', '0x00004000', '0x004000'],
+    (['nft', 'iptables'] as const).map((s) => masqueradeMark(14, s)),
+    ['0x4000', '0x00004000'],
   );
   // Bit 31 stays positive (a 32-bit shift would give a negative number).
-  assert.deepEqual((['nft', 'iptables', 'ipvs'] as const).map((s) => masqueradeMark(31, s)), ['0x80000000', '0x80000000', '0x80000000']);
-  assert.deepEqual((['nft', 'iptables', 'ipvs'] as const).map((s) => masqueradeMark(0, s)), ['0x1', '0x00000001', '0x000001']);
+  assert.deepEqual((['nft', 'iptables'] as const).map((s) => masqueradeMark(31, s)), ['0x80000000', '0x80000000']);
+  assert.deepEqual((['nft', 'iptables'] as const).map((s) => masqueradeMark(0, s)), ['0x1', '0x00000001']);
 });
 
 test('local-traffic detector: resolved once, rendered for iptables and nft', () => {

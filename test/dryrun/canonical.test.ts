@@ -6,7 +6,7 @@ import { diffCanonical, formatDiff, restrictToOwned, countChanges, type Group } 
 import { iptablesCanonical } from '../../src/dryrun/iptables.js';
 import { ipvsCanonical, splitIpvsRender } from '../../src/dryrun/ipvs.js';
 import { nftCanonical } from '../../src/dryrun/nftables.js';
-import { insertJumps } from '../../src/dataplane/ipvs/index.js';
+import { insertJumps } from '../../src/kernel/iptables/jumps.js';
 
 const g = (items: string[], ordered = true, header = ''): Group => ({ header, items, ordered });
 

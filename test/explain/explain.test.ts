@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { servicesSnapshot } from '../../src/debug/state.js';
 import type { DebugSnapshot } from '../../src/debug/types.js';
-import { servicePortChainName } from '../../src/dataplane/iptables/hash.js';
+import { servicePortChainName } from '../../src/dataplane/iptables/layout.js';
 import { hashAndTruncate } from '../../src/dataplane/nftables/names.js';
 import { parseAddress } from '../../src/explain/cli.js';
 import { explain, ExplainError, type Packet } from '../../src/explain/explain.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { endpointChainName, portProtoHash, servicePortChainName, serviceChainNames, isServiceChainName } from '../../src/dataplane/iptables/hash.js';
+import { endpointChainName, portProtoHash, servicePortChainName, serviceChainNames, isServiceChainName } from '../../src/dataplane/iptables/layout.js';
 
 test('servicePortChainName matches upstream verified values', () => {
   assert.equal(servicePortChainName('ns1/svc1:p80', 'tcp'), 'KUBE-SVC-XPGD46QRK7WJZT7O');

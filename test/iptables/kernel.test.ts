@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createIptablesDataplane } from '../../src/dataplane/iptables/index.js';
-import { detectBackend, type Backend } from '../../src/dataplane/iptables/tools.js';
+import { detectBackend, netnsRunner, type Backend } from '../../src/kernel/iptables/tools.js';
 import { metrics } from '../../src/metrics/metrics.js';
 import type { ProxyState } from '../../src/model/types.js';
 import { canRunKernelTests, config, deleteNetns, inNs, makeNetns, sortRules, state, svc, withServices } from './helpers.js';
@@ -244,19 +244,19 @@ test('backend detection: kubelet canary / hint chain, then rule counts, default 
   delete process.env.KPX_IPTABLES_BACKEND;
   try {
     await withNs(async (ns) => {
-      assert.equal(await detectBackend(ns), 'nft', 'empty: nft');
+      assert.equal(await detectBackend(netnsRunner(ns)), 'nft', 'empty: nft');
       await inNs(ns, 'iptables-legacy-restore', ['-w', '5', '--noflush'], '*mangle\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n');
-      assert.equal(await detectBackend(ns), 'legacy', "kubelet's canary in legacy");
+      assert.equal(await detectBackend(netnsRunner(ns)), 'legacy', "kubelet's canary in legacy");
       await inNs(ns, 'iptables-nft-restore', ['-w', '5', '--noflush'], '*mangle\n:KUBE-IPTABLES-HINT - [0:0]\nCOMMIT\n');
-      assert.equal(await detectBackend(ns), 'nft', 'the nft hint wins, as in iptables-wrapper');
+      assert.equal(await detectBackend(netnsRunner(ns)), 'nft', 'the nft hint wins, as in iptables-wrapper');
     });
     await withNs(async (ns) => {
       const rules = Array.from({ length: 12 }, (_, i) => `-A INPUT -s 198.18.0.${i + 1}/32 -j ACCEPT`).join('\n');
       await inNs(ns, 'iptables-legacy-restore', ['-w', '5', '--noflush'], `*filter\n${rules}\nCOMMIT\n`);
-      assert.equal(await detectBackend(ns), 'legacy', 'more rules in legacy');
+      assert.equal(await detectBackend(netnsRunner(ns)), 'legacy', 'more rules in legacy');
     });
     process.env.KPX_IPTABLES_BACKEND = 'legacy';
-    assert.equal(await detectBackend('kpx-ipt-unused'), 'legacy', 'environment override');
+    assert.equal(await detectBackend(netnsRunner('kpx-ipt-unused')), 'legacy', 'environment override');
   } finally {
     if (saved === undefined) delete process.env.KPX_IPTABLES_BACKEND;
     else process.env.KPX_IPTABLES_BACKEND = saved;
@@ -286,7 +286,7 @@ test('backend detection creates no legacy tables', { skip }, async () => {
   delete process.env.KPX_IPTABLES_BACKEND;
   try {
     await withNs(async (ns) => {
-      assert.equal(await detectBackend(ns), 'nft');
+      assert.equal(await detectBackend(netnsRunner(ns)), 'nft');
       assert.equal((await inNs(ns, 'iptables-legacy-save', [])).trim(), '');
     });
   } finally {

@@ -1,9 +1,9 @@
-// The shared cleanup planner of iptables leftovers (src/dataplane/iptables/leftovers.ts): pure, on
+// The shared cleanup planner of iptables leftovers (src/kernel/iptables/cleanup.ts): pure, on
 // iptables-save text. Kernel behaviour is covered by test/lifecycle/cleanup.test.ts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isOurChain, planLeftoverCleanup } from '../../src/dataplane/iptables/leftovers.js';
+import { isOurChain, planLeftoverCleanup } from '../../src/kernel/iptables/cleanup.js';
 import { iptablesOwnedBy } from '../../src/dataplane/ownership.js';
 
 // What IPVS mode leaves in filter: its jump to KUBE-PROXY-FIREWALL has no ctstate match, unlike

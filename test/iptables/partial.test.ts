@@ -4,8 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plan } from '../../src/dataplane/iptables/planner.js';
-import { JUMP_RULES } from '../../src/dataplane/iptables/chains.js';
-import { serviceChainNames } from '../../src/dataplane/iptables/hash.js';
+import { JUMP_RULES, serviceChainNames } from '../../src/dataplane/iptables/layout.js';
 import { config, state, svc, withServices } from './helpers.js';
 
 const TOP_NAT = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];

@@ -11,7 +11,7 @@
 
 import { createIptablesDataplane } from '../../src/dataplane/iptables/index.js';
 import { plan } from '../../src/dataplane/iptables/planner.js';
-import type { Backend } from '../../src/dataplane/iptables/tools.js';
+import type { Backend } from '../../src/kernel/iptables/tools.js';
 import type { ProxyState } from '../../src/model/types.js';
 import { run } from '../../src/util/exec.js';
 import { config, deleteNetns, makeNetns, state, svc, withServices } from './helpers.js';

@@ -4,10 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planIpvs } from '../../src/dataplane/ipvs/planner.js';
-import { diffIpvs, dropDrained, type PendingRS } from '../../src/dataplane/ipvs/diff.js';
-import type { IpvsState } from '../../src/dataplane/ipvs/model.js';
-import { missingJumps, normaliseSetEntry, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../src/dataplane/ipvs/parse.js';
-import { connReuseModeWanted, createIpvsDataplane, type Runner } from '../../src/dataplane/ipvs/index.js';
+import { diffIpvs, dropDrained, type PendingRS } from '../../src/dataplane/ipvs/planner.js';
+import type { IpvsState } from '../../src/kernel/ipvs/types.js';
+import { normaliseSetEntry, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../src/kernel/ipvs/parse.js';
+import { connReuseModeWanted, createIpvsDataplane } from '../../src/dataplane/ipvs/dataplane.js';
+import { missingJumpsInSave } from '../../src/kernel/iptables/jumps.js';
+import type { ToolRunner as Runner } from '../../src/kernel/runner.js';
+import { JUMPS } from '../../src/dataplane/ipvs/layout.js';
 import { createIptablesDataplane } from '../../src/dataplane/iptables/dataplane.js';
 import { setCreateLines } from '../../src/dataplane/ipvs/render.js';
 import type { ExecOptions, ExecResult } from '../../src/util/exec.js';
@@ -144,7 +147,7 @@ test('parsers: ipvsadm -S -n, ipvsadm -L -n, ipset save, ip -j addr, iptables-sa
   assert.deepEqual([...parseIpAddrJson(addr, 'IPv6')], ['2001:db8::1']);
 
   const ipt = ['*nat', ':PREROUTING ACCEPT [0:0]', '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES', 'COMMIT', '*filter', 'COMMIT'].join('\n');
-  const miss = missingJumps(ipt);
+  const miss = missingJumpsInSave(ipt, JUMPS);
   assert.equal(miss.length, 8);
   assert.ok(!miss.some((m) => m.line.includes('PREROUTING')));
   assert.ok(miss.some((m) => m.line === '-I OUTPUT 1 -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-OUT-FILTER'));

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { planIpvs } from '../../src/dataplane/ipvs/planner.js';
 import { renderIpvsText } from '../../src/dataplane/ipvs/render.js';
-import type { IpvsPlan } from '../../src/dataplane/ipvs/model.js';
+import type { IpvsPlan } from '../../src/kernel/ipvs/types.js';
 import { repoRoot } from '../support/repo-root.js';
 import { config, ep, sp, state } from './helpers.js';
 
@@ -50,8 +50,8 @@ test('ClusterIP: virtual server, real servers weight 1, kube-ipvs0 address, KUBE
   ]);
   assert.deepEqual(iptLines(plan, 'KUBE-POSTROUTING'), [
     '-A KUBE-POSTROUTING -m comment --comment "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose" -m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE',
-    '-A KUBE-POSTROUTING -m mark ! --mark 0x004000/0x004000 -j RETURN',
-    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x004000',
+    '-A KUBE-POSTROUTING -m mark ! --mark 0x00004000/0x00004000 -j RETURN',
+    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x00004000',
     '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
   ]);
   assert.ok(plan.iptables.includes('-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT'));
@@ -204,7 +204,7 @@ test('no services: every set still planned (empty), iptables keeps the fixed rul
 });
 
 test('match-all NodePorts use every local address (except kube-ipvs0, loopback, link-local), as upstream', async () => {
-  const { parseLocalAddresses } = await import('../../src/dataplane/ipvs/parse.js');
+  const { parseLocalAddresses } = await import('../../src/kernel/ipvs/parse.js');
   const json = JSON.stringify([
     { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1' }, { family: 'inet6', local: '::1' }] },
     { ifname: 'eth0', addr_info: [{ family: 'inet', local: '198.18.0.1' }, { family: 'inet', local: '198.18.0.11' }, { family: 'inet6', local: 'fe80::1' }, { family: 'inet6', local: '2001:db8::1' }] },

@@ -4,8 +4,9 @@
 // mode's ipsets and iptables chains, since the host kernel has no IPVS).
 
 import { run } from '../../src/util/exec.js';
-import { JUMP_RULES, jumpArgs } from '../../src/dataplane/iptables/chains.js';
-import { JUMPS as IPVS_JUMPS } from '../../src/dataplane/ipvs/names.js';
+import { JUMP_RULES } from '../../src/dataplane/iptables/layout.js';
+import { jumpArgs } from '../../src/kernel/iptables/jumps.js';
+import { JUMPS as IPVS_JUMPS } from '../../src/dataplane/ipvs/layout.js';
 import { runProxy } from '../support/proxy-process.js';
 import type { Topology } from '../support/topology.js';
 import { Manifests, NodeProxy, modeArgs, type RunMode } from './support.js';
@@ -49,7 +50,7 @@ export async function leaveByLoading(topo: Topology, mode: RunMode, m: Manifests
       }
       await inNs(['ipset', 'restore', '-exist'], section('ipset restore'));
       await inNs([`ip${v6}tables-restore`, '--noflush'], section('iptables-restore --noflush'));
-      for (const j of IPVS_JUMPS) await inNs([`ip${v6}tables`, '-t', j.table, '-A', j.from, '-m', 'comment', '--comment', j.comment, '-j', j.to]);
+      for (const j of IPVS_JUMPS) await inNs([`ip${v6}tables`, '-t', j.table, '-A', j.src, ...jumpArgs(j)]);
     }
   }
 }

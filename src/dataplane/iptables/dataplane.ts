@@ -1,6 +1,8 @@
-// The iptables Dataplane: a thin applier around the pure planner. One
-// `iptables-restore -w 5 --noflush --counters` per sync; jump rules checked with -C (full syncs
-// only, as upstream); a canary plus jump-rule checks for drift; upstream CleanupLeftovers.
+// The iptables Dataplane: apply, probe, cleanup - the mode's only I/O, every tool run through one
+// ToolRunner (src/kernel/runner.ts). One `iptables-restore -w 5 --noflush --counters` per sync
+// (plus nat batches on the nft backend); jump rules checked with -C (full syncs only, as
+// upstream); a canary plus jump-rule checks for drift; upstream CleanupLeftovers (shared with
+// IPVS mode, src/kernel/iptables/cleanup.ts).
 
 import { readFile } from 'node:fs/promises';
 import type { DataplaneConfig, ProxyState } from '../../model/types.js';
@@ -8,26 +10,20 @@ import type { CleanupOptions, Dataplane, SyncOptions, SyncResult } from '../type
 import { createLogger, type Logger } from '../../log/logger.js';
 import { metrics } from '../../metrics/metrics.js';
 import { ExecError } from '../../util/exec.js';
-import {
-  JUMP_RULES,
-  KUBELET_JUMP_RULES,
-  KUBE_FORWARD,
-  KUBE_PROXY_CANARY,
-  jumpArgs,
-  type JumpRule,
-} from './chains.js';
-import { isServiceChainName } from './hash.js';
-import { cleanupIptablesLeftovers } from './leftovers.js';
+import { cleanupIptablesLeftovers } from '../../kernel/iptables/cleanup.js';
+import { jumpArgs, type JumpRule } from '../../kernel/iptables/jumps.js';
+import { WAIT, backendTools, chainsFromSave, netnsRunner, type Backend, type BackendChoice, type Tools } from '../../kernel/iptables/tools.js';
+import type { ToolRunner } from '../../kernel/runner.js';
+import { JUMP_RULES, KUBELET_JUMP_RULES, KUBE_FORWARD, KUBE_PROXY_CANARY, isServiceChainName } from './layout.js';
 import { needsRouteLocalnet, plan, type Applied } from './planner.js';
-import { WAIT, backendTools, chainsFromSave, execIn, netnsExec, type Backend, type BackendChoice, type ToolExec, type Tools } from './tools.js';
 
 export interface IptablesOptions {
   /** Which iptables backend; 'auto' (default) detects it like upstream's iptables-wrapper. */
   readonly backend?: BackendChoice;
   /** Run every tool inside this named network namespace (`ip netns exec`); for tests and demos. */
   readonly netns?: string;
-  /** Tool runner for the sync path (tests inject a fake); default: util/exec run, inside `netns`. */
-  readonly run?: ToolExec;
+  /** Runs every tool (sync, probe, cleanup; tests inject a fake); default: the real runner, inside `netns`. */
+  readonly run?: ToolRunner;
   /** nf_conntrack_tcp_be_liberal is set (no INVALID drop rule); default: read the sysctl once. */
   readonly conntrackTCPLiberal?: boolean;
   /** MASQUERADE --random-fully; default true (iptables >= 1.6.2). */
@@ -53,7 +49,7 @@ async function jumpExists(tools: Tools, j: JumpRule): Promise<boolean> {
 async function readTCPBeLiberal(netns: string | undefined): Promise<boolean> {
   const path = '/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal';
   try {
-    const text = netns === undefined ? await readFile(path, 'utf8') : (await execIn(netns, 'cat', [path])).stdout;
+    const text = netns === undefined ? await readFile(path, 'utf8') : (await netnsRunner(netns)('cat', [path])).stdout;
     return text.trim() !== '' && text.trim() !== '0';
   } catch {
     return false; // conntrack not loaded yet: the default (0) applies
@@ -80,7 +76,8 @@ export function createIptablesDataplane(cfg: DataplaneConfig, opts: IptablesOpti
   let needFull = true;
   let needSave = true;
 
-  const tools = backendTools(family, opts.backend ?? 'auto', opts.run ?? netnsExec(opts.netns), log);
+  const runner = opts.run ?? netnsRunner(opts.netns);
+  const tools = backendTools(family, opts.backend ?? 'auto', runner, log);
 
   async function missingJumps(t: Tools, state: ProxyState): Promise<JumpRule[]> {
     const wanted = needsRouteLocalnet(cfg, state) ? [...JUMP_RULES, ...KUBELET_JUMP_RULES] : [...JUMP_RULES];
@@ -182,7 +179,7 @@ export function createIptablesDataplane(cfg: DataplaneConfig, opts: IptablesOpti
     for (const b of backends) {
       try {
         // Shared with IPVS mode: removes any mode's chains, whatever an earlier (partial) cleanup left.
-        const kept = await cleanupIptablesLeftovers(family, b, opts.netns, co.keep);
+        const kept = await cleanupIptablesLeftovers(family, b, runner, co.keep);
         if (kept.length > 0) log.warn('Chains kept: referenced from chains that are not ours', { ipFamily: family, backend: b, chains: kept });
       } catch (e) {
         metrics.iptablesRestoreFailuresTotal.inc(fam);

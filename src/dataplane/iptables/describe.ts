@@ -1,12 +1,12 @@
 // explain's view of the iptables layout: the chains one packet path traverses, named by the
-// planner's own hashing (hash.ts), and our part of iptables-save for /debug/rules.
+// planner's own hashing (layout.ts), and our part of iptables-save for /debug/rules.
 
 import { joinHostPort } from '../../model/ip.js';
 import type { IPFamily } from '../../model/types.js';
 import { LIST_TIMEOUT_MS, type Describer, type KernelObject, type RulesLister } from '../describe.js';
-import { KUBE_EXTERNAL_SERVICES, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './chains.js';
-import { endpointChainName, serviceChainNames } from './hash.js';
-import { detectBackend, execIn, toolName } from './tools.js';
+import { KUBE_EXTERNAL_SERVICES, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES, endpointChainName, serviceChainNames } from './layout.js';
+import { detectBackend, toolName } from '../../kernel/iptables/tools.js';
+import { realRunner } from '../../kernel/runner.js';
 
 export const describeIptables: Describer = (path) => {
   const { sp } = path;
@@ -67,6 +67,6 @@ export function filterOurs(save: string): string {
 export const listIptablesRules: RulesLister = async (family: IPFamily) => {
   const backend = await detectBackend();
   const tool = toolName('iptables-save', family, backend);
-  const r = await execIn(undefined, tool, [], { allowFailure: true, timeoutMs: LIST_TIMEOUT_MS });
+  const r = await realRunner(tool, [], { allowFailure: true, timeoutMs: LIST_TIMEOUT_MS });
   return [{ title: `${tool} (KUBE-* chains only)`, text: r.code === 0 ? filterOurs(r.stdout) : `(${tool} failed: ${r.stderr.trim()})\n` }];
 };

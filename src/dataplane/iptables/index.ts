@@ -1,17 +1,5 @@
-// iptables dataplane: upstream kube-proxy's iptables mode, chain for chain.
+// iptables mode (upstream kube-proxy's iptables mode, chain for chain): the factory. The mode's
+// parts: layout.ts (names, jump rules), service.ts (per-service-port rules), planner.ts (pure
+// plan), dataplane.ts (apply, probe, cleanup); the kernel side is src/kernel/iptables.
 
 export { createIptablesDataplane, type IptablesOptions } from './dataplane.js';
-export {
-  plan,
-  needsRouteLocalnet,
-  probability,
-  LARGE_CLUSTER_ENDPOINTS_THRESHOLD,
-  type Applied,
-  type Plan,
-  type PlanCounts,
-  type PlanOptions,
-} from './planner.js';
-export { endpointChainName, portProtoHash, serviceChainNames, servicePortChainName, isServiceChainName } from './hash.js';
-export { masqueradeMark, masqueradeMarkValue, type MarkSpelling } from '../shared/masquerade.js';
-export { JUMP_RULES, KUBELET_JUMP_RULES, type JumpRule } from './chains.js';
-export { detectBackend, toolName, type Backend, type BackendChoice } from './tools.js';

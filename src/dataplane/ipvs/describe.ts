@@ -3,11 +3,11 @@
 // iptables-save for /debug/rules.
 
 import type { IPFamily, ProxyState } from '../../model/types.js';
-import { run } from '../../util/exec.js';
+import { realRunner as run } from '../../kernel/runner.js';
 import { LIST_TIMEOUT_MS, type Describer, type KernelObject, type RulesLister } from '../describe.js';
 import { filterOurs } from '../iptables/describe.js';
-import { vsKey } from './model.js';
-import { DUMMY_DEVICE } from './names.js';
+import { vsKey } from '../../kernel/ipvs/types.js';
+import { DUMMY_DEVICE } from './layout.js';
 import { planIpvs } from './planner.js';
 
 export const describeIpvs: Describer = (path, input) => {

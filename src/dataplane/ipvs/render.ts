@@ -1,9 +1,9 @@
 // Human-readable rendering of a plan (for --print-rules and golden tests): ipvsadm -S style
 // virtual/real servers, kube-ipvs0 addresses, ipset restore text, iptables-restore text.
 
-import type { IpvsPlan } from './model.js';
-import { rsLine, vsLine } from './diff.js';
-import { SET_INFO, setName } from './names.js';
+import type { IpvsPlan } from '../../kernel/ipvs/types.js';
+import { rsLine, vsLine } from '../../kernel/ipvs/ipvsadm.js';
+import { SET_INFO, setName } from './layout.js';
 
 /** `ipset create` lines for every set of the family (upstream options; -exist makes them idempotent). */
 export function setCreateLines(family: 'IPv4' | 'IPv6'): string[] {

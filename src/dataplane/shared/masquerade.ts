@@ -1,18 +1,18 @@
 // The masquerade mark: one bit of the packet mark (masqueradeBit, 0..31) that flags a packet for
 // SNAT in postrouting. All three modes set, test and clear the same value; only its spelling in
-// rule text differs per writer. The kernel stores the number, so the spellings are equivalent;
-// each is kept byte-for-byte so rendered rulesets (golden files, --print-rules) do not change.
+// rule text differs per syntax: nft's shortest hex, and upstream's `%#08x` in both modes that
+// write iptables rules (pkg/proxy/iptables and pkg/proxy/ipvs proxier.go format it the same way).
+// The kernel stores the number (iptables-save prints "0x4000" either way), so the spellings only
+// show in rendered rulesets (--print-rules, --dry-run, golden files).
 
 /** How a writer spells the mark in its rule text. */
 export type MarkSpelling =
   /** nft: shortest hex, "0x4000". */
   | 'nft'
-  /** iptables mode: Go's `%#08x` as upstream NewProxier (the width counts digits only), "0x00004000". */
-  | 'iptables'
-  /** IPVS mode's iptables rules: six digits, "0x004000" (as this project has always written them). */
-  | 'ipvs';
+  /** iptables and IPVS modes: Go's `%#08x` as upstream NewProxier (the width counts digits only), "0x00004000". */
+  | 'iptables';
 
-const DIGITS: Readonly<Record<MarkSpelling, number>> = { nft: 0, iptables: 8, ipvs: 6 };
+const DIGITS: Readonly<Record<MarkSpelling, number>> = { nft: 0, iptables: 8 };
 
 /** The mark value, 1 << bit (as an unsigned 32-bit number: bit 31 stays positive). */
 export function masqueradeMarkValue(bit: number): number {

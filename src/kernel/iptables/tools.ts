@@ -1,11 +1,12 @@
-// The iptables command-line tools for one family and backend, optionally inside a named network
-// namespace (`ip netns exec`), plus upstream-style backend detection (iptables-wrapper). Both
-// modes that write iptables rules (iptables, IPVS) get their tools from backendTools here, so they
-// always detect, and write to, the same backend.
+// The iptables command-line tools for one family and backend, run through a ToolRunner
+// (optionally inside a named network namespace, `ip netns exec`), plus upstream-style backend
+// detection (iptables-wrapper). Both modes that write iptables rules (iptables, IPVS) get their
+// tools from backendTools here, so they always detect, and write to, the same backend.
 
 import type { Logger } from '../../log/logger.js';
 import type { IPFamily } from '../../model/types.js';
-import { resolveTool, run, type ExecOptions, type ExecResult } from '../../util/exec.js';
+import { resolveTool } from '../../util/exec.js';
+import { realRunner, type ExecOptions, type ExecResult, type ToolRunner } from '../runner.js';
 
 export type Backend = 'nft' | 'legacy';
 export type BackendChoice = Backend | 'auto';
@@ -29,21 +30,18 @@ export function toolName(kind: ToolKind, family: IPFamily, backend: Backend): st
   return `${base}-${backend}${suffix}`;
 }
 
-/** Runs one binary; resolves on a non-zero exit only with allowFailure (util/exec `run` semantics). */
-export type ToolExec = (bin: string, args: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
-
-/** Run `bin args` directly, or as `ip netns exec <netns> bin args`. */
-export function execIn(netns: string | undefined, bin: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  if (netns === undefined) return run(bin, args, opts);
-  return run('ip', ['netns', 'exec', netns, resolveTool(bin), ...args], opts);
+/** Run `bin args` through `runner` directly, or as `ip netns exec <netns> bin args`. */
+export function execIn(netns: string | undefined, bin: string, args: readonly string[], opts: ExecOptions = {}, runner: ToolRunner = realRunner): Promise<ExecResult> {
+  if (netns === undefined) return runner(bin, args, opts);
+  return runner('ip', ['netns', 'exec', netns, resolveTool(bin), ...args], opts);
 }
 
-/** execIn bound to a namespace (undefined: the current one). */
-export function netnsExec(netns: string | undefined): ToolExec {
-  return (bin, args, opts) => execIn(netns, bin, args, opts);
+/** A ToolRunner that runs every tool inside `netns` (undefined: the current namespace). */
+export function netnsRunner(netns: string | undefined, runner: ToolRunner = realRunner): ToolRunner {
+  return netns === undefined ? runner : (bin, args, opts) => execIn(netns, bin, args, opts, runner);
 }
 
-export function makeTools(family: IPFamily, backend: Backend, netns?: string, exec: ToolExec = netnsExec(netns)): Tools {
+export function makeTools(family: IPFamily, backend: Backend, exec: ToolRunner = realRunner): Tools {
   return {
     family,
     backend,
@@ -56,13 +54,13 @@ export function makeTools(family: IPFamily, backend: Backend, netns?: string, ex
  * The tools of `choice` ('auto': detectBackend through `exec`), resolved on first use and cached;
  * a failed detection is retried on the next call. The iptables and IPVS dataplanes both use this.
  */
-export function backendTools(family: IPFamily, choice: BackendChoice, exec: ToolExec, log: Logger): () => Promise<Tools> {
+export function backendTools(family: IPFamily, choice: BackendChoice, exec: ToolRunner, log: Logger): () => Promise<Tools> {
   let toolsP: Promise<Tools> | undefined;
   return () => {
     toolsP ??= (async () => {
-      const backend: Backend = choice === 'auto' ? await detectBackend(undefined, exec) : choice;
+      const backend: Backend = choice === 'auto' ? await detectBackend(exec) : choice;
       log.v(2).info('Using iptables backend', { ipFamily: family, backend });
-      return makeTools(family, backend, undefined, exec);
+      return makeTools(family, backend, exec);
     })().catch((e: unknown) => {
       toolsP = undefined; // retry detection on the next call
       throw e;
@@ -73,7 +71,7 @@ export function backendTools(family: IPFamily, choice: BackendChoice, exec: Tool
 
 const HINT_CHAINS = /^:(KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY) /m;
 
-async function saveText(exec: ToolExec, tool: string, args: readonly string[]): Promise<string> {
+async function saveText(exec: ToolRunner, tool: string, args: readonly string[]): Promise<string> {
   try {
     const r = await exec(tool, args, { allowFailure: true, timeoutMs: 30_000 });
     return r.code === 0 ? r.stdout : '';
@@ -87,7 +85,7 @@ async function saveText(exec: ToolExec, tool: string, args: readonly string[]): 
  * (KPX_IPTABLES_BACKEND=nft|legacy), else the backend whose mangle table holds kubelet's
  * KUBE-IPTABLES-HINT / KUBE-KUBELET-CANARY chain, else the one with more rules; nft by default.
  */
-export async function detectBackend(netns?: string, exec: ToolExec = netnsExec(netns)): Promise<Backend> {
+export async function detectBackend(exec: ToolRunner = realRunner): Promise<Backend> {
   const env = process.env.KPX_IPTABLES_BACKEND;
   if (env === 'nft' || env === 'legacy') return env;
   if (HINT_CHAINS.test(await saveText(exec, 'iptables-nft-save', ['-t', 'mangle']))) return 'nft';

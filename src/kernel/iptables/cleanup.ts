@@ -9,10 +9,11 @@
 // runs: per table, one restore that flushes all of our chains, deletes every rule in a built-in
 // chain that jumps to one of them, and deletes the chains (atomic per table).
 
-import { isServiceChainName } from './hash.js';
-import { chainsFromSave, makeTools, WAIT, type Backend } from './tools.js';
+import { isServiceChainName } from '../../dataplane/iptables/layout.js';
+import type { IptablesKeep } from '../../dataplane/types.js';
 import type { IPFamily } from '../../model/types.js';
-import type { IptablesKeep } from '../types.js';
+import { realRunner, type ToolRunner } from '../runner.js';
+import { chainsFromSave, makeTools, WAIT, type Backend } from './tools.js';
 
 /** Chains of ours per table: iptables mode and IPVS mode (upstream iptables + ipvs proxiers). */
 const OURS: Record<string, ReadonlySet<string>> = {
@@ -122,11 +123,16 @@ export function planLeftoverCleanup(save: string, keepMode?: IptablesKeep): Left
 }
 
 /**
- * Remove our chains from one backend and family (optionally inside a named netns). Returns the
- * chains kept because something else references them. Throws when the restore fails.
+ * Remove our chains from one backend and family, through `runner` (e.g. netnsRunner(ns)). Returns
+ * the chains kept because something else references them. Throws when the restore fails.
  */
-export async function cleanupIptablesLeftovers(family: IPFamily, backend: Backend, netns?: string, keepMode?: IptablesKeep): Promise<readonly string[]> {
-  const t = makeTools(family, backend, netns);
+export async function cleanupIptablesLeftovers(
+  family: IPFamily,
+  backend: Backend,
+  runner: ToolRunner = realRunner,
+  keepMode?: IptablesKeep,
+): Promise<readonly string[]> {
+  const t = makeTools(family, backend, runner);
   // No `-t`: iptables-legacy-save then lists only tables that exist, where naming one would create it.
   let save;
   try {

@@ -1,6 +1,8 @@
-// Fixed names of IPVS mode (upstream pkg/proxy/ipvs proxier.go and ipset.go).
+// IPVS mode's layout: fixed names, the iptables skeleton (chains, jump rules) and the ipsets
+// (upstream pkg/proxy/ipvs proxier.go and ipset.go).
 
 import type { IPFamily } from '../../model/types.js';
+import type { JumpRule } from '../../kernel/iptables/jumps.js';
 
 export const DUMMY_DEVICE = 'kube-ipvs0';
 
@@ -18,16 +20,16 @@ export const KUBE_IPVS_OUT_FILTER = 'KUBE-IPVS-OUT-FILTER';
 export type Table = 'nat' | 'filter';
 
 /** Jumps from built-in chains (upstream iptablesJumpChain), each ensured by prepending. */
-export const JUMPS: readonly { table: Table; from: string; to: string; comment: string }[] = [
-  { table: 'nat', from: 'OUTPUT', to: KUBE_SERVICES, comment: 'kubernetes service portals' },
-  { table: 'nat', from: 'PREROUTING', to: KUBE_SERVICES, comment: 'kubernetes service portals' },
-  { table: 'nat', from: 'POSTROUTING', to: KUBE_POSTROUTING, comment: 'kubernetes postrouting rules' },
-  { table: 'filter', from: 'FORWARD', to: KUBE_FORWARD, comment: 'kubernetes forwarding rules' },
-  { table: 'filter', from: 'INPUT', to: KUBE_NODE_PORT, comment: 'kubernetes health check rules' },
-  { table: 'filter', from: 'INPUT', to: KUBE_PROXY_FIREWALL, comment: 'kube-proxy firewall rules' },
-  { table: 'filter', from: 'FORWARD', to: KUBE_PROXY_FIREWALL, comment: 'kube-proxy firewall rules' },
-  { table: 'filter', from: 'INPUT', to: KUBE_IPVS_FILTER, comment: 'kubernetes ipvs access filter' },
-  { table: 'filter', from: 'OUTPUT', to: KUBE_IPVS_OUT_FILTER, comment: 'kubernetes ipvs access filter' },
+export const JUMPS: readonly (JumpRule & { readonly table: Table })[] = [
+  { table: 'nat', src: 'OUTPUT', dst: KUBE_SERVICES, comment: 'kubernetes service portals', extra: [] },
+  { table: 'nat', src: 'PREROUTING', dst: KUBE_SERVICES, comment: 'kubernetes service portals', extra: [] },
+  { table: 'nat', src: 'POSTROUTING', dst: KUBE_POSTROUTING, comment: 'kubernetes postrouting rules', extra: [] },
+  { table: 'filter', src: 'FORWARD', dst: KUBE_FORWARD, comment: 'kubernetes forwarding rules', extra: [] },
+  { table: 'filter', src: 'INPUT', dst: KUBE_NODE_PORT, comment: 'kubernetes health check rules', extra: [] },
+  { table: 'filter', src: 'INPUT', dst: KUBE_PROXY_FIREWALL, comment: 'kube-proxy firewall rules', extra: [] },
+  { table: 'filter', src: 'FORWARD', dst: KUBE_PROXY_FIREWALL, comment: 'kube-proxy firewall rules', extra: [] },
+  { table: 'filter', src: 'INPUT', dst: KUBE_IPVS_FILTER, comment: 'kubernetes ipvs access filter', extra: [] },
+  { table: 'filter', src: 'OUTPUT', dst: KUBE_IPVS_OUT_FILTER, comment: 'kubernetes ipvs access filter', extra: [] },
 ];
 
 /** Chains written (and so flushed) on every iptables-restore (upstream iptablesChains). */

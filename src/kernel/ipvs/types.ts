@@ -1,4 +1,4 @@
-// The kernel objects IPVS mode manages, as plain data: the planner's output, the applier's
+// The kernel objects IPVS mode manages (src/kernel/ipvs), as plain data: the planner's output, the applier's
 // record of what it programmed, and the parsers' view of what the kernel holds all use these.
 
 import type { IPFamily, Protocol } from '../../model/types.js';

@@ -1,5 +1,12 @@
-// Fixed chain names and the jump rules that hook them into the built-in chains
-// (upstream iptablesJumpChains / iptablesKubeletJumpChains).
+// iptables mode's layout: the fixed chain names, the jump rules that hook them into the built-in
+// chains (upstream iptablesJumpChains / iptablesKubeletJumpChains), and the per-service chain
+// names, hashed byte-for-byte as upstream (pkg/proxy/iptables/proxier.go): people grep
+// iptables-save for these names, and a restarted upstream kube-proxy must recognise ours.
+
+import { sha256Base32 } from '../../util/hash.js';
+import type { JumpRule, Table } from '../../kernel/iptables/jumps.js';
+
+export type { JumpRule, Table };
 
 export const KUBE_SERVICES = 'KUBE-SERVICES';
 export const KUBE_EXTERNAL_SERVICES = 'KUBE-EXTERNAL-SERVICES';
@@ -12,21 +19,9 @@ export const KUBE_PROXY_CANARY = 'KUBE-PROXY-CANARY';
 /** A duplicate of kubelet's anti-martian chain; never deleted (kubelet owns it too). */
 export const KUBE_FIREWALL = 'KUBE-FIREWALL';
 
-export type Table = 'filter' | 'nat' | 'mangle';
-
 /** Top-level chains written (and so flushed) on every sync, in upstream's order. */
 export const FILTER_TOP_CHAINS = [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL];
 export const NAT_TOP_CHAINS = [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ];
-
-export interface JumpRule {
-  readonly table: Table;
-  /** Built-in chain holding the jump. */
-  readonly src: string;
-  /** Our chain. */
-  readonly dst: string;
-  readonly comment: string;
-  readonly extra: readonly string[];
-}
 
 const NEW = ['-m', 'conntrack', '--ctstate', 'NEW'];
 
@@ -55,18 +50,47 @@ export const KUBELET_JUMP_RULES: readonly JumpRule[] = [
   { table: 'filter', dst: KUBE_FIREWALL, src: 'OUTPUT', comment: '', extra: [] },
 ];
 
-/** The rule spec (after `-A/-C/-D/-I <src>`) as an argument array, for iptables -C / -D. */
-export function jumpArgs(j: JumpRule): string[] {
-  const args = [...j.extra];
-  if (j.comment) args.push('-m', 'comment', '--comment', j.comment);
-  args.push('-j', j.dst);
-  return args;
+function hash16(s: string): string {
+  return sha256Base32(s, 16);
 }
 
-/** The same rule spec as one iptables-restore line fragment (comment quoted). */
-export function jumpRestoreSpec(j: JumpRule): string {
-  const parts = [...j.extra];
-  if (j.comment) parts.push('-m', 'comment', '--comment', `"${j.comment}"`);
-  parts.push('-j', j.dst);
-  return parts.join(' ');
+/** Upstream portProtoHash: base32(sha256(spn + proto))[:16]; proto lower-case. */
+export function portProtoHash(spn: string, protocol: string): string {
+  return hash16(spn + protocol.toLowerCase());
+}
+
+export const SVC_PREFIX = 'KUBE-SVC-';
+export const SVL_PREFIX = 'KUBE-SVL-';
+export const EXT_PREFIX = 'KUBE-EXT-';
+export const FW_PREFIX = 'KUBE-FW-';
+export const SEP_PREFIX = 'KUBE-SEP-';
+
+const SERVICE_CHAIN_PREFIXES = [SVC_PREFIX, SVL_PREFIX, SEP_PREFIX, FW_PREFIX, EXT_PREFIX];
+
+/** The four per-service-port chains share one hash. */
+export interface ServiceChainNames {
+  readonly svc: string;
+  readonly svl: string;
+  readonly ext: string;
+  readonly fw: string;
+}
+
+export function serviceChainNames(spn: string, protocol: string): ServiceChainNames {
+  const h = portProtoHash(spn, protocol);
+  return { svc: SVC_PREFIX + h, svl: SVL_PREFIX + h, ext: EXT_PREFIX + h, fw: FW_PREFIX + h };
+}
+
+/** KUBE-SVC-<hash>. */
+export function servicePortChainName(spn: string, protocol: string): string {
+  return SVC_PREFIX + portProtoHash(spn, protocol);
+}
+
+/** KUBE-SEP-<base32(sha256(spn + proto + "ip:port"))[:16]>; `endpoint` as net.JoinHostPort. */
+export function endpointChainName(spn: string, protocol: string, endpoint: string): string {
+  return SEP_PREFIX + hash16(spn + protocol.toLowerCase() + endpoint);
+}
+
+/** Upstream isServiceChainName: one of the five per-service prefixes. */
+export function isServiceChainName(chain: string): boolean {
+  return SERVICE_CHAIN_PREFIXES.some((p) => chain.startsWith(p));
 }

@@ -1,10 +1,10 @@
 // Parsers for the kernel tools' output (full-sync reconcile): `ipvsadm -S -n`, `ipvsadm -L -n`,
-// `ipset save`, `ip -j addr show`, `iptables-save`. Pure, so they are tested on the host.
+// `ipset save`, `ip -j addr show`. Pure, so they are tested on the host. (Missing iptables jumps
+// in `iptables-save`: src/kernel/iptables/jumps.ts.)
 
 import type { IPFamily, Protocol } from '../../model/types.js';
 import { isLoopbackIP } from '../../model/ip.js';
-import { type RealServer, type VirtualServer, rsKey, vsKey } from './model.js';
-import { JUMPS } from './names.js';
+import { type RealServer, type VirtualServer, rsKey, vsKey } from './types.js';
 
 function splitHostPort(s: string): { ip: string; port: number } | null {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
@@ -150,24 +150,6 @@ export function parseIpAddrJson(text: string, family: IPFamily): Set<string> {
     for (const a of link.addr_info ?? []) {
       if (a.family === want && a.local && !a.local.startsWith('fe80:')) out.add(a.local.toLowerCase());
     }
-  }
-  return out;
-}
-
-/** The jump-rule lines to prepend, for jumps missing from `iptables-save` output. */
-export function missingJumps(save: string): { table: 'nat' | 'filter'; line: string }[] {
-  const tables = new Map<string, Set<string>>();
-  let table = '';
-  for (const line of save.split('\n')) {
-    if (line.startsWith('*')) {
-      table = line.slice(1).trim();
-      if (!tables.has(table)) tables.set(table, new Set());
-    } else if (line.startsWith('-A ')) tables.get(table)?.add(line.trim());
-  }
-  const out: { table: 'nat' | 'filter'; line: string }[] = [];
-  for (const j of JUMPS) {
-    const have = `-A ${j.from} -m comment --comment "${j.comment}" -j ${j.to}`;
-    if (!tables.get(j.table)?.has(have)) out.push({ table: j.table, line: `-I ${j.from} 1 -m comment --comment "${j.comment}" -j ${j.to}` });
   }
   return out;
 }

@@ -1,0 +1,362 @@
+// IPVS dataplane: apply, probe, cleanup around the pure planner/diff - the mode's only I/O, every
+// tool (ipvsadm, ipset, ip, iptables of the detected backend) run through one ToolRunner. Order of one sync, chosen so
+// that a failing step leaves every service either as before or fully updated, or at worst with
+// the union of its old and new real servers (never with none it should have):
+//   1. ipset restore -exist: create sets (full sync) and add new entries (harmless early);
+//   2. ipvsadm -R: add/edit virtual servers, add/re-weight real servers, then delete real servers
+//      (UDP/SCTP) and stale virtual servers - per service additions strictly precede removals;
+//   3. ip -batch: bind new VIPs to kube-ipvs0 (after their virtual server exists);
+//   4. iptables-restore -w 5 --noflush: our chains (only when the text changed, or on full syncs),
+//      with the backend (nft or legacy) detected as in iptables mode (src/kernel/iptables/tools.ts);
+//   5. ip -batch: unbind stale VIPs; ipset restore: delete stale entries.
+// Any failure throws and forces the next sync to be full, which re-reads the kernel
+// (ipvsadm -S -n, ipset save, ip -j addr, iptables-save) and converges from there.
+
+import * as os from 'node:os';
+import type { DataplaneConfig, IPFamily, ProxyState } from '../../model/types.js';
+import type { CleanupOptions, Dataplane, SyncOptions, SyncResult } from '../types.js';
+import { realRunner, type ExecOptions, type ExecResult, type ToolRunner } from '../../kernel/runner.js';
+import { ensureSysctl as ensureSysctlDefault } from '../../node/sysctl.js';
+import { createLogger } from '../../log/logger.js';
+import { metrics } from '../../metrics/metrics.js';
+import { needsLocalAddresses, planIpvs, type IpvsOps, type PendingRS, diffIpvs, dropDrained } from './planner.js';
+import { ipvsadmRestore, vsSpec } from '../../kernel/ipvs/ipvsadm.js';
+import type { IpvsState } from '../../kernel/ipvs/types.js';
+import { parseLocalAddresses, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../kernel/ipvs/parse.js';
+import { renderIpvsText, setCreateLines } from './render.js';
+import { DUMMY_DEVICE, JUMPS, SET_INFO, setName } from './layout.js';
+import { cleanupIptablesLeftovers } from '../../kernel/iptables/cleanup.js';
+import { insertJumps, jumpArgs, missingJumpsInSave, type TableLine } from '../../kernel/iptables/jumps.js';
+import { WAIT, backendTools, type BackendChoice, type Tools } from '../../kernel/iptables/tools.js';
+
+export { insertJumps } from '../../kernel/iptables/jumps.js';
+
+const log = createLogger('proxier_ipvs');
+
+/** How long drained TCP real servers are re-checked at the latest (upstream rsCheckDeleteInterval). */
+export const DRAIN_CHECK_MS = 60_000;
+/** How often a mode switch re-counts the IPVS connections it waits for. */
+const DRAIN_POLL_MS = 1000;
+
+export interface IpvsDataplaneOptions {
+  /** Runs every tool (sync, probe, cleanup; tests inject a fake); default: the real runner. */
+  readonly run?: ToolRunner;
+  /** Drain re-check period in ms (default 60 s); 0 disables the timer. */
+  readonly drainCheckMs?: number;
+  /** Sysctl writer (tests inject one); default node/sysctl ensureSysctl. */
+  readonly sysctl?: (name: string, value: number) => Promise<unknown>;
+  /** iptables backend; 'auto' (default) detects it through `run`, exactly as iptables mode does. */
+  readonly backend?: BackendChoice;
+}
+
+/** Kernel "major.minor" compare, for conn_reuse_mode (upstream: set 0 only on 4.1 <= kernel < 5.9). */
+export function connReuseModeWanted(release: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  const v = Number(m[1]) * 1000 + Number(m[2]);
+  return v >= 4001 && v < 5009;
+}
+
+class IpvsDataplane implements IpvsDataplaneHandle {
+  readonly mode = 'ipvs' as const;
+  readonly family: IPFamily;
+  private readonly run: ToolRunner;
+  private applied: IpvsState | null = null;
+  private appliedIptables = '';
+  private pending = new Map<string, PendingRS>();
+  private needFull = true;
+  private initialised = false;
+  private lock: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private toolMillis = 0;
+  /** The iptables tools of the detected backend (nft or legacy), resolved on first use. */
+  private readonly iptTools: () => Promise<Tools>;
+
+  constructor(
+    private readonly cfg: DataplaneConfig,
+    private readonly opts: IpvsDataplaneOptions = {},
+  ) {
+    this.family = cfg.family;
+    this.run = opts.run ?? realRunner;
+    this.iptTools = backendTools(this.family, opts.backend ?? 'auto', this.run, log);
+  }
+
+  private async tool(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.run(cmd, args, o);
+    this.toolMillis += r.millis;
+    log.v(4).info('Ran tool', { ipFamily: this.family, tool: `${cmd} ${args.join(' ')}`, millis: Math.round(r.millis), inputLines: o.input ? o.input.split('\n').length - 1 : 0 });
+    return r;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.lock.then(fn, fn);
+    this.lock = p.catch(() => undefined);
+    return p;
+  }
+
+  private async init(): Promise<void> {
+    // Per network namespace: these only affect the namespace kube-proxy runs in.
+    const ensureSysctl = this.opts.sysctl ?? ensureSysctlDefault;
+    await ensureSysctl('net/ipv4/vs/conntrack', 1);
+    if (connReuseModeWanted(os.release())) await ensureSysctl('net/ipv4/vs/conn_reuse_mode', 0);
+    await ensureSysctl('net/ipv4/vs/expire_nodest_conn', 1);
+    await ensureSysctl('net/ipv4/vs/expire_quiescent_template', 1);
+    await ensureSysctl('net/ipv4/ip_forward', 1);
+    if (this.cfg.ipvsStrictARP) {
+      await ensureSysctl('net/ipv4/conf/all/arp_ignore', 1);
+      await ensureSysctl('net/ipv4/conf/all/arp_announce', 2);
+    }
+    const t = this.cfg.ipvsTimeouts;
+    if (t.tcp > 0 || t.tcpFin > 0 || t.udp > 0) {
+      await this.tool('ipvsadm', ['--set', ...[t.tcp, t.tcpFin, t.udp].map((x) => String(Math.floor(x)))]);
+    }
+    this.initialised = true;
+  }
+
+  /** Read what the kernel holds (full sync), creating kube-ipvs0 when missing. */
+  private async readKernel(ipt: Tools): Promise<{ state: IpvsState; iptablesSave: string }> {
+    let addr = await this.tool('ip', ['-j', 'addr', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
+    if (addr.code !== 0) {
+      await this.tool('ip', ['link', 'add', DUMMY_DEVICE, 'type', 'dummy']);
+      addr = await this.tool('ip', ['-j', 'addr', 'show', 'dev', DUMMY_DEVICE]);
+    }
+    const [vs, sets, save] = await Promise.all([
+      this.tool('ipvsadm', ['-S', '-n']),
+      this.tool('ipset', ['save']),
+      this.tool(ipt.bin('iptables-save'), []),
+    ]);
+    const names = new Set(SET_INFO.map((s) => setName(s.id, this.family)));
+    return {
+      state: {
+        family: this.family,
+        addresses: parseIpAddrJson(addr.stdout, this.family),
+        virtualServers: parseIpvsadmSave(vs.stdout, this.family),
+        sets: parseIpsetSave(sets.stdout, names),
+      },
+      iptablesSave: save.stdout,
+    };
+  }
+
+  sync(state: ProxyState, opts: SyncOptions): Promise<SyncResult> {
+    return this.serial(() => this.doSync(state, opts));
+  }
+
+  private async doSync(state: ProxyState, opts: SyncOptions): Promise<SyncResult> {
+    const full = opts.full || this.needFull || this.applied === null;
+    this.toolMillis = 0;
+    this.needFull = true; // cleared only on success
+    let operations = 0;
+    try {
+      if (!this.initialised) await this.init();
+      const ipt = await this.iptTools();
+      // Match-all NodePorts follow the local addresses (upstream reads them every sync too).
+      let localIPs: string[] | undefined;
+      if (state.nodePortAddresses.matchAll && needsLocalAddresses(state)) {
+        localIPs = parseLocalAddresses((await this.tool('ip', ['-j', 'addr', 'show'])).stdout, this.family, DUMMY_DEVICE);
+      }
+      const plan = planIpvs(state, this.cfg, localIPs);
+      let cur: IpvsState;
+      let jumps: TableLine[] = [];
+      if (full) {
+        const k = await this.readKernel(ipt);
+        cur = k.state;
+        jumps = missingJumpsInSave(k.iptablesSave, JUMPS);
+      } else cur = this.applied!;
+      const ops: IpvsOps = diffIpvs(cur, plan, {
+        createSets: full,
+        setCreateLines: setCreateLines(this.family),
+        excludeCIDRs: this.cfg.ipvsExcludeCIDRs,
+        pending: this.pending,
+      });
+      if (ops.setAdds.length > 0) await this.tool('ipset', ['restore', '-exist'], { input: ops.setAdds.join('\n') + '\n' });
+      await ipvsadmRestore((c, a, o) => this.tool(c, a, o), ops.ipvs);
+      if (ops.addrAdds.length > 0) await this.tool('ip', ['-batch', '-'], { input: ops.addrAdds.join('\n') + '\n' });
+      if (full || plan.iptables !== this.appliedIptables) {
+        let text = plan.iptables;
+        if (jumps.length > 0) text = insertJumps(text, jumps);
+        try {
+          await this.tool(ipt.bin('iptables-restore'), [...WAIT, '--noflush'], { input: text });
+        } catch (e) {
+          metrics.iptablesRestoreFailuresTotal.inc();
+          throw e;
+        }
+        operations += text.split('\n').length;
+      }
+      if (ops.addrDels.length > 0) await this.tool('ip', ['-batch', '-'], { input: ops.addrDels.join('\n') + '\n' });
+      if (ops.setDels.length > 0) await this.tool('ipset', ['restore', '-exist'], { input: ops.setDels.join('\n') + '\n' });
+      operations += ops.setAdds.length + ops.ipvs.length + ops.addrAdds.length + ops.addrDels.length + ops.setDels.length;
+      this.applied = ops.next;
+      this.appliedIptables = plan.iptables;
+      this.pending = new Map(ops.pending);
+      if (this.pending.size > 0) operations += await this.drainCheck();
+      this.needFull = false;
+      this.armTimer();
+      return { full, operations, toolMillis: this.toolMillis };
+    } catch (e) {
+      log.error('IPVS sync failed; the next sync will be full', { ipFamily: this.family, err: e });
+      throw e;
+    }
+  }
+
+  /** Delete drained TCP real servers that have no connections left. Returns lines sent. */
+  private async drainCheck(): Promise<number> {
+    if (this.pending.size === 0 || !this.applied) return 0;
+    // Few draining services: list just those (cheap at 10k services); many: one full listing.
+    const vss = new Map<string, PendingRS>();
+    for (const p of this.pending.values()) vss.set(p.vsKey, p);
+    const lists =
+      vss.size <= 4
+        ? await Promise.all([...vss.values()].map((p) => this.tool('ipvsadm', ['-L', '-n', ...vsSpec({ protocol: p.protocol, ip: p.vip, port: p.vport }).split(' ')], { allowFailure: true })))
+        : [await this.tool('ipvsadm', ['-L', '-n'])];
+    const counts = parseIpvsadmConnCounts(lists.map((l) => l.stdout).join('\n'));
+    const done = [...this.pending.keys()].filter((k) => (counts.get(k) ?? 0) === 0);
+    if (done.length === 0) return 0;
+    const r = dropDrained(this.applied, this.pending, done);
+    if (r.lines.length > 0) await this.tool('ipvsadm', ['-R'], { input: r.lines.join('\n') + '\n' });
+    this.applied = r.next;
+    this.pending = r.pending;
+    log.v(2).info('Deleted drained real servers', { ipFamily: this.family, count: r.lines.length });
+    return r.lines.length;
+  }
+
+  private armTimer(): void {
+    const period = this.opts.drainCheckMs ?? DRAIN_CHECK_MS;
+    if (this.pending.size === 0 || period <= 0 || this.timer) return;
+    this.timer = setInterval(() => {
+      void this.serial(async () => {
+        if (this.needFull) return;
+        try {
+          await this.drainCheck();
+        } catch (e) {
+          this.needFull = true;
+          log.error('Graceful termination check failed', { ipFamily: this.family, err: e });
+        }
+        if (this.pending.size === 0 && this.timer) {
+          clearInterval(this.timer);
+          this.timer = null;
+        }
+      });
+    }, period);
+    this.timer.unref();
+  }
+
+  /** Real servers currently draining ("vsKey/rsKey"), for tests and logs. */
+  drainingRealServers(): string[] {
+    return [...this.pending.keys()].sort();
+  }
+
+  async detectDrift(): Promise<boolean> {
+    const link = await this.run('ip', ['link', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
+    if (link.code !== 0) return true;
+    const set = await this.run('ipset', ['list', '-n', setName('clusterIP', this.family)], { allowFailure: true });
+    if (set.code !== 0) return true;
+    const j = JUMPS[1]!; // nat PREROUTING -> KUBE-SERVICES
+    const ipt = await this.iptTools();
+    const chk = await this.run(ipt.bin('iptables'), [...WAIT, '-t', j.table, '-C', j.src, ...jumpArgs(j)], {
+      allowFailure: true,
+    });
+    return chk.code !== 0;
+  }
+
+  render(state: ProxyState): string {
+    return renderIpvsText(planIpvs(state, this.cfg));
+  }
+
+  async renderLive(state: ProxyState): Promise<string> {
+    // The same local addresses doSync reads, so the plan is the one a sync would apply.
+    let localIPs: string[] | undefined;
+    if (state.nodePortAddresses.matchAll && needsLocalAddresses(state)) {
+      localIPs = parseLocalAddresses((await this.run('ip', ['-j', 'addr', 'show'])).stdout, this.family, DUMMY_DEVICE);
+    }
+    return renderIpvsText(planIpvs(state, this.cfg, localIPs));
+  }
+
+  cleanup(opts: CleanupOptions = {}): Promise<void> {
+    return this.serial(() => this.doCleanup(opts));
+  }
+
+  /** Live IPVS connections (`ipvsadm -L -n -c`) whose virtual address is of this family. */
+  private async connectionCount(): Promise<number> {
+    const r = await this.run('ipvsadm', ['-L', '-n', '-c'], { allowFailure: true });
+    if (r.code !== 0) return 0;
+    // Entries that carry no more traffic (TIME_WAIT, CLOSE) or are affinity templates (NONE) do
+    // not hold the drain up.
+    const rows = r.stdout.split('\n').filter((l) => /^(TCP|UDP|SCTP)\s/.test(l) && !/\s(TIME_WAIT|CLOSE|NONE)\s/.test(l));
+    return rows.filter((l) => l.includes('[') === (this.family === 'IPv6')).length;
+  }
+
+  /**
+   * After a drain: this family's virtual servers and kube-ipvs0 addresses only (the other family
+   * may still be draining); the link goes with its last address.
+   */
+  private async removeFamilyVirtualServers(): Promise<void> {
+    const vss = parseIpvsadmSave((await this.run('ipvsadm', ['-S', '-n'])).stdout, this.family);
+    const lines = [...vss.values()].map((vs) => `-D ${vsSpec(vs)}`);
+    await ipvsadmRestore(this.run, lines);
+    const l = await this.run('ip', ['-j', 'addr', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
+    if (l.code !== 0) return;
+    await this.run('ip', [this.family === 'IPv6' ? '-6' : '-4', 'addr', 'flush', 'dev', DUMMY_DEVICE]);
+    const left = parseIpAddrJson((await this.run('ip', ['-j', 'addr', 'show', 'dev', DUMMY_DEVICE])).stdout, this.family === 'IPv6' ? 'IPv4' : 'IPv6');
+    if (left.size === 0) await this.run('ip', ['link', 'del', DUMMY_DEVICE], { allowFailure: true });
+  }
+
+  private async doCleanup(opts: CleanupOptions): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.applied = null;
+    this.pending.clear();
+    this.needFull = true;
+    const errors: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn();
+      } catch (e) {
+        errors.push(`${what}: ${(e as Error).message}`);
+      }
+    };
+    const drain = opts.drainMs !== undefined;
+    if (!drain) {
+      // As upstream: flush every virtual server of the namespace.
+      await attempt('ipvsadm -C', () => this.run('ipvsadm', ['-C']));
+      await attempt('kube-ipvs0', async () => {
+        const l = await this.run('ip', ['link', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
+        if (l.code === 0) await this.run('ip', ['link', 'del', DUMMY_DEVICE]);
+      });
+    }
+    // Both backends, every mode's chains (shared with iptables mode): order-independent, and what
+    // an earlier partial cleanup left is no obstacle. Before the ipsets: rules reference them.
+    for (const b of ['nft', 'legacy'] as const) {
+      await attempt(`iptables (${b})`, () => cleanupIptablesLeftovers(this.family, b, this.run, opts.keep));
+    }
+    await attempt('ipset', async () => {
+      const have = new Set((await this.run('ipset', ['list', '-n'])).stdout.split('\n').map((s) => s.trim()));
+      const lines = SET_INFO.map((s) => setName(s.id, this.family))
+        .filter((n) => have.has(n))
+        .map((n) => `destroy ${n}`);
+      if (lines.length > 0) await this.run('ipset', ['restore'], { input: lines.join('\n') + '\n' });
+    });
+    if (drain && errors.length === 0) {
+      // Mode switch: new connections are NATed by the new mode before routing and never reach
+      // IPVS; established ones still arrive at their (local) VIP and need their virtual server.
+      const until = Date.now() + opts.drainMs!;
+      let n = await this.connectionCount();
+      while (n > 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+        n = await this.connectionCount();
+      }
+      log.info('Removing IPVS virtual servers left by ipvs mode', { ipFamily: this.family, connectionsLeft: n });
+      await attempt('virtual servers', () => this.removeFamilyVirtualServers());
+    }
+    if (errors.length > 0) throw new Error(`IPVS cleanup: ${errors.join('; ')}`);
+  }
+}
+
+/** The Dataplane plus an introspection hook for tests and logs. */
+export interface IpvsDataplaneHandle extends Dataplane {
+  /** Real servers currently draining, as "vsKey/rsKey" (e.g. "TCP/198.19.0.10:80/198.18.1.2:8080"). */
+  drainingRealServers(): string[];
+}
+
+export function createIpvsDataplane(cfg: DataplaneConfig, opts?: IpvsDataplaneOptions): IpvsDataplaneHandle {
+  return new IpvsDataplane(cfg, opts);
+}
