@@ -15,53 +15,16 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { NsApiServer } from './support/apiserver.js';
-import { Churn, clusterIPOf, FAMILIES } from './support/churn.js';
+import { clusterIPOf, FAMILIES } from './support/churn.js';
 import { converge } from './support/converge.js';
-import { heavy, kernelServiceTuples, MODES, modeRun, type Mode } from './support/modes.js';
-import { nodeObject } from '../runtime/fixtures.js';
-import { debugState, sleep, startProxyIn, type RunningProxy } from './support/proxy.js';
-import { NODE_IP, NODE_IP6, World } from './support/world.js';
+import { runChurn, setupWatched } from './support/faults.js';
+import { heavy, kernelServiceTuples, MODES, type Mode } from './support/modes.js';
+import { debugState, sleep } from './support/proxy.js';
+import { World } from './support/world.js';
 
 const isRoot = process.getuid?.() === 0;
-const SEED_SERVICES = 60;
 const CHANGES = 1000;
-
-/** Apply `count` churn steps in small batches with a pause between batches; `during` runs at `atStep`. */
-async function runChurn(
-  srv: NsApiServer,
-  churn: Churn,
-  count: number,
-  atStep: number,
-  during: () => Promise<void>,
-): Promise<{ writes: number; failed: number }> {
-  let writes = 0;
-  let failed = 0;
-  let pending: Promise<void> | null = null;
-  const batch = 10;
-  for (let i = 0; i < count; i += batch) {
-    if (i <= atStep && atStep < i + batch) pending = during();
-    const ops = [];
-    for (let j = i; j < Math.min(count, i + batch); j++) ops.push(...churn.step());
-    const r = await srv.apply(ops);
-    writes += r.done;
-    failed += r.failed;
-    if (r.failed) throw new Error(`server rejected writes: ${r.errors.join('; ')}`);
-    await sleep(15);
-  }
-  if (pending) await pending;
-  return { writes, failed };
-}
-
-async function setup(world: World, seed: number, mode: Mode): Promise<{ srv: NsApiServer; churn: Churn; proxy: RunningProxy }> {
-  const srv = await NsApiServer.start(world);
-  const churn = new Churn(seed, { maxServices: 150, endpointsPerService: 6, dual: true });
-  await srv.apply([{ t: 'create', obj: nodeObject('node-a', [NODE_IP, NODE_IP6]) }, ...churn.pin(1), ...churn.seed(SEED_SERVICES)]);
-  const run = modeRun(mode);
-  const proxy = startProxyIn(world, ['--kubeconfig', srv.kubeconfigPath, '--proxy-mode', run.proxyMode, '--hostname-override', 'node-a', '--v=2'], run.env);
-  await converge(world, churn, 'initial sync', mode);
-  return { srv, churn, proxy };
-}
+const setup = (world: World, seed: number, mode: Mode) => setupWatched(world, seed, mode);
 
 function count(text: string, re: RegExp): number {
   return (text.match(re) ?? []).length;

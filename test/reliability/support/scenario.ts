@@ -65,6 +65,8 @@ export async function trafficSetup(o: {
   env?: NodeJS.ProcessEnv;
   /** Dual-stack Services and world; targets are then every IPv4 ClusterIP followed by every IPv6 one. */
   dualStack?: boolean;
+  /** How long to wait for traffic through the first sync (default 30 s; the emulated IPVS guest needs minutes). */
+  readyTimeoutMs?: number;
 }): Promise<TrafficSetup> {
   const dual = o.dualStack === true;
   const world = await World.create({ client: true, pods: o.pods ?? 2, dualStack: dual });
@@ -82,7 +84,7 @@ export async function trafficSetup(o: {
     const proxy = startProxyIn(world, args, Object.keys(env).length > 0 ? env : undefined);
     const client = await world.agent('client');
     const targets = targetsOf(svcs, dual ? ['IPv4', 'IPv6'] : ['IPv4']);
-    await waitForTraffic(client, targets);
+    await waitForTraffic(client, targets, o.readyTimeoutMs);
     return { world, dir, client, targets, proxy, args, cleanup };
   } catch (e) {
     await cleanup();
