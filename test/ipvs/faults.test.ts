@@ -8,7 +8,7 @@
 //     rules kept while it is down, then /debug/state and the IPVS virtual servers of both families
 //     equal the server's objects (0 lost updates).
 // Emulated guest (TCG): every process start costs 10-20x the host's, so one proxy run per case and
-// KPX_HEAVY=1 only (about 8 min):
+// KPX_HEAVY=1 only (about 11 min: the flushes ~4 min, the API server case ~8 min):
 //   flock /tmp/ipvs-vm.lock ../shared/ipvs-vm/run-in-vm --timeout 1500 -- env KPX_HEAVY=1 \
 //     node --test --test-concurrency=1 dist/test/ipvs/faults.test.js
 
@@ -23,7 +23,7 @@ import { trafficSetup, waitForTraffic } from '../reliability/support/scenario.js
 import { failureWindow, World } from '../reliability/support/world.js';
 import { skipReason } from './topology.js';
 
-const reason = skipReason() ?? (heavy ? null : 'heavy (~8 min in the emulated guest): set KPX_HEAVY=1');
+const reason = skipReason() ?? (heavy ? null : 'heavy (~11 min in the emulated guest): set KPX_HEAVY=1');
 if (reason) console.log(`# IPVS fault tests SKIPPED: ${reason}`);
 
 const SERVICES = 2;
