@@ -307,3 +307,34 @@ test('IPVS mode detects the iptables backend as iptables mode does, and writes t
     else process.env.KPX_IPTABLES_BACKEND = saved;
   }
 });
+
+test('IPVS drift check: a wiped virtual server table (ipvsadm -C) or a flushed ClusterIP set (ipset flush) forces a full sync', async () => {
+  // What the kernel "holds": everything present unless a case removes it.
+  const cases = [
+    { name: 'nothing missing', gone: '', drift: false },
+    { name: 'ipvsadm -C', gone: 'ipvsadm -L', drift: true },
+    { name: 'ipset flush', gone: 'ipset test', drift: true },
+    { name: 'ipset destroy', gone: 'ipset list', drift: true },
+    { name: 'iptables -t nat -F', gone: 'iptables-nft -w', drift: true },
+    { name: 'ip link del kube-ipvs0', gone: 'ip link', drift: true },
+  ];
+  for (const c of cases) {
+    const probes: string[] = [];
+    const runner: Runner = async (cmd, args) => {
+      const line = `${cmd} ${args.join(' ')}`;
+      if (cmd === 'ip' && args[0] === '-j') return { stdout: '[]', stderr: '', code: 0, millis: 1 };
+      probes.push(line);
+      const code = c.gone !== '' && line.startsWith(c.gone) ? 1 : 0;
+      return { stdout: '', stderr: '', code, millis: 1 };
+    };
+    const dp = createIpvsDataplane(config(), { run: runner, drainCheckMs: 0, sysctl: async () => undefined, backend: 'nft' });
+    await dp.sync(state([svc(['198.18.1.2'])]), { full: true });
+    probes.length = 0;
+    assert.equal(await dp.detectDrift(), c.drift, c.name);
+    if (!c.drift) {
+      // One virtual server and one ClusterIP set entry of what was applied are probed.
+      assert.ok(probes.some((p) => /^ipvsadm -L -n -t 198\.19\.\d+\.\d+:\d+$/.test(p)), probes.join('\n'));
+      assert.ok(probes.some((p) => /^ipset test KUBE-CLUSTER-IP 198\.19\.\d+\.\d+,tcp:\d+$/.test(p)), probes.join('\n'));
+    }
+  }
+});

@@ -245,17 +245,43 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     return [...this.pending.keys()].sort();
   }
 
+  /**
+   * Canaries of what someone else may wipe: kube-ipvs0 (`ip link del`), the nat PREROUTING jump
+   * (`iptables -t nat -F`), and — since syncs are partial, from what was applied — one programmed
+   * virtual server (`ipvsadm -C`) and one entry of the ClusterIP set (`ipset flush`; `ipset list -n`
+   * alone sees only `ipset destroy`). Upstream's IPVS proxier reconciles all of it on every sync; we
+   * check one of each and do a full sync (which re-reads the kernel) when one is gone.
+   */
   async detectDrift(): Promise<boolean> {
+    const missing = (what: string): boolean => {
+      log.info('IPVS drift: missing, forcing a full sync', { ipFamily: this.family, what });
+      return true;
+    };
     const link = await this.run('ip', ['link', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
-    if (link.code !== 0) return true;
-    const set = await this.run('ipset', ['list', '-n', setName('clusterIP', this.family)], { allowFailure: true });
-    if (set.code !== 0) return true;
+    if (link.code !== 0) return missing(`dummy device ${DUMMY_DEVICE}`);
+    const clusterSet = setName('clusterIP', this.family);
+    const set = await this.run('ipset', ['list', '-n', clusterSet], { allowFailure: true });
+    if (set.code !== 0) return missing(`ipset ${clusterSet}`);
     const j = JUMPS[1]!; // nat PREROUTING -> KUBE-SERVICES
     const ipt = await this.iptTools();
     const chk = await this.run(ipt.bin('iptables'), [...WAIT, '-t', j.table, '-C', j.src, ...jumpArgs(j)], {
       allowFailure: true,
     });
-    return chk.code !== 0;
+    if (chk.code !== 0) return missing(`${j.table} ${j.src} jump`);
+    const applied = this.applied;
+    if (applied === null) return false;
+    const vs = applied.virtualServers.values().next();
+    if (!vs.done) {
+      const spec = vsSpec(vs.value);
+      const r = await this.run('ipvsadm', ['-L', '-n', ...spec.split(' ')], { allowFailure: true });
+      if (r.code !== 0) return missing(`virtual server ${spec}`);
+    }
+    const entry = applied.sets.get(clusterSet)?.values().next();
+    if (entry && !entry.done) {
+      const r = await this.run('ipset', ['test', clusterSet, entry.value], { allowFailure: true });
+      if (r.code !== 0) return missing(`ipset ${clusterSet} entry ${entry.value}`);
+    }
+    return false;
   }
 
   render(state: ProxyState): string {

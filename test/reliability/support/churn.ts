@@ -26,39 +26,65 @@ export interface SvcModel {
 }
 
 export const svcIP = (i: number): string => `198.19.${(i >> 8) & 255}.${i & 255}`;
+/** The IPv6 ClusterIP of service i (dual-stack runs): 2001:db8:19::<i in hex>, canonical form. */
+export const svcIP6 = (i: number): string => `2001:db8:19::${i.toString(16)}`;
 
-export function serviceObj(s: SvcModel, namespace = 'default'): Obj {
+export type Family = 'IPv4' | 'IPv6';
+export const FAMILIES: readonly Family[] = ['IPv4', 'IPv6'];
+
+/**
+ * The IPv6 twin of an endpoint address of the model (which keys endpoints by IPv4): the world's pods
+ * 198.18.100.N -> 2001:db8:100:1::N (world.podIP6), others 198.18.A.B -> 2001:db8:A::B+1 (hex,
+ * canonical form, never contacted).
+ */
+export function ep6(ip4: string): string {
+  const [, , a, b] = ip4.split('.').map(Number) as [number, number, number, number];
+  if (a === 100) return `2001:db8:100:1::${b.toString(16)}`;
+  return `2001:db8:${a.toString(16)}::${(b + 1).toString(16)}`;
+}
+
+export const clusterIPOf = (s: SvcModel, family: Family): string => (family === 'IPv4' ? svcIP(s.index) : svcIP6(s.index));
+
+export function serviceObj(s: SvcModel, namespace = 'default', dual = false): Obj {
+  const ips = dual ? [svcIP(s.index), svcIP6(s.index)] : [svcIP(s.index)];
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: s.name, namespace },
     spec: {
       type: 'ClusterIP',
-      clusterIP: svcIP(s.index),
-      clusterIPs: [svcIP(s.index)],
-      ipFamilies: ['IPv4'],
+      clusterIP: ips[0],
+      clusterIPs: ips,
+      ipFamilies: dual ? ['IPv4', 'IPv6'] : ['IPv4'],
+      ...(dual ? { ipFamilyPolicy: 'RequireDualStack' } : {}),
       ports: [{ name: 'p', port: s.port, protocol: 'TCP', targetPort: s.targetPort }],
     },
   };
 }
 
-export function sliceObj(s: SvcModel, namespace = 'default'): Obj {
+/** The name of a service's slice of one family ("-a" IPv4, "-b" IPv6). */
+export const sliceName = (s: { name: string }, family: Family = 'IPv4'): string => `${s.name}-${family === 'IPv4' ? 'a' : 'b'}`;
+
+export function sliceObj(s: SvcModel, namespace = 'default', family: Family = 'IPv4'): Obj {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: { name: `${s.name}-a`, namespace, labels: { 'kubernetes.io/service-name': s.name } },
-    addressType: 'IPv4',
+    metadata: { name: sliceName(s, family), namespace, labels: { 'kubernetes.io/service-name': s.name } },
+    addressType: family,
     ports: [{ name: 'p', port: s.targetPort, protocol: 'TCP' }],
-    endpoints: [...s.endpoints].map(([ip, ready]) => ({ addresses: [ip], conditions: { ready, serving: ready, terminating: false } })),
+    endpoints: [...s.endpoints].map(([ip, ready]) => ({ addresses: [family === 'IPv4' ? ip : ep6(ip)], conditions: { ready, serving: ready, terminating: false } })),
   };
 }
 
-/** What /debug/state should show for the IPv4 family: key -> "clusterIP:port|ep,ep" */
-export function expectedState(services: Iterable<SvcModel>, namespace = 'default'): Map<string, string> {
+/** What /debug/state should show for one family: key -> "clusterIP:port|ep,ep" */
+export function expectedState(services: Iterable<SvcModel>, namespace = 'default', family: Family = 'IPv4'): Map<string, string> {
   const out = new Map<string, string>();
   for (const s of services) {
-    const eps = [...s.endpoints].filter(([, r]) => r).map(([ip]) => `${ip}:${s.targetPort}`).sort();
-    out.set(`${namespace}/${s.name}:p/TCP`, `${svcIP(s.index)}:${s.port}|${eps.join(',')}`);
+    const eps = [...s.endpoints]
+      .filter(([, r]) => r)
+      .map(([ip]) => (family === 'IPv4' ? `${ip}:${s.targetPort}` : `[${ep6(ip)}]:${s.targetPort}`))
+      .sort();
+    out.set(`${namespace}/${s.name}:p/TCP`, `${clusterIPOf(s, family)}:${s.port}|${eps.join(',')}`);
   }
   return out;
 }
@@ -69,7 +95,16 @@ export class Churn {
   readonly counts = { create: 0, updateSlice: 0, updateService: 0, delete: 0 };
   private readonly rnd: () => number;
 
-  constructor(seed: number, private readonly o: { maxServices: number; endpointsPerService: number; epBase?: number } ) {
+  get dual(): boolean {
+    return this.o.dual === true;
+  }
+
+  /** The families whose slices the script writes. */
+  get families(): readonly Family[] {
+    return this.dual ? FAMILIES : ['IPv4'];
+  }
+
+  constructor(seed: number, private readonly o: { maxServices: number; endpointsPerService: number; epBase?: number; dual?: boolean }) {
     this.rnd = prng(seed);
   }
 
@@ -100,10 +135,7 @@ export class Churn {
     const s: SvcModel = { name: `svc-${index}`, index, port: 80 + this.int(100), targetPort: 8080 + this.int(10), endpoints: this.randomEndpoints() };
     this.services.set(s.name, s);
     this.counts.create++;
-    return [
-      { t: 'create', obj: serviceObj(s) },
-      { t: 'create', obj: sliceObj(s) },
-    ];
+    return [{ t: 'create', obj: serviceObj(s, 'default', this.dual) }, ...this.families.map<DriverOp>((f) => ({ t: 'create', obj: sliceObj(s, 'default', f) }))];
   }
 
   /** Services never touched by step(): a reference that must stay programmed throughout. */
@@ -129,14 +161,14 @@ export class Churn {
       this.services.delete(s.name);
       this.counts.delete++;
       return [
-        { t: 'delete', kind: 'EndpointSlice', ns: 'default', name: `${s.name}-a` },
+        ...this.families.map<DriverOp>((f) => ({ t: 'delete', kind: 'EndpointSlice', ns: 'default', name: sliceName(s, f) })),
         { t: 'delete', kind: 'Service', ns: 'default', name: s.name },
       ];
     }
     if (r < 0.4) {
       s.port = 80 + this.int(100);
       this.counts.updateService++;
-      return [{ t: 'update', obj: serviceObj(s) }];
+      return [{ t: 'update', obj: serviceObj(s, 'default', this.dual) }];
     }
     // Endpoint change: flip readiness, add or drop one.
     const eps = [...s.endpoints.keys()];
@@ -151,7 +183,7 @@ export class Churn {
       s.endpoints.set(`198.18.${128 + (k >> 8)}.${k & 255}`, true);
     }
     this.counts.updateSlice++;
-    return [{ t: 'update', obj: sliceObj(s) }];
+    return this.families.map<DriverOp>((f) => ({ t: 'update', obj: sliceObj(s, 'default', f) }));
   }
 }
 
@@ -171,7 +203,17 @@ export function diffState(expected: Map<string, string>, services: Record<string
   return diffs;
 }
 
-/** Service VIP tuples ("198.19.0.1 . tcp . 80") programmed in an nft table listing. */
+/** Service VIP tuples ("198.19.0.1 . tcp . 80", "2001:db8:19::1 . tcp . 80") programmed in an nft table listing. */
 export function nftServiceTuples(table: string): Set<string> {
-  return new Set(table.match(/198\.19\.\d+\.\d+ \. tcp \. \d+/g) ?? []);
+  return new Set(table.match(/(?:198\.19\.\d+\.\d+|2001:db8:19::[0-9a-f]+) \. tcp \. \d+/g) ?? []);
+}
+
+/**
+ * The same tuples from an iptables-save listing (nat and filter): KUBE-SERVICES rules
+ * `-d VIP/32 -p tcp ... --dport P` (a jump to the service chain, or a reject without endpoints).
+ */
+export function iptablesServiceTuples(save: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of save.matchAll(/^-A KUBE-SERVICES -d (198\.19\.\d+\.\d+|2001:db8:19::[0-9a-f]+)\/(?:32|128) -p tcp .*?--dport (\d+)/gm)) out.add(`${m[1]} . tcp . ${m[2]}`);
+  return out;
 }

@@ -4,7 +4,8 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { serviceObj, sliceObj, svcIP, type SvcModel } from './churn.js';
+import { clusterIPOf, serviceObj, sliceObj, type Family, type SvcModel } from './churn.js';
+import { modeRun, type Mode as RunMode } from './modes.js';
 import { eventually, startProxyIn, type RunningProxy } from './proxy.js';
 import { POD_PORT, podIP, World, type Agent, type Target } from './world.js';
 
@@ -21,8 +22,9 @@ export function servicesOverPods(n: number, pods: number): SvcModel[] {
   return out;
 }
 
-export function targetsOf(svcs: readonly SvcModel[]): Target[] {
-  return svcs.map((s) => ({ host: svcIP(s.index), port: s.port }));
+/** The services' ClusterIP targets of the given families (IPv4 only by default). */
+export function targetsOf(svcs: readonly SvcModel[], families: readonly Family[] = ['IPv4']): Target[] {
+  return families.flatMap((f) => svcs.map((s) => ({ host: clusterIPOf(s, f), port: s.port })));
 }
 
 export async function writeManifests(dir: string, file: string, objects: readonly unknown[]): Promise<void> {
@@ -31,8 +33,9 @@ export async function writeManifests(dir: string, file: string, objects: readonl
   await fsp.rename(tmp, path.join(dir, file));
 }
 
-export function manifestObjects(svcs: readonly SvcModel[]): unknown[] {
-  return svcs.flatMap((s) => [serviceObj(s), sliceObj(s)]);
+/** Service + slice objects; `dual`: dual-stack Services with one slice per family. */
+export function manifestObjects(svcs: readonly SvcModel[], dual = false): unknown[] {
+  return svcs.flatMap((s) => [serviceObj(s, 'default', dual), sliceObj(s), ...(dual ? [sliceObj(s, 'default', 'IPv6')] : [])]);
 }
 
 export interface TrafficSetup {
@@ -55,13 +58,18 @@ export async function waitForTraffic(client: Agent, targets: readonly Target[], 
 }
 
 export async function trafficSetup(o: {
-  mode: Mode;
+  mode: RunMode;
   services: number;
   pods?: number;
   extraArgs?: readonly string[];
   env?: NodeJS.ProcessEnv;
+  /** Dual-stack Services and world; targets are then every IPv4 ClusterIP followed by every IPv6 one. */
+  dualStack?: boolean;
+  /** How long to wait for traffic through the first sync (default 30 s; the emulated IPVS guest needs minutes). */
+  readyTimeoutMs?: number;
 }): Promise<TrafficSetup> {
-  const world = await World.create({ client: true, pods: o.pods ?? 2 });
+  const dual = o.dualStack === true;
+  const world = await World.create({ client: true, pods: o.pods ?? 2, dualStack: dual });
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kpx-rel-'));
   const cleanup = async (): Promise<void> => {
     await world.destroy();
@@ -69,12 +77,14 @@ export async function trafficSetup(o: {
   };
   try {
     const svcs = servicesOverPods(o.services, o.pods ?? 2);
-    await writeManifests(dir, 'services.json', manifestObjects(svcs));
-    const args = ['--manifests', dir, '--proxy-mode', o.mode, '--hostname-override', 'node-a', ...(o.extraArgs ?? [])];
-    const proxy = startProxyIn(world, args, o.env);
+    await writeManifests(dir, 'services.json', manifestObjects(svcs, dual));
+    const run = modeRun(o.mode);
+    const args = ['--manifests', dir, '--proxy-mode', run.proxyMode, '--hostname-override', 'node-a', ...(o.extraArgs ?? [])];
+    const env = { ...run.env, ...o.env };
+    const proxy = startProxyIn(world, args, Object.keys(env).length > 0 ? env : undefined);
     const client = await world.agent('client');
-    const targets = targetsOf(svcs);
-    await waitForTraffic(client, targets);
+    const targets = targetsOf(svcs, dual ? ['IPv4', 'IPv6'] : ['IPv4']);
+    await waitForTraffic(client, targets, o.readyTimeoutMs);
     return { world, dir, client, targets, proxy, args, cleanup };
   } catch (e) {
     await cleanup();

@@ -5,7 +5,7 @@
 //                              | routed veths, /32 per pod
 //                       p1..pN 198.18.100.1..N  (TCP servers answering their name, then echoing lines)
 //
-// Service VIPs are 198.19.0.0/16: the client routes everything via the node. Every process started
+// Service VIPs are 198.19.0.0/16 (and 2001:db8:19::/64 with dualStack): the client routes everything via the node. Every process started
 // in a namespace is tracked and killed by PID before the namespaces are deleted.
 
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -17,6 +17,10 @@ export const NODE_IP = '198.18.0.1';
 export const CLIENT_IP = '198.18.0.2';
 export const podIP = (n: number): string => `198.18.100.${n}`;
 export const POD_PORT = 8080;
+/** IPv6 addresses of a dual-stack world (WorldOptions.dualStack); the same roles as the IPv4 ones. */
+export const NODE_IP6 = '2001:db8::1';
+export const CLIENT_IP6 = '2001:db8::2';
+export const podIP6 = (n: number): string => `2001:db8:100:1::${n.toString(16)}`;
 
 /** One attempt of a client loop. */
 export interface LoopAttempt {
@@ -54,7 +58,7 @@ function serve(a) {
     });
     servers.push(s);
     s.once('error', rej);
-    s.listen({ port: a.port, host: '0.0.0.0' }, () => res('serving'));
+    s.listen({ port: a.port, host: a.host || '0.0.0.0' }, () => res('serving'));
   });
 }
 function once(host, port, timeoutMs) {
@@ -188,6 +192,11 @@ export interface WorldOptions {
   readonly pods?: number;
   /** A client namespace beside the node. */
   readonly client?: boolean;
+  /**
+   * IPv6 beside IPv4: node 2001:db8::1, client 2001:db8::2, pods 2001:db8:100:1::N (routed /128 per pod,
+   * the node's address on each pod veth so it answers neighbour solicitations), forwarding on, DAD off.
+   */
+  readonly dualStack?: boolean;
 }
 
 export class World {
@@ -237,33 +246,47 @@ export class World {
     await this.addNs('node');
     await this.ip('node', ['link set lo up']);
     await this.exec('node', ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+    const dual = this.opts.dualStack === true;
+    const noDad = ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'];
+    if (dual) await this.exec('node', ['sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=1', ...noDad]);
     if (this.opts.client) {
       await this.addNs('client');
+      if (dual) await this.exec('client', ['sysctl', '-q', '-w', ...noDad]);
       await this.ip('client', [
         'link set lo up',
         `link add eth0 type veth peer name cl0 netns ${this.ns('node')}`,
         `addr add ${CLIENT_IP}/30 dev eth0`,
+        ...(dual ? [`addr add ${CLIENT_IP6}/126 dev eth0 nodad`] : []),
         'link set eth0 up',
         `route add default via ${NODE_IP}`,
+        ...(dual ? [`route add ::/0 via ${NODE_IP6}`] : []),
       ]);
-      await this.ip('node', [`addr add ${NODE_IP}/30 dev cl0`, 'link set cl0 up']);
+      await this.ip('node', [`addr add ${NODE_IP}/30 dev cl0`, ...(dual ? [`addr add ${NODE_IP6}/126 dev cl0 nodad`] : []), 'link set cl0 up']);
     } else {
       // The node still needs its address (the proxy's node IP).
-      await this.ip('node', [`addr add ${NODE_IP}/32 dev lo`]);
+      await this.ip('node', [`addr add ${NODE_IP}/32 dev lo`, ...(dual ? [`addr add ${NODE_IP6}/128 dev lo nodad`] : [])]);
     }
     for (let n = 1; n <= pods; n++) {
       const role = `p${n}`;
       await this.addNs(role);
+      if (dual) await this.exec(role, ['sysctl', '-q', '-w', ...noDad]);
       await this.ip(role, ['link set lo up', `link add eth0 type veth peer name veth-${role} netns ${this.ns('node')}`]);
-      await this.ip('node', [`link set veth-${role} up`, `route add ${podIP(n)}/32 dev veth-${role}`]);
+      await this.ip('node', [
+        `link set veth-${role} up`,
+        `route add ${podIP(n)}/32 dev veth-${role}`,
+        // The node's IPv6 address on the pod's veth: it answers the pod's neighbour solicitations for it.
+        ...(dual ? [`addr add ${NODE_IP6}/128 dev veth-${role} nodad`, `route add ${podIP6(n)}/128 dev veth-${role}`] : []),
+      ]);
       await this.ip(role, [
         `addr add ${podIP(n)}/32 dev eth0`,
+        ...(dual ? [`addr add ${podIP6(n)}/128 dev eth0 nodad`] : []),
         'link set eth0 up',
         `route add ${NODE_IP}/32 dev eth0 scope link`,
         `route add default via ${NODE_IP} dev eth0`,
+        ...(dual ? [`route add ${NODE_IP6}/128 dev eth0`, `route add ::/0 via ${NODE_IP6} dev eth0`] : []),
       ]);
       const a = await this.agent(role);
-      await a.call('serve', { name: role, port: POD_PORT });
+      await a.call('serve', { name: role, port: POD_PORT, host: dual ? '::' : '0.0.0.0' });
     }
   }
 
