@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkNftSample, WriteHistory, type SampleView } from './support/consistency.js';
+import { checkIptablesSample, checkNftSample, WriteHistory, type SampleView } from './support/consistency.js';
 import type { DriverOp } from './support/apiserver.js';
 
 interface Svc {
@@ -107,4 +107,45 @@ test('write history: states that were written pass, unwritten or older ones do n
   assert.deepEqual(h.check(view([])), [], 'then the Service');
   assert.deepEqual(h.diffFinal(view([])), []);
   assert.match(h.diffFinal(view([['198.19.0.1', 81, []]])).join(), /want absent/);
+});
+
+const IPT = `*filter
+:KUBE-SERVICES - [0:0]
+-A KUBE-SERVICES -d 198.19.0.2/32 -p tcp -m comment --comment "default/b:p has no endpoints" -m tcp --dport 81 -j REJECT --reject-with icmp-port-unreachable
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-AAAA - [0:0]
+:KUBE-SEP-1111 - [0:0]
+:KUBE-SEP-2222 - [0:0]
+-A KUBE-SERVICES -d 198.19.0.1/32 -p tcp -m comment --comment "default/a:p cluster IP" -m tcp --dport 80 -j KUBE-SVC-AAAA
+-A KUBE-SVC-AAAA -m comment --comment "default/a:p -> 198.18.128.1:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-1111
+-A KUBE-SVC-AAAA -m comment --comment "default/a:p -> 198.18.128.2:8080" -j KUBE-SEP-2222
+-A KUBE-SEP-1111 -s 198.18.128.1/32 -m comment --comment default/a:p -j KUBE-MARK-MASQ
+-A KUBE-SEP-1111 -p tcp -m comment --comment default/a:p -m tcp -j DNAT --to-destination 198.18.128.1:8080
+-A KUBE-SEP-2222 -p tcp -m comment --comment default/a:p -m tcp -j DNAT --to-destination 198.18.128.2:8080
+COMMIT
+`;
+
+test('iptables-save samples: consistent, and each kind of hole named', () => {
+  const v = checkIptablesSample(IPT);
+  assert.deepEqual(v.problems, []);
+  assert.deepEqual([...v.services], [
+    ['198.19.0.1', { port: 80, endpoints: ['198.18.128.1:8080', '198.18.128.2:8080'] }],
+    ['198.19.0.2', { port: 81, endpoints: [] }],
+  ]);
+  assert.equal(checkIptablesSample('*filter\nCOMMIT\n').present, false, 'no nat KUBE-SERVICES: nothing programmed (flushed)');
+  const broken: [string, string, RegExp][] = [
+    ['a missing endpoint chain', IPT.replace(':KUBE-SEP-2222 - [0:0]\n', '').replace(/-A KUBE-SEP-2222 .*\n/, ''), /KUBE-SEP-2222: no such chain/],
+    ['an endpoint chain without its DNAT', IPT.replace(/-A KUBE-SEP-2222 .*\n/, ''), /KUBE-SEP-2222: 0 DNAT rules/],
+    ['a stale probability', IPT.replace('0.50000000000', '0.33333333333'), /rule 1 of 2: probability 0\.333/],
+    ['a service chain without endpoints', IPT.replace(/-A KUBE-SVC-AAAA .*\n/g, ''), /no endpoint rule/],
+    ['DNATed and rejected at once', IPT.replace('198.19.0.2/32', '198.19.0.1/32'), /both DNATed and rejected/],
+  ];
+  for (const [what, text, re] of broken) {
+    const p = checkIptablesSample(text).problems;
+    assert.ok(p.some((x) => re.test(x)), `${what}: ${JSON.stringify(p)}`);
+  }
 });
