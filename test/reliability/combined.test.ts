@@ -28,13 +28,14 @@ for (const { mode, opts, skip } of cases) {
   test(`${mode}: combined faults at ${opts.services} services x ${opts.endpointsPerService}: API server restart during the full sync repairing a flush, during ${opts.writes} writes: no inconsistent sample, 0 lost updates`, { skip: (!isRoot && 'needs root') || skip, timeout: heavy ? 2_400_000 : 240_000 }, async (t) => {
     const r = await runCombined({ mode, ...opts, downMs: 3000, selfCheck: true, log: (l) => t.diagnostic(l) });
     const s = r.samples;
-    t.diagnostic(`writes: ${r.writes} (${JSON.stringify(r.counts)}) in ${r.burstMs} ms; initial sync ${r.initialSyncMs} ms`);
+    t.diagnostic(`writes: ${r.writes} (${JSON.stringify(r.counts)}) in ${r.burstMs} ms, ${r.writesDuringFaults} between the flush and the server's return; initial sync ${r.initialSyncMs} ms`);
     t.diagnostic(`full syncs after the flush (ms after it): ${JSON.stringify(r.fullSyncsAfterFlush)}; API server restart at ${r.restartAtMs} ms, inside: ${r.restartInsideFullSync}`);
     t.diagnostic(`samples: ${s.taken} (table absent ${s.absent}, nft errors ${s.errors}, changed between samples ${s.changed}), inconsistent: ${s.inconsistent}; listing ms min/median/max ${s.listMs.min}/${s.listMs.median}/${s.listMs.max}`);
     t.diagnostic(`table back ${r.tableBackAfterFlushMs} ms after the flush (first sample showing it); proxy lines: ${JSON.stringify(r.logLines)}`);
     t.diagnostic(`log: ${JSON.stringify(r.log)}; sync failures ${r.syncFailures}; converged ${r.convergeAfterLastWriteMs} ms after the last write; lost updates: ${r.lostUpdates}`);
     t.diagnostic(`self-check: deleting ${r.selfCheck?.deleted} by hand -> ${JSON.stringify(r.selfCheck?.problems)}`);
     assert.ok(r.writes >= opts.writes, `>= ${opts.writes} writes (${r.writes})`);
+    assert.ok(r.writesDuringFaults > 0, 'writes went on while the faults ran');
     assert.ok(r.restartInsideFullSync, `the API server restart (${r.restartAtMs} ms after the flush) fell inside a full sync: ${JSON.stringify(r.fullSyncsAfterFlush)}`);
     assert.equal(s.inconsistent, 0, `no inconsistent sample: ${s.problems.join(' | ')}`);
     assert.ok(s.taken - s.absent - s.errors >= (opts.services >= 10_000 ? 2 : 5), `enough samples of the table (${s.taken})`);

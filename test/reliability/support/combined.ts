@@ -101,6 +101,8 @@ export interface CombinedResult {
   readonly writes: number;
   readonly counts: Record<string, number>;
   readonly burstMs: number;
+  /** Writes made between the flush and the API server's return. */
+  readonly writesDuringFaults: number;
   readonly samples: SampleFigures;
   /** Full syncs (nft -f) after the flush: [start, end] ms after the flush. */
   readonly fullSyncsAfterFlush: { startMs: number; endMs: number; rc: number }[];
@@ -223,7 +225,11 @@ class Sampler {
       }
     } else {
       view = this.spec.check(r.stdout);
-      if (this.firstAbsentAt !== null) this.presentAgainAt ??= t0;
+      if (!view.present) {
+        // iptables: the listing works but shows none of our chains (flushed).
+        this.absent++;
+        this.firstAbsentAt ??= t0;
+      } else if (this.firstAbsentAt !== null) this.presentAgainAt ??= t0;
     }
     const problems = [...view.problems, ...this.history.check(view)];
     if (problems.length) {
@@ -318,8 +324,22 @@ export async function runCombined(o: CombinedOptions): Promise<CombinedResult> {
       flushAt = Date.now();
       await run('ip', ['netns', 'exec', world.ns('node'), 'nft', 'flush', 'ruleset']);
       log('flushed the ruleset');
-      // Wait for the repair's full sync to start, then restart the API server inside it.
-      await eventually(async () => (await fullSyncMarks(wrap.ctl)).slice(before).some((m) => m.kind === 'start'), 'a full sync after the flush', 60_000, 10);
+      // Wait for the repair's full sync to start, then restart the API server inside it. nftables: the
+      // first `nft -f` after the flush is it (incremental transactions use the `nft -i` session).
+      // iptables: every restore is marked, and the first one after the flush may be an incremental
+      // restore failing on the missing chains; the full sync is the first restore to start after the
+      // proxy logged that failure or the drift (klog time of day, UTC).
+      const outFrom = proxy.output().length;
+      await eventually(async () => {
+        let after = 0;
+        if (mode === 'iptables') {
+          const m = /^[IEW]\d{4} (\d\d):(\d\d):(\d\d\.\d+) .*(?:"Run failed, will retry" name="sync-runner-IPv4"|"Rules changed behind our back, doing a full sync" ipFamily="IPv4")/m.exec(proxy.output().slice(outFrom));
+          if (!m) return false;
+          const d = new Date();
+          after = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), Number(m[1]), Number(m[2])) + Math.round(Number(m[3]) * 1000);
+        }
+        return (await fullSyncMarks(wrap.ctl)).slice(before).some((m) => m.kind === 'start' && m.at >= after);
+      }, 'a full sync after the flush', 120_000, 10);
       restartAt = Date.now();
       log(`full sync started; restarting the API server (down ${downMs} ms)`);
       await fsp.rm(path.join(wrap.ctl, 'slow'), { force: true });
@@ -331,7 +351,10 @@ export async function runCombined(o: CombinedOptions): Promise<CombinedResult> {
     let pending: Promise<void> | null = null;
     const tBurst = Date.now();
     let lastWriteAt = tBurst;
-    while (writes < o.writes) {
+    // At least `writes`, and on until the faults are over (the server's outage always sees writes); bounded.
+    let faultsDone = false;
+    let writesDuringFaults = 0;
+    while ((writes < o.writes || (pending && !faultsDone)) && writes < 20 * o.writes) {
       const ops: DriverOp[] = [];
       for (let j = 0; j < batch; j++) ops.push(...churn.step());
       history.record(ops); // before the server has them: a sample can only show recorded states
@@ -339,7 +362,11 @@ export async function runCombined(o: CombinedOptions): Promise<CombinedResult> {
       if (r.failed) throw new Error(`server rejected writes: ${r.errors.join('; ')}`);
       writes += r.done;
       lastWriteAt = Date.now();
-      if (!pending && writes >= flushAtWrite) pending = faults();
+      if (pending && !faultsDone) writesDuringFaults += r.done;
+      if (!pending && writes >= flushAtWrite)
+        pending = faults().finally(() => {
+          faultsDone = true;
+        });
       await sleep(pauseMs);
     }
     const burstMs = lastWriteAt - tBurst;
@@ -408,6 +435,7 @@ export async function runCombined(o: CombinedOptions): Promise<CombinedResult> {
       writes,
       counts: { ...churn.counts },
       burstMs,
+      writesDuringFaults,
       samples: sampler.figures(),
       fullSyncsAfterFlush,
       tableBackAfterFlushMs: sampler.presentAgainAt === null ? null : sampler.presentAgainAt - flushAt,
