@@ -104,7 +104,11 @@ export class Churn {
     return this.dual ? FAMILIES : ['IPv4'];
   }
 
-  constructor(seed: number, private readonly o: { maxServices: number; endpointsPerService: number; epBase?: number; dual?: boolean }) {
+  /** exactEndpoints: every created service gets endpointsPerService endpoints (else 1..endpointsPerService). */
+  constructor(
+    seed: number,
+    private readonly o: { maxServices: number; endpointsPerService: number; epBase?: number; dual?: boolean; exactEndpoints?: boolean },
+  ) {
     this.rnd = prng(seed);
   }
 
@@ -115,8 +119,10 @@ export class Churn {
   private randomEndpoints(): Map<string, boolean> {
     const m = new Map<string, boolean>();
     const base = this.o.epBase ?? 0;
-    const n = 1 + this.int(this.o.endpointsPerService);
-    for (let i = 0; i < n; i++) {
+    const n = this.o.exactEndpoints ? this.o.endpointsPerService : 1 + this.int(this.o.endpointsPerService);
+    // exactEndpoints: draw until n distinct addresses (bounded, 4n draws); else n draws, a repeat
+    // shrinks the set (the other tests' seeded scripts depend on this sequence).
+    for (let i = 0; this.o.exactEndpoints ? m.size < n && i < 4 * n : i < n; i++) {
       const k = base + this.int(4000);
       m.set(`198.18.${128 + (k >> 8)}.${k & 255}`, this.rnd() < 0.85);
     }
