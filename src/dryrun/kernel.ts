@@ -2,7 +2,7 @@
 // namespace or scratch namespace, through the same reader) and load a rendered ruleset into the
 // scratch namespace. Parsing is in nftables.ts / iptables.ts / ipvs.ts.
 
-import { DEFAULT_TABLE } from '../dataplane/nftables/planner.js';
+import { DEFAULT_TABLE } from '../dataplane/nftables/layout.js';
 import { JUMP_RULES, jumpRestoreSpec } from '../dataplane/iptables/chains.js';
 import { detectBackend, toolName, WAIT, type Backend } from '../dataplane/iptables/tools.js';
 import { DUMMY_DEVICE } from '../dataplane/ipvs/names.js';

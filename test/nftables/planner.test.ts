@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plan, planFull } from '../../src/dataplane/nftables/index.js';
+import { plan, planFull } from '../../src/dataplane/nftables/planner.js';
 import { BlockAllocator } from '../../src/dataplane/nftables/alloc.js';
 import { assignSlots } from '../../src/dataplane/nftables/service.js';
 import type { ServicePort } from '../../src/model/types.js';
