@@ -3,7 +3,8 @@
 // transaction of the final state applied to a fresh fake. Endpoint-block placement depends on
 // history, so both tables are compared in canonical form (canonical.ts, as the kernel test does).
 // Every transaction must also apply: the fake refuses what nft would refuse (deleting a chain still
-// jumped to, an element twice, a set still referenced …), so ordering bugs fail here too.
+// jumped to, an element twice, a set still referenced …), so ordering bugs fail here too. Each
+// incremental plan is made twice from the same previous state: the planner must not change it.
 //
 // KPX_PROPERTY_RUNS overrides the run count (default 150).
 
@@ -127,6 +128,8 @@ function check(family: IPFamily, seq: readonly (readonly (SvcSpec | null)[])[]):
   states.forEach((st, i) => {
     const p = plan(prev, st, cfg);
     assert.equal(p.full, i === 0, `sync ${i} full`);
+    // The planner does not change its input: planning again from the same `prev` gives the same.
+    if (prev !== null) assert.equal(plan(prev, st, cfg).script, p.script, `sync ${i} re-planned from the same prev`);
     inc.apply(p.tx);
     prev = p.next;
   });

@@ -45,6 +45,15 @@ export class BlockAllocator {
     return b;
   }
 
+  /** An independent copy (the planner allocates in the copy, never in the previous state's). */
+  fork(): BlockAllocator {
+    const c = new BlockAllocator();
+    c.highWater = this.highWater;
+    for (const [cap, bases] of this.free) c.free.set(cap, bases.slice());
+    c.pending = this.pending.slice();
+    return c;
+  }
+
   release(b: Block): void {
     this.pending.push(b);
   }

@@ -100,8 +100,8 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
 
     async sync(state: ProxyState, o: SyncOptions): Promise<SyncResult> {
       const p = plan(o.full ? null : applied, state, cfg, { tableName, cache });
-      // An incremental plan updates `applied` in place: until this transaction succeeds it no
-      // longer describes the kernel, so forget it now; a failure makes the next sync full.
+      // Until this transaction succeeds the kernel state is uncertain (a lost `nft -i` may or may
+      // not have committed it): forget `applied` now, so a failure makes the next sync full.
       applied = null;
       if (p.script === '') {
         applied = p.next;

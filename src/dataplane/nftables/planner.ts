@@ -8,9 +8,9 @@
 // state lives in memory: listing the kernel to diff is far slower than writing at scale
 // (docs/nftables.md).
 //
-// Ownership: an incremental plan updates `prev` in place and returns it as `next` (cloning a
-// 10k-service state per sync would cost more than the sync). If the transaction then fails, the
-// caller must drop that object and do a full plan next time (the Dataplane does).
+// Pure: `prev` is never written. An incremental plan builds `next` from a fork of `prev` whose big
+// tables (element claims, hairpin counts) share storage with it copy-on-write (cow.ts), so a fork
+// costs O(changes), not O(state); a state returned as `next` is not written afterwards either.
 
 import type { DataplaneConfig, ProxyState } from '../../model/types.js';
 import { type ElementBatch, sameSpec } from '../../kernel/nftables/objects.js';
@@ -287,11 +287,26 @@ function fullPlan(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions, ca
     for (const e of rec.entries) (group(groups, e.map).entries ??= []).push(e);
   }
   for (const [map, g] of [...groups].sort(byName)) for (const b of fullBatches(g)) tx.addElements(map, b);
+  next.elements.freeze();
+  next.hairpin.freeze();
   return makePlan(tx, next, true, [...state.services.keys()]);
 }
 
+/** The state to build an incremental plan in: `prev`'s content, sharing its storage copy-on-write. */
+function fork(prev: Applied): Applied {
+  return {
+    ...prev,
+    services: new Map(prev.services),
+    elements: prev.elements.fork(),
+    hairpin: prev.hairpin.fork(),
+    alloc: new Map([...prev.alloc].map(([p, a]) => [p, a.fork()])),
+    endpointMaps: new Set(prev.endpointMaps),
+    sharedChains: new Set(prev.sharedChains),
+  };
+}
+
 /**
- * Plan the transaction from `prev` (consumed, see the file comment) to `state`. Full when there
+ * Plan the transaction from `prev` (not changed) to `state`. Full when there
  * is no usable `prev`, when asked, or when anything outside per-service rules changed.
  */
 export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions = {}): Plan {
@@ -300,13 +315,14 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     return fullPlan(state, cfg, opts, opts.cache ?? prev?.cache ?? new ServiceCache());
   }
   const cache = prev.cache;
+  const next = fork(prev);
   const ctx = ruleContext(state, cfg, cache);
   const tx = new Transaction(tableRef(state.family, table));
 
   const changed: string[] = [];
   const removed: ServiceRecord[] = [];
-  for (const [key, rec] of prev.services) if (!state.services.has(key)) removed.push(rec);
-  for (const [key, sp] of state.services) if (prev.services.get(key)?.sp !== sp) changed.push(key);
+  for (const [key, rec] of next.services) if (!state.services.has(key)) removed.push(rec);
+  for (const [key, sp] of state.services) if (next.services.get(key)?.sp !== sp) changed.push(key);
 
   const flushChains: string[] = [];
   const deleteChains: string[] = [];
@@ -318,40 +334,40 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   const epAdds: ElementOp[] = [];
 
   for (const old of removed) {
-    releaseAll(prev, old);
+    releaseAll(next, old);
     diffSlots(cache, old.proto, old.sp.key, old.blocks.service, undefined, epDeletes, epAdds);
     diffSlots(cache, old.proto, old.sp.key, old.blocks.local, undefined, epDeletes, epAdds);
     diffEntries(old.sp.key, old.entries, [], epDeletes, epAdds);
-    for (const b of Object.values(old.blocks)) if (b) allocFor(prev, old.sp.protocol).release(b);
+    for (const b of Object.values(old.blocks)) if (b) allocFor(next, old.sp.protocol).release(b);
     for (const name of old.chains.keys()) {
       flushChains.push(name);
       deleteChains.push(name);
     }
     for (const [name, d] of old.sets) deleteSets.push([name, d]);
-    prev.services.delete(old.sp.key);
+    next.services.delete(old.sp.key);
   }
   for (const key of changed) {
     const sp = state.services.get(key)!;
-    const old = prev.services.get(key);
-    if (old) releaseAll(prev, old);
+    const old = next.services.get(key);
+    if (old) releaseAll(next, old);
     // A protocol change is a new key (the key includes the protocol), so `old` shares the allocator.
-    const rec = buildService(sp, ctx, old, allocFor(prev, sp.protocol));
-    claimAll(prev, rec);
+    const rec = buildService(sp, ctx, old, allocFor(next, sp.protocol));
+    claimAll(next, rec);
     diffSlots(cache, rec.proto, key, old?.blocks.service, rec.blocks.service, epDeletes, epAdds);
     diffSlots(cache, rec.proto, key, old?.blocks.local, rec.blocks.local, epDeletes, epAdds);
     diffEntries(key, old?.entries ?? [], rec.entries, epDeletes, epAdds);
-    prev.services.set(key, rec);
+    next.services.set(key, rec);
     for (const m of rec.endpointMaps) {
-      if (prev.endpointMaps.has(m)) continue;
-      prev.endpointMaps.add(m);
+      if (next.endpointMaps.has(m)) continue;
+      next.endpointMaps.add(m);
       addSets.push([m, endpointsMapDecl(ctx.ipX, sp.protocol)]);
     }
     // A shared chain for a new (protocol, n): the rare case where an endpoint change writes a chain.
     for (const c of rec.shared) {
-      if (prev.sharedChains.has(c.name)) continue;
-      prev.sharedChains.add(c.name);
-      if (!prev.endpointMaps.has(c.map)) {
-        prev.endpointMaps.add(c.map);
+      if (next.sharedChains.has(c.name)) continue;
+      next.sharedChains.add(c.name);
+      if (!next.endpointMaps.has(c.map)) {
+        next.endpointMaps.add(c.map);
         addSets.push([c.map, c.mapDecl]);
       }
       addChains.push(c.name);
@@ -391,10 +407,10 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
       }
     }
   }
-  for (const a of prev.alloc.values()) a.settle();
+  for (const a of next.alloc.values()) a.settle();
 
-  const changes = prev.elements.takeChanges();
-  const hp = prev.hairpin.takeChanges();
+  const changes = next.elements.takeChanges();
+  const hp = next.hairpin.takeChanges();
   const deletes = changes.deletes.concat(epDeletes, hp.removed.map(hairpinOp));
   const adds = changes.adds.concat(epAdds, hp.added.map(hairpinOp));
   // Order matters: drop references (elements, rules) before deleting what they point to, and
@@ -408,7 +424,9 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   elementOps(tx, 'add', adds);
   for (const c of deleteChains) tx.delete({ kind: 'chain', name: c });
 
-  return makePlan(tx, prev, false, [...changed, ...removed.map((r) => r.sp.key)]);
+  next.elements.freeze();
+  next.hairpin.freeze();
+  return makePlan(tx, next, false, [...changed, ...removed.map((r) => r.sp.key)]);
 }
 
 /** The full-sync script for `state` (what --print-rules shows). */
