@@ -1,16 +1,25 @@
 // A string-keyed map that forks cheaply, so the planner can return a next applied state without
 // touching the previous one (10^5 hairpin IPs or element keys: copying them per sync would cost
 // more than the sync). While being built (a full plan) it is one insertion-ordered Map, which the
-// full plan iterates for its output order; freeze() splits it into SHARDS maps by key hash, after
-// which fork() copies only the shard array and the first write to a shard copies that shard.
+// full plan iterates for its output order; freeze() splits it into shards of ~SHARD_SIZE keys by
+// key hash, after which fork() copies only the shard array and the first write to a shard copies
+// that shard (a one-service change touches a few dozen shards: its hairpin IPs, its elements).
 
-const SHARDS = 64;
+const SHARD_SIZE = 64;
 
-function shardOf(key: string): number {
-  // FNV-1a over the key's last 16 characters (IPs and element keys differ at the end).
-  let h = 0x811c9dc5;
-  for (let i = Math.max(0, key.length - 16); i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % SHARDS;
+function shardCount(n: number): number {
+  let c = 16;
+  while (c * SHARD_SIZE < n && c < 1 << 16) c *= 2;
+  return c;
+}
+
+function hashOf(key: string): number {
+  // The last 8 characters and the length (IPs, element keys and service-port keys differ there);
+  // balance only affects speed. Cheap: this runs on every lookup.
+  const n = key.length;
+  let h = n;
+  for (let i = n > 8 ? n - 8 : 0; i < n; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+  return h >>> 0;
 }
 
 export class CowMap<V> {
@@ -20,21 +29,23 @@ export class CowMap<V> {
   /** Shards this instance created (may be written); the others are shared with a fork. */
   private own: boolean[] = [];
   private n = 0;
+  /** Shard count - 1 (a power of two minus one). */
+  private mask = 15;
 
   get size(): number {
     return this.ordered ? this.ordered.size : this.n;
   }
 
   get(key: string): V | undefined {
-    return this.ordered ? this.ordered.get(key) : this.shards[shardOf(key)]?.get(key);
+    return this.ordered ? this.ordered.get(key) : this.shards[hashOf(key) & this.mask]?.get(key);
   }
 
   has(key: string): boolean {
-    return this.ordered ? this.ordered.has(key) : this.shards[shardOf(key)]?.has(key) === true;
+    return this.ordered ? this.ordered.has(key) : this.shards[hashOf(key) & this.mask]?.has(key) === true;
   }
 
   private writable(key: string): Map<string, V> {
-    const i = shardOf(key);
+    const i = hashOf(key) & this.mask;
     let s = this.shards[i];
     if (!this.own[i]) {
       s = s ? new Map(s) : new Map();
@@ -79,6 +90,7 @@ export class CowMap<V> {
     if (!o) return this;
     this.ordered = null;
     this.n = o.size;
+    this.mask = shardCount(o.size) - 1;
     for (const [k, v] of o) this.writable(k).set(k, v);
     return this;
   }
@@ -92,8 +104,15 @@ export class CowMap<V> {
     if (this.ordered) throw new Error('CowMap.fork: freeze() first');
     const c = new CowMap<V>();
     c.ordered = null;
-    c.shards = this.shards.slice();
     c.n = this.n;
+    if (this.n > 4 * SHARD_SIZE * (this.mask + 1)) {
+      // Grown well past its shard count: re-shard into the copy (O(n), rare).
+      c.mask = shardCount(this.n) - 1;
+      for (const s of this.shards) if (s) for (const [k, v] of s) c.writable(k).set(k, v);
+      return c;
+    }
+    c.mask = this.mask;
+    c.shards = this.shards.slice();
     return c;
   }
 }

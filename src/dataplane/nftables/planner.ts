@@ -16,6 +16,7 @@ import type { DataplaneConfig, ProxyState } from '../../model/types.js';
 import { type ElementBatch, sameSpec } from '../../kernel/nftables/objects.js';
 import { Transaction } from '../../kernel/nftables/transaction.js';
 import { BlockAllocator } from './alloc.js';
+import { CowMap } from './cow.js';
 import { entryBatch, opsBatch, pairBatch, slotBatch } from './batches.js';
 import { type ElementOp, ElementTable, IpRefCount } from './elements.js';
 import { DEFAULT_TABLE, HAIRPIN_SET, ruleContext, signatureOf, tableRef, writeFixed, writeTableStart } from './layout.js';
@@ -46,7 +47,10 @@ export interface Applied {
   readonly family: ProxyState['family'];
   /** Everything outside per-service rules that the table depends on; a change forces full. */
   readonly signature: string;
-  readonly services: Map<string, ServiceRecord>;
+  /** Per service-port key: its record and a sequence number (removals are planned in that order). */
+  readonly services: CowMap<Placed>;
+  /** Sequence number of the next service port added. */
+  readonly seq: number;
   /** Shared/owned set and map elements, except endpoint-map elements (kept in the records' blocks). */
   readonly elements: ElementTable;
   /** Endpoint IPs in the `hairpin` set, counted over the service ports that reach them. */
@@ -58,6 +62,11 @@ export interface Applied {
   /** Shared DNAT chains created in the kernel (kept until the next full sync). */
   readonly sharedChains: Set<string>;
   readonly cache: ServiceCache;
+}
+
+export interface Placed {
+  readonly rec: ServiceRecord;
+  readonly seq: number;
 }
 
 export interface Plan {
@@ -237,7 +246,8 @@ function fullPlan(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions, ca
     tableName: table,
     family: state.family,
     signature: signatureOf(state, cfg, table),
-    services: new Map(),
+    services: new CowMap(),
+    seq: 0,
     elements: new ElementTable(false),
     hairpin: new IpRefCount(false),
     alloc: allocators(),
@@ -248,7 +258,7 @@ function fullPlan(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions, ca
   const recs: ServiceRecord[] = [];
   for (const [key, sp] of state.services) {
     const rec = buildService(sp, ctx, undefined, allocFor(next, sp.protocol));
-    next.services.set(key, rec);
+    next.services.set(key, { rec, seq: recs.length });
     claimAll(next, rec);
     recs.push(rec);
   }
@@ -289,14 +299,15 @@ function fullPlan(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions, ca
   for (const [map, g] of [...groups].sort(byName)) for (const b of fullBatches(g)) tx.addElements(map, b);
   next.elements.freeze();
   next.hairpin.freeze();
-  return makePlan(tx, next, true, [...state.services.keys()]);
+  next.services.freeze();
+  return makePlan(tx, { ...next, seq: recs.length }, true, [...state.services.keys()]);
 }
 
 /** The state to build an incremental plan in: `prev`'s content, sharing its storage copy-on-write. */
 function fork(prev: Applied): Applied {
   return {
     ...prev,
-    services: new Map(prev.services),
+    services: prev.services.fork(),
     elements: prev.elements.fork(),
     hairpin: prev.hairpin.fork(),
     alloc: new Map([...prev.alloc].map(([p, a]) => [p, a.fork()])),
@@ -320,9 +331,21 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   const tx = new Transaction(tableRef(state.family, table));
 
   const changed: string[] = [];
-  const removed: ServiceRecord[] = [];
-  for (const [key, rec] of next.services) if (!state.services.has(key)) removed.push(rec);
-  for (const [key, sp] of state.services) if (next.services.get(key)?.sp !== sp) changed.push(key);
+  let added = 0;
+  for (const [key, sp] of state.services) {
+    const placed = prev.services.get(key);
+    if (placed === undefined) added++;
+    if (placed?.rec.sp !== sp) changed.push(key);
+  }
+  const gone: Placed[] = [];
+  // Ports in prev but not in state: only looked for when there are some (prev has more ports than
+  // state keeps), not on every endpoint change.
+  if (prev.services.size > state.services.size - added) {
+    for (const [key, placed] of prev.services.entries()) if (!state.services.has(key)) gone.push(placed);
+  }
+  // In the order the ports were added (as a Map's iteration order would give).
+  const removed = gone.sort((a, b) => a.seq - b.seq).map((p) => p.rec);
+  let seq = prev.seq;
 
   const flushChains: string[] = [];
   const deleteChains: string[] = [];
@@ -348,7 +371,8 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   }
   for (const key of changed) {
     const sp = state.services.get(key)!;
-    const old = next.services.get(key);
+    const placed = next.services.get(key);
+    const old = placed?.rec;
     if (old) releaseAll(next, old);
     // A protocol change is a new key (the key includes the protocol), so `old` shares the allocator.
     const rec = buildService(sp, ctx, old, allocFor(next, sp.protocol));
@@ -356,7 +380,7 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
     diffSlots(cache, rec.proto, key, old?.blocks.service, rec.blocks.service, epDeletes, epAdds);
     diffSlots(cache, rec.proto, key, old?.blocks.local, rec.blocks.local, epDeletes, epAdds);
     diffEntries(key, old?.entries ?? [], rec.entries, epDeletes, epAdds);
-    next.services.set(key, rec);
+    next.services.set(key, { rec, seq: placed ? placed.seq : seq++ });
     for (const m of rec.endpointMaps) {
       if (next.endpointMaps.has(m)) continue;
       next.endpointMaps.add(m);
@@ -426,7 +450,7 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
 
   next.elements.freeze();
   next.hairpin.freeze();
-  return makePlan(tx, next, false, [...changed, ...removed.map((r) => r.sp.key)]);
+  return makePlan(tx, { ...next, seq }, false, [...changed, ...removed.map((r) => r.sp.key)]);
 }
 
 /** The full-sync script for `state` (what --print-rules shows). */
