@@ -5,7 +5,8 @@
 import { type Element, type ElementBatch, ElementChunks, quote } from '../../kernel/nftables/objects.js';
 import type { Endpoint } from '../../model/types.js';
 import type { ElementOp } from './elements.js';
-import type { Entry, SlotBlock } from './service.js';
+import type { SlotBlock } from './alloc.js';
+import type { Entry } from './service.js';
 
 function epText(ep: Pick<Endpoint, 'ip' | 'port'>): string {
   return `${ep.ip} . ${ep.port}`;
