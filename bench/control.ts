@@ -7,7 +7,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { planFull } from '../src/dataplane/nftables/index.js';
+import { planFull } from '../src/dataplane/nftables/planner.js';
 import { configureLogging } from '../src/log/logger.js';
 import { ServiceModel } from '../src/model/tracker.js';
 import { loadKubeConfig } from '../src/sources/apiserver.js';

@@ -2,7 +2,7 @@
 // namespace or scratch namespace, through the same reader) and load a rendered ruleset into the
 // scratch namespace. Parsing is in nftables.ts / iptables.ts / ipvs.ts.
 
-import { DEFAULT_TABLE } from '../dataplane/nftables/planner.js';
+import { DEFAULT_TABLE } from '../dataplane/nftables/layout.js';
 import { JUMP_RULES } from '../dataplane/iptables/layout.js';
 import { insertJumps, jumpRestoreSpec, missingJumpsInSave } from '../kernel/iptables/jumps.js';
 import { detectBackend, toolName, WAIT, type Backend } from '../kernel/iptables/tools.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { endpointChainName, hashAndTruncate, serviceChainNames } from '../../src/dataplane/nftables/index.js';
+import { endpointChainName, hashAndTruncate, serviceChainNames } from '../../src/dataplane/nftables/names.js';
 import { isServiceChainName } from '../../src/dataplane/nftables/names.js';
 import { ep, sp } from './fixtures.js';
 

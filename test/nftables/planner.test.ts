@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plan, planFull } from '../../src/dataplane/nftables/index.js';
-import { BlockAllocator } from '../../src/dataplane/nftables/alloc.js';
-import { assignSlots } from '../../src/dataplane/nftables/service.js';
+import { plan, planFull } from '../../src/dataplane/nftables/planner.js';
+import { BlockAllocator, assignSlots } from '../../src/dataplane/nftables/alloc.js';
 import type { ServicePort } from '../../src/model/types.js';
 import { cases } from './cases.js';
 import { assertGolden } from './golden.js';

@@ -12,7 +12,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { loadavg } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNftablesDataplane, plan, planFull } from '../../src/dataplane/nftables/index.js';
+import { createNftablesDataplane } from '../../src/dataplane/nftables/index.js';
+import { plan, planFull } from '../../src/dataplane/nftables/planner.js';
 import type { ServicePort } from '../../src/model/types.js';
 import { config, ep, sp, state } from './fixtures.js';
 import { createNetns } from './netns.js';

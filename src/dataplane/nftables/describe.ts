@@ -2,21 +2,22 @@
 // Built by running the planner's own per-service builder (buildService) on the one service port,
 // so the names and targets are exactly what the planner writes.
 
-import { run } from '../../util/exec.js';
+import { realRunner } from '../../kernel/runner.js';
 import type { IPFamily } from '../../model/types.js';
 import { LIST_TIMEOUT_MS, type Describer, type KernelObject, type RulesLister } from '../describe.js';
 import { BlockAllocator } from './alloc.js';
 import { endpointChainName, serviceChainNames } from './names.js';
-import { DEFAULT_TABLE, ruleContext } from './planner.js';
 import {
+  DEFAULT_TABLE,
   FIREWALL_IPS_MAP,
   NO_ENDPOINT_NODEPORTS_MAP,
   NO_ENDPOINT_SERVICES_MAP,
   REJECT_CHAIN,
   SERVICE_IPS_MAP,
   SERVICE_NODEPORTS_MAP,
-  buildService,
-} from './service.js';
+  ruleContext,
+} from './layout.js';
+import { ServiceCache, buildService } from './service.js';
 
 const nftFamily = (f: IPFamily): 'ip' | 'ip6' => (f === 'IPv6' ? 'ip6' : 'ip');
 
@@ -24,7 +25,7 @@ export const describeNftables: Describer = (path, input) => {
   const { sp } = path;
   const fam = nftFamily(input.state.family);
   // A fresh allocator: endpoint-map page numbers may differ from the running table's.
-  const rec = buildService(sp, ruleContext(input.state, input.config), undefined, new BlockAllocator());
+  const rec = buildService(sp, ruleContext(input.state, input.config, new ServiceCache()), undefined, new BlockAllocator());
   const names = serviceChainNames(sp);
   const proto = rec.proto;
   const objects: KernelObject[] = [{ kind: 'table', name: `${fam} ${DEFAULT_TABLE}` }];
@@ -79,6 +80,6 @@ export const describeNftables: Describer = (path, input) => {
 
 export const listNftablesRules: RulesLister = async (family) => {
   const table = `${nftFamily(family)} ${DEFAULT_TABLE}`;
-  const r = await run('nft', ['list', 'table', ...table.split(' ')], { allowFailure: true, timeoutMs: LIST_TIMEOUT_MS });
+  const r = await realRunner('nft', ['list', 'table', ...table.split(' ')], { allowFailure: true, timeoutMs: LIST_TIMEOUT_MS });
   return [{ title: `nft list table ${table}`, text: r.code === 0 ? r.stdout : `(no such table: ${r.stderr.trim()})\n` }];
 };

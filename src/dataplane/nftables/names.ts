@@ -35,22 +35,9 @@ export interface ServiceChainNames {
   readonly localVmap: string;
 }
 
-/**
- * Names by servicePortBase. A SHA-256 per service port is ~3 µs, a sixth of a cold 10k-service
- * full plan; re-plans (periodic full syncs, a changed ServicePort object for the same port) hit
- * this cache. Cleared wholesale when it outgrows any plausible cluster, so it stays bounded.
- */
-const namesCache = new Map<string, ServiceChainNames>();
-const NAMES_CACHE_MAX = 1 << 18;
-
-export function serviceChainNames(sp: ServicePort): ServiceChainNames {
-  const base = servicePortBase(sp);
-  const hit = namesCache.get(base);
-  if (hit) return hit;
-  if (namesCache.size >= NAMES_CACHE_MAX) namesCache.clear();
-  const names = computeNames(hashAndTruncate(base));
-  namesCache.set(base, names);
-  return names;
+/** Chain and vmap names of a service port (memoised per planner by service.ts ServiceCache). */
+export function serviceChainNames(sp: Pick<ServicePort, 'namespace' | 'serviceName' | 'protocol' | 'portName'>): ServiceChainNames {
+  return computeNames(hashAndTruncate(servicePortBase(sp)));
 }
 
 function computeNames(b: string): ServiceChainNames {

@@ -5,26 +5,68 @@
 // affinity sets exist only for sessionAffinity ClientIP, where they are needed.
 
 import type { Endpoint, ServicePort } from '../../model/types.js';
-import { type Block, BlockAllocator, PAGE_KEYS, pageOf } from './alloc.js';
-import type { ElementOp } from './elements.js';
-import { affinitySetName, endpointChainName, serviceChainNames } from './names.js';
+import type { SetSpec } from '../../kernel/nftables/objects.js';
+import { type Block, BlockAllocator, PAGE_KEYS, type SlotBlock, assignSlots, compactSlots, epValue, pageOf } from './alloc.js';
 
-export const MARK_MASQ_CHAIN = 'mark-for-masquerade';
-export const REJECT_CHAIN = 'reject-chain';
+export { epValue, type SlotBlock } from './alloc.js';
+import type { ElementOp } from './elements.js';
+import {
+  CLUSTER_IPS_SET,
+  FIREWALL_IPS_MAP,
+  MARK_MASQ_CHAIN,
+  NO_ENDPOINT_NODEPORTS_MAP,
+  NO_ENDPOINT_SERVICES_MAP,
+  REJECT_CHAIN,
+  type RuleContext,
+  SERVICE_IPS_MAP,
+  SERVICE_NODEPORTS_MAP,
+} from './layout.js';
+import { type ServiceChainNames, affinitySetName, endpointChainName, serviceChainNames, servicePortBase } from './names.js';
+
 /**
- * Endpoint maps are per protocol (`endpoints-tcp-0`, …): nft 1.0.6 cannot add a rule using a
- * map typed `th dport` that already exists in the kernel ("conflicting protocols specified: tcp
- * vs. th"), but accepts `tcp dport` behind `meta l4proto tcp`. And per page of keys (alloc.ts).
+ * Memoised names and shared objects of one planner (one Dataplane): chain names by service port
+ * (a SHA-256 per port is ~3 µs, a sixth of a cold 10k-service full plan), interned endpoint-map
+ * page names and shared DNAT chains (10^4 ports share a few dozen). Memoisation only: a fresh
+ * cache gives the same output. Cleared wholesale when it outgrows any plausible cluster.
  */
-export function endpointsMapName(protocol: string, b: Block): string {
-  if (b.cap > PAGE_KEYS) return `endpoints-${protocol.toLowerCase()}-${pageOf(b)}`;
-  // Interned per protocol and page: every port of a page shares one name string.
-  let pages = pageNames.get(protocol);
-  if (!pages) pageNames.set(protocol, (pages = []));
-  const page = Math.floor(b.base / PAGE_KEYS);
-  return (pages[page] ??= `endpoints-${protocol.toLowerCase()}-${page}`);
+export class ServiceCache {
+  private readonly names = new Map<string, ServiceChainNames>();
+  private readonly pages = new Map<string, string[]>();
+  private readonly shared = new Map<string, SharedChain>();
+
+  chainNames(sp: ServicePort): ServiceChainNames {
+    const base = servicePortBase(sp);
+    const hit = this.names.get(base);
+    if (hit) return hit;
+    if (this.names.size >= NAMES_CACHE_MAX) this.names.clear();
+    const names = serviceChainNames(sp);
+    this.names.set(base, names);
+    return names;
+  }
+
+  /**
+   * Endpoint maps are per protocol (`endpoints-tcp-0`, …): nft 1.0.6 cannot add a rule using a
+   * map typed `th dport` that already exists in the kernel ("conflicting protocols specified: tcp
+   * vs. th"), but accepts `tcp dport` behind `meta l4proto tcp`. And per page of keys (alloc.ts).
+   */
+  endpointsMapName(protocol: string, b: Block): string {
+    if (b.cap > PAGE_KEYS) return `endpoints-${protocol.toLowerCase()}-${pageOf(b)}`;
+    // Interned per protocol and page: every port of a page shares one name string.
+    let pages = this.pages.get(protocol);
+    if (!pages) this.pages.set(protocol, (pages = []));
+    const page = Math.floor(b.base / PAGE_KEYS);
+    return (pages[page] ??= `endpoints-${protocol.toLowerCase()}-${page}`);
+  }
+
+  /** Interned per family, kind, protocol and n. */
+  sharedChain(ipX: 'ip' | 'ip6', kind: 'dnat' | 'ext-dnat' | 'np-dnat', proto: string, n: number): SharedChain {
+    const id = `${ipX} ${kind}-${proto}-${n}`;
+    let c = this.shared.get(id);
+    if (!c) this.shared.set(id, (c = sharedChain(ipX, kind, proto, n)));
+    return c;
+  }
 }
-const pageNames = new Map<string, string[]>();
+const NAMES_CACHE_MAX = 1 << 18;
 
 function protoLower(p: string): string {
   return p === 'TCP' ? 'tcp' : p === 'UDP' ? 'udp' : p === 'SCTP' ? 'sctp' : p.toLowerCase();
@@ -34,7 +76,7 @@ export function endpointsMapDecl(ipX: 'ip' | 'ip6', protocol: string): SetDecl {
   const proto = protocol.toLowerCase();
   return {
     kind: 'map',
-    body: `{ typeof numgen random mod 1 : ${ipX} daddr . ${proto} dport ; comment "endpoint blocks: key base+i of a service port -> endpoint" ; }`,
+    spec: { typeOf: `numgen random mod 1 : ${ipX} daddr . ${proto} dport`, comment: 'endpoint blocks: key base+i of a service port -> endpoint' },
   };
 }
 export const ENDPOINT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
@@ -68,31 +110,25 @@ export interface SharedChain {
   readonly mapDecl: SetDecl;
 }
 
-const sharedChains = new Map<string, SharedChain>();
-
-/** Interned per family, kind, protocol and n: 10^4 ports share a few dozen objects. */
-export function sharedChain(ipX: 'ip' | 'ip6', kind: 'dnat' | 'ext-dnat' | 'np-dnat', proto: string, n: number): SharedChain {
+/** A shared DNAT chain (interned by ServiceCache.sharedChain: 10^4 ports share a few dozen objects). */
+function sharedChain(ipX: 'ip' | 'ip6', kind: 'dnat' | 'ext-dnat' | 'np-dnat', proto: string, n: number): SharedChain {
   const name = `${kind}-${proto}-${n}`;
-  const id = `${ipX} ${name}`;
-  let c = sharedChains.get(id);
-  if (c) return c;
   const np = kind === 'np-dnat';
   const map = np ? nodeportEndpointsMap(proto) : clusterEndpointsMap(proto);
   const key = np ? `${proto} dport` : `${ipX} daddr . ${proto} dport`;
   const dnat = `meta l4proto ${proto} dnat ${ipX} to ${key} . numgen random mod ${n} map @${map}`;
-  c = {
+  return {
     name,
     rules: kind === 'dnat' ? [dnat] : [`jump ${MARK_MASQ_CHAIN}`, dnat],
     map,
     mapDecl: {
       kind: 'map',
-      body: `{ typeof ${key} . numgen random mod 1 : ${ipX} daddr . ${proto} dport ; comment "${
-        np ? 'nodePort . i' : 'service address . port . i'
-      } -> endpoint" ; }`,
+      spec: {
+        typeOf: `${key} . numgen random mod 1 : ${ipX} daddr . ${proto} dport`,
+        comment: `${np ? 'nodePort . i' : 'service address . port . i'} -> endpoint`,
+      },
     },
   };
-  sharedChains.set(id, c);
-  return c;
 }
 
 /** A port's endpoints in a shared map: elements `<prefix> . i : slots[i]`. */
@@ -103,68 +139,10 @@ export interface Entry {
   readonly slots: readonly Endpoint[];
 }
 
-/**
- * Slot order for `eps` that keeps every surviving endpoint at its old index when that index still
- * exists (indices must stay 0..n-1), so one endpoint replaced is one element replaced, and one
- * added or removed is one or two.
- */
-export function compactSlots(old: readonly Endpoint[] | undefined, eps: readonly Endpoint[]): readonly Endpoint[] {
-  if (!old || old.length === 0) return eps;
-  const want = new Map<string, Endpoint>();
-  for (const e of eps) want.set(epValue(e), e);
-  const slots: (Endpoint | undefined)[] = new Array<Endpoint | undefined>(eps.length);
-  const placed = new Set<string>();
-  for (let i = 0; i < Math.min(old.length, eps.length); i++) {
-    const k = epValue(old[i]!);
-    const e = want.get(k);
-    if (e !== undefined) {
-      slots[i] = e;
-      placed.add(k);
-    }
-  }
-  let hole = 0;
-  for (const e of eps) {
-    if (placed.has(epValue(e))) continue;
-    while (slots[hole] !== undefined) hole++;
-    slots[hole] = e;
-  }
-  return slots as Endpoint[];
-}
-export const HAIRPIN_SET = 'hairpin';
-export const CLUSTER_IPS_SET = 'cluster-ips';
-export const SERVICE_IPS_MAP = 'service-ips';
-export const SERVICE_NODEPORTS_MAP = 'service-nodeports';
-export const NO_ENDPOINT_SERVICES_MAP = 'no-endpoint-services';
-export const NO_ENDPOINT_NODEPORTS_MAP = 'no-endpoint-nodeports';
-export const FIREWALL_IPS_MAP = 'firewall-ips';
-
-/** Family-dependent words and node facts the per-service rules need. */
-export interface RuleContext {
-  /** "ip" or "ip6" (expression prefix and table family). */
-  readonly ipX: 'ip' | 'ip6';
-  readonly addrType: 'ipv4_addr' | 'ipv6_addr';
-  readonly masqueradeAll: boolean;
-  /** nft match for "source is a local pod", and its negation; null: no detector. */
-  readonly ifLocal: string | null;
-  readonly ifNotLocal: string | null;
-  /** This node's IPs of the family (LoadBalancerSourceRanges "allow from node"). */
-  readonly nodeIPs: readonly string[];
-  readonly cidrContains: (cidr: string, ip: string) => boolean;
-}
-
+/** A per-service or shared set/map declaration (kernel/nftables NamedSet without the name). */
 export interface SetDecl {
   readonly kind: 'set' | 'map';
-  /** Declaration body, e.g. "{ type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }". */
-  readonly body: string;
-}
-
-/**
- * A policy chain's block of `endpoints` keys and which endpoint sits at each key (key base+i holds
- * slots[i]). The record keeps Endpoint objects, not "ip . port" strings: at 10k × 10 that is
- * 10^5 strings fewer to build and keep per full plan; the element text is built once, on output.
- */
-export interface SlotBlock<T = Endpoint> extends Block {
-  readonly slots: readonly T[];
+  readonly spec: SetSpec;
 }
 
 export interface ServiceRecord {
@@ -199,58 +177,13 @@ export interface ServiceRecord {
 }
 
 const NO_ENDPOINTS: readonly Endpoint[] = [];
+const AFFINITY_FLAGS = ['dynamic', 'timeout'] as const;
 const NO_SHARED: readonly SharedChain[] = [];
 const NO_ENTRIES: readonly Entry[] = [];
 const NO_ORDER: ServiceRecord['order'] = {};
 
-/** An endpoint-map element value. */
-export function epValue(ep: Pick<Endpoint, 'ip' | 'port'>): string {
-  return `${ep.ip} . ${ep.port}`;
-}
-
 function dnatTarget(ep: Endpoint): string {
   return ep.ip.includes(':') ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`;
-}
-
-/**
- * Keep each surviving endpoint at its old key when it still fits, fill holes with new ones, so an
- * endpoint added or removed changes one or two elements rather than shifting the whole block.
- * Values are compared by `keyOf` (an endpoint's element value "ip . port"); a new block keeps
- * `values` itself as its slots (callers pass an array nobody mutates).
- */
-export function assignSlots<T>(
-  old: SlotBlock<T> | undefined,
-  values: readonly T[],
-  alloc: BlockAllocator,
-  keyOf: (v: T) => string = String,
-): SlotBlock<T> {
-  // Keep the block while the endpoints fit, unless it became 4× too big (hysteresis: a service
-  // oscillating around a power of two does not move back and forth).
-  const keep = old !== undefined && values.length <= old.cap && !(old.cap > 4 && values.length * 4 <= old.cap);
-  if (old && keep) {
-    const want = new Map<string, T>();
-    for (const v of values) want.set(keyOf(v), v);
-    const slots: (T | undefined)[] = new Array<T | undefined>(values.length);
-    const placed = new Set<string>();
-    for (let i = 0; i < Math.min(old.slots.length, values.length); i++) {
-      const k = keyOf(old.slots[i]!);
-      const v = want.get(k);
-      if (v !== undefined) {
-        slots[i] = v;
-        placed.add(k);
-      }
-    }
-    let hole = 0;
-    for (const v of values) {
-      if (placed.has(keyOf(v))) continue;
-      while (slots[hole] !== undefined) hole++;
-      slots[hole] = v;
-    }
-    return { base: old.base, cap: old.cap, slots: slots as T[] };
-  }
-  // The caller releases `old` (it knows whether the block is still used).
-  const b = alloc.alloc(values.length);
-  return { base: b.base, cap: b.cap, slots: values };
 }
 
 /**
@@ -282,6 +215,7 @@ class RecordBuilder {
 }
 
 const NO_SETS: ReadonlyMap<string, SetDecl> = new Map();
+const VMAP_DECL: SetDecl = { kind: 'map', spec: { typeOf: 'numgen random mod 1 : verdict' } };
 
 function writeChoice(
   rb: RecordBuilder,
@@ -300,13 +234,13 @@ function writeChoice(
   if (sp.affinityTimeoutSeconds > 0) {
     for (const ep of eps) r.push(`${ipX} saddr @${affinitySetName(sp, ep)} goto ${endpointChainName(sp, ep)}`);
     r.push(`numgen random mod ${eps.length} vmap @${vmap}`);
-    rb.set(vmap, { kind: 'map', body: '{ typeof numgen random mod 1 : verdict ; }' });
+    rb.set(vmap, VMAP_DECL);
     eps.forEach((ep, i) => rb.claim(vmap, String(i), `goto ${endpointChainName(sp, ep)}`));
     return;
   }
   const b = assignSlots(oldBlock, eps, alloc, epValue);
   rb.blocks[which] = b;
-  const map = endpointsMapName(proto, b);
+  const map = ctx.cache.endpointsMapName(proto, b);
   rb.endpointMaps.push(map);
   r.push(`meta l4proto ${proto} dnat ${ipX} to numgen random mod ${eps.length} offset ${b.base} map @${map}`);
   // Elements `base+i : slot` are written by the planner from `blocks` (see ServiceRecord.elements).
@@ -320,7 +254,7 @@ export function buildService(
   alloc: BlockAllocator,
 ): ServiceRecord {
   const { ipX } = ctx;
-  const names = serviceChainNames(sp);
+  const names = ctx.cache.chainNames(sp);
   const proto = protoLower(sp.protocol);
   const rb = new RecordBuilder(sp.key);
   const affinity = sp.affinityTimeoutSeconds > 0;
@@ -371,7 +305,7 @@ export function buildService(
   // carry none: endpoint changes stay element-only and the full load stays small.
   if (sharedInternal) {
     const slots = (sp.internalPolicyLocal ? localOrder : clusterOrder)!;
-    const c = sharedChain(ipX, 'dnat', proto, slots.length);
+    const c = ctx.cache.sharedChain(ipX, 'dnat', proto, slots.length);
     shared.push(c);
     rb.claim(SERVICE_IPS_MAP, sp.clusterIP + portSuffix, `goto ${c.name}`, sp.spn);
     entries.push({ map: c.map, prefix: `${sp.clusterIP} . ${sp.port}`, slots });
@@ -380,7 +314,7 @@ export function buildService(
 
   let extTarget = names.external;
   if (sharedExternal && usesExternalChain && (sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0)) {
-    const c = sharedChain(ipX, 'ext-dnat', proto, clusterOrder!.length);
+    const c = ctx.cache.sharedChain(ipX, 'ext-dnat', proto, clusterOrder!.length);
     shared.push(c);
     extTarget = c.name;
   }
@@ -419,7 +353,7 @@ export function buildService(
     const k = `${proto} . ${sp.nodePort}`;
     if (hasEndpoints) {
       if (sharedExternal && usesExternalChain) {
-        const c = sharedChain(ipX, 'np-dnat', proto, clusterOrder!.length);
+        const c = ctx.cache.sharedChain(ipX, 'np-dnat', proto, clusterOrder!.length);
         shared.push(c);
         rb.claim(SERVICE_NODEPORTS_MAP, k, `goto ${c.name}`, sp.spn);
         entries.push({ map: c.map, prefix: String(sp.nodePort), slots: clusterOrder! });
@@ -462,7 +396,7 @@ export function buildService(
       const set = affinitySetName(sp, ep);
       rb.set(set, {
         kind: 'set',
-        body: `{ type ${ctx.addrType} ; flags dynamic,timeout ; timeout ${sp.affinityTimeoutSeconds}s ; }`,
+        spec: { type: ctx.addrType, flags: AFFINITY_FLAGS, timeout: sp.affinityTimeoutSeconds },
       });
       rb.chains.set(endpointChainName(sp, ep), [
         `${ipX} saddr ${ep.ip} jump ${MARK_MASQ_CHAIN}`,

@@ -15,12 +15,28 @@
 //
 // The process runs `nft -i` (spawnTool: resolveTool('nft'), no shell) in this process's network namespace, like `nft -f -`,
 // so KPX_TOOL_NFT wrappers (tests, fault injection) apply to it too.
+//
+// Dataplanes see it as an NftStream (made by an NftStreamFactory they are given), so tests can put
+// a fake in its place (FakeNftables.stream()).
 
 import type { Socket } from 'node:net';
 import { spawnTool, type ToolProcess } from '../../util/exec.js';
 
-/** Name of the empty set listed as the completion marker (declared by the full plan). */
-export const MARKER_SET = 'sync-marker';
+/** A long-lived channel for small transactions (NftSession, or a fake). */
+export interface NftStream {
+  /** A process is running (the next transaction does not pay process start and cache fill). */
+  readonly alive: boolean;
+  /** Start now, off the next change's path; errors are reported by the next apply(). */
+  warm(): void;
+  /** Apply one transaction (commands without newlines). Rejects with NftSessionError / NftSessionUnsupported. */
+  apply(commands: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Makes the stream of one table; `marker` names an always-present empty set of that table. */
+export type NftStreamFactory = (family: 'ip' | 'ip6', table: string, marker: string) => NftStream;
+
+export const nftSessionFactory: NftStreamFactory = (family, table, marker) => new NftSession(family, table, marker);
 
 export class NftSessionError extends Error {
   constructor(
@@ -49,7 +65,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-export class NftSession {
+export class NftSession implements NftStream {
   private child: ToolProcess | null = null;
   private stdout = '';
   private stderr = '';
@@ -62,9 +78,12 @@ export class NftSession {
   constructor(
     private readonly fam: 'ip' | 'ip6',
     private readonly table: string,
+    /** Name of the empty set listed as the completion marker (declared by the full plan). */
+    private readonly marker: string,
     private readonly timeoutMs = 60_000,
     /** First answer of a new process (start + cache fill; generous for loaded machines). */
     private readonly handshakeMs = 5_000,
+    private readonly spawn: (command: string, args: readonly string[]) => ToolProcess = spawnTool,
   ) {}
 
   get alive(): boolean {
@@ -72,11 +91,11 @@ export class NftSession {
   }
 
   private markerLine(): string {
-    return `list set ${this.fam} ${this.table} ${MARKER_SET}\n`;
+    return `list set ${this.fam} ${this.table} ${this.marker}\n`;
   }
 
   private start(): ToolProcess {
-    const child = spawnTool('nft', ['-i']);
+    const child = this.spawn('nft', ['-i']);
     this.child = child;
     this.stdout = '';
     this.stderr = '';
@@ -130,7 +149,7 @@ export class NftSession {
   private check(): void {
     if (!this.pending) return;
     const out = this.stdout.indexOf('\n}\n');
-    const markerErr = this.stderr.indexOf(`list set ${this.fam} ${this.table} ${MARKER_SET}`);
+    const markerErr = this.stderr.indexOf(`list set ${this.fam} ${this.table} ${this.marker}`);
     if (out < 0 && markerErr < 0) return;
     // stdout and stderr are separate pipes: the transaction's errors were written before the
     // marker's listing, but their 'data' event may come later in this same poll phase. Decide
@@ -141,7 +160,7 @@ export class NftSession {
       clearTimeout(p.timer);
       let err = this.stderr;
       let markerFailed = false;
-      const m = err.indexOf(`list set ${this.fam} ${this.table} ${MARKER_SET}`);
+      const m = err.indexOf(`list set ${this.fam} ${this.table} ${this.marker}`);
       if (m >= 0) {
         // Drop the marker's own error (the "Error: …" line before the echoed command and after).
         const start = err.lastIndexOf('Error:', m);

@@ -1,0 +1,171 @@
+// nftables dataplane: the only I/O of the mode. The planner (planner.ts, pure) turns the applied
+// state and a ProxyState into a typed Transaction; this applies it as one atomic transaction
+// (`nft -f -`, or the persistent `nft -i` stream for small incremental ones), probes for drift and
+// cleans up, in whatever network namespace this process runs in. Tools run only through the
+// injected ToolRunner and NftStreamFactory (kernel/), so a fake kernel can stand in.
+
+import type { DataplaneConfig, ProxyState } from '../../model/types.js';
+import type { Dataplane, SyncOptions, SyncResult } from '../types.js';
+import { ExecError } from '../../util/exec.js';
+import { metrics } from '../../metrics/metrics.js';
+import { createLogger } from '../../log/logger.js';
+import { type ToolRunner, realRunner } from '../../kernel/runner.js';
+import { Transaction } from '../../kernel/nftables/transaction.js';
+import {
+  type NftStream,
+  type NftStreamFactory,
+  NftSessionError,
+  NftSessionUnsupported,
+  nftSessionFactory,
+} from '../../kernel/nftables/session.js';
+import { CANARY_CHAIN, CANARY_RULE_HANDLE, DEFAULT_TABLE, MARKER_SET, familyWord, tableRef } from './layout.js';
+import { type Applied, plan, planFull } from './planner.js';
+import { ServiceCache } from './service.js';
+
+const log = createLogger('nftables');
+/** nft echoes the failing command; keep errors readable when a transaction is megabytes. */
+const MAX_ERROR_TEXT = 4000;
+
+export interface NftablesOptions {
+  readonly tableName?: string;
+  /**
+   * Apply incremental transactions through a persistent `nft -i` (session.ts; default true).
+   * Full syncs always use `nft -f -`.
+   */
+  readonly interactive?: boolean;
+  /** Runs `nft` (default: the real tool). */
+  readonly runner?: ToolRunner;
+  /** Makes the persistent `nft -i` stream (default: NftSession). */
+  readonly streams?: NftStreamFactory;
+}
+
+/** Incremental scripts larger than this go through `nft -f -` (one huge interactive line gains nothing). */
+const MAX_INTERACTIVE_SCRIPT = 1 << 20;
+/**
+ * `nft -i` processes that died before completing any transaction, in a row, after which this
+ * Dataplane stops trying (a KPX_TOOL_NFT wrapper or an nft build without CLI support).
+ */
+const MAX_SESSION_START_FAILURES = 3;
+
+function errorText(e: unknown): string {
+  const t =
+    e instanceof ExecError
+      ? e.result.stderr.trim() || e.message
+      : e instanceof NftSessionError
+        ? e.stderr || e.message
+        : e instanceof Error
+          ? e.message
+          : String(e);
+  return t.length > MAX_ERROR_TEXT ? t.slice(0, MAX_ERROR_TEXT) + ' …' : t;
+}
+
+export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOptions = {}): Dataplane {
+  const tableName = opts.tableName ?? DEFAULT_TABLE;
+  const fam = familyWord(cfg.family);
+  const run = opts.runner ?? realRunner;
+  const cache = new ServiceCache();
+  // null: nothing known to be applied (start, after a failure or drift) -> next sync is full.
+  let applied: Applied | null = null;
+  let session: NftStream | null = opts.interactive === false ? null : (opts.streams ?? nftSessionFactory)(fam, tableName, MARKER_SET);
+  /** Session processes lost before their first completed transaction, in a row. */
+  let sessionStartFailures = 0;
+
+  /** One incremental transaction through the session (or `nft -f -`): resolves with wall millis. */
+  const applyIncremental = async (s: NftStream, script: string): Promise<number> => {
+    const t0 = process.hrtime.bigint();
+    const fresh = !s.alive;
+    try {
+      // Script lines are whole commands (no newline inside a command): one line, one transaction.
+      await s.apply(script.split('\n').filter((l) => l !== ''));
+    } catch (e) {
+      if (e instanceof NftSessionUnsupported) {
+        // Nothing was sent: use nft -f from now on (a wrapper that cannot stream, no CLI support).
+        log.warn('nft -i unusable; using nft -f for every transaction', { ipFamily: cfg.family, error: e.stderr });
+        session = null;
+        return (await run('nft', ['-f', '-'], { input: script })).millis;
+      }
+      if (e instanceof NftSessionError && e.sessionLost && fresh && ++sessionStartFailures >= MAX_SESSION_START_FAILURES) {
+        log.warn('nft -i keeps exiting at start; using nft -f for every transaction', { ipFamily: cfg.family, error: e.stderr });
+        session = null;
+      }
+      throw e;
+    }
+    sessionStartFailures = 0;
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+
+  return {
+    mode: 'nftables',
+    family: cfg.family,
+
+    async sync(state: ProxyState, o: SyncOptions): Promise<SyncResult> {
+      const p = plan(o.full ? null : applied, state, cfg, { tableName, cache });
+      // Until this transaction succeeds the kernel state is uncertain (a lost `nft -i` may or may
+      // not have committed it): forget `applied` now, so a failure makes the next sync full.
+      applied = null;
+      if (p.script === '') {
+        applied = p.next;
+        return { full: false, operations: 0, toolMillis: 0 };
+      }
+      try {
+        // A lost session (process died mid-transaction) fails the sync like a failed `nft -f`: the
+        // transaction may or may not have been committed, and the forced full sync repairs either.
+        const millis =
+          !p.full && session !== null && p.script.length <= MAX_INTERACTIVE_SCRIPT
+            ? await applyIncremental(session, p.script)
+            : (await run('nft', ['-f', '-'], { input: p.script })).millis;
+        applied = p.next;
+        // After a full sync (the start, a failure, drift) the next change would pay `nft -i`'s
+        // start and first cache fill (~0.5 s at 10k services): pay it now, off the change's path.
+        if (p.full && session !== null && !session.alive) session.warm();
+        log.v(4).info('nftables transaction applied', { ipFamily: cfg.family, full: p.full, operations: p.ops, millis });
+        return { full: p.full, operations: p.ops, toolMillis: millis };
+      } catch (e) {
+        metrics.nftablesSyncFailuresTotal.inc({ ip_family: cfg.family });
+        const text = errorText(e);
+        log.error('nftables sync failed', { ipFamily: cfg.family, full: p.full, error: text });
+        throw new Error(`nftables sync failed (${cfg.family}): ${text}`);
+      }
+    },
+
+    async detectDrift(): Promise<boolean> {
+      if (!applied) return true;
+      // A check-only (-c: the kernel validates, then aborts) deletion of the canary rule by handle
+      // fails iff the rule is gone (table deleted, flushed, or `flush ruleset`). Listing even one
+      // chain makes nft 1.0.6 load every set with its elements: 1+ s at 10k services; this does not.
+      const probe = new Transaction(tableRef(fam, tableName)).delete({ kind: 'rule-handle', chain: CANARY_CHAIN, handle: CANARY_RULE_HANDLE });
+      const r = await run('nft', ['-c', '-f', '-'], { input: probe.render(), allowFailure: true });
+      const drift = r.code !== 0;
+      if (drift) {
+        log.info('nftables drift detected, next sync is full', { ipFamily: cfg.family });
+        applied = null;
+      }
+      return drift;
+    },
+
+    render(state: ProxyState): string {
+      return planFull(state, cfg, { tableName, cache }).script;
+    },
+
+    async close(): Promise<void> {
+      // Waited for: a lingering nft keeps the network namespace alive (tests delete and re-create
+      // namespaces right after stopping the proxy).
+      await session?.close();
+    },
+
+    async cleanup(): Promise<void> {
+      // add-then-delete makes "not found" impossible, in one transaction for both families.
+      const tx = new Transaction(tableRef('ip', tableName));
+      for (const f of ['ip', 'ip6'] as const) tx.use(tableRef(f, tableName)).addTable().deleteTable();
+      const script = tx.render();
+      await session?.close();
+      try {
+        await run('nft', ['-f', '-'], { input: script });
+        applied = null;
+      } catch (e) {
+        metrics.nftablesCleanupFailuresTotal.inc({ ip_family: cfg.family });
+        throw new Error(`nftables cleanup failed: ${errorText(e)}`);
+      }
+    },
+  };
+}
