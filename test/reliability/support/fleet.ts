@@ -251,8 +251,14 @@ export class Fleet {
    */
   async change(svc: number, timeoutMs = 60_000): Promise<ChangeResult> {
     const names = [`${LATENCY_METRIC}_count`, `${LATENCY_METRIC}_sum`];
+    // A busy machine can time a scrape out: ask the ones that failed again (bounded).
     const before = await this.scrape(names, { ip_family: 'IPv4' });
-    if (before.some((b) => b === undefined)) throw new Error('a proxy did not answer /metrics');
+    for (let attempt = 0; attempt < 5 && before.some((b) => b === undefined); attempt++) {
+      await sleep(1000);
+      const again = await this.scrape(names, { ip_family: 'IPv4' });
+      before.forEach((b, i) => (before[i] = b ?? again[i]));
+    }
+    if (before.some((b) => b === undefined)) throw new Error(`proxy ${before.findIndex((b) => b === undefined) + 1} did not answer /metrics`);
     const c = ++this.changes;
     const { at } = await this.srv.touch('default', `fl-${svc}-a`, [ep(changedIP(c)), ...endpointIPs(svc, 2).map(ep)]);
     const deadline = Date.now() + timeoutMs;
