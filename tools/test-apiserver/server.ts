@@ -47,6 +47,18 @@ export interface TestApiServerOptions {
   readonly bookmarkIntervalMs?: number;
   /** Also accept HTTP basic auth with this user (any other credential is still checked as below). */
   readonly basicAuth?: { readonly username: string; readonly password: string };
+  /** Address to listen on (default 127.0.0.1; e.g. a namespace's address that other namespaces route to). */
+  readonly host?: string;
+}
+
+/**
+ * Collection GETs served, by resource plural (fleet tests: a relist storm shows as LISTs). `lists` counts
+ * LISTs that start a list (no `continue`), `listPages` every page, `watches` every WATCH request.
+ */
+export interface RequestCounts {
+  lists: Record<string, number>;
+  listPages: Record<string, number>;
+  watches: Record<string, number>;
 }
 
 export interface RequestRecord {
@@ -72,6 +84,9 @@ export interface TestApiServer {
   readonly store: Store;
   /** Requests seen, oldest first (bounded). */
   readonly requests: RequestRecord[];
+  /** LIST / WATCH counts since the start or the last resetCounts() (not bounded like `requests`). */
+  counts(): RequestCounts;
+  resetCounts(): void;
 
   create(obj: Obj): Obj;
   update(obj: Obj): Obj;
@@ -116,7 +131,7 @@ export interface TestApiServer {
 
   stop(): Promise<void>;
   /** Stop listening and listen again on the same port with the same data (clients see connection loss). */
-  restart(opts?: { downMs?: number }): Promise<void>;
+  restart(opts?: { downMs?: number; whileDown?: () => void }): Promise<void>;
 }
 
 interface Watch {
@@ -225,6 +240,12 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   const scheme = tls ? 'https' : 'http';
   let url = '';
   let port = opts.port ?? 0;
+  const host = opts.host ?? '127.0.0.1';
+  const emptyCounts = (): RequestCounts => ({ lists: {}, listPages: {}, watches: {} });
+  let counts = emptyCounts();
+  const bump = (m: Record<string, number>, k: string): void => {
+    m[k] = (m[k] ?? 0) + 1;
+  };
 
   function write(w: Watch, type: string, object: unknown): void {
     if (stalled || w.silent || w.res.destroyed) return;
@@ -424,7 +445,12 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   async function collection(r: ResourceInfo, ns: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET') {
       const w = q.get('watch');
-      if (w === 'true' || w === '1') return watch(r, ns, q, req, res);
+      if (w === 'true' || w === '1') {
+        bump(counts.watches, r.plural);
+        return watch(r, ns, q, req, res);
+      }
+      bump(counts.listPages, r.plural);
+      if (!q.get('continue')) bump(counts.lists, r.plural);
       return list(r, ns, q, req, res);
     }
     if (req.method === 'POST' && (ns || !r.namespaced)) {
@@ -453,7 +479,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       const doc = openApiV3GroupVersion(p.slice('/openapi/v3/'.length));
       if (doc) return sendJson(res, 200, doc);
     }
-    if (p === '/api') return sendJson(res, 200, apiVersions(`127.0.0.1:${port}`));
+    if (p === '/api') return sendJson(res, 200, apiVersions(`${host.includes(':') ? `[${host}]` : host}:${port}`));
     if (p === '/apis') return sendJson(res, 200, apiGroupList());
     let group: string;
     let version: string;
@@ -531,7 +557,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     server = makeServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
+      server.listen(port, host, () => {
         server.off('error', reject);
         resolve();
       });
@@ -548,7 +574,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   }
 
   await listen();
-  url = `${scheme}://127.0.0.1:${port}`;
+  url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const kubeconfigPath = path.join(dir, 'kubeconfig');
   const kubeconfig = {
     apiVersion: 'v1',
@@ -593,6 +619,10 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     store,
     setTokens,
     requests,
+    counts: () => structuredClone(counts),
+    resetCounts: () => {
+      counts = emptyCounts();
+    },
     create: (obj) => copy(store.create(res(String(obj.kind)), String(metaOf(obj).namespace ?? ''), copy(obj))),
     update: (obj) => {
       const m = metaOf(obj);
@@ -659,6 +689,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     restart: async (o) => {
       await close();
       if (o?.downMs) await new Promise((r) => setTimeout(r, o.downMs));
+      o?.whileDown?.();
       await listen();
     },
   };

@@ -16,7 +16,12 @@ function reply(id: number, ok: boolean, v: unknown): void {
 }
 
 async function main(): Promise<void> {
-  const srv: TestApiServer = await startTestApiServer({ tls: process.argv.includes('--tls'), bookmarkIntervalMs: 1000 });
+  const hostArg = process.argv.find((a) => a.startsWith('--host='));
+  const srv: TestApiServer = await startTestApiServer({
+    tls: process.argv.includes('--tls'),
+    bookmarkIntervalMs: Number(process.argv.find((a) => a.startsWith('--bookmark-ms='))?.slice('--bookmark-ms='.length) ?? 1000),
+    ...(hostArg ? { host: hostArg.slice('--host='.length) } : {}),
+  });
   const ops: Record<string, (a: Record<string, unknown>) => unknown> = {
     apply: (a) => {
       let done = 0;
@@ -42,8 +47,36 @@ async function main(): Promise<void> {
       return true;
     },
     restart: async (a) => {
-      await srv.restart({ downMs: Number(a.downMs ?? 0) });
+      // compactWhileDown: while no client is connected, write once (so the history moves past every
+      // client's resourceVersion) and compact it: each resuming watch then gets 410 Expired.
+      const whileDown = a.compactWhileDown
+        ? (): void => {
+            srv.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `compaction-${srv.resourceVersion()}`, namespace: 'default' }, data: {} });
+            srv.compact();
+          }
+        : undefined;
+      await srv.restart({ downMs: Number(a.downMs ?? 0), ...(whileDown ? { whileDown } : {}) });
       return true;
+    },
+    counts: () => srv.counts(),
+    resetCounts: () => {
+      srv.resetCounts();
+      return true;
+    },
+    /** This process's CPU time (user+system, µs) and RSS (bytes): the API server's cost. */
+    usage: () => {
+      const c = process.cpuUsage();
+      return { cpuMicros: c.user + c.system, rss: process.memoryUsage().rss };
+    },
+    /** Write one EndpointSlice with its trigger-time annotation set to the moment of the write. */
+    touch: (a) => {
+      const cur = srv.get('EndpointSlice', String(a.ns), String(a.name));
+      if (!cur) throw new Error(`no EndpointSlice ${String(a.ns)}/${String(a.name)}`);
+      const meta = { ...(cur.metadata as Record<string, unknown>) };
+      const at = new Date();
+      meta.annotations = { ...((meta.annotations as Record<string, string> | undefined) ?? {}), 'endpoints.kubernetes.io/last-change-trigger-time': at.toISOString() };
+      srv.update({ ...cur, metadata: meta, endpoints: a.endpoints });
+      return { at: at.getTime(), rv: srv.resourceVersion() };
     },
     failNext: (a) => {
       srv.failNext(Number(a.n), Number(a.code ?? 500));

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { fromDist, repoRoot } from '../../support/proxy-process.js';
 import type { DriverOp } from './apiserver-driver.js';
+import type { RequestCounts } from '../../../tools/test-apiserver/server.js';
 import { RpcChild } from '../../support/rpc-child.js';
 import type { World } from './world.js';
 
@@ -14,16 +15,22 @@ export class NsApiServer extends RpcChild {
   token = '';
   url = '';
 
-  private constructor(world: World, role: string, tls: boolean) {
+  private constructor(world: World, role: string, tls: boolean, host?: string, bookmarkMs?: number) {
     const script = fromDist
       ? [path.join(repoRoot, 'dist/test/reliability/support/apiserver-driver.js')]
       : ['--import', 'tsx', path.join(repoRoot, 'test/reliability/support/apiserver-driver.ts')];
-    super(`test API server in ${world.ns(role)}`, ['ip', 'netns', 'exec', world.ns(role), process.execPath, ...script, ...(tls ? ['--tls'] : [])], { cwd: repoRoot });
+    super(`test API server in ${world.ns(role)}`, ['ip', 'netns', 'exec', world.ns(role), process.execPath, ...script, ...(tls ? ['--tls'] : []), ...(host ? [`--host=${host}`] : []), ...(bookmarkMs ? [`--bookmark-ms=${bookmarkMs}`] : [])], {
+      cwd: repoRoot,
+    });
     world.track(this);
   }
 
-  static async start(world: World, o: { role?: string; tls?: boolean } = {}): Promise<NsApiServer> {
-    const s = new NsApiServer(world, o.role ?? 'node', o.tls ?? false);
+  /**
+   * `host`: the address to listen on (default 127.0.0.1: only the namespace itself reaches it).
+   * `bookmarkMs`: BOOKMARK interval on watches that allow them (default 1000 ms; kube-apiserver: about a minute).
+   */
+  static async start(world: World, o: { role?: string; tls?: boolean; host?: string; bookmarkMs?: number } = {}): Promise<NsApiServer> {
+    const s = new NsApiServer(world, o.role ?? 'node', o.tls ?? false, o.host, o.bookmarkMs);
     const r = await s.whenReady<{ kubeconfigPath: string; token: string; url: string }>(60_000);
     s.kubeconfigPath = r.kubeconfigPath;
     s.token = r.token;
@@ -63,6 +70,30 @@ export class NsApiServer extends RpcChild {
   /** The server's request log (oldest first; bearer tokens included: test tokens only). */
   requests(): Promise<{ method: string; path: string; query: Record<string, string>; status?: number; at: number; token?: string }[]> {
     return this.call('requests', {}, 60_000);
+  }
+
+  /** LIST (first pages), LIST pages and WATCH requests by resource since the start or resetCounts(). */
+  counts(): Promise<RequestCounts> {
+    return this.call('counts');
+  }
+
+  resetCounts(): Promise<boolean> {
+    return this.call('resetCounts');
+  }
+
+  /** Stop listening for `downMs`, optionally compacting the history while down, and listen again. */
+  restart(downMs: number, compactWhileDown = false): Promise<boolean> {
+    return this.call('restart', { downMs, compactWhileDown }, downMs + 60_000);
+  }
+
+  /** The server process's CPU time (µs, user+system) and RSS (bytes). */
+  usage(): Promise<{ cpuMicros: number; rss: number }> {
+    return this.call('usage');
+  }
+
+  /** Replace a slice's endpoints, trigger-time annotation = the write's time; returns that time (epoch ms). */
+  touch(ns: string, name: string, endpoints: readonly Obj[]): Promise<{ at: number; rv: number }> {
+    return this.call('touch', { ns, name, endpoints });
   }
 
   list(kind: string): Promise<Obj[]> {

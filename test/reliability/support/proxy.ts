@@ -16,9 +16,12 @@ export interface RunningProxy {
   kill(): Promise<void>;
 }
 
-/** `wrap`: a command prefix run inside the namespace before the proxy (e.g. a private mount namespace). */
-export function startProxyIn(world: World, args: readonly string[], env?: NodeJS.ProcessEnv, wrap: readonly string[] = []): RunningProxy {
-  const child = startProxy(args, { prefix: ['ip', 'netns', 'exec', world.ns('node'), ...wrap], env: env ? { ...process.env, ...env } : process.env });
+/**
+ * `wrap`: a command prefix run inside the namespace before the proxy (e.g. a private mount namespace).
+ * `role`: the world's namespace to run in (default the node).
+ */
+export function startProxyIn(world: World, args: readonly string[], env?: NodeJS.ProcessEnv, wrap: readonly string[] = [], role = 'node'): RunningProxy {
+  const child = startProxy(args, { prefix: ['ip', 'netns', 'exec', world.ns(role), ...wrap], env: env ? { ...process.env, ...env } : process.env });
   world.track(child);
   let out = '';
   const cap = 8_000_000;

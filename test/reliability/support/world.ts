@@ -290,6 +290,18 @@ export class World {
     }
   }
 
+  /**
+   * An extra namespace routed to the node like a pod (a veth, `ip`/32 on its side, a /32 route on the
+   * node's), with no agent: e.g. another node's proxy that must reach the node's API server.
+   */
+  async addRouted(role: string, ip: string): Promise<void> {
+    if (this.created.includes(role)) throw new Error(`namespace role ${role} exists`);
+    await this.addNs(role);
+    await this.ip(role, ['link set lo up', `link add eth0 type veth peer name v-${role} netns ${this.ns('node')}`]);
+    await this.ip('node', [`link set v-${role} up`, `route add ${ip}/32 dev v-${role}`]);
+    await this.ip(role, [`addr add ${ip}/32 dev eth0`, 'link set eth0 up', `route add ${NODE_IP}/32 dev eth0 scope link`, `route add default via ${NODE_IP} dev eth0`]);
+  }
+
   /** An extra empty namespace (loopback up), e.g. to load a rendered ruleset for comparison. */
   async addScratch(role: string): Promise<void> {
     if (this.created.includes(role)) return;
