@@ -5,7 +5,7 @@
 import { hostname as osHostname } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import type { KubeProxyConfiguration, ProxyOptions } from './types.js';
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from '../dataplane/config.js';
 import { defaultConfiguration, PROXY_HEALTHZ_PORT, PROXY_STATUS_PORT } from './defaults.js';
 import { formatDuration, durationToMs } from '../util/duration.js';
 import { durationNs, effectiveSettings } from './effective.js';

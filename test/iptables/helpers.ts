@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../src/util/exec.js';
 import { joinHostPort } from '../../src/model/ip.js';
-import type { DataplaneConfig, Endpoint, IPFamily, LocalDetector, NodePortAddresses, Protocol, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { Endpoint, IPFamily, NodePortAddresses, Protocol, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { DataplaneConfig, LocalDetector } from '../../src/dataplane/config.js';
 
 export interface EpSpec {
   readonly ip: string;

@@ -1,7 +1,8 @@
 // ServicePort / ProxyState builders for the IPVS planner tests (endpoint categorisation given
 // explicitly, so each case states exactly which endpoints upstream would pick).
 
-import type { DataplaneConfig, Endpoint, IPFamily, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { Endpoint, IPFamily, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { DataplaneConfig } from '../../src/dataplane/config.js';
 
 export function ep(ip: string, port: number, o: Partial<Endpoint> = {}): Endpoint {
   return {

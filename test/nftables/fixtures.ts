@@ -1,6 +1,7 @@
 // Builders for ProxyState / ServicePort values (the planner's input) in nftables tests.
 
-import type { DataplaneConfig, Endpoint, IPFamily, NodePortAddresses, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { Endpoint, IPFamily, NodePortAddresses, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { DataplaneConfig } from '../../src/dataplane/config.js';
 
 export function ep(ip: string, o: Partial<Endpoint> = {}): Endpoint {
   return {

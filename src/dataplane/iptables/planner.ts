@@ -8,7 +8,8 @@
 // even generated (their rule counts are remembered), so a partial sync costs O(services) for
 // the top-level rules plus O(changed endpoints), not O(all endpoints).
 
-import type { DataplaneConfig, Endpoint, ProxyState, ServicePort } from '../../model/types.js';
+import type { Endpoint, ProxyState, ServicePort } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import {
   FILTER_TOP_CHAINS,
   KUBE_EXTERNAL_SERVICES,

@@ -2,7 +2,8 @@
 // --noflush input. Which rules appear depends only on which ipsets are non-empty, so the text
 // changes rarely and an incremental sync usually skips iptables-restore.
 
-import type { DataplaneConfig, IPFamily } from '../../model/types.js';
+import type { IPFamily } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import { iptablesLocalArgs, localTrafficMatch } from '../shared/local-traffic.js';
 import { iptablesLoopback } from '../shared/loopback.js';
 import { masqueradeMark } from '../shared/masquerade.js';

@@ -1,7 +1,8 @@
 // Pure planner: ProxyState -> the desired IPVS kernel state (kube-ipvs0 addresses, virtual and
 // real servers, ipset entries, iptables-restore text), following upstream syncProxyRules.
 
-import type { DataplaneConfig, Endpoint, ProxyState, ServicePort } from '../../model/types.js';
+import type { Endpoint, ProxyState, ServicePort } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import { cidrContains, isLoopbackIP } from '../../model/ip.js';
 
 import { type IpvsPlan, type RealServer, type VirtualServer, rsKey, vsKey } from './model.js';

@@ -1,7 +1,8 @@
 // nftables dataplane: pure planner (planner.ts) + a thin applier that pipes each plan to
 // `nft -f -` as one atomic transaction, in whatever network namespace this process runs in.
 
-import type { DataplaneConfig, ProxyState } from '../../model/types.js';
+import type { ProxyState } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import type { Dataplane, SyncOptions, SyncResult } from '../types.js';
 import { ExecError, run } from '../../util/exec.js';
 import { metrics } from '../../metrics/metrics.js';

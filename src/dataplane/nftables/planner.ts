@@ -11,7 +11,8 @@
 // 10k-service state per sync would cost more than the sync). If the transaction then fails, the
 // caller must drop that object and do a full plan next time (the Dataplane does).
 
-import type { DataplaneConfig, ProxyState } from '../../model/types.js';
+import type { ProxyState } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import { cidrContains, isLoopbackIP } from '../../model/ip.js';
 import { localTrafficMatch, nftLocalExprs } from '../shared/local-traffic.js';
 import { nftLoopback } from '../shared/loopback.js';
