@@ -25,7 +25,7 @@ import { platformSetup, runConfigChecks } from './proxy/platform.js';
 import { PodCIDRGate } from './proxy/podcidr-gate.js';
 import { Proxier } from './proxy/proxier.js';
 import { healthzHandler } from './server/healthz.js';
-import { serve, type ManagedServer } from './server/listen.js';
+import { serve, type ManagedServer } from './net/listen.js';
 import { metricsHandler } from './server/metrics.js';
 import { createManifestsSource } from './sources/manifests.js';
 import type { Source } from './sources/types.js';

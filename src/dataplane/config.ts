@@ -3,10 +3,10 @@
 // programs it. Built from the options by src/proxy/dataplane-config.ts; each dataplane reads the
 // common section and its own.
 
+import type { ProxyMode } from '../config/types.js';
 import { parseCIDRSloppy } from '../model/ip.js';
 import type { IPFamily } from '../model/types.js';
 
-export type ProxyMode = 'iptables' | 'ipvs' | 'nftables';
 
 /** How to tell traffic from local pods (upstream LocalTrafficDetector), already resolved per family. */
 export type LocalDetector =

@@ -4,7 +4,8 @@
 // mode (src/dataplane/<mode>/describe.ts) implements it.
 
 import type { Endpoint, IPFamily, ProxyState, ServicePort } from '../model/types.js';
-import type { DataplaneConfig, ProxyMode } from './config.js';
+import type { DataplaneConfig } from './config.js';
+import type { ProxyMode } from '../config/types.js';
 
 export type Via = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'externalIP';
 

@@ -4,7 +4,8 @@
 // selected sets refer to them by "ip:port" key.
 
 import type { Endpoint, IPFamily, NodeContext, NodePortAddresses, ServicePort } from '../model/types.js';
-import type { DataplaneConfig, ProxyMode } from '../dataplane/config.js';
+import type { DataplaneConfig } from '../dataplane/config.js';
+import type { ProxyMode } from '../config/types.js';
 
 export const SNAPSHOT_KIND = 'kube-proxy-ts/debug-services';
 

@@ -9,7 +9,7 @@ import { DUMMY_DEVICE } from '../dataplane/ipvs/names.js';
 import { insertJumps } from '../dataplane/ipvs/index.js';
 import { missingJumps, parseIpAddrJson } from '../dataplane/ipvs/parse.js';
 import type { IPFamily } from '../model/types.js';
-import type { ProxyMode } from '../dataplane/config.js';
+import type { ProxyMode } from '../config/types.js';
 import { run } from '../util/exec.js';
 import type { Canonical } from './canonical.js';
 import { iptablesCanonical, isServiceChainKey } from './iptables.js';

@@ -14,7 +14,7 @@ import { chooseEndpoints, nodePortIPs } from '../dataplane/ipvs/planner.js';
 import { cidrContains, joinHostPort, parseIPSloppy } from '../model/ip.js';
 import { categorizeEndpoints, endpointKey, LABEL_TOPOLOGY_ZONE, topologyModeFromHints } from '../model/topology.js';
 import type { Endpoint, IPFamily, Protocol, ServicePort } from '../model/types.js';
-import type { ProxyMode } from '../dataplane/config.js';
+import type { ProxyMode } from '../config/types.js';
 import type { DebugSnapshot } from '../debug/types.js';
 import { familyView, type FamilyView } from './snapshot.js';
 

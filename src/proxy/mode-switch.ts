@@ -10,7 +10,7 @@ import { iptablesOwnedBy } from '../dataplane/ownership.js';
 import type { CleanupOptions, DataplaneFactory } from '../dataplane/types.js';
 import { createLogger } from '../log/logger.js';
 import type { IPFamily } from '../model/types.js';
-import type { ProxyMode } from '../dataplane/config.js';
+import type { ProxyMode } from '../config/types.js';
 import { buildDataplaneConfig } from './dataplane-config.js';
 
 const log = createLogger('server');
