@@ -5,7 +5,7 @@
 // The pod namespace of the connection test answers on the whole /17 (AnyIP), so every endpoint
 // of every service is reachable there.
 
-import type { DataplaneConfig } from '../src/model/types.js';
+import type { DataplaneConfig } from '../src/dataplane/config.js';
 import type { BuildContext } from '../src/model/tracker.js';
 
 export const NAMESPACE = 'bench';

@@ -5,7 +5,7 @@
 import { hostname as osHostname } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import type { KubeProxyConfiguration, ProxyOptions } from './types.js';
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from './types.js';
 import { defaultConfiguration, PROXY_HEALTHZ_PORT, PROXY_STATUS_PORT } from './defaults.js';
 import { formatDuration, durationToMs } from '../util/duration.js';
 import { durationNs, effectiveSettings } from './effective.js';
@@ -17,7 +17,6 @@ import { noopFlagWarnings } from './noop-flags.js';
 import { appendPortIfNeeded } from './net.js';
 import { renderConfigYAML } from './render.js';
 import { aggregate, validateConfiguration, validateLogging } from './validate.js';
-import { MAX_SERVICE_LATENCY_TOP_N } from '../metrics/service-latency.js';
 
 export type CommandLineResult =
   | { kind: 'run'; options: ProxyOptions; /** Notices to log at start-up (deprecated flags, defaulted zeros). */ warnings: string[] }
@@ -31,6 +30,9 @@ export interface CommandLineEnvironment {
 }
 
 type Values = ReadonlyMap<string, FlagValue>;
+
+/** Upper bound of --service-latency-top-n (per-service latency histograms are one series per Service). */
+export const MAX_SERVICE_LATENCY_TOP_N = 50;
 
 /** Flags bound straight to config fields (AddFlags); ignored when --config is given. */
 function applyConfigFlags(c: KubeProxyConfiguration, v: Values): void {

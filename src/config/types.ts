@@ -2,7 +2,8 @@
 // options the rest of the program runs on. Field names and defaults follow upstream
 // (kubernetes/kube-proxy config/v1alpha1/types.go, pkg/proxy/apis/config/v1alpha1/defaults.go).
 
-import type { ProxyMode } from '../model/types.js';
+/** --proxy-mode (upstream pkg/proxy/apis/config ProxyMode). */
+export type ProxyMode = 'iptables' | 'ipvs' | 'nftables';
 
 /** A Go duration string as written in the file ("30s", "1h2m", "500ms"). */
 export type GoDuration = string;

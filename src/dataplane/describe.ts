@@ -3,7 +3,9 @@
 // code; and the kernel's current view of our rules (for /debug/rules). One small module per
 // mode (src/dataplane/<mode>/describe.ts) implements it.
 
-import type { DataplaneConfig, Endpoint, IPFamily, ProxyMode, ProxyState, ServicePort } from '../model/types.js';
+import type { Endpoint, IPFamily, ProxyState, ServicePort } from '../model/types.js';
+import type { DataplaneConfig } from './config.js';
+import type { ProxyMode } from '../config/types.js';
 
 export type Via = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'externalIP';
 

@@ -1,6 +1,6 @@
 // Mode -> its describe and rules-listing functions (explain, /debug/rules).
 
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from '../config/types.js';
 import type { Describer, RulesLister } from './describe.js';
 import { describeIptables, listIptablesRules } from './iptables/describe.js';
 import { describeIpvs, listIpvsRules } from './ipvs/describe.js';

@@ -2,7 +2,7 @@
 // previous mode's leftovers without touching what the running mode just programmed (iptables and
 // IPVS mode share chain names: KUBE-SERVICES, KUBE-POSTROUTING, KUBE-MARK-MASQ, KUBE-FORWARD, ...).
 
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from '../config/types.js';
 import type { IptablesKeep } from './types.js';
 import { FILTER_TOP_CHAINS, JUMP_RULES, KUBE_PROXY_CANARY, NAT_TOP_CHAINS, isServiceChainName } from './iptables/layout.js';
 import { CHAINS as IPVS_CHAINS, JUMPS as IPVS_JUMPS } from './ipvs/layout.js';

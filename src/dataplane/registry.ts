@@ -1,7 +1,7 @@
 // Proxy mode -> dataplane factory. Loaded with dynamic import so that one mode's module (or its
 // absence) never affects start-up of another mode, and a missing mode fails with a clear error.
 
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from '../config/types.js';
 import type { DataplaneFactory } from './types.js';
 
 // Specifiers are held in a table (not literal import() calls) so the type-checker does not require

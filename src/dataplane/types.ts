@@ -4,7 +4,9 @@
 // (state + previous applied state -> transaction text + new applied state), golden-tested,
 // and a thin applier that hands that text to the kernel tool. `Dataplane` glues them.
 
-import type { DataplaneConfig, IPFamily, ProxyMode, ProxyState } from '../model/types.js';
+import type { IPFamily, ProxyState } from '../model/types.js';
+import type { DataplaneConfig } from './config.js';
+import type { ProxyMode } from '../config/types.js';
 
 export interface SyncOptions {
   /** Rewrite everything (first sync, after a failure, topology change, periodic full sync, drift). */

@@ -5,7 +5,7 @@
 // Read-only; they expose what upstream's /configz and /metrics already allow anyone on the
 // address to learn plus Service/endpoint addresses (see docs/security.md before widening it).
 
-import type { ProxierDebugSource } from '../proxy/proxier.js';
+import type { ProxierDebugSource } from './source.js';
 import { listLocalAddresses, type LocalAddress } from '../node/addresses.js';
 import type { IPFamily } from '../model/types.js';
 import { debugStateView, servicesSnapshot } from './state.js';

@@ -8,7 +8,7 @@ import { joinHostPort } from '../model/ip.js';
 import { portId } from '../model/merge.js';
 import type { Endpoint, IPFamily, ServicePort } from '../model/types.js';
 import type { LocalAddress } from '../node/addresses.js';
-import type { ProxierDebugSource } from '../proxy/proxier.js';
+import type { ProxierDebugSource } from './source.js';
 import { SNAPSHOT_KIND, type DebugSnapshot, type ExcludedEndpoint, type FamilySnapshot, type ServicePortJSON } from './types.js';
 
 const key = (e: Endpoint): string => joinHostPort(e.ip, e.port);

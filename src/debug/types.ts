@@ -3,7 +3,9 @@
 // Endpoint lists of a service port are serialised once (`endpoints`, with every condition); the
 // selected sets refer to them by "ip:port" key.
 
-import type { DataplaneConfig, Endpoint, IPFamily, NodeContext, NodePortAddresses, ProxyMode, ServicePort } from '../model/types.js';
+import type { Endpoint, IPFamily, NodeContext, NodePortAddresses, ServicePort } from '../model/types.js';
+import type { DataplaneConfig } from '../dataplane/config.js';
+import type { ProxyMode } from '../config/types.js';
 
 export const SNAPSHOT_KIND = 'kube-proxy-ts/debug-services';
 

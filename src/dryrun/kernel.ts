@@ -8,7 +8,8 @@ import { insertJumps, jumpRestoreSpec, missingJumpsInSave } from '../kernel/ipta
 import { detectBackend, toolName, WAIT, type Backend } from '../kernel/iptables/tools.js';
 import { DUMMY_DEVICE, JUMPS as IPVS_JUMPS } from '../dataplane/ipvs/layout.js';
 import { parseIpAddrJson } from '../kernel/ipvs/parse.js';
-import type { IPFamily, ProxyMode } from '../model/types.js';
+import type { IPFamily } from '../model/types.js';
+import type { ProxyMode } from '../config/types.js';
 import { run } from '../util/exec.js';
 import type { Canonical } from './canonical.js';
 import { iptablesCanonical, isServiceChainKey } from './iptables.js';

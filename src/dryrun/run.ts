@@ -1,7 +1,8 @@
 // --dry-run: the next sync's full ruleset (Proxier.renderRules, live) against what the kernel
 // holds now, per IP family, as a diff. Exit status like diff(1): 0 same, 2 different.
 
-import type { ProxyMode, IPFamily } from '../model/types.js';
+import type { IPFamily } from '../model/types.js';
+import type { ProxyMode } from '../config/types.js';
 import { countChanges, diffCanonical, formatDiff, restrictToOwned } from './canonical.js';
 import { liveRunner, modeIO } from './kernel.js';
 import { ScratchNetns } from './scratch.js';

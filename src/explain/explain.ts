@@ -13,7 +13,8 @@ import { DUMMY_DEVICE } from '../dataplane/ipvs/layout.js';
 import { chooseEndpoints, nodePortIPs } from '../dataplane/ipvs/planner.js';
 import { cidrContains, joinHostPort, parseIPSloppy } from '../model/ip.js';
 import { categorizeEndpoints, endpointKey, LABEL_TOPOLOGY_ZONE, topologyModeFromHints } from '../model/topology.js';
-import type { Endpoint, IPFamily, Protocol, ProxyMode, ServicePort } from '../model/types.js';
+import type { Endpoint, IPFamily, Protocol, ServicePort } from '../model/types.js';
+import type { ProxyMode } from '../config/types.js';
 import type { DebugSnapshot } from '../debug/types.js';
 import { familyView, type FamilyView } from './snapshot.js';
 

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { recordEvent } from '../events/recorder.js';
 import { createLogger } from '../log/logger.js';
 import type { IPFamily } from '../model/types.js';
-import { listenOnce } from '../server/listen.js';
+import { listenOnce } from '../net/listen.js';
 
 const log = createLogger('healthcheck');
 

@@ -3,7 +3,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { VERSION_TEXT } from '../config/flags.js';
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from '../config/types.js';
 
 export const registry = new Registry();
 

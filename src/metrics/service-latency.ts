@@ -10,9 +10,9 @@
 
 import { Histogram } from 'prom-client';
 import { registry } from './metrics.js';
-import type { IPFamily } from '../model/types.js';
+/** An ip_family label value (the model's IPFamily; not imported: metrics sit below the model). */
+type IPFamily = 'IPv4' | 'IPv6';
 
-export const MAX_SERVICE_LATENCY_TOP_N = 50;
 export const OTHER_SERVICES = '(other)';
 export const SERVICE_LATENCY_METRIC = 'kubeproxy_ts_service_programming_duration_seconds';
 const COUNTER_FACTOR = 10;

@@ -8,7 +8,6 @@
 
 export type IPFamily = 'IPv4' | 'IPv6';
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
-export type ProxyMode = 'iptables' | 'ipvs' | 'nftables';
 
 /** One endpoint of one service port (one EndpointSlice endpoint, first address, one port). */
 export interface Endpoint {
@@ -76,13 +75,6 @@ export interface ServicePort {
   readonly usesLocalEndpoints: boolean;
 }
 
-/** How to tell traffic from local pods (upstream LocalTrafficDetector), already resolved per family. */
-export type LocalDetector =
-  | { readonly mode: 'none' }
-  | { readonly mode: 'cidr'; readonly cidr: string }
-  | { readonly mode: 'bridge'; readonly iface: string }
-  | { readonly mode: 'prefix'; readonly prefix: string };
-
 /** Node facts a dataplane needs, for one family. */
 export interface NodeContext {
   readonly name: string;
@@ -96,21 +88,6 @@ export interface NodeContext {
 export type NodePortAddresses =
   | { readonly matchAll: true }
   | { readonly matchAll: false; readonly ips: readonly string[] };
-
-/** Static per-run settings a dataplane needs for one family. */
-export interface DataplaneConfig {
-  readonly family: IPFamily;
-  readonly masqueradeBit: number;
-  readonly masqueradeAll: boolean;
-  readonly localDetector: LocalDetector;
-  /** iptables IPv4 only: NodePorts on 127.0.0.0/8 (needs route_localnet). */
-  readonly localhostNodePorts: boolean;
-  /** IPVS scheduler name ("" means rr). */
-  readonly ipvsScheduler: string;
-  readonly ipvsExcludeCIDRs: readonly string[];
-  readonly ipvsStrictARP: boolean;
-  readonly ipvsTimeouts: { readonly tcp: number; readonly tcpFin: number; readonly udp: number };
-}
 
 /** The desired state of one family at one instant. Immutable. */
 export interface ProxyState {

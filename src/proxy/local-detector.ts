@@ -2,7 +2,8 @@
 
 import type { ProxyOptions } from '../config/types.js';
 import { parseCIDRSloppy } from '../model/ip.js';
-import type { IPFamily, LocalDetector } from '../model/types.js';
+import type { IPFamily } from '../model/types.js';
+import type { LocalDetector } from '../dataplane/config.js';
 import { nodePodCIDRs } from '../node/addresses.js';
 
 export function resolveLocalDetector(opts: ProxyOptions, family: IPFamily, node: unknown): LocalDetector {

@@ -9,8 +9,9 @@ import { ALL_MODES, loadDataplaneFactory } from '../dataplane/registry.js';
 import { iptablesOwnedBy } from '../dataplane/ownership.js';
 import type { CleanupOptions, DataplaneFactory } from '../dataplane/types.js';
 import { createLogger } from '../log/logger.js';
-import type { IPFamily, ProxyMode } from '../model/types.js';
-import { buildDataplaneConfig } from './proxier.js';
+import type { IPFamily } from '../model/types.js';
+import type { ProxyMode } from '../config/types.js';
+import { buildDataplaneConfig } from './dataplane-config.js';
 
 const log = createLogger('server');
 const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];

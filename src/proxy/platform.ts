@@ -5,10 +5,11 @@
 import { promises as fsp } from 'node:fs';
 import { aggregateMessages, checkBadConfig, checkBadIPConfig, type CheckContext } from '../config/checks.js';
 import type { ProxyOptions } from '../config/types.js';
+import { routeLocalnetNeeded } from '../dataplane/config.js';
 import { detectBackend, toolName } from '../kernel/iptables/tools.js';
 import { IPVS_DEPRECATION_MESSAGE } from '../events/recorder.js';
 import { createLogger } from '../log/logger.js';
-import { parseCIDRSloppy, parseIPSloppy } from '../model/ip.js';
+import { parseIPSloppy } from '../model/ip.js';
 import type { IPFamily } from '../model/types.js';
 import { isUnspecifiedIP } from '../node/addresses.js';
 import { ensureSysctl } from '../node/sysctl.js';
@@ -156,23 +157,13 @@ export async function nftablesPreflight(h: PlatformHost = realPlatform): Promise
   if (v[0] < maj || (v[0] === maj && v[1] < min)) throw new Error(`kube-proxy in nftables mode requires kernel ${NFTABLES_MIN_KERNEL} or later`);
 }
 
-/** Upstream NodePortAddresses.ContainsIPv4Loopback: match-all, or an IPv4 CIDR containing 127.x. */
-export function containsIPv4Loopback(nodePortAddresses: readonly string[]): boolean {
-  const v4 = nodePortAddresses.map((c) => parseCIDRSloppy(c)).filter((c) => c !== null && c.family === 'IPv4');
-  if (v4.length === 0) return true;
-  return v4.some((c) => c!.text.endsWith('/0') || c!.text.startsWith('127.'));
-}
-
 /**
- * iptables mode: route_localnet=1 for localhost NodePorts (upstream NewProxier, IPv4 only). A
- * failure is fatal, as upstream. `nodePortAddresses` is the effective list (`primary` resolves to
+ * iptables mode: route_localnet=1 for localhost NodePorts (upstream NewProxier, IPv4 only; the decision
+ * is src/dataplane/config.ts routeLocalnetNeeded). A failure is fatal, as upstream. `nodePortAddresses` is the effective list (`primary` resolves to
  * CIDRs of the node IPs; with no known node IP it adds none, which matches all).
  */
 export async function setupRouteLocalnet(o: ProxyOptions, families: readonly IPFamily[], h: PlatformHost = realPlatform): Promise<boolean> {
-  if (o.mode !== 'iptables' || !families.includes('IPv4')) return false;
-  if (!(o.config.iptables.localhostNodePorts ?? true)) return false;
-  const npa = o.nodePortAddresses.filter((a) => a !== 'primary');
-  if (!containsIPv4Loopback(npa)) return false;
+  if (!routeLocalnetNeeded(o.mode, families, o.config.iptables.localhostNodePorts, o.nodePortAddresses)) return false;
   log.info(
     'Setting route_localnet=1 to allow node-ports on localhost; to change this either disable iptables.localhostNodePorts (--iptables-localhost-nodeports) or set nodePortAddresses (--nodeport-addresses) to filter loopback addresses',
   );

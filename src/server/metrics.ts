@@ -10,7 +10,7 @@
 import type http from 'node:http';
 import type { KubeProxyConfiguration } from '../config/types.js';
 import { registry } from '../metrics/metrics.js';
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from '../config/types.js';
 import type { DebugRoutes } from '../debug/handler.js';
 
 export interface MetricsServerDeps {

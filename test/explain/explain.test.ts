@@ -13,9 +13,11 @@ import { explain, ExplainError, type Packet } from '../../src/explain/explain.js
 import { renderGet } from '../../src/explain/get.js';
 import { renderExplanation } from '../../src/explain/render.js';
 import { ServiceModel } from '../../src/model/tracker.js';
-import type { DataplaneConfig, IPFamily, LocalDetector, NodePortAddresses, ProxyMode } from '../../src/model/types.js';
+import type { IPFamily, NodePortAddresses } from '../../src/model/types.js';
+import type { DataplaneConfig, LocalDetector } from '../../src/dataplane/config.js';
+import type { ProxyMode } from '../../src/config/types.js';
 import type { LocalAddress } from '../../src/node/addresses.js';
-import type { ProxierDebugSource } from '../../src/proxy/proxier.js';
+import type { ProxierDebugSource } from '../../src/debug/source.js';
 import { ep, node, slice, svc } from '../model/fixtures.js';
 
 const NODE = 'node-a';

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../src/util/exec.js';
 import { joinHostPort } from '../../src/model/ip.js';
-import type { DataplaneConfig, Endpoint, IPFamily, LocalDetector, NodePortAddresses, Protocol, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { Endpoint, IPFamily, NodePortAddresses, Protocol, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { DataplaneConfig, LocalDetector } from '../../src/dataplane/config.js';
+import { dataplaneConfig, proxyState, withServices as sharedWithServices } from '../support/state.js';
 
 export interface EpSpec {
   readonly ip: string;
@@ -123,39 +125,20 @@ export interface StateOpts {
 
 export function state(services: readonly ServicePort[], o: StateOpts = {}): ProxyState {
   const family = o.family ?? 'IPv4';
-  const sorted = [...services].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return {
-    family,
-    services: new Map(sorted.map((s) => [s.key, s])),
-    node: { name: 'test-node', ips: o.nodeIPs ?? (family === 'IPv4' ? ['192.168.0.2'] : ['2001:db8::1']), labels: {} },
-    nodePortAddresses: o.nodePortAddresses ?? { matchAll: true },
-    serviceCIDRs: [],
-    generation: o.generation ?? 1,
-  };
+  return proxyState(services, { ...o, nodeName: 'test-node', nodeIPs: o.nodeIPs ?? (family === 'IPv4' ? ['192.168.0.2'] : ['2001:db8::1']) });
 }
 
 /** Same state with some services replaced/added/removed; untouched ServicePorts keep identity. */
-export function withServices(prev: ProxyState, upsert: readonly ServicePort[], remove: readonly string[] = []): ProxyState {
-  const m = new Map(prev.services);
-  for (const k of remove) m.delete(k);
-  for (const s of upsert) m.set(s.key, s);
-  const sorted = [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return { ...prev, services: new Map(sorted), generation: prev.generation + 1 };
-}
+export const withServices = sharedWithServices;
 
 export function config(o: { family?: IPFamily; detector?: LocalDetector; localhostNodePorts?: boolean; masqueradeAll?: boolean } = {}): DataplaneConfig {
   const family = o.family ?? 'IPv4';
-  return {
+  return dataplaneConfig({
     family,
-    masqueradeBit: 14,
     masqueradeAll: o.masqueradeAll ?? false,
     localDetector: o.detector ?? { mode: 'cidr', cidr: family === 'IPv4' ? '10.0.0.0/8' : 'fd00:10::/64' },
     localhostNodePorts: o.localhostNodePorts ?? true,
-    ipvsScheduler: '',
-    ipvsExcludeCIDRs: [],
-    ipvsStrictARP: false,
-    ipvsTimeouts: { tcp: 0, tcpFin: 0, udp: 0 },
-  };
+  });
 }
 
 /** The directory holding package.json (works from test/ under tsx and from dist/test after tsc). */

@@ -1,7 +1,9 @@
 // ServicePort / ProxyState builders for the IPVS planner tests (endpoint categorisation given
 // explicitly, so each case states exactly which endpoints upstream would pick).
 
-import type { DataplaneConfig, Endpoint, IPFamily, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { Endpoint, IPFamily, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { DataplaneConfig } from '../../src/dataplane/config.js';
+import { dataplaneConfig, proxyState } from '../support/state.js';
 
 export function ep(ip: string, port: number, o: Partial<Endpoint> = {}): Endpoint {
   return {
@@ -63,28 +65,15 @@ export function sp(i: SpInput): ServicePort {
 
 export function state(services: ServicePort[], o: { family?: IPFamily; nodeIPs?: string[]; nodePortIPs?: string[]; generation?: number } = {}): ProxyState {
   const family = o.family ?? 'IPv4';
-  const sorted = [...services].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return {
+  return proxyState(services, {
     family,
-    services: new Map(sorted.map((s) => [s.key, s])),
-    node: { name: 'node1', ips: o.nodeIPs ?? (family === 'IPv6' ? ['2001:db8:1::1'] : ['198.18.0.1']), labels: {} },
+    nodeName: 'node1',
+    nodeIPs: o.nodeIPs ?? (family === 'IPv6' ? ['2001:db8:1::1'] : ['198.18.0.1']),
     nodePortAddresses: o.nodePortIPs ? { matchAll: false, ips: o.nodePortIPs } : { matchAll: true },
-    serviceCIDRs: [],
-    generation: o.generation ?? 1,
-  };
+    generation: o.generation,
+  });
 }
 
 export function config(o: Partial<DataplaneConfig> = {}): DataplaneConfig {
-  return {
-    family: 'IPv4',
-    masqueradeBit: 14,
-    masqueradeAll: false,
-    localDetector: { mode: 'cidr', cidr: '198.18.128.0/17' },
-    localhostNodePorts: false,
-    ipvsScheduler: '',
-    ipvsExcludeCIDRs: [],
-    ipvsStrictARP: false,
-    ipvsTimeouts: { tcp: 0, tcpFin: 0, udp: 0 },
-    ...o,
-  };
+  return dataplaneConfig({ family: 'IPv4', localDetector: { mode: 'cidr', cidr: '198.18.128.0/17' }, ...o });
 }

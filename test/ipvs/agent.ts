@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import * as readline from 'node:readline';
 import { createIpvsDataplane, type IpvsDataplaneHandle } from '../../src/dataplane/ipvs/index.js';
-import type { DataplaneConfig } from '../../src/model/types.js';
+import type { DataplaneConfig } from '../../src/dataplane/config.js';
 import { configureLogging } from '../../src/log/logger.js';
 import { stateFromJSON, type StateJSON } from './wire.js';
 

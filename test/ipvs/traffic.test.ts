@@ -3,7 +3,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DataplaneConfig, ServicePort } from '../../src/model/types.js';
+import type { ServicePort } from '../../src/model/types.js';
+import type { DataplaneConfig } from '../../src/dataplane/config.js';
 import type { SyncResult } from '../../src/dataplane/types.js';
 import { config, ep, sp, state } from '../ipvs-plan/helpers.js';
 import { stateToJSON } from './wire.js';

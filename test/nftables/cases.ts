@@ -1,6 +1,7 @@
 // Small inputs shared by the golden tests and the kernel tests (every golden must also load).
 
-import type { DataplaneConfig, ProxyState } from '../../src/model/types.js';
+import type { ProxyState } from '../../src/model/types.js';
+import type { DataplaneConfig } from '../../src/dataplane/config.js';
 import { config, ep, sp, state } from './fixtures.js';
 
 export interface Case {

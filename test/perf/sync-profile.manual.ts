@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { planFull } from '../../src/dataplane/nftables/planner.js';
 import { ServiceModel } from '../../src/model/tracker.js';
-import type { DataplaneConfig, IPFamily } from '../../src/model/types.js';
+import type { IPFamily } from '../../src/model/types.js';
+import type { DataplaneConfig } from '../../src/dataplane/config.js';
 import { run } from '../../src/util/exec.js';
 import { nodeObject, perfObjects } from '../support/perf-objects.js';
 

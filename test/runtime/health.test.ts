@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { ProxyHealth, goTime } from '../../src/health/proxy-health.js';
 import { nodeEligible } from '../../src/node/addresses.js';
 import { healthzHandler } from '../../src/server/healthz.js';
-import { serve, type ManagedServer } from '../../src/server/listen.js';
+import { serve, type ManagedServer } from '../../src/net/listen.js';
 import { configureLogging } from '../../src/log/logger.js';
 import { metrics } from '../../src/metrics/metrics.js';
 import { nodeObject } from './fixtures.js';

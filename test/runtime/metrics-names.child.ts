@@ -2,7 +2,7 @@
 // prints the metric family names, one per line.
 
 import { registerMetrics, registry } from '../../src/metrics/metrics.js';
-import type { ProxyMode } from '../../src/model/types.js';
+import type { ProxyMode } from '../../src/config/types.js';
 
 registerMetrics(process.argv[2] as ProxyMode);
 const text = await registry.metrics();

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { defaultConfiguration } from '../../src/config/defaults.js';
 import { configureLogging } from '../../src/log/logger.js';
 import { metrics, registerMetrics } from '../../src/metrics/metrics.js';
-import { serve } from '../../src/server/listen.js';
+import { serve } from '../../src/net/listen.js';
 import { metricsHandler } from '../../src/server/metrics.js';
 
 configureLogging({ sink: () => undefined });

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCommandLine } from '../../src/config/options.js';
 import type { ProxyOptions } from '../../src/config/types.js';
+import { containsIPv4Loopback } from '../../src/dataplane/config.js';
 import { configureLogging } from '../../src/log/logger.js';
 import { IPVS_DEPRECATION_MESSAGE } from '../../src/events/recorder.js';
 import {
   chooseFamilies,
-  containsIPv4Loopback,
   detectFamilySupport,
   nftablesPreflight,
   platformSetup,

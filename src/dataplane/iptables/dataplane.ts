@@ -5,7 +5,8 @@
 // IPVS mode, src/kernel/iptables/cleanup.ts).
 
 import { readFile } from 'node:fs/promises';
-import type { DataplaneConfig, ProxyState } from '../../model/types.js';
+import type { ProxyState } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import type { CleanupOptions, Dataplane, SyncOptions, SyncResult } from '../types.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { metrics } from '../../metrics/metrics.js';

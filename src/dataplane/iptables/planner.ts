@@ -8,7 +8,8 @@
 // even generated (their rule counts are remembered), so a partial sync costs O(services) for
 // the top-level rules plus O(changed endpoints), not O(all endpoints).
 
-import type { DataplaneConfig, ProxyState, ServicePort } from '../../model/types.js';
+import type { ProxyState, ServicePort } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import { isIPv4Loopback } from '../../model/ip.js';
 import { jumpInsertLine, type JumpRule } from '../../kernel/iptables/jumps.js';
 import { RestoreTable, renderRestore } from '../../kernel/iptables/restore.js';

@@ -13,7 +13,8 @@
 // (ipvsadm -S -n, ipset save, ip -j addr, iptables-save) and converges from there.
 
 import * as os from 'node:os';
-import type { DataplaneConfig, IPFamily, ProxyState } from '../../model/types.js';
+import type { IPFamily, ProxyState } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import type { CleanupOptions, Dataplane, SyncOptions, SyncResult } from '../types.js';
 import { realRunner, type ExecOptions, type ExecResult, type ToolRunner } from '../../kernel/runner.js';
 import { ensureSysctl as ensureSysctlDefault } from '../../node/sysctl.js';

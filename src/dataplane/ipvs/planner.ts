@@ -4,7 +4,8 @@
 // inputs never mutated). Graceful termination lives in the diff: a removed TCP real server is
 // first set to weight 0 and kept ("pending") until it has no connections.
 
-import type { DataplaneConfig, IPFamily, Protocol, ProxyState } from '../../model/types.js';
+import type { IPFamily, Protocol, ProxyState } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import { cidrContains } from '../../model/ip.js';
 import { RestoreTable, renderRestore } from '../../kernel/iptables/restore.js';
 import { rsLine, vsLine, vsSpec } from '../../kernel/ipvs/ipvsadm.js';

@@ -2,7 +2,8 @@
 // servers, ipset entries and kube-ipvs0 addresses one ServicePort contributes, cached per
 // ServicePort object so unchanged services reuse theirs (the diff then skips them by identity).
 
-import type { DataplaneConfig, Endpoint, ProxyState, ServicePort } from '../../model/types.js';
+import type { Endpoint, ProxyState, ServicePort } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import { cidrContains, isLoopbackIP } from '../../model/ip.js';
 import { normaliseSetEntry } from '../../kernel/ipvs/parse.js';
 import { type RealServer, type VirtualServer, rsKey, vsKey } from '../../kernel/ipvs/types.js';

@@ -4,7 +4,8 @@
 // cleans up, in whatever network namespace this process runs in. Tools run only through the
 // injected ToolRunner and NftStreamFactory (kernel/), so a fake kernel can stand in.
 
-import type { DataplaneConfig, ProxyState } from '../../model/types.js';
+import type { ProxyState } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import type { Dataplane, SyncOptions, SyncResult } from '../types.js';
 import { ExecError } from '../../util/exec.js';
 import { metrics } from '../../metrics/metrics.js';

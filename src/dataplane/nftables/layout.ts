@@ -2,7 +2,8 @@
 // writes (base chains, dispatch chains, the shared sets and maps), and the facts it depends on.
 // Per-service-port objects are in service.ts; the planner (planner.ts) combines both.
 
-import type { DataplaneConfig, ProxyState } from '../../model/types.js';
+import type { ProxyState } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import { cidrContains, isLoopbackIP } from '../../model/ip.js';
 import type { BaseChainSpec, Family, SetSpec, TableRef } from '../../kernel/nftables/objects.js';
 import { elementList } from '../../kernel/nftables/objects.js';

@@ -12,7 +12,8 @@
 // tables (element claims, hairpin counts) share storage with it copy-on-write (cow.ts), so a fork
 // costs O(changes), not O(state); a state returned as `next` is not written afterwards either.
 
-import type { DataplaneConfig, ProxyState } from '../../model/types.js';
+import type { ProxyState } from '../../model/types.js';
+import type { DataplaneConfig } from '../config.js';
 import { type ElementBatch, sameSpec } from '../../kernel/nftables/objects.js';
 import { Transaction } from '../../kernel/nftables/transaction.js';
 import { BlockAllocator } from './alloc.js';

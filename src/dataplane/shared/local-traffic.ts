@@ -2,7 +2,8 @@
 // Resolved once from the configuration into a syntax-free match, then rendered for the writer
 // that needs it: iptables arguments (iptables mode, IPVS mode) or an nft expression (nftables).
 
-import type { IPFamily, LocalDetector } from '../../model/types.js';
+import type { IPFamily } from '../../model/types.js';
+import type { LocalDetector } from '../config.js';
 import { nftString } from './nft-string.js';
 
 /** What marks pod traffic: a source CIDR, or an input interface (exact, or a name prefix). */
