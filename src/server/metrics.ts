@@ -1,6 +1,8 @@
 // The metrics server (metricsBindAddress, default 127.0.0.1:10249), upstream server.go serveMetrics:
 //   /metrics       Prometheus text of the registry
-//   /healthz       "ok" (generic liveness of the process, like upstream's healthz.InstallHandler)
+//   /metrics/slis  the health-check SLIs (kubernetes_healthcheck{,s_total}); DELETE resets them
+//   /healthz       "ok" (generic liveness of the process, like upstream's healthz.InstallHandler; the
+//                  root path records its "ping" check in the SLIs, /healthz/ping does not, as upstream)
 //   /proxyMode     the mode, text/plain, no newline
 //   /configz       {"kubeproxy.config.k8s.io": <effective configuration>}
 //   /debug/*       kube-proxy-ts only: /debug/state, /debug/services, /debug/rules (src/debug/handler.ts)
@@ -10,6 +12,7 @@
 import type http from 'node:http';
 import type { KubeProxyConfiguration } from '../config/types.js';
 import { registry } from '../metrics/metrics.js';
+import { observeHealthcheck, resetHealthMetrics, sliRegistry } from '../metrics/slis.js';
 import type { ProxyMode } from '../config/types.js';
 import type { DebugRoutes } from '../debug/handler.js';
 
@@ -38,7 +41,19 @@ export function metricsHandler(deps: MetricsServerDeps): http.RequestListener {
           (e: unknown) => send(res, 500, 'text/plain; charset=utf-8', `error gathering metrics: ${String(e)}\n`),
         );
         return;
+      case '/metrics/slis':
+        if (req.method === 'DELETE') {
+          resetHealthMetrics();
+          return send(res, 200, 'text/plain; charset=utf-8', 'metrics reset\n');
+        }
+        sliRegistry.metrics().then(
+          (text) => send(res, 200, sliRegistry.contentType, text),
+          (e: unknown) => send(res, 500, 'text/plain; charset=utf-8', `error gathering metrics: ${String(e)}\n`),
+        );
+        return;
       case '/healthz':
+        observeHealthcheck('ping', 'healthz', true);
+        return send(res, 200, 'text/plain; charset=utf-8', 'ok');
       case '/healthz/ping':
         return send(res, 200, 'text/plain; charset=utf-8', 'ok');
       case '/proxyMode':

@@ -1,4 +1,4 @@
-// The metrics server: /metrics per mode, /healthz, /proxyMode, /configz, /debug/state, 404.
+// The metrics server: /metrics per mode, /metrics/slis, /healthz, /proxyMode, /configz, /debug/state, 404.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -138,4 +138,24 @@ test('/metrics carries process_* values and kubernetes_build_info with upstream 
   assert.ok(start && Math.abs(Number(start[1]) - Date.now() / 1000) < 3600, 'process start time is now-ish');
   assert.match(text, /^process_resident_memory_bytes [1-9]\d*/m);
   assert.match(text, /^kubernetes_build_info\{major="1",minor="35",git_version="v[^"]+",git_commit="",git_tree_state="",build_date="",go_version="",compiler="node",platform="linux\/[a-z0-9]+"\} 1$/m);
+});
+
+test('/metrics/slis: the healthz ping check as upstream records it; DELETE resets', async () => {
+  const b = await base;
+  await (await fetch(b + '/metrics/slis', { method: 'DELETE' })).text();
+  const empty = await (await fetch(b + '/metrics/slis')).text();
+  assert.doesNotMatch(empty, /^kubernetes_healthcheck\{/m);
+  for (let i = 0; i < 2; i++) await (await fetch(b + '/healthz')).text();
+  await (await fetch(b + '/healthz/ping')).text(); // a single check's path is not recorded
+  const r = await fetch(b + '/metrics/slis');
+  assert.equal(r.status, 200);
+  const text = await r.text();
+  assert.match(text, /^# TYPE kubernetes_healthcheck gauge$/m);
+  assert.match(text, /^kubernetes_healthcheck\{name="ping",type="healthz"\} 1$/m);
+  assert.match(text, /^kubernetes_healthchecks_total\{name="ping",status="success",type="healthz"\} 2$/m);
+  // The SLIs are a registry of their own, as upstream's: not in /metrics.
+  assert.doesNotMatch(await (await fetch(b + '/metrics')).text(), /^kubernetes_healthcheck/m);
+  const del = await fetch(b + '/metrics/slis', { method: 'DELETE' });
+  assert.equal(await del.text(), 'metrics reset\n');
+  assert.doesNotMatch(await (await fetch(b + '/metrics/slis')).text(), /^kubernetes_healthchecks_total\{/m);
 });
