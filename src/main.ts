@@ -27,6 +27,7 @@ import { Proxier } from './proxy/proxier.js';
 import { healthzHandler } from './server/healthz.js';
 import { serve, type ManagedServer } from './net/listen.js';
 import { metricsHandler } from './server/metrics.js';
+import { DeferredHandler } from './sources/deferred-handler.js';
 import { createManifestsSource } from './sources/manifests.js';
 import type { Source } from './sources/types.js';
 
@@ -125,6 +126,13 @@ async function runProxy(o: ProxyOptions): Promise<number> {
   const startUp = async (): Promise<void> => {
     registerMetrics(o.mode);
     recordFeatureGates(featureGatesOf(o.config.featureGates));
+    // The source starts listing now, while the rest starts up (platform checks, conntrack, servers):
+    // what it delivers waits in `early` until the proxier exists. Not awaited: the initial list may
+    // take long (or never come); shutdown must not wait for it. A source that cannot start is fatal.
+    const early = new DeferredHandler();
+    const src = await createSource(o);
+    source = src;
+    src.start(early).catch((e: unknown) => fatal(e instanceof Error ? e : new Error(String(e))));
     // Upstream exits when the --config file changes, so that the DaemonSet restarts it.
     if (o.configFile !== '') configWatch = await watchConfigFile(o.configFile, fatal);
     await installEventRecorder(o);
@@ -182,16 +190,13 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     }
     for (const s of servers) s.ready.catch((e: Error) => fatal(e));
 
-    const src = await createSource(o);
     if (stopping) return;
-    source = src;
     podCIDRGate?.start();
     p.start();
     // Upstream platformCleanup, but after the first sync: our own mode's (or another mode's) rules
     // keep serving until the new rules are in place.
     void removeOtherModesWhenProgrammed(o, p.whenProgrammed(), () => stopping);
-    // Not awaited: the initial list may take long (or never come); shutdown must not wait for it.
-    src.start(p).catch((e: unknown) => fatal(e instanceof Error ? e : new Error(String(e))));
+    early.attach(p);
     // Upstream birthCry(), once the informers are started.
     recordEvent('Starting', 'Normal', '');
   };

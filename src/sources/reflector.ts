@@ -1,5 +1,9 @@
 // Our own list/watch loop with client-go reflector semantics (tools/cache/reflector.go):
-//   - paginated LIST (limit/continue), then WATCH from the list's resourceVersion with bookmarks and a
+//   - LIST at client-go's resourceVersion (relistResourceVersion): "0" for the first list (the API server's
+//     watch cache answers it whole, ignoring limit, without touching etcd), the last synced rv for later
+//     relists (served from the cache, so unpaginated), "" (a consistent read, paginated) after 410 Expired
+//     or "Too large resource version"; once a server paginates (no watch cache) every list keeps the page
+//     size (limit/continue). Bodies are parsed item by item as they arrive (list-stream.ts); then WATCH from the list's resourceVersion with bookmarks and a
 //     random 5–10 minute server timeout; a watch that ends normally is resumed at once from the last rv;
 //   - BOOKMARK moves the rv; 410 Gone / ERROR Expired → full relist after a jittered backoff;
 //   - other errors and connection loss → the watch resumes from the last rv after exponential backoff
@@ -11,6 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { ListStreamParser } from './list-stream.js';
 import type { ConnectionStatus } from './diagnose.js';
 import { KINDS, metaOf, objectKey, tombstone } from './objects.js';
 import type { Transport } from './transport.js';
@@ -46,6 +51,8 @@ export class HttpStatusError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
+    /** details.causes[].reason of the Status body. */
+    readonly causes: readonly string[] = [],
   ) {
     super(message);
     this.name = 'HttpStatusError';
@@ -77,6 +84,13 @@ function isExpiredStatus(status: number, reason: string): boolean {
   return status === 410 || reason === 'Expired' || reason === 'Gone';
 }
 
+/** client-go isTooLargeResourceVersionError: the watch cache is behind the rv we asked for. */
+function isTooLargeResourceVersion(e: unknown): boolean {
+  if (!(e instanceof HttpStatusError)) return false;
+  if (e.causes.includes('ResourceVersionTooLarge')) return true;
+  return (e.status === 504 || e.reason === 'Timeout') && /too large resource version/i.test(e.message);
+}
+
 async function readAll(res: IncomingMessage): Promise<string> {
   res.setEncoding('utf8');
   let s = '';
@@ -89,15 +103,19 @@ async function statusError(res: IncomingMessage): Promise<Error> {
   const status = res.statusCode ?? 0;
   let reason = '';
   let message = `HTTP ${status}`;
+  const causes: string[] = [];
   try {
-    const body = JSON.parse(await readAll(res)) as { reason?: unknown; message?: unknown };
+    const body = JSON.parse(await readAll(res)) as { reason?: unknown; message?: unknown; details?: { causes?: unknown } };
     if (typeof body.reason === 'string') reason = body.reason;
     if (typeof body.message === 'string') message = `HTTP ${status}: ${body.message}`;
+    if (Array.isArray(body.details?.causes)) {
+      for (const c of body.details.causes as { reason?: unknown }[]) if (typeof c?.reason === 'string') causes.push(c.reason);
+    }
   } catch {
     /* not a Status body; the code is enough */
   }
   if (isExpiredStatus(status, reason)) return new ExpiredError(message);
-  return new HttpStatusError(status, reason, message);
+  return new HttpStatusError(status, reason, message, causes);
 }
 
 export class Reflector {
@@ -107,6 +125,10 @@ export class Reflector {
   private readonly log: Logger;
   private readonly store = new Map<string, Obj>();
   private rv = '';
+  /** client-go isLastSyncResourceVersionUnavailable: the next list is a consistent read (rv ""). */
+  private rvUnavailable = false;
+  /** client-go paginatedResult: this server paginated a list (no watch cache), so lists keep the page size. */
+  private paginated = false;
   private synced = false;
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -161,6 +183,8 @@ export class Reflector {
         if (this.stopped || e instanceof StoppedError) break;
         if (e instanceof ExpiredError) {
           this.stats.expired++;
+          // As client-go after a 410 on the watch: the last rv is gone, so relist from etcd (rv "").
+          this.rvUnavailable = true;
           this.log.info('Watch expired; relisting', { kind: this.kind, resourceVersion: this.rv, err: e.message });
         } else {
           this.log.warn('List failed; will retry', { kind: this.kind, err: e as Error });
@@ -216,40 +240,28 @@ export class Reflector {
   }
 
   /**
-   * Paginated LIST; moves the store (and so the consumer) to the listed state. Each page is applied as it
-   * arrives (ADDED/MODIFIED), and what the list did not contain is DELETED at the end. Page by page, so
-   * at most one page of full objects is alive at a time: collecting the whole list first held every
-   * object at once (the list's peak memory at 10k services, docs/operations.md "Memory"). A list that
-   * fails half-way leaves the store and the consumer agreeing on newer objects; the next list completes it.
+   * LIST at client-go's relistResourceVersion; moves the store (and so the consumer) to the listed state.
+   * Items are applied as they arrive (ADDED/MODIFIED; list-stream.ts parses each from the body as soon as
+   * it is complete), and what the list did not contain is DELETED at the end. So at most one item (and one
+   * network chunk) of a response is alive at a time, paginated or not: holding a whole 10k-object list
+   * as text and objects was the list's peak memory (docs/operations.md "Memory"). A list that fails
+   * half-way leaves the store and the consumer agreeing on newer objects; the next list completes it.
    */
   private async list(): Promise<void> {
     this.stats.lists++;
+    const rv = this.rvUnavailable ? '' : this.rv === '' ? '0' : this.rv;
+    let listRv: string;
     const seen = new Set<string>();
-    let cont = '';
-    let listRv = '';
-    do {
-      if (this.stopped) throw new StoppedError();
-      const q = this.baseQuery();
-      q.set('limit', String(this.opts.pageSize ?? 500));
-      if (cont) q.set('continue', cont);
-      const body = await this.getJson(q, cont !== '');
-      this.stats.listPages++;
-      const meta = (body.metadata ?? {}) as { resourceVersion?: unknown; continue?: unknown };
-      listRv = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
-      cont = typeof meta.continue === 'string' ? meta.continue : '';
-      if (!Array.isArray(body.items)) throw new Error(`LIST ${this.path}: response has no items`);
-      for (const it of body.items as unknown[]) {
-        const o = this.normalize(it);
-        if (!o) continue;
-        const k = objectKey(o);
-        seen.add(k);
-        const old = this.store.get(k);
-        if (old && metaOf(old).resourceVersion === metaOf(o).resourceVersion) continue; // unchanged
-        this.store.set(k, tombstone(o));
-        this.emit(old ? 'MODIFIED' : 'ADDED', o);
-      }
-    } while (cont);
-    if (!listRv) throw new Error(`LIST ${this.path}: response has no resourceVersion`);
+    try {
+      listRv = await this.listAt(rv, seen);
+    } catch (e) {
+      if (rv === '' || this.stopped || !(e instanceof ExpiredError || isTooLargeResourceVersion(e))) throw e;
+      // client-go: retry at once as a consistent read, so that the reflector makes progress.
+      this.log.info('List at resourceVersion unavailable; listing the latest state', { kind: this.kind, resourceVersion: rv, err: (e as Error).message });
+      this.rvUnavailable = true;
+      listRv = await this.listAt('', seen);
+    }
+    this.rvUnavailable = false;
     for (const [k, old] of this.store) {
       if (seen.has(k)) continue;
       this.store.delete(k);
@@ -263,13 +275,53 @@ export class Reflector {
     }
   }
 
-  private async getJson(q: URLSearchParams, continuation: boolean): Promise<Obj> {
+  /** All pages of one list at `rv`; returns the list's resourceVersion. Keys seen are added to `seen`. */
+  private async listAt(rv: string, seen: Set<string>): Promise<string> {
+    let cont = '';
+    let listRv = '';
+    // The page size as client-go's reflector sets its pager's (reflector.go list()): rv "" and "0" keep
+    // the limit (the watch cache ignores it for "0"; a server without one pages), a non-zero rv drops it
+    // so that the watch cache can serve the list, and a server that paginated once always gets it.
+    const limit = this.paginated || rv === '' || rv === '0' ? String(this.opts.pageSize ?? 500) : '';
+    do {
+      if (this.stopped) throw new StoppedError();
+      const q = this.baseQuery();
+      if (limit) q.set('limit', limit);
+      // Continuation pages carry no resourceVersion (the token holds it), as client-go's pager.
+      if (cont) q.set('continue', cont);
+      else if (rv !== '') q.set('resourceVersion', rv);
+      const meta = await this.getPage(q, cont !== '', (it) => {
+        const o = this.normalize(it);
+        if (!o) return;
+        const k = objectKey(o);
+        seen.add(k);
+        const old = this.store.get(k);
+        if (old && metaOf(old).resourceVersion === metaOf(o).resourceVersion) return; // unchanged
+        this.store.set(k, tombstone(o));
+        this.emit(old ? 'MODIFIED' : 'ADDED', o);
+      });
+      this.stats.listPages++;
+      listRv = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
+      cont = typeof meta.continue === 'string' ? meta.continue : '';
+      if (cont) this.paginated = true;
+    } while (cont);
+    if (!listRv) throw new Error(`LIST ${this.path}: response has no resourceVersion`);
+    return listRv;
+  }
+
+  /** One LIST request; items go to onItem as they are parsed; resolves with the list's metadata. */
+  private async getPage(q: URLSearchParams, continuation: boolean, onItem: (item: unknown) => void): Promise<{ resourceVersion?: unknown; continue?: unknown }> {
     const ac = new AbortController();
     this.abort = ac;
     const timer = setTimeout(() => ac.abort(), this.opts.listTimeoutMs ?? 60_000);
     try {
       const res = await this.request(q, ac.signal, continuation);
-      return JSON.parse(await readAll(res)) as Obj;
+      res.setEncoding('utf8');
+      const parser = new ListStreamParser(onItem);
+      for await (const c of res) parser.write(c as string);
+      const { head, hadItems } = parser.end();
+      if (!hadItems) throw new Error(`LIST ${this.path}: response has no items`);
+      return (head.metadata ?? {}) as { resourceVersion?: unknown; continue?: unknown };
     } finally {
       clearTimeout(timer);
       if (this.abort === ac) this.abort = undefined;

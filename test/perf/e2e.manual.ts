@@ -6,6 +6,7 @@
 // last Service's slice holds pod p1 only, the others point at addresses nothing answers) and the Node, starts the
 // proxy there with --kubeconfig, and reports:
 //   startMs   process spawn → the last Service's ClusterIP answers from the client namespace;
+//   cpuMsAtStart  the proxy process's CPU time (user + system, not its children's) by then;
 //   changes   --changes writes of that Service's EndpointSlice (p1 ↔ p2), --gap ms apart: write issued →
 //             a new connection from the client lands on the new pod (p50/p99/max);
 //   npl       the proxy's kubeproxy_network_programming_duration_seconds (bucket-based p99 upper bound);
@@ -48,6 +49,14 @@ function procStatus(pid: number): { rssMB: number; hwmMB: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
   return { rssMB: Math.round(kb('VmRSS') / 1024), hwmMB: Math.round(kb('VmHWM') / 1024) };
+}
+
+/** CPU time (user + system) the process has used, in ms: on a shared machine it tells work from waiting. */
+function procCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 (utime, stime) in clock ticks (100 Hz on Linux); f[0] is field 3.
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 function pct(xs: readonly number[], p: number): number {
@@ -127,6 +136,7 @@ async function main(): Promise<void> {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`never served: ${stderr}`);
     }
     out.startMs = Date.now() - t0;
+    out.cpuMsAtStart = procCpuMs(pid);
     out.rssAfterStart = procStatus(pid);
 
     const changeMs: number[] = [];

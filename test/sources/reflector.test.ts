@@ -57,7 +57,7 @@ async function withServer(fn: (srv: TestApiServer) => Promise<void>, opts: Param
   }
 }
 
-test('initial paginated list: all pages, selectors applied server-side, synced after the last ADDED', async () => {
+test('initial paginated list (a server without watch cache): all pages, selectors applied server-side, synced after the last ADDED', async () => {
   await withServer(async (srv) => {
     for (let i = 0; i < 1234; i++) srv.create(svc(`s${String(i).padStart(4, '0')}`));
     srv.create(svc('headless', { clusterIP: 'None' }));
@@ -79,6 +79,40 @@ test('initial paginated list: all pages, selectors applied server-side, synced a
       assertSameState(srv, h);
       // List items carry no kind; the reflector fills it so list and watch objects look alike.
       assert.equal((h.view.Service.get('default/s0000') as { kind: string }).kind, 'Service');
+      // client-go's first list asks for resourceVersion=0; continuation pages carry no resourceVersion.
+      assert.equal(lists[0]!.query.resourceVersion, '0');
+      assert.ok(lists.slice(1).every((q) => q.query.resourceVersion === undefined));
+    } finally {
+      await r.stop();
+    }
+  }, { watchCache: false });
+});
+
+test('with a watch cache the first list is one response (resourceVersion=0, limit ignored); a relist after 410 is a paginated consistent read', async () => {
+  await withServer(async (srv) => {
+    for (let i = 0; i < 1234; i++) srv.create(svc(`s${String(i).padStart(4, '0')}`));
+    const h = new RecordingHandler();
+    const r = reflector(srv, h, 'Service', { pageSize: 500 });
+    r.start();
+    try {
+      await waitFor(() => h.synced.has('Service') && srv.activeWatches() === 1, 'watching');
+      const lists = (): typeof srv.requests => srv.requests.filter((q) => q.path === '/api/v1/services' && !q.query.watch);
+      assert.equal(lists().length, 1);
+      assert.deepEqual([lists()[0]!.query.resourceVersion, lists()[0]!.query.limit], ['0', '500']);
+      assert.equal(h.view.Service.size, 1234);
+      // The watch's rv is compacted away: the relist must not ask the cache for it (nor for "0", which may
+      // be older than what we have seen) but read the latest state, page by page as client-go's pager.
+      srv.delete('Service', 'default', 's0000');
+      srv.compact();
+      srv.dropWatches();
+      await waitFor(() => r.stats.lists === 2 && srv.activeWatches() === 1, 'relisted');
+      const relist = lists().slice(1);
+      assert.equal(relist.length, 3);
+      assert.equal(relist[0]!.query.resourceVersion, undefined);
+      assert.equal(relist[0]!.query.limit, '500');
+      assert.ok(relist[1]!.query.continue && relist[2]!.query.continue);
+      assert.equal(h.view.Service.size, 1233);
+      assertSameState(srv, h);
     } finally {
       await r.stop();
     }

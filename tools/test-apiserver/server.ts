@@ -49,6 +49,13 @@ export interface TestApiServerOptions {
   readonly basicAuth?: { readonly username: string; readonly password: string };
   /** Address to listen on (default 127.0.0.1; e.g. a namespace's address that other namespaces route to). */
   readonly host?: string;
+  /**
+   * As kube-apiserver's watch cache (default true): a LIST with `resourceVersion=0` (and no `continue`)
+   * is served whole, `limit` ignored, as the cache does; `resourceVersion=N` without `limit` is served
+   * from the cache too (504 "Too large resource version" when N is ahead of the store). false: as
+   * `--watch-cache=false`, every LIST honours `limit` (pages with `continue`).
+   */
+  readonly watchCache?: boolean;
 }
 
 /**
@@ -237,6 +244,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   let serving = tls ? { cert: tls.certPem, key: tls.keyPem } : undefined;
   let expiredMode: 'event' | 'http' = 'event';
   const bookmarkMs = opts.bookmarkIntervalMs ?? 1000;
+  const watchCache = opts.watchCache ?? true;
   const scheme = tls ? 'https' : 'http';
   let url = '';
   let port = opts.port ?? 0;
@@ -290,10 +298,23 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     const table = wantsTable(req.headers.accept);
     const tableRows: Obj[] = [];
     const match = matcher(ns, q);
-    const limit = q.get('limit') ? Math.max(0, Number(q.get('limit'))) : 0;
+    const cont = q.get('continue');
+    const rvParam = q.get('resourceVersion') ?? '';
+    let limit = q.get('limit') ? Math.max(0, Number(q.get('limit'))) : 0;
+    if (watchCache && !cont && rvParam !== '') {
+      const rv = parseRv(rvParam);
+      // The watch cache serves resourceVersion=0 whole (limit ignored), and resourceVersion=N without a
+      // limit; N ahead of the cache waits (3 s upstream) and then fails as below.
+      if (rv > store.currentRv()) {
+        throw new ApiError(504, 'Timeout', `Too large resource version: ${rv}, current: ${store.currentRv()}`, {
+          causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+          retryAfterSeconds: 1,
+        });
+      }
+      if (rv === 0) limit = 0;
+    }
     let listRv = store.currentRv();
     let start = '';
-    const cont = q.get('continue');
     if (cont) {
       const t = decodeContinue(cont);
       if (t.rv < store.oldestRv()) {
