@@ -12,6 +12,7 @@ import { createLogger } from '../log/logger.js';
 import type { IPFamily } from '../model/types.js';
 import type { ProxyMode } from '../config/types.js';
 import { buildDataplaneConfig } from './dataplane-config.js';
+import { IpvsUnavailableError } from '../kernel/ipvs/ipvsadm.js';
 
 const log = createLogger('server');
 const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
@@ -24,10 +25,8 @@ export const IPVS_DRAIN_MS = 15 * 60_000;
 /** Nothing of this mode can exist: its tool is not installed, or (IPVS) the kernel lacks the feature. */
 function nothingToClean(mode: ProxyMode, e: unknown): boolean {
   if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
-  const msg = e instanceof Error ? e.message : String(e);
-  // The IPVS cleanup aggregates its steps' errors with "; ". When the only failure is ipvsadm
-  // reporting a kernel without IPVS, there are no virtual servers to remove.
-  return mode === 'ipvs' && !msg.includes('; ') && /ipvsadm[^;]*(Can't initialize ipvs|Protocol not available)/.test(msg);
+  // The IPVS cleanup says so when its only failure was a kernel without IPVS: no virtual servers to remove.
+  return mode === 'ipvs' && e instanceof IpvsUnavailableError;
 }
 
 /**

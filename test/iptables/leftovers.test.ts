@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isOurChain, planLeftoverCleanup } from '../../src/kernel/iptables/cleanup.js';
+import { isOurChain, planLeftoverCleanup } from '../../src/dataplane/shared/iptables-cleanup.js';
 import { iptablesOwnedBy } from '../../src/dataplane/ownership.js';
 
 // What IPVS mode leaves in filter: its jump to KUBE-PROXY-FIREWALL has no ctstate match, unlike

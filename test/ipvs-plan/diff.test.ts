@@ -11,10 +11,11 @@ import { connReuseModeWanted, createIpvsDataplane } from '../../src/dataplane/ip
 import { missingJumpsInSave } from '../../src/kernel/iptables/jumps.js';
 import type { ToolRunner as Runner } from '../../src/kernel/runner.js';
 import { JUMPS } from '../../src/dataplane/ipvs/layout.js';
+import { IpvsUnavailableError } from '../../src/kernel/ipvs/ipvsadm.js';
+import { ExecError } from '../../src/util/exec.js';
 import { createIptablesDataplane } from '../../src/dataplane/iptables/dataplane.js';
 import { setCreateLines } from '../../src/dataplane/ipvs/render.js';
 import type { ExecOptions, ExecResult } from '../../src/util/exec.js';
-import { ExecError } from '../../src/util/exec.js';
 import { config, ep, sp, state } from './helpers.js';
 
 const cfg = config();
@@ -336,5 +337,24 @@ test('IPVS drift check: a wiped virtual server table (ipvsadm -C) or a flushed C
       assert.ok(probes.some((p) => /^ipvsadm -L -n -t 198\.19\.\d+\.\d+:\d+$/.test(p)), probes.join('\n'));
       assert.ok(probes.some((p) => /^ipset test KUBE-CLUSTER-IP 198\.19\.\d+\.\d+,tcp:\d+$/.test(p)), probes.join('\n'));
     }
+  }
+});
+
+test('IPVS cleanup on a kernel without IPVS: a typed "nothing to clean" error only when that was the only failure', async () => {
+  const noIpvs = "Can't initialize ipvs: Protocol not available\nAre you sure that IP Virtual Server is built in the kernel or as module?";
+  for (const extraFailure of [false, true]) {
+    const runner: Runner = async (cmd, args) => {
+      if (cmd === 'ipvsadm') return Promise.reject(new ExecError(cmd, args, { stdout: '', stderr: noIpvs, code: 2, millis: 1 }));
+      if (extraFailure && cmd === 'ipset') return Promise.reject(new ExecError(cmd, args, { stdout: '', stderr: 'ipset v7.17: Kernel error', code: 1, millis: 1 }));
+      if (cmd === 'ip' && args.includes('show')) return { stdout: '', stderr: 'Device "kube-ipvs0" does not exist.', code: 1, millis: 1 };
+      return { stdout: '', stderr: '', code: 0, millis: 1 };
+    };
+    const dp = createIpvsDataplane(config(), { run: runner, drainCheckMs: 0, sysctl: async () => undefined, backend: 'nft' });
+    const err = await dp.cleanup().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof Error, 'cleanup reports the failure');
+    assert.equal(err instanceof IpvsUnavailableError, !extraFailure, String(err));
   }
 });

@@ -11,7 +11,7 @@ import type { CleanupOptions, Dataplane, SyncOptions, SyncResult } from '../type
 import { createLogger, type Logger } from '../../log/logger.js';
 import { metrics } from '../../metrics/metrics.js';
 import { ExecError } from '../../util/exec.js';
-import { cleanupIptablesLeftovers } from '../../kernel/iptables/cleanup.js';
+import { cleanupIptablesLeftovers } from '../shared/iptables-cleanup.js';
 import { jumpArgs, type JumpRule } from '../../kernel/iptables/jumps.js';
 import { WAIT, backendTools, chainsFromSave, netnsRunner, type Backend, type BackendChoice, type Tools } from '../../kernel/iptables/tools.js';
 import type { ToolRunner } from '../../kernel/runner.js';

@@ -21,12 +21,12 @@ import { ensureSysctl as ensureSysctlDefault } from '../../node/sysctl.js';
 import { createLogger } from '../../log/logger.js';
 import { metrics } from '../../metrics/metrics.js';
 import { needsLocalAddresses, planIpvs, type IpvsOps, type PendingRS, diffIpvs, dropDrained } from './planner.js';
-import { ipvsadmRestore, vsSpec } from '../../kernel/ipvs/ipvsadm.js';
+import { IpvsUnavailableError, ipvsadmRestore, ipvsUnavailableText, vsSpec } from '../../kernel/ipvs/ipvsadm.js';
 import type { IpvsState } from '../../kernel/ipvs/types.js';
 import { parseLocalAddresses, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../kernel/ipvs/parse.js';
 import { renderIpvsText, setCreateLines } from './render.js';
 import { DUMMY_DEVICE, JUMPS, SET_INFO, setName } from './layout.js';
-import { cleanupIptablesLeftovers } from '../../kernel/iptables/cleanup.js';
+import { cleanupIptablesLeftovers } from '../shared/iptables-cleanup.js';
 import { insertJumps, jumpArgs, missingJumpsInSave, type TableLine } from '../../kernel/iptables/jumps.js';
 import { WAIT, backendTools, type BackendChoice, type Tools } from '../../kernel/iptables/tools.js';
 
@@ -373,6 +373,9 @@ class IpvsDataplane implements IpvsDataplaneHandle {
       }
       log.info('Removing IPVS virtual servers left by ipvs mode', { ipFamily: this.family, connectionsLeft: n });
       await attempt('virtual servers', () => this.removeFamilyVirtualServers());
+    }
+    if (errors.length === 1 && errors[0]!.startsWith('ipvsadm -C: ') && ipvsUnavailableText(errors[0]!)) {
+      throw new IpvsUnavailableError(`IPVS cleanup: ${errors[0]}`);
     }
     if (errors.length > 0) throw new Error(`IPVS cleanup: ${errors.join('; ')}`);
   }

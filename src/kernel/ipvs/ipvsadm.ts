@@ -30,3 +30,16 @@ export async function ipvsadmRestore(run: ToolRunner, lines: readonly string[]):
   if (lines.length === 0) return null;
   return run('ipvsadm', ['-R'], { input: lines.join('\n') + '\n' });
 }
+
+/** The kernel has no IPVS (module not loaded/available): ipvsadm's own wording of it. */
+export function ipvsUnavailableText(text: string): boolean {
+  return /Can't initialize ipvs|Protocol not available/.test(text);
+}
+
+/** Thrown by the IPVS cleanup when its only failure was ipvsadm finding no IPVS in the kernel: nothing to clean. */
+export class IpvsUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IpvsUnavailableError';
+  }
+}

@@ -9,11 +9,11 @@
 // runs: per table, one restore that flushes all of our chains, deletes every rule in a built-in
 // chain that jumps to one of them, and deletes the chains (atomic per table).
 
-import { isServiceChainName } from '../../dataplane/iptables/layout.js';
-import type { IptablesKeep } from '../../dataplane/types.js';
+import { isServiceChainName } from '../iptables/layout.js';
+import type { IptablesKeep } from '../types.js';
 import type { IPFamily } from '../../model/types.js';
-import { realRunner, type ToolRunner } from '../runner.js';
-import { chainsFromSave, makeTools, WAIT, type Backend } from './tools.js';
+import { realRunner, type ToolRunner } from '../../kernel/runner.js';
+import { chainsFromSave, makeTools, WAIT, type Backend } from '../../kernel/iptables/tools.js';
 
 /** Chains of ours per table: iptables mode and IPVS mode (upstream iptables + ipvs proxiers). */
 const OURS: Record<string, ReadonlySet<string>> = {
