@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vm=${IPVS_VM_DIR:-../shared/ipvs-vm}
-mapfile -t files < <(find dist/test/ipvs -name '*.test.js' 2>/dev/null | sort)
+mapfile -t files < <(find dist/test/guest -name '*.test.js' 2>/dev/null | sort)
 if [ ${#files[@]} -eq 0 ]; then echo "IPVS: no IPVS tests built"; exit 0; fi
 if [ ! -x "$vm/run-in-vm" ]; then
   echo "############################################################"

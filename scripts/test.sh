@@ -9,7 +9,7 @@ npm run --silent build
 
 # Host suites. Files run one at a time: the traffic suites build namespaces and start
 # processes, and this machine kind has 2 cores.
-mapfile -t files < <(find dist/test -name '*.test.js' -not -path 'dist/test/ipvs/*' | sort)
+mapfile -t files < <(find dist/test -name '*.test.js' -not -path 'dist/test/guest/*' | sort)
 node --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"
 
 if [ "${1:-}" = "--no-ipvs" ] || [ "${KPX_SKIP_IPVS:-}" = 1 ]; then

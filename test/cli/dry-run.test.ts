@@ -1,6 +1,6 @@
 // --dry-run against a real kernel (nftables, iptables) in a throwaway namespace: after a sync it
 // reports no difference (exit 0); after one manual change (a deleted rule, a deleted map element)
-// it reports exactly that change (exit 2). IPVS: test/ipvs/dry-run.test.ts (guest).
+// it reports exactly that change (exit 2). IPVS: test/guest/dry-run.test.ts (guest).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

@@ -1,6 +1,6 @@
 // --cleanup from the leftovers of each mode, each pair of modes and a half-finished cleanup
 // (host: iptables on both backends, nftables, and IPVS mode's ipsets + iptables chains; the IPVS
-// kernel state is covered in the guest by test/ipvs/lifecycle.test.ts).
+// kernel state is covered in the guest by test/guest/lifecycle.test.ts).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

@@ -1,7 +1,7 @@
 // Restarting with a different --proxy-mode under load, on the host (iptables <-> nftables, both
 // iptables backends): 0 failed new connections to ClusterIP, NodePort and LoadBalancer services of
 // both families, held connections survive, and the old mode's rules are gone afterwards.
-// ipvs -> nftables / iptables runs in the IPVS guest: test/ipvs/lifecycle.test.ts.
+// ipvs -> nftables / iptables runs in the IPVS guest: test/guest/lifecycle.test.ts.
 
 import { describe, test } from 'node:test';
 import { runSwitch, useEchoTopology } from './switch.js';

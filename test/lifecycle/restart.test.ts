@@ -1,4 +1,4 @@
-// Restart under load in every host mode (IPVS: test/ipvs/lifecycle.test.ts): the proxy is killed
+// Restart under load in every host mode (IPVS: test/guest/lifecycle.test.ts): the proxy is killed
 // at a random point of a sync (a Services change was just written) or stopped with SIGTERM, and
 // started again in the same mode while a client opens connections to ClusterIP, NodePort and
 // LoadBalancer services of both families. 0 failed connections, held connections survive, the

@@ -1,5 +1,5 @@
 // Shared by the API server fault tests (test/reliability/apiserver-faults.test.ts, and in IPVS mode
-// test/ipvs/faults.test.ts): a watched test API server with a seeded dual-stack churn, and the proxy.
+// test/guest/faults.test.ts): a watched test API server with a seeded dual-stack churn, and the proxy.
 
 import { NsApiServer } from './apiserver.js';
 import { Churn } from './churn.js';

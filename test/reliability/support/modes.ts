@@ -1,7 +1,7 @@
 // The proxy modes the fault tests run in, and how to read a mode's programmed Service VIPs back from
 // the kernel per family. iptables runs on both backends: `iptables` (the nft backend, the default
 // here) and `iptables-legacy` (KPX_IPTABLES_BACKEND=legacy, as test/traffic and test/lifecycle do).
-// `ipvs` only in the IPVS guest (test/ipvs/faults.test.ts).
+// `ipvs` only in the IPVS guest (test/guest/faults.test.ts).
 
 import { iptablesServiceTuples, nftServiceTuples, type Family } from './churn.js';
 import type { World } from './world.js';

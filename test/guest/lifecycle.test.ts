@@ -10,7 +10,7 @@ import { skipReason } from './topology.js';
 
 // ~25 min in the emulated guest (each case starts the proxy at least once, 1-3 min here): more
 // than the guest suite's budget (scripts/test-ipvs.sh, 1500 s), so only with KPX_HEAVY=1:
-//   KPX_HEAVY=1 ../shared/ipvs-vm/run-in-vm --timeout 3000 -- node --test dist/test/ipvs/lifecycle.test.js
+//   KPX_HEAVY=1 ../shared/ipvs-vm/run-in-vm --timeout 3000 -- node --test dist/test/guest/lifecycle.test.js
 const reason = skipReason() ?? (process.env.KPX_HEAVY === '1' ? null : 'heavy (~25 min in the emulated guest): set KPX_HEAVY=1');
 if (reason) console.log(`# IPVS lifecycle tests SKIPPED: ${reason}`);
 // Emulated guest: every process start is 10-20x slower than on the host; one vCPU, so the client

@@ -6,15 +6,15 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNftablesDataplane } from '../../src/dataplane/nftables/index.js';
-import { planFull } from '../../src/dataplane/nftables/planner.js';
-import { metrics } from '../../src/metrics/metrics.js';
-import type { ProxyState, ServicePort } from '../../src/model/types.js';
-import type { DataplaneConfig } from '../../src/dataplane/config.js';
-import { cases } from './cases.js';
-import { config, ep, sp, state } from './fixtures.js';
-import { canRunKernelTests, createNetns, type Netns } from './netns.js';
-import { normalizeTable } from './normalize.js';
+import { createNftablesDataplane } from '../../../src/dataplane/nftables/index.js';
+import { planFull } from '../../../src/dataplane/nftables/planner.js';
+import { metrics } from '../../../src/metrics/metrics.js';
+import type { ProxyState, ServicePort } from '../../../src/model/types.js';
+import type { DataplaneConfig } from '../../../src/dataplane/config.js';
+import { cases } from '../../nftables/cases.js';
+import { config, ep, sp, state } from '../../nftables/fixtures.js';
+import { canRunKernelTests, createNetns, type Netns } from '../../nftables/netns.js';
+import { normalizeTable } from '../../nftables/normalize.js';
 
 const skip = canRunKernelTests() ? false : 'needs root for network namespaces';
 

@@ -1,6 +1,6 @@
 // Benchmark (not a test): IPVS dataplane sync latency at N services, inside a throwaway network
 // namespace. Run in the IPVS guest after `npm run build`:
-//   ../shared/ipvs-vm/run-in-vm --timeout 1500 -- node dist/test/ipvs/scale.manual.js 1000 10000
+//   ../shared/ipvs-vm/run-in-vm --timeout 1500 -- node dist/test/guest/scale.manual.js 1000 10000
 // Prints one JSON line per size: first full sync, a no-change full (reconcile) sync, and the
 // median of 5 one-endpoint-change incremental syncs, in ms (wall clock and inside tools).
 

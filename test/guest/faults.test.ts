@@ -10,7 +10,7 @@
 // Emulated guest (TCG): every process start costs 10-20x the host's, so one proxy run per case and
 // KPX_HEAVY=1 only (about 11 min: the flushes ~4 min, the API server case ~8 min):
 //   flock /tmp/ipvs-vm.lock ../shared/ipvs-vm/run-in-vm --timeout 1500 -- env KPX_HEAVY=1 \
-//     node --test --test-concurrency=1 dist/test/ipvs/faults.test.js
+//     node --test --test-concurrency=1 dist/test/guest/faults.test.js
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -3,7 +3,7 @@
 //
 //   client (198.18.10.2) --- (198.18.10.1) node [kube-ipvs0, IPVS] (198.18.1.1) --- pods (198.18.1.2, .3, .4)
 //
-// One agent process per namespace (test/ipvs/agent.ts) does the work there.
+// One agent process per namespace (test/guest/agent.ts) does the work there.
 
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';

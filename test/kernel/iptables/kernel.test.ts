@@ -4,11 +4,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createIptablesDataplane } from '../../src/dataplane/iptables/index.js';
-import { detectBackend, netnsRunner, type Backend } from '../../src/kernel/iptables/tools.js';
-import { metrics } from '../../src/metrics/metrics.js';
-import type { ProxyState } from '../../src/model/types.js';
-import { canRunKernelTests, config, deleteNetns, inNs, makeNetns, sortRules, state, svc, withServices } from './helpers.js';
+import { createIptablesDataplane } from '../../../src/dataplane/iptables/index.js';
+import { detectBackend, netnsRunner, type Backend } from '../../../src/kernel/iptables/tools.js';
+import { metrics } from '../../../src/metrics/metrics.js';
+import type { ProxyState } from '../../../src/model/types.js';
+import { canRunKernelTests, config, deleteNetns, inNs, makeNetns, sortRules, state, svc, withServices } from '../../iptables/helpers.js';
 
 const skip = await canRunKernelTests();
 const BACKENDS: Backend[] = ['nft', 'legacy'];
