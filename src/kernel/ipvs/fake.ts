@@ -10,7 +10,7 @@ import { ExecError } from '../../util/exec.js';
 import { FakeIptables } from '../iptables/fake.js';
 import type { ExecResult, ToolCall, ToolRunner } from '../runner.js';
 import { rsLine, vsLine } from './ipvsadm.js';
-import { normaliseSetEntry } from './parse.js';
+import { normaliseSetEntry, type MutableVS } from './parse.js';
 import { type RealServer, type VirtualServer, hostPort, rsKey, vsKey } from './types.js';
 
 const ok = (stdout = ''): ExecResult => ({ stdout, stderr: '', code: 0, millis: 0 });
@@ -22,16 +22,6 @@ function splitHostPort(s: string): { ip: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
   if (!m) throw new Error(`invalid address ${s}`);
   return { ip: m[1]!.toLowerCase(), port: Number(m[2]) };
-}
-
-interface MutableVS {
-  protocol: Protocol;
-  ip: string;
-  port: number;
-  scheduler: string;
-  persistence: number;
-  flags: string[];
-  reals: Map<string, RealServer>;
 }
 
 export class FakeIpvs {

@@ -17,7 +17,8 @@ function familyOf(ip: string): IPFamily {
 
 const SVC_FLAGS: Record<string, Protocol> = { '-t': 'TCP', '--tcp-service': 'TCP', '-u': 'UDP', '--udp-service': 'UDP', '--sctp-service': 'SCTP' };
 
-interface MutableVS {
+/** A virtual server being assembled from tool output (the parsers' and the fake's working form). */
+export interface MutableVS {
   protocol: Protocol;
   ip: string;
   port: number;
