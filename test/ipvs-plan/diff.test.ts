@@ -342,19 +342,24 @@ test('IPVS drift check: a wiped virtual server table (ipvsadm -C) or a flushed C
 
 test('IPVS cleanup on a kernel without IPVS: a typed "nothing to clean" error only when that was the only failure', async () => {
   const noIpvs = "Can't initialize ipvs: Protocol not available\nAre you sure that IP Virtual Server is built in the kernel or as module?";
-  for (const extraFailure of [false, true]) {
-    const runner: Runner = async (cmd, args) => {
-      if (cmd === 'ipvsadm') return Promise.reject(new ExecError(cmd, args, { stdout: '', stderr: noIpvs, code: 2, millis: 1 }));
-      if (extraFailure && cmd === 'ipset') return Promise.reject(new ExecError(cmd, args, { stdout: '', stderr: 'ipset v7.17: Kernel error', code: 1, millis: 1 }));
+  for (const [extraFailure, drainMs] of [[false, undefined], [true, undefined], [false, 0], [true, 0]] as const) {
+    const runner: Runner = async (cmd, args, opts) => {
+      const fail = (stderr: string, code: number): Promise<ExecResult> => {
+        const r = { stdout: '', stderr, code, millis: 1 };
+        return opts?.allowFailure ? Promise.resolve(r) : Promise.reject(new ExecError(cmd, args, r));
+      };
+      if (cmd === 'ipvsadm') return fail(noIpvs, 2);
+      if (extraFailure && cmd === 'ipset') return fail('ipset v7.17: Kernel error', 1);
       if (cmd === 'ip' && args.includes('show')) return { stdout: '', stderr: 'Device "kube-ipvs0" does not exist.', code: 1, millis: 1 };
       return { stdout: '', stderr: '', code: 0, millis: 1 };
     };
     const dp = createIpvsDataplane(config(), { run: runner, drainCheckMs: 0, sysctl: async () => undefined, backend: 'nft' });
-    const err = await dp.cleanup().then(
+    // drainMs: a mode switch's cleanup, which removes virtual servers after a drain instead of ipvsadm -C.
+    const err = await dp.cleanup(drainMs === undefined ? {} : { drainMs }).then(
       () => null,
       (e: unknown) => e,
     );
     assert.ok(err instanceof Error, 'cleanup reports the failure');
-    assert.equal(err instanceof IpvsUnavailableError, !extraFailure, String(err));
+    assert.equal(err instanceof IpvsUnavailableError, !extraFailure, `drainMs=${drainMs}: ${String(err)}`);
   }
 });

@@ -314,11 +314,26 @@ export class Topology {
       this.agents.delete(n);
       if (this.created.has(n)) {
         await this.drainNamespace(this.ns(n));
+        // Delete the node's veths first: that removes their peers in the lan and pod namespaces at
+        // once, where a namespace deletion does it later, in the kernel's cleanup work. Under load
+        // that lag made buildNodes() fail re-creating them ("RTNETLINK answers: File exists").
+        const links = ['lan0', ...this.pods.filter((p) => p.node === n).map((p) => `veth-${p.name}`)];
+        await run('ip', ['-n', this.ns(n), '-force', '-batch', '-'], { input: links.map((l) => `link del ${l}`).join('\n') + '\n', allowFailure: true });
         await run('ip', ['netns', 'del', this.ns(n)], { allowFailure: true });
         this.created.delete(n);
+        await this.waitLinkGone('lan', n);
       }
     }
     await this.buildNodes();
+  }
+
+  /** Wait (bounded, 5 s) until `link` no longer exists in the namespace of `role`. */
+  private async waitLinkGone(role: string, link: string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const r = await run('ip', ['-n', this.ns(role), 'link', 'show', 'dev', link], { allowFailure: true });
+      if (r.code !== 0) return;
+      await new Promise((res) => setTimeout(res, 50));
+    }
   }
 
   /**
