@@ -374,7 +374,9 @@ class IpvsDataplane implements IpvsDataplaneHandle {
       log.info('Removing IPVS virtual servers left by ipvs mode', { ipFamily: this.family, connectionsLeft: n });
       await attempt('virtual servers', () => this.removeFamilyVirtualServers());
     }
-    if (errors.length === 1 && errors[0]!.startsWith('ipvsadm -C: ') && ipvsUnavailableText(errors[0]!)) {
+    // The only failure is ipvsadm finding no IPVS in the kernel: `ipvsadm -C` in a cleanup, or the
+    // `ipvsadm -S` of a mode switch's drain step ("virtual servers").
+    if (errors.length === 1 && /^(ipvsadm -C|virtual servers): /.test(errors[0]!) && ipvsUnavailableText(errors[0]!)) {
       throw new IpvsUnavailableError(`IPVS cleanup: ${errors[0]}`);
     }
     if (errors.length > 0) throw new Error(`IPVS cleanup: ${errors.join('; ')}`);
