@@ -6,6 +6,7 @@
 import { ExecError, run, type ExecOptions, type ExecResult } from '../util/exec.js';
 
 export type { ExecOptions, ExecResult };
+export { ExecError };
 
 /** Runs `command args`; rejects with ExecError on a non-zero exit unless opts.allowFailure. */
 export type ToolRunner = (command: string, args: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;

@@ -96,3 +96,35 @@ export class RpcChild {
     }
   }
 }
+
+/** The child's side: one answer line for request `id`. */
+export function rpcReply(id: number, ok: boolean, v: unknown): void {
+  process.stdout.write(JSON.stringify(ok ? { id, ok, result: v } : { id, ok, error: String(v instanceof Error ? v.message : v) }) + '\n');
+}
+
+export type RpcOps = Record<string, (a: Record<string, unknown>) => unknown>;
+
+/**
+ * The child's side of the protocol: answers every request line with `ops[op]`'s result (or error),
+ * calls `onEnd` when stdin closes, and announces readiness with `ready` as id 0's result.
+ */
+export function serveRpc(ops: RpcOps, ready: unknown, onEnd: () => void): void {
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    let m: { id: number; op: string } & Record<string, unknown>;
+    try {
+      m = JSON.parse(line) as typeof m;
+    } catch {
+      return;
+    }
+    const f = ops[m.op];
+    if (!f) return rpcReply(m.id, false, `unknown op ${m.op}`);
+    Promise.resolve()
+      .then(() => f(m))
+      .then(
+        (v) => rpcReply(m.id, true, v),
+        (e: unknown) => rpcReply(m.id, false, e),
+      );
+  });
+  process.stdin.on('end', onEnd);
+  rpcReply(0, true, ready);
+}

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import type { IPFamily, ProxyState } from '../../model/types.js';
 import type { DataplaneConfig } from '../config.js';
 import type { CleanupOptions, Dataplane, SyncOptions, SyncResult } from '../types.js';
-import { realRunner, type ExecOptions, type ExecResult, type ToolRunner } from '../../kernel/runner.js';
+import { ExecError, realRunner, type ExecOptions, type ExecResult, type ToolRunner } from '../../kernel/runner.js';
 import { ensureSysctl as ensureSysctlDefault } from '../../node/sysctl.js';
 import { createLogger } from '../../log/logger.js';
 import { metrics } from '../../metrics/metrics.js';
@@ -334,11 +334,15 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     this.pending.clear();
     this.needFull = true;
     const errors: string[] = [];
+    /** Failing ipvsadm calls: when they are all the failures and all say "no IPVS", there is nothing to clean. */
+    let noIpvs = 0;
     const attempt = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
       try {
         await fn();
       } catch (e) {
         errors.push(`${what}: ${(e as Error).message}`);
+        // Only ipvsadm prints this (also when run through `ip netns exec`).
+        if (e instanceof ExecError && ipvsUnavailableText(e.result.stderr)) noIpvs++;
       }
     };
     const drain = opts.drainMs !== undefined;
@@ -374,11 +378,9 @@ class IpvsDataplane implements IpvsDataplaneHandle {
       log.info('Removing IPVS virtual servers left by ipvs mode', { ipFamily: this.family, connectionsLeft: n });
       await attempt('virtual servers', () => this.removeFamilyVirtualServers());
     }
-    // The only failure is ipvsadm finding no IPVS in the kernel: `ipvsadm -C` in a cleanup, or the
-    // `ipvsadm -S` of a mode switch's drain step ("virtual servers").
-    if (errors.length === 1 && /^(ipvsadm -C|virtual servers): /.test(errors[0]!) && ipvsUnavailableText(errors[0]!)) {
-      throw new IpvsUnavailableError(`IPVS cleanup: ${errors[0]}`);
-    }
+    // The only failure is ipvsadm finding no IPVS in the kernel (`ipvsadm -C` in a cleanup, or the
+    // `ipvsadm -S` of a mode switch's drain step).
+    if (errors.length === 1 && noIpvs === 1) throw new IpvsUnavailableError(`IPVS cleanup: ${errors[0]}`);
     if (errors.length > 0) throw new Error(`IPVS cleanup: ${errors.join('; ')}`);
   }
 }

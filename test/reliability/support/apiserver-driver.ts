@@ -2,7 +2,7 @@
 // namespace cannot reach the root namespace's loopback), driven over JSON lines on stdin/stdout
 // (see rpc.ts). Writes go straight to the store, so they also happen while the server is "down".
 
-import { createInterface } from 'node:readline';
+import { serveRpc, type RpcOps } from '../../support/rpc-child.js';
 import { startTestApiServer, type TestApiServer } from '../../../tools/test-apiserver/server.js';
 import type { Obj } from '../../../tools/test-apiserver/store.js';
 
@@ -11,10 +11,6 @@ export type DriverOp =
   | { readonly t: 'update'; readonly obj: Obj }
   | { readonly t: 'delete'; readonly kind: string; readonly ns: string; readonly name: string };
 
-function reply(id: number, ok: boolean, v: unknown): void {
-  process.stdout.write(JSON.stringify(ok ? { id, ok, result: v } : { id, ok, error: String(v instanceof Error ? v.message : v) }) + '\n');
-}
-
 async function main(): Promise<void> {
   const hostArg = process.argv.find((a) => a.startsWith('--host='));
   const srv: TestApiServer = await startTestApiServer({
@@ -22,7 +18,7 @@ async function main(): Promise<void> {
     bookmarkIntervalMs: Number(process.argv.find((a) => a.startsWith('--bookmark-ms='))?.slice('--bookmark-ms='.length) ?? 1000),
     ...(hostArg ? { host: hostArg.slice('--host='.length) } : {}),
   });
-  const ops: Record<string, (a: Record<string, unknown>) => unknown> = {
+  const ops: RpcOps = {
     apply: (a) => {
       let done = 0;
       const errors: string[] = [];
@@ -105,24 +101,7 @@ async function main(): Promise<void> {
       return true;
     },
   };
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    let m: { id: number; op: string } & Record<string, unknown>;
-    try {
-      m = JSON.parse(line) as typeof m;
-    } catch {
-      return;
-    }
-    const f = ops[m.op];
-    if (!f) return reply(m.id, false, `unknown op ${m.op}`);
-    Promise.resolve()
-      .then(() => f(m))
-      .then(
-        (v) => reply(m.id, true, v),
-        (e: unknown) => reply(m.id, false, e),
-      );
-  });
-  process.stdin.on('end', () => void srv.stop().finally(() => process.exit(0)));
-  reply(0, true, { kubeconfigPath: srv.kubeconfigPath, token: srv.token, url: srv.url });
+  serveRpc(ops, { kubeconfigPath: srv.kubeconfigPath, token: srv.token, url: srv.url }, () => void srv.stop().finally(() => process.exit(0)));
 }
 
 main().catch((e: unknown) => {

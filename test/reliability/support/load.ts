@@ -109,10 +109,7 @@ const CLK_TCK = 100; // USER_HZ on Linux
 /** CPU time in ms of the proxy, its exited (reaped) children and its live ones (the nft -i sessions). */
 async function cpuMs(pid: number): Promise<number> {
   let ticks = await statTicks(pid, true);
-  for (const task of await fsp.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-    const kids = (await fsp.readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')).trim();
-    for (const k of kids ? kids.split(/\s+/) : []) ticks += await statTicks(k, false);
-  }
+  for (const k of await childPids(pid)) ticks += await statTicks(k, false);
   return (ticks * 1000) / CLK_TCK;
 }
 
@@ -122,11 +119,18 @@ async function load1(): Promise<number> {
 
 async function childProcesses(pid: number): Promise<string[]> {
   const names: string[] = [];
+  for (const k of await childPids(pid)) names.push((await fsp.readFile(`/proc/${k}/comm`, 'utf8').catch(() => '?')).trim());
+  return names.sort();
+}
+
+/** The live children of every thread of `pid` (libuv may fork from any). */
+async function childPids(pid: number): Promise<string[]> {
+  const pids: string[] = [];
   for (const task of await fsp.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
     const kids = (await fsp.readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')).trim();
-    for (const k of kids ? kids.split(/\s+/) : []) names.push((await fsp.readFile(`/proc/${k}/comm`, 'utf8').catch(() => '?')).trim());
+    if (kids) pids.push(...kids.split(/\s+/));
   }
-  return names.sort();
+  return pids;
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
