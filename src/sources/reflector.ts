@@ -331,8 +331,11 @@ export class Reflector {
   /** One GET; a non-200 answer is thrown as an error. Outcomes are reported to the shared connection status. */
   private async request(q: URLSearchParams, signal: AbortSignal, continuation = false): Promise<IncomingMessage> {
     let res: IncomingMessage;
+    const t0 = performance.now();
     try {
       res = await this.opts.transport.get(this.path, q, signal, continuation);
+      // As client-go's round-tripper log at -v=6: where a slow start waits (headers, not the body).
+      this.log.v(6).info('GET', { path: this.path, query: q.toString(), status: res.statusCode, headersMillis: Math.round(performance.now() - t0) });
     } catch (e) {
       if (!signal.aborted) this.opts.connection?.failed(e);
       throw e;

@@ -172,6 +172,36 @@ test('LIST: namespaces, label and field selectors, pagination with continue and 
   });
 });
 
+test('LIST: a large list is streamed in pieces and stays the snapshot of its resourceVersion', async () => {
+  await withServer(async (srv) => {
+    for (let i = 0; i < 1234; i++) srv.create(svc(`big${String(i).padStart(4, '0')}`));
+    const rv = String(srv.resourceVersion());
+    const seen: { chunked: boolean; body: J } = await new Promise((resolve, reject) => {
+      const req = http.request(`${srv.url}/api/v1/services?resourceVersion=0`, { agent: false, headers: { Authorization: `Bearer ${srv.token}` } }, (res) => {
+        let text = '';
+        let first = true;
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+          // A write after the first piece must not show in this list (the items were chosen before).
+          if (first) srv.create(svc('late'));
+          first = false;
+        });
+        res.on('end', () => resolve({ chunked: res.headers['transfer-encoding'] === 'chunked', body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(seen.chunked, true, 'sent without Content-Length, in pieces');
+    assert.equal(seen.body.kind, 'ServiceList');
+    assert.equal(seen.body.metadata.resourceVersion, rv);
+    assert.equal(seen.body.items.length, 1234);
+    assert.equal(seen.body.items[1233].metadata.name, 'big1233');
+    assert.ok(!seen.body.items.some((i: J) => i.metadata.name === 'late'));
+    assert.equal((await call(srv, 'GET', '/api/v1/services')).body.items.length, 1235);
+  });
+});
+
 test('WATCH: replay from rv, live events, selector transitions, bookmarks, expired rv', async () => {
   await withServer(async (srv) => {
     const a = srv.create(svc('a'));

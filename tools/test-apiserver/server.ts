@@ -154,6 +154,25 @@ interface Watch {
 }
 
 const MAX_BODY = 64 * 1024 * 1024;
+/** Items per written piece of a streamed LIST response. */
+const LIST_PIECE_ITEMS = 500;
+
+/**
+ * A stored object's text as a list item (no kind/apiVersion, as from the real API server), cached per
+ * object like the watch cache's serialized objects: stored objects are replaced on every write, never
+ * changed in place, so the object itself is the cache key.
+ */
+const itemTexts = new WeakMap<Obj, string>();
+function itemText(o: Obj): string {
+  let t = itemTexts.get(o);
+  if (t === undefined) {
+    const { kind: _k, apiVersion: _a, ...item } = o;
+    t = JSON.stringify(item);
+    itemTexts.set(o, t);
+  }
+  return t;
+}
+
 const LIST_KIND_SUFFIX = 'List';
 
 function statusBody(code: number, reason: string, message: string, details?: Obj): Obj {
@@ -338,7 +357,8 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
         else hi = mid;
       }
     }
-    const parts: string[] = [];
+    // The matching objects (stored objects are never changed in place: a consistent snapshot).
+    const parts: Obj[] = [];
     let last = '';
     let more = false;
     let remaining = 0;
@@ -352,9 +372,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       }
       if (table) tableRows.push(o);
       else {
-        // List items carry no kind/apiVersion, as from the real API server.
-        const { kind: _k, apiVersion: _a, ...item } = o;
-        parts.push(JSON.stringify(item));
+        parts.push(o);
       }
       last = keys[i]!;
     }
@@ -366,10 +384,28 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     }
     if (table) return sendJson(res, 200, toTable(r.kind, tableRows, metadata));
     const head = JSON.stringify({ kind: r.kind + LIST_KIND_SUFFIX, apiVersion: apiVersionOf(r), metadata });
-    // Splice the items in as pre-serialized text: large lists without building one giant object.
-    const text = `${head.slice(0, -1)},"items":[${parts.join(',')}]}`;
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-    res.end(text);
+    // Splice the items in as pre-serialized text, streamed in pieces as the real API server's encoder
+    // writes a large list (chunked): the client parses while the rest is still being sent.
+    if (parts.length <= LIST_PIECE_ITEMS) {
+      const text = `${head.slice(0, -1)},"items":[${parts.map(itemText).join(',')}]}`;
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    void streamList(res, `${head.slice(0, -1)},"items":[`, parts);
+  }
+
+  /** Writes the items LIST_PIECE_ITEMS at a time, waiting for the socket to drain between pieces. */
+  async function streamList(res: ServerResponse, opening: string, parts: readonly Obj[]): Promise<void> {
+    let sep = '';
+    for (let i = 0; i < parts.length; i += LIST_PIECE_ITEMS) {
+      if (res.destroyed) return;
+      const piece = sep + parts.slice(i, i + LIST_PIECE_ITEMS).map(itemText).join(',');
+      sep = ',';
+      if (!res.write(i === 0 ? opening + piece : piece)) await new Promise<void>((r) => { res.once('drain', r); res.once('close', r); });
+    }
+    res.end(']}');
   }
 
   function watch(r: ResourceInfo, ns: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
