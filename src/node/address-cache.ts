@@ -1,6 +1,7 @@
 // This node's interface addresses for the syncs, without a process start on a change's path.
 // The first call lists them (`ip -j addr`); later calls answer from the last listing at once and,
-// when it is older than 1 s, list again in the background. A background listing that differs from
+// when it is older than 1 s, list again in the background (started after the calling sync has
+// gone on to the kernel). A background listing that differs from
 // what the syncs used calls onChange (the proxier requests another sync), so an address change is
 // still programmed within about a second.
 
@@ -12,8 +13,15 @@ const log = createLogger('proxier');
 /** How old a listing may be before a background refresh (ms). */
 export const ADDRESS_REFRESH_MS = 1000;
 
+interface Entry {
+  at: number;
+  addrs: Promise<LocalAddress[]>;
+  value: LocalAddress[] | null;
+  refreshing: boolean;
+}
+
 export class LocalAddressCache {
-  private entry: { at: number; addrs: Promise<LocalAddress[]>; value: LocalAddress[] | null; refreshing: boolean } | null = null;
+  private entry: Entry | null = null;
 
   constructor(
     private readonly list: () => Promise<LocalAddress[]> = listLocalAddresses,
@@ -25,7 +33,7 @@ export class LocalAddressCache {
     const c = this.entry;
     if (!c) {
       const p = this.list();
-      const entry = { at: now, addrs: p, value: null as LocalAddress[] | null, refreshing: false };
+      const entry: Entry = { at: now, addrs: p, value: null, refreshing: false };
       this.entry = entry;
       p.then(
         (v) => void (entry.value = v),
@@ -37,22 +45,28 @@ export class LocalAddressCache {
     }
     if (now - c.at > ADDRESS_REFRESH_MS && !c.refreshing && c.value !== null) {
       c.refreshing = true;
-      this.list().then(
-        (v) => {
-          c.refreshing = false;
-          c.at = Date.now();
-          const changed = JSON.stringify(v) !== JSON.stringify(c.value);
-          c.value = v;
-          c.addrs = Promise.resolve(v);
-          if (changed) this.onChange();
-        },
-        (e: unknown) => {
-          c.refreshing = false;
-          c.at = Date.now();
-          log.error('Failed to list local addresses', { err: e });
-        },
-      );
+      // Not now: starting a process blocks this thread for the fork (~5 ms with a 200 MB heap), and
+      // the caller is a sync on its way to the kernel. Once that sync waits for its tool, it runs.
+      setImmediate(() => this.refresh(c));
     }
     return c.addrs;
+  }
+
+  private refresh(c: Entry): void {
+    this.list().then(
+      (v) => {
+        c.refreshing = false;
+        c.at = Date.now();
+        const changed = JSON.stringify(v) !== JSON.stringify(c.value);
+        c.value = v;
+        c.addrs = Promise.resolve(v);
+        if (changed) this.onChange();
+      },
+      (e: unknown) => {
+        c.refreshing = false;
+        c.at = Date.now();
+        log.error('Failed to list local addresses', { err: e });
+      },
+    );
   }
 }
