@@ -22,6 +22,8 @@ const log = createLogger('proxier');
 
 /** Upstream FullSyncPeriod. */
 export const FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
+/** How long a due periodic full sync may wait behind runs that program changes. */
+export const PERIODIC_FULL_MAX_DEFER_MS = 60_000;
 /** Trigger times kept while syncs keep failing; the newest are the informative ones. */
 export const MAX_PENDING_TRIGGERS = 10_000;
 
@@ -212,7 +214,14 @@ export class SyncEngine {
     this.pendingTriggerTimes.push(...change.triggerTimes);
     if (this.pendingTriggerTimes.length > MAX_PENDING_TRIGGERS) this.pendingTriggerTimes.splice(0, this.pendingTriggerTimes.length - MAX_PENDING_TRIGGERS);
 
-    let full = this.needFull || change.topologyChanged || now - this.lastFullAt >= (this.opts.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS);
+    let full = this.needFull || change.topologyChanged;
+    // The periodic full sync (a safety net) must not make a change wait for it (2 s at 10k services):
+    // a run with changes to program stays partial and queues the full run next, unless the full
+    // sync is already overdue by PERIODIC_FULL_MAX_DEFER_MS (constant churn would defer it forever).
+    const fullPeriodMs = this.opts.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS;
+    const periodicFullDue = !full && now - this.lastFullAt >= fullPeriodMs;
+    const deferFull = periodicFullDue && change.changedKeys.size > 0 && now - this.lastFullAt < fullPeriodMs + PERIODIC_FULL_MAX_DEFER_MS;
+    if (periodicFullDue && !deferFull) full = true;
     const driftDue = !full && now - this.lastDriftCheckAt >= this.opts.syncPeriodMs;
     // With changes to program, the drift check (an `nft -c`/`iptables-save` process) runs after their
     // sync, off the change's path; a periodic run with nothing to program checks first.
@@ -268,6 +277,9 @@ export class SyncEngine {
     recordNoLocalEndpoints(state, this.opts.noLocalEndpointsByService ?? false);
     if (driftAfter && (await this.checkDrift(dp, now))) {
       this.needFull = true;
+      this.runner.run();
+    } else if (deferFull) {
+      log.v(4).info('Periodic full sync deferred behind a change', { ipFamily: this.family });
       this.runner.run();
     }
     await this.hooks.settled?.(report);

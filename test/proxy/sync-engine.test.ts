@@ -9,7 +9,7 @@ import type { Dataplane, SyncOptions, SyncResult } from '../../src/dataplane/typ
 import { configureLogging } from '../../src/log/logger.js';
 import { metrics } from '../../src/metrics/metrics.js';
 import type { IPFamily, ProxyState, StateChange } from '../../src/model/types.js';
-import { SyncEngine, type SyncInput, type SyncReport } from '../../src/proxy/sync-engine.js';
+import { PERIODIC_FULL_MAX_DEFER_MS, SyncEngine, type SyncInput, type SyncReport } from '../../src/proxy/sync-engine.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { dataplaneConfig, endpoint, proxyState, servicePort, withServices } from '../support/state.js';
 
@@ -144,9 +144,38 @@ test('topology change, changed settings and the full sync period each force a fu
   await engine.syncOnce();
   assert.equal(dps[1]!.syncs[1]!.full, false);
   t.now += FULL_PERIOD;
-  built.next = input(withServices(s1, [web(5)]), { changedKeys: new Set(['x']) }, { masqueradeAll: true });
+  built.next = input(withServices(s1, [web(5)]), { changedKeys: new Set() }, { masqueradeAll: true });
   await engine.syncOnce();
   assert.equal(dps[1]!.syncs[2]!.full, true, 'full sync period elapsed');
+});
+
+test('a due periodic full sync does not hold up a change: the change goes partial, the next run is full; deferral is bounded', async () => {
+  const { engine, dps, t, built, input } = setup();
+  const s1 = proxyState([web(1)], { family: 'IPv6' });
+  built.next = input(s1);
+  await engine.syncOnce();
+  t.now += FULL_PERIOD;
+  built.next = input(withServices(s1, [web(2)]), { changedKeys: new Set([web(2).key]) });
+  await engine.syncOnce();
+  assert.equal(dps[0]!.syncs[1]!.full, false, 'the change is programmed without the full resync');
+  // The queued run: nothing new to program, so the periodic full sync happens now.
+  t.now += 1000;
+  built.next = input(withServices(s1, [web(2)]));
+  await engine.syncOnce();
+  assert.equal(dps[0]!.syncs[2]!.full, true, 'deferred full sync ran next');
+
+  // Constant churn: deferred at most PERIODIC_FULL_MAX_DEFER_MS past due.
+  t.now += FULL_PERIOD;
+  for (let i = 3; i < 6; i++) {
+    built.next = input(withServices(s1, [web(i)]), { changedKeys: new Set([web(i).key]) });
+    await engine.syncOnce();
+    assert.equal(dps[0]!.syncs.at(-1)!.full, false, `change ${i} partial`);
+    t.now += 20_000;
+  }
+  t.now += PERIODIC_FULL_MAX_DEFER_MS;
+  built.next = input(withServices(s1, [web(9)]), { changedKeys: new Set([web(9).key]) });
+  await engine.syncOnce();
+  assert.equal(dps[0]!.syncs.at(-1)!.full, true, 'overdue: full even with a change');
 });
 
 test('drift: a periodic run checks before syncing and goes full on drift; with changes it checks after and queues a full run', async () => {
