@@ -14,12 +14,13 @@ function shardCount(n: number): number {
 }
 
 function hashOf(key: string): number {
-  // The last 8 characters and the length (IPs, element keys and service-port keys differ there);
-  // balance only affects speed. Cheap: this runs on every lookup.
-  const n = key.length;
-  let h = n;
-  for (let i = n > 8 ? n - 8 : 0; i < n; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
-  return h >>> 0;
+  // Every character: keys share long suffixes and prefixes ("<ip> . tcp . 80", "<ns>/<name>:http/TCP"),
+  // and a hash of only some of them put 9 in 10 service ports, or half the service-ips elements, in
+  // one shard, which a fork then copied on each write (a one-change plan at 10k services took twice
+  // the time of the in-place planner before it). Keys are short; this runs on every lookup.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h ^ (h >>> 15)) >>> 0;
 }
 
 export class CowMap<V> {
