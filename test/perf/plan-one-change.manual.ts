@@ -4,29 +4,21 @@
 // EndpointSlice (a different Service each time, one endpoint moved to a new address), builds the
 // state and plans from the previous plan, as one sync does. Prints min/median/max millis of the
 // plan alone, of the plan with its script rendered, and of the model build (one JSON line).
-// Uses only APIs that are the same before and after the #17 refactor, so the file builds in an
-// old checkout too (copy it there) for a like-for-like comparison.
+// The planner and model calls are the same before and after the #17 refactor: to compare with a
+// checkout from before it (no test/support/state.ts there), copy this file and replace the
+// dataplaneConfig(...) call with the literal config of that checkout's sync-profile.manual.ts.
 
 import { plan, planFull } from '../../src/dataplane/nftables/planner.js';
 import { ServiceModel } from '../../src/model/tracker.js';
 import { nodeObject, perfObjects, sliceObj, fakeEndpoint } from '../support/perf-objects.js';
+import { dataplaneConfig } from '../support/state.js';
 
 const nums = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
 const N = nums[0] ?? 10_000;
 const R = nums[1] ?? 30;
 const E = nums[2] ?? 10;
 const WARMUP = 5;
-const cfg = {
-  family: 'IPv4',
-  masqueradeBit: 14,
-  masqueradeAll: false,
-  localDetector: { mode: 'none' },
-  localhostNodePorts: false,
-  ipvsScheduler: '',
-  ipvsExcludeCIDRs: [],
-  ipvsStrictARP: false,
-  ipvsTimeouts: { tcp: 0, tcpFin: 0, udp: 0 },
-} as unknown as Parameters<typeof plan>[2];
+const cfg = dataplaneConfig({ family: 'IPv4', localDetector: { mode: 'none' } });
 const ctx = { nodeIPs: ['198.18.0.1'], nodePortAddresses: { matchAll: true as const } };
 
 const model = new ServiceModel({ nodeName: 'node-a' });
