@@ -85,6 +85,13 @@ export class CowMap<V> {
     for (const s of this.shards) if (s) yield* s;
   }
 
+  /** The largest shard's size (0 before freeze()): what a first write after a fork copies at most. */
+  maxShardSize(): number {
+    let m = 0;
+    for (const s of this.shards) if (s && s.size > m) m = s.size;
+    return m;
+  }
+
   /** Switch to the shared-shard form (once the full plan has read the insertion order). */
   freeze(): this {
     const o = this.ordered;
