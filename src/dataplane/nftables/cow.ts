@@ -17,10 +17,14 @@ function hashOf(key: string): number {
   // Every character: keys share long suffixes and prefixes ("<ip> . tcp . 80", "<ns>/<name>:http/TCP"),
   // and a hash of only some of them put 9 in 10 service ports, or half the service-ips elements, in
   // one shard, which a fork then copied on each write (a one-change plan at 10k services took twice
-  // the time of the in-place planner before it). Keys are short; this runs on every lookup.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h ^ (h >>> 15)) >>> 0;
+  // the time of the in-place planner before it). It runs on every lookup (every service port on
+  // every plan): two characters a step (h·31² + a·31 + b), about twice as fast as one.
+  const n = key.length;
+  let h = n;
+  let i = 0;
+  for (; i + 1 < n; i += 2) h = (Math.imul(h, 961) + key.charCodeAt(i) * 31 + key.charCodeAt(i + 1)) | 0;
+  if (i < n) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 export class CowMap<V> {
