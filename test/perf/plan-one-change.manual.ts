@@ -3,7 +3,8 @@
 // Loads N Services × E endpoints into the model, plans them in full, then R times: changes one
 // EndpointSlice (a different Service each time, one endpoint moved to a new address), builds the
 // state and plans from the previous plan, as one sync does. Prints min/median/max millis of the
-// plan alone, of the plan with its script rendered, and of the model build (one JSON line).
+// plan alone (wall and CPU time), of the plan with its script rendered, and of the model build
+// (one JSON line).
 // The planner and model calls are the same before and after the #17 refactor: to compare with a
 // checkout from before it (no test/support/state.ts there), copy this file and replace the
 // dataplaneConfig(...) call with the literal config of that checkout's sync-profile.manual.ts.
@@ -27,6 +28,9 @@ for (let i = 1; i <= N; i++) for (const o of perfObjects(i, N, E)) model.onEvent
 let prev = planFull(model.build('IPv4', ctx).state, cfg).next;
 
 const planMs: number[] = [];
+// CPU time of the process while planning (all threads, so GC helpers count): less disturbed than
+// wall time when other work shares the machine.
+const planCpuMs: number[] = [];
 const withScriptMs: number[] = [];
 const buildMs: number[] = [];
 let ops = 0;
@@ -38,9 +42,11 @@ for (let r = 0; r < WARMUP + R; r++) {
   model.onEvent('EndpointSlice', 'MODIFIED', sliceObj(i, ips));
   const { state } = model.build('IPv4', ctx);
   const b = performance.now() - t;
+  const cpu0 = process.cpuUsage();
   t = performance.now();
   const p = plan(prev, state, cfg);
   const pm = performance.now() - t;
+  const cpu = process.cpuUsage(cpu0);
   void p.script.length;
   const ps = performance.now() - t;
   if (p.full) throw new Error(`round ${r}: planned in full`);
@@ -48,6 +54,7 @@ for (let r = 0; r < WARMUP + R; r++) {
   ops = p.ops;
   if (r < WARMUP) continue;
   planMs.push(pm);
+  planCpuMs.push((cpu.user + cpu.system) / 1000);
   withScriptMs.push(ps);
   buildMs.push(b);
 }
@@ -56,4 +63,4 @@ const stats = (xs: number[]) => {
   const r2 = (x: number) => Math.round(x * 100) / 100;
   return { min: r2(s[0]!), median: r2(s[Math.floor(s.length / 2)]!), max: r2(s[s.length - 1]!) };
 };
-process.stdout.write(JSON.stringify({ services: N, endpoints: E, repeats: R, ops, plan: stats(planMs), planAndScript: stats(withScriptMs), build: stats(buildMs) }) + '\n');
+process.stdout.write(JSON.stringify({ services: N, endpoints: E, repeats: R, ops, plan: stats(planMs), planCpu: stats(planCpuMs), planAndScript: stats(withScriptMs), build: stats(buildMs) }) + '\n');
