@@ -2,7 +2,8 @@
 // format is also what ipvsadm -R reads, so the rendered plan parses the same way), ipset
 // entries (`ipset save` / `ipset restore` lines) and kube-ipvs0's addresses.
 
-import { parseIpsetSave, parseIpvsadmSave } from '../kernel/ipvs/parse.js';
+import { parseIpsetSave } from '../kernel/ipset/parse.js';
+import { parseIpvsadmSave } from '../kernel/ipvs/parse.js';
 import { SET_INFO, setName } from '../dataplane/ipvs/layout.js';
 import { cidrContains } from '../model/ip.js';
 import type { IPFamily } from '../model/types.js';

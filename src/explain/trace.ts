@@ -21,7 +21,8 @@ import { run, spawnTool, type ToolProcess } from '../util/exec.js';
 import { joinHostPort, parseIPSloppy } from '../model/ip.js';
 import type { Protocol } from '../model/types.js';
 import type { Explanation } from './explain.js';
-import { parseIpvsadmSave, parseIpsetSave, normaliseSetEntry } from '../kernel/ipvs/parse.js';
+import { parseIpvsadmSave } from '../kernel/ipvs/parse.js';
+import { normaliseSetEntry, parseIpsetSave } from '../kernel/ipset/parse.js';
 import { findProbeConnections, judgeIpvs, nearMisses, parseIpvsConnections, type IpvsEvidence } from './ipvs-conn.js';
 
 export type ProbeResult = 'answered' | 'connected' | 'refused' | 'unreachable' | 'timeout' | 'error';

@@ -1,15 +1,14 @@
-// Test helpers: compact ServicePort/ProxyState builders (with a small CategorizeEndpoints, no
-// topology), upstream's sortIPTablesRules normalisation, fixtures lookup, and netns plumbing.
+// Test helpers: compact ServicePort/ProxyState specs mapped onto the shared builder
+// (test/support/state.ts), upstream's sortIPTablesRules normalisation, fixtures lookup, and netns plumbing.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../src/util/exec.js';
-import { joinHostPort } from '../../src/model/ip.js';
-import type { Endpoint, IPFamily, NodePortAddresses, Protocol, ProxyState, ServicePort } from '../../src/model/types.js';
+import type { IPFamily, NodePortAddresses, Protocol, ProxyState, ServicePort } from '../../src/model/types.js';
 import type { DataplaneConfig, LocalDetector } from '../../src/dataplane/config.js';
-import { dataplaneConfig, proxyState, withServices as sharedWithServices } from '../support/state.js';
+import { byHostPort, dataplaneConfig, endpoint, proxyState, servicePort, withServices as sharedWithServices } from '../support/state.js';
 
 export interface EpSpec {
   readonly ip: string;
@@ -38,82 +37,36 @@ export interface SvcSpec {
   readonly endpoints?: readonly EpSpec[];
 }
 
-const hostPort = (e: Endpoint): string => joinHostPort(e.ip, e.port);
-const byHostPort = (a: Endpoint, b: Endpoint): number => (hostPort(a) < hostPort(b) ? -1 : hostPort(a) > hostPort(b) ? 1 : 0);
-
+/** A ServicePort from a compact spec: the shared builder (test/support/state.ts) with this folder's defaults. */
 export function svc(s: SvcSpec): ServicePort {
-  const portName = s.portName ?? 'p80';
-  const protocol = s.protocol ?? 'TCP';
   const port = s.port ?? 80;
-  const family: IPFamily = s.clusterIP.includes(':') ? 'IPv6' : 'IPv4';
-  const endpoints: Endpoint[] = (s.endpoints ?? [])
-    .map((e) => ({
-      ip: e.ip,
-      port: e.port ?? port,
-      ready: e.ready ?? true,
-      serving: e.serving ?? e.ready ?? true,
-      terminating: e.terminating ?? false,
-      isLocal: e.local ?? false,
-      nodeName: e.local ? 'test-node' : '',
-      zone: '',
-      zoneHints: null,
-      nodeHints: null,
-    }))
+  const endpoints = (s.endpoints ?? [])
+    .map((e) =>
+      endpoint(e.ip, {
+        port: e.port ?? port,
+        ready: e.ready ?? true,
+        serving: e.serving ?? e.ready ?? true,
+        terminating: e.terminating ?? false,
+        isLocal: e.local ?? false,
+        nodeName: e.local ? 'test-node' : '',
+      }),
+    )
     .sort(byHostPort);
-  const nodePort = s.nodePort ?? 0;
-  const externalIPs = s.externalIPs ?? [];
-  const lbIPs = s.lbIPs ?? [];
-  const externallyAccessible = nodePort !== 0 || externalIPs.length > 0 || lbIPs.length > 0;
-  const eTPLocal = s.eTPLocal ?? false;
-  const iTPLocal = s.iTPLocal ?? false;
-  const usesClusterEndpoints = !iTPLocal || externallyAccessible;
-  const usesLocalEndpoints = iTPLocal || (eTPLocal && externallyAccessible);
-
-  // Upstream CategorizeEndpoints without topology hints.
-  let clusterEndpoints: Endpoint[] = [];
-  let hasAnyEndpoints = false;
-  if (usesClusterEndpoints) {
-    clusterEndpoints = endpoints.filter((e) => e.ready);
-    if (clusterEndpoints.length === 0) clusterEndpoints = endpoints.filter((e) => e.serving && e.terminating);
-    hasAnyEndpoints = clusterEndpoints.length > 0;
-  }
-  let localEndpoints: Endpoint[] = [];
-  if (usesLocalEndpoints) {
-    localEndpoints = endpoints.filter((e) => e.isLocal && e.ready);
-    if (localEndpoints.length === 0) localEndpoints = endpoints.filter((e) => e.isLocal && e.serving && e.terminating);
-    if (endpoints.some((e) => e.ready || (e.serving && e.terminating))) hasAnyEndpoints = true;
-  }
-  const all = new Map<string, Endpoint>();
-  for (const e of [...clusterEndpoints, ...localEndpoints]) all.set(hostPort(e), e);
-  const spn = portName ? `${s.ns}/${s.name}:${portName}` : `${s.ns}/${s.name}`;
-  return {
-    key: `${s.ns}/${s.name}:${portName}/${protocol}`,
-    spn,
-    namespace: s.ns,
-    serviceName: s.name,
-    portName,
-    protocol,
-    family,
+  return servicePort(s.ns, s.name, {
+    portName: s.portName ?? 'p80',
+    protocol: s.protocol ?? 'TCP',
     clusterIP: s.clusterIP,
     port,
-    nodePort,
-    externalIPs,
-    loadBalancerIPs: lbIPs,
+    nodePort: s.nodePort ?? 0,
+    externalIPs: s.externalIPs ?? [],
+    loadBalancerIPs: s.lbIPs ?? [],
     loadBalancerSourceRanges: s.sourceRanges ?? [],
     affinityTimeoutSeconds: s.affinity ?? 0,
-    externalPolicyLocal: eTPLocal,
-    internalPolicyLocal: iTPLocal,
+    externalPolicyLocal: s.eTPLocal ?? false,
+    internalPolicyLocal: s.iTPLocal ?? false,
     healthCheckNodePort: s.healthCheckNodePort ?? 0,
-    trafficDistribution: '',
     endpoints,
-    clusterEndpoints,
-    localEndpoints,
-    allReachableEndpoints: [...all.values()].sort(byHostPort),
-    hasAnyEndpoints,
-    externallyAccessible,
-    usesClusterEndpoints,
-    usesLocalEndpoints,
-  };
+  });
 }
 
 export interface StateOpts {

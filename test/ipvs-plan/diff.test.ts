@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { planIpvs } from '../../src/dataplane/ipvs/planner.js';
 import { diffIpvs, dropDrained, type PendingRS } from '../../src/dataplane/ipvs/planner.js';
 import type { IpvsState } from '../../src/kernel/ipvs/types.js';
-import { normaliseSetEntry, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../src/kernel/ipvs/parse.js';
+import { parseIpAddrJson, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../src/kernel/ipvs/parse.js';
+import { normaliseSetEntry, parseIpsetSave } from '../../src/kernel/ipset/parse.js';
+import { ipsetLine } from '../../src/kernel/ipset/ipset.js';
 import { connReuseModeWanted, createIpvsDataplane } from '../../src/dataplane/ipvs/dataplane.js';
 import { missingJumpsInSave } from '../../src/kernel/iptables/jumps.js';
 import type { ToolRunner as Runner } from '../../src/kernel/runner.js';
@@ -14,7 +16,7 @@ import { JUMPS } from '../../src/dataplane/ipvs/layout.js';
 import { IpvsUnavailableError } from '../../src/kernel/ipvs/ipvsadm.js';
 import { ExecError } from '../../src/util/exec.js';
 import { createIptablesDataplane } from '../../src/dataplane/iptables/dataplane.js';
-import { setCreateLines } from '../../src/dataplane/ipvs/render.js';
+import { setSpecs } from '../../src/dataplane/ipvs/layout.js';
 import type { ExecOptions, ExecResult } from '../../src/util/exec.js';
 import { config, ep, sp, state } from './helpers.js';
 
@@ -24,7 +26,7 @@ const svc = (eps: string[], o: Partial<Parameters<typeof sp>[0]> = {}) =>
 const empty: IpvsState = { family: 'IPv4', addresses: new Set(), virtualServers: new Map(), sets: new Map() };
 const opts = (pending: ReadonlyMap<string, PendingRS> = new Map(), excludeCIDRs: string[] = []) => ({
   createSets: false,
-  setCreateLines: [],
+  sets: [],
   excludeCIDRs,
   pending,
 });
@@ -33,7 +35,7 @@ test('diff from nothing: add VS and RS, bind address, add set entries; nothing t
   const ops = diffIpvs(empty, planIpvs(state([svc(['198.18.1.2'])]), cfg), opts());
   assert.deepEqual(ops.ipvs, ['-A -t 198.19.0.10:80 -s rr', '-a -t 198.19.0.10:80 -r 198.18.1.2:8080 -m -w 1']);
   assert.deepEqual(ops.addrAdds, ['addr add 198.19.0.10/32 dev kube-ipvs0']);
-  assert.deepEqual([...ops.setAdds].sort(), ['add KUBE-CLUSTER-IP 198.19.0.10,tcp:80', 'add KUBE-IPVS-IPS 198.19.0.10']);
+  assert.deepEqual(ops.setAdds.map(ipsetLine).sort(), ['add KUBE-CLUSTER-IP 198.19.0.10,tcp:80', 'add KUBE-IPVS-IPS 198.19.0.10']);
   assert.deepEqual([ops.addrDels, ops.setDels], [[], []]);
 });
 
@@ -85,7 +87,7 @@ test('service removed: VS deleted, address unbound, entries deleted; excludeCIDR
   const s2 = diffIpvs(foreign, planIpvs(state([]), cfg), opts(pend, ['198.18.250.0/24']));
   assert.deepEqual(s2.ipvs, ['-D -t 198.19.0.10:80']);
   assert.deepEqual(s2.addrDels, ['addr del 198.19.0.10/32 dev kube-ipvs0']);
-  assert.deepEqual([...s2.setDels].sort(), ['del KUBE-CLUSTER-IP 198.19.0.10,tcp:80', 'del KUBE-IPVS-IPS 198.19.0.10']);
+  assert.deepEqual(s2.setDels.map(ipsetLine).sort(), ['del KUBE-CLUSTER-IP 198.19.0.10,tcp:80', 'del KUBE-IPVS-IPS 198.19.0.10']);
   assert.equal(s2.pending.size, 0);
 });
 
@@ -232,7 +234,7 @@ test('applier: kube-ipvs0 missing on a full sync is created; render shows every 
   assert.ok(k.calls.some((c) => c.cmd === 'ip' && c.args.join(' ') === 'link add kube-ipvs0 type dummy'));
   const text = dp.render(state([svc(['198.18.1.2'])]));
   for (const part of ['# ipvsadm -R', '-A -t 198.19.0.10:80 -s rr', '# kube-ipvs0', '# ipset restore', '# iptables-restore --noflush', '*nat']) assert.ok(text.includes(part), part);
-  assert.equal(setCreateLines('IPv6').length, 17);
+  assert.equal(setSpecs('IPv6').length, 17);
 });
 
 test('unchanged ServicePort objects reuse their VirtualServer objects; the diff skips them by identity', () => {

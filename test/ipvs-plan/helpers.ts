@@ -1,66 +1,21 @@
-// ServicePort / ProxyState builders for the IPVS planner tests (endpoint categorisation given
-// explicitly, so each case states exactly which endpoints upstream would pick).
+// ServicePort / ProxyState builders for the IPVS planner tests: the shared builder
+// (test/support/state.ts) with this folder's defaults; a case may still state the endpoint
+// categories explicitly (clusterEndpoints / localEndpoints).
 
 import type { Endpoint, IPFamily, ProxyState, ServicePort } from '../../src/model/types.js';
 import type { DataplaneConfig } from '../../src/dataplane/config.js';
-import { dataplaneConfig, proxyState } from '../support/state.js';
+import { dataplaneConfig, endpoint, proxyState, servicePort, type ServicePortOpts } from '../support/state.js';
 
 export function ep(ip: string, port: number, o: Partial<Endpoint> = {}): Endpoint {
-  return {
-    ip,
-    port,
-    ready: true,
-    serving: true,
-    terminating: false,
-    isLocal: false,
-    nodeName: 'other',
-    zone: '',
-    zoneHints: null,
-    nodeHints: null,
-    ...o,
-  };
+  return endpoint(ip, { port, ...o });
 }
 
-export type SpInput = Partial<ServicePort> & { name: string; clusterIP: string; port: number };
+export type SpInput = ServicePortOpts & { readonly name: string; readonly namespace?: string; readonly clusterIP: string; readonly port: number };
 
+/** The shared builder (test/support/state.ts) with this folder's defaults (namespace `ns`). */
 export function sp(i: SpInput): ServicePort {
-  const protocol = i.protocol ?? 'TCP';
-  const ns = i.namespace ?? 'ns';
-  const portName = i.portName ?? 'p';
-  const endpoints = i.endpoints ?? [];
-  const externallyAccessible = (i.nodePort ?? 0) !== 0 || (i.externalIPs ?? []).length > 0 || (i.loadBalancerIPs ?? []).length > 0;
-  const ready = endpoints.filter((e) => e.ready);
-  const local = ready.filter((e) => e.isLocal);
-  const clusterEndpoints = i.clusterEndpoints ?? ready;
-  const localEndpoints = i.localEndpoints ?? local;
-  return {
-    key: `${ns}/${i.name}:${portName}/${protocol}`,
-    spn: `${ns}/${i.name}:${portName}`,
-    namespace: ns,
-    serviceName: i.name,
-    portName,
-    protocol,
-    family: i.family ?? (i.clusterIP.includes(':') ? 'IPv6' : 'IPv4'),
-    clusterIP: i.clusterIP,
-    port: i.port,
-    nodePort: i.nodePort ?? 0,
-    externalIPs: i.externalIPs ?? [],
-    loadBalancerIPs: i.loadBalancerIPs ?? [],
-    loadBalancerSourceRanges: i.loadBalancerSourceRanges ?? [],
-    affinityTimeoutSeconds: i.affinityTimeoutSeconds ?? 0,
-    externalPolicyLocal: i.externalPolicyLocal ?? false,
-    internalPolicyLocal: i.internalPolicyLocal ?? false,
-    healthCheckNodePort: i.healthCheckNodePort ?? 0,
-    trafficDistribution: '',
-    endpoints,
-    clusterEndpoints,
-    localEndpoints,
-    allReachableEndpoints: [...new Set([...clusterEndpoints, ...localEndpoints])],
-    hasAnyEndpoints: clusterEndpoints.length > 0 || localEndpoints.length > 0,
-    externallyAccessible,
-    usesClusterEndpoints: true,
-    usesLocalEndpoints: i.externalPolicyLocal ?? false,
-  };
+  const { name, namespace, ...o } = i;
+  return servicePort(namespace ?? 'ns', name, o);
 }
 
 export function state(services: ServicePort[], o: { family?: IPFamily; nodeIPs?: string[]; nodePortIPs?: string[]; generation?: number } = {}): ProxyState {

@@ -11,21 +11,12 @@ import type { IPFamily } from '../../src/model/types.js';
 import type { DataplaneConfig } from '../../src/dataplane/config.js';
 import { run } from '../../src/util/exec.js';
 import { nodeObject, perfObjects } from '../support/perf-objects.js';
+import { dataplaneConfig } from '../support/state.js';
 
 const N = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10_000);
 const APPLY = process.argv.includes('--apply');
 const now = (): number => performance.now();
-const cfg = (family: IPFamily): DataplaneConfig => ({
-  family,
-  masqueradeBit: 14,
-  masqueradeAll: false,
-  localDetector: { mode: 'none' },
-  localhostNodePorts: false,
-  ipvsScheduler: '',
-  ipvsExcludeCIDRs: [],
-  ipvsStrictARP: false,
-  ipvsTimeouts: { tcp: 0, tcpFin: 0, udp: 0 },
-});
+const cfg = (family: IPFamily): DataplaneConfig => dataplaneConfig({ family, localDetector: { mode: 'none' } });
 
 const out: Record<string, unknown> = { services: N };
 let t = now();

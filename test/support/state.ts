@@ -15,8 +15,13 @@ export function endpoint(ip: string, o: Partial<Endpoint> = {}): Endpoint {
 const hostPort = (e: Endpoint): string => joinHostPort(e.ip, e.port);
 export const byHostPort = (a: Endpoint, b: Endpoint): number => (hostPort(a) < hostPort(b) ? -1 : hostPort(a) > hostPort(b) ? 1 : 0);
 
-export interface ServicePortOpts extends Partial<Omit<ServicePort, 'endpoints' | 'key' | 'spn' | 'namespace' | 'serviceName'>> {
+/** Derived from the other fields by servicePort(), never given. */
+type Derived = 'key' | 'spn' | 'namespace' | 'serviceName' | 'allReachableEndpoints' | 'hasAnyEndpoints' | 'externallyAccessible' | 'usesClusterEndpoints' | 'usesLocalEndpoints';
+
+export interface ServicePortOpts extends Partial<Omit<ServicePort, Derived | 'endpoints'>> {
   readonly endpoints?: readonly Endpoint[];
+  // clusterEndpoints / localEndpoints (from Partial<ServicePort>): when given, they replace the
+  // computed category, for a case that states exactly which endpoints upstream would pick.
 }
 
 /** A ServicePort with the derived flags and endpoint categories computed as the model does (no topology). */
@@ -34,9 +39,10 @@ export function servicePort(ns: string, name: string, o: ServicePortOpts = {}): 
   const usesClusterEndpoints = !iLocal || externallyAccessible;
   const usesLocalEndpoints = iLocal || eLocal;
   const ready = endpoints.filter((e) => e.ready);
-  const clusterEndpoints = usesClusterEndpoints ? (ready.length ? ready : endpoints.filter((e) => e.serving && e.terminating)) : [];
-  let localEndpoints: Endpoint[] = [];
-  if (usesLocalEndpoints) {
+  const clusterEndpoints = o.clusterEndpoints ?? (usesClusterEndpoints ? (ready.length ? ready : endpoints.filter((e) => e.serving && e.terminating)) : []);
+  let localEndpoints: readonly Endpoint[] = [];
+  if (o.localEndpoints) localEndpoints = o.localEndpoints;
+  else if (usesLocalEndpoints) {
     const lr = endpoints.filter((e) => e.isLocal && e.ready);
     localEndpoints = lr.length ? lr : endpoints.filter((e) => e.isLocal && e.serving && e.terminating);
   }

@@ -23,9 +23,11 @@ import { metrics } from '../../metrics/metrics.js';
 import { needsLocalAddresses, planIpvs, type IpvsOps, type PendingRS, diffIpvs, dropDrained } from './planner.js';
 import { IpvsUnavailableError, ipvsadmRestore, ipvsUnavailableText, vsSpec } from '../../kernel/ipvs/ipvsadm.js';
 import type { IpvsState } from '../../kernel/ipvs/types.js';
-import { parseLocalAddresses, parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../kernel/ipvs/parse.js';
-import { renderIpvsText, setCreateLines } from './render.js';
-import { DUMMY_DEVICE, JUMPS, SET_INFO, setName } from './layout.js';
+import { parseLocalAddresses, parseIpAddrJson, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../kernel/ipvs/parse.js';
+import { ipsetExists, ipsetHas, ipsetNames, ipsetRestore, ipsetSave } from '../../kernel/ipset/ipset.js';
+import { parseIpsetSave } from '../../kernel/ipset/parse.js';
+import { renderIpvsText } from './render.js';
+import { DUMMY_DEVICE, JUMPS, SET_INFO, setName, setSpecs } from './layout.js';
 import { cleanupIptablesLeftovers } from '../shared/iptables-cleanup.js';
 import { insertJumps, jumpArgs, missingJumpsInSave, type TableLine } from '../../kernel/iptables/jumps.js';
 import { WAIT, backendTools, type BackendChoice, type Tools } from '../../kernel/iptables/tools.js';
@@ -123,7 +125,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     }
     const [vs, sets, save] = await Promise.all([
       this.tool('ipvsadm', ['-S', '-n']),
-      this.tool('ipset', ['save']),
+      ipsetSave((c, a, o) => this.tool(c, a, o)),
       this.tool(ipt.bin('iptables-save'), []),
     ]);
     const names = new Set(SET_INFO.map((s) => setName(s.id, this.family)));
@@ -165,12 +167,13 @@ class IpvsDataplane implements IpvsDataplaneHandle {
       } else cur = this.applied!;
       const ops: IpvsOps = diffIpvs(cur, plan, {
         createSets: full,
-        setCreateLines: setCreateLines(this.family),
+        sets: setSpecs(this.family),
         excludeCIDRs: this.cfg.ipvsExcludeCIDRs,
         pending: this.pending,
       });
-      if (ops.setAdds.length > 0) await this.tool('ipset', ['restore', '-exist'], { input: ops.setAdds.join('\n') + '\n' });
-      await ipvsadmRestore((c, a, o) => this.tool(c, a, o), ops.ipvs);
+      const tool: ToolRunner = (c, a, o) => this.tool(c, a, o);
+      await ipsetRestore(tool, ops.setAdds, { exist: true });
+      await ipvsadmRestore(tool, ops.ipvs);
       if (ops.addrAdds.length > 0) await this.tool('ip', ['-batch', '-'], { input: ops.addrAdds.join('\n') + '\n' });
       if (full || plan.iptables !== this.appliedIptables) {
         let text = plan.iptables;
@@ -184,7 +187,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
         operations += text.split('\n').length;
       }
       if (ops.addrDels.length > 0) await this.tool('ip', ['-batch', '-'], { input: ops.addrDels.join('\n') + '\n' });
-      if (ops.setDels.length > 0) await this.tool('ipset', ['restore', '-exist'], { input: ops.setDels.join('\n') + '\n' });
+      await ipsetRestore(tool, ops.setDels, { exist: true });
       operations += ops.setAdds.length + ops.ipvs.length + ops.addrAdds.length + ops.addrDels.length + ops.setDels.length;
       this.applied = ops.next;
       this.appliedIptables = plan.iptables;
@@ -261,8 +264,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     const link = await this.run('ip', ['link', 'show', 'dev', DUMMY_DEVICE], { allowFailure: true });
     if (link.code !== 0) return missing(`dummy device ${DUMMY_DEVICE}`);
     const clusterSet = setName('clusterIP', this.family);
-    const set = await this.run('ipset', ['list', '-n', clusterSet], { allowFailure: true });
-    if (set.code !== 0) return missing(`ipset ${clusterSet}`);
+    if (!(await ipsetExists(this.run, clusterSet))) return missing(`ipset ${clusterSet}`);
     const j = JUMPS[1]!; // nat PREROUTING -> KUBE-SERVICES
     const ipt = await this.iptTools();
     const chk = await this.run(ipt.bin('iptables'), [...WAIT, '-t', j.table, '-C', j.src, ...jumpArgs(j)], {
@@ -279,8 +281,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     }
     const entry = applied.sets.get(clusterSet)?.values().next();
     if (entry && !entry.done) {
-      const r = await this.run('ipset', ['test', clusterSet, entry.value], { allowFailure: true });
-      if (r.code !== 0) return missing(`ipset ${clusterSet} entry ${entry.value}`);
+      if (!(await ipsetHas(this.run, clusterSet, entry.value))) return missing(`ipset ${clusterSet} entry ${entry.value}`);
     }
     return false;
   }
@@ -360,11 +361,11 @@ class IpvsDataplane implements IpvsDataplaneHandle {
       await attempt(`iptables (${b})`, () => cleanupIptablesLeftovers(this.family, b, this.run, opts.keep));
     }
     await attempt('ipset', async () => {
-      const have = new Set((await this.run('ipset', ['list', '-n'])).stdout.split('\n').map((s) => s.trim()));
-      const lines = SET_INFO.map((s) => setName(s.id, this.family))
+      const have = await ipsetNames(this.run);
+      const ops = SET_INFO.map((s) => setName(s.id, this.family))
         .filter((n) => have.has(n))
-        .map((n) => `destroy ${n}`);
-      if (lines.length > 0) await this.run('ipset', ['restore'], { input: lines.join('\n') + '\n' });
+        .map((set) => ({ op: 'destroy', set }) as const);
+      await ipsetRestore(this.run, ops, { exist: false });
     });
     if (drain && errors.length === 0) {
       // Mode switch: new connections are NATed by the new mode before routing and never reach

@@ -3,6 +3,7 @@
 
 import type { IPFamily } from '../../model/types.js';
 import type { JumpRule } from '../../kernel/iptables/jumps.js';
+import type { SetSpec, SetType } from '../../kernel/ipset/ipset.js';
 
 export const DUMMY_DEVICE = 'kube-ipvs0';
 
@@ -46,8 +47,6 @@ export const CHAINS: readonly { table: Table; chain: string }[] = [
   { table: 'filter', chain: KUBE_IPVS_FILTER },
   { table: 'filter', chain: KUBE_IPVS_OUT_FILTER },
 ];
-
-export type SetType = 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'bitmap:port';
 
 export const SET = {
   loopBack: 'KUBE-LOOP-BACK',
@@ -98,4 +97,9 @@ export const SET_INFO: readonly { id: SetId; type: SetType; comment: string }[] 
 export function setName(id: SetId, family: IPFamily): string {
   const base = SET[id];
   return family === 'IPv6' ? base.replace(/^KUBE-/, 'KUBE-6-').slice(0, 31) : base;
+}
+
+/** Every set of the family as `ipset create` declares it (upstream's options). */
+export function setSpecs(family: IPFamily): SetSpec[] {
+  return SET_INFO.map((s) => ({ name: setName(s.id, family), type: s.type, family, hashSize: 1024, maxElem: 65536, portRange: '0-65535', comment: true }));
 }

@@ -8,6 +8,7 @@ import type { IPFamily, Protocol, ProxyState } from '../../model/types.js';
 import type { DataplaneConfig } from '../config.js';
 import { cidrContains } from '../../model/ip.js';
 import { RestoreTable, renderRestore } from '../../kernel/iptables/restore.js';
+import type { IpsetOp, SetSpec } from '../../kernel/ipset/ipset.js';
 import { rsLine, vsLine, vsSpec } from '../../kernel/ipvs/ipvsadm.js';
 import { type IpvsPlan, type IpvsState, type RealServer, type VirtualServer, hostPort, vsPropsEqual } from '../../kernel/ipvs/types.js';
 import { iptablesLocalArgs, localTrafficMatch } from '../shared/local-traffic.js';
@@ -32,7 +33,7 @@ import {
 } from './layout.js';
 import { DEFAULT_SCHEDULER, SetBuilder, fragmentCache, fragmentFor, nodePortIPs, type FragmentContext } from './service.js';
 
-export { chooseEndpoints, entry, needsLocalAddresses, nodePortIPs } from './service.js';
+export { chooseEndpoints, needsLocalAddresses, nodePortIPs } from './service.js';
 export { rsLine, serviceFlag, vsLine, vsSpec } from '../../kernel/ipvs/ipvsadm.js';
 
 /**
@@ -207,16 +208,16 @@ export function pendingKey(vsKey: string, rsKey: string): string {
 }
 
 export interface IpvsOps {
-  /** ipset restore lines run first: creates (full sync) and added entries. */
-  readonly setAdds: readonly string[];
+  /** ipset restore operations run first: creates (full sync) and added entries. */
+  readonly setAdds: readonly IpsetOp[];
   /** ipvsadm -R lines: virtual servers added/edited, real servers added/re-weighted, then deletions. */
   readonly ipvs: readonly string[];
   /** `ip -batch` lines binding new addresses to kube-ipvs0. */
   readonly addrAdds: readonly string[];
   /** `ip -batch` lines unbinding stale addresses. */
   readonly addrDels: readonly string[];
-  /** ipset restore lines run last: removed entries. */
-  readonly setDels: readonly string[];
+  /** ipset restore operations run last: removed entries. */
+  readonly setDels: readonly IpsetOp[];
   /** Real servers drained after this sync (weight 0, waiting for zero connections). */
   readonly pending: ReadonlyMap<string, PendingRS>;
   /** The kernel's state once all of the above succeeded. */
@@ -229,22 +230,22 @@ export function drains(p: Protocol): boolean {
 }
 
 export interface DiffOptions {
-  /** Add "create" lines for every set (first/full sync). */
+  /** Create every set of `sets` (first/full sync). */
   readonly createSets: boolean;
-  /** Set types and create options per set name, for the create lines. */
-  readonly setCreateLines: readonly string[];
+  /** The family's sets, as created. */
+  readonly sets: readonly SetSpec[];
   readonly excludeCIDRs: readonly string[];
   /** Real servers already draining. */
   readonly pending: ReadonlyMap<string, PendingRS>;
 }
 
 export function diffIpvs(cur: IpvsState, want: IpvsPlan, opts: DiffOptions): IpvsOps {
-  const setAdds: string[] = opts.createSets ? [...opts.setCreateLines] : [];
-  const setDels: string[] = [];
+  const setAdds: IpsetOp[] = opts.createSets ? opts.sets.map((set) => ({ op: 'create', set })) : [];
+  const setDels: IpsetOp[] = [];
   for (const [name, entries] of want.sets) {
     const have = cur.sets.get(name) ?? new Set<string>();
-    for (const e of entries) if (!have.has(e)) setAdds.push(`add ${name} ${e}`);
-    for (const e of have) if (!entries.has(e)) setDels.push(`del ${name} ${e}`);
+    for (const e of entries) if (!have.has(e)) setAdds.push({ op: 'add', set: name, entry: e });
+    for (const e of have) if (!entries.has(e)) setDels.push({ op: 'del', set: name, entry: e });
   }
 
   const addrAdds: string[] = [];

@@ -3,17 +3,8 @@
 
 import type { IpvsPlan } from '../../kernel/ipvs/types.js';
 import { rsLine, vsLine } from '../../kernel/ipvs/ipvsadm.js';
-import { SET_INFO, setName } from './layout.js';
-
-/** `ipset create` lines for every set of the family (upstream options; -exist makes them idempotent). */
-export function setCreateLines(family: 'IPv4' | 'IPv6'): string[] {
-  const fam = family === 'IPv6' ? 'inet6' : 'inet';
-  return SET_INFO.map((s) => {
-    const name = setName(s.id, family);
-    if (s.type === 'bitmap:port') return `create ${name} bitmap:port range 0-65535 comment`;
-    return `create ${name} ${s.type} family ${fam} hashsize 1024 maxelem 65536 comment`;
-  });
-}
+import { type IpsetOp, ipsetLine } from '../../kernel/ipset/ipset.js';
+import { setSpecs } from './layout.js';
 
 export function renderIpvsText(plan: IpvsPlan): string {
   const vsLines: string[] = [];
@@ -22,15 +13,15 @@ export function renderIpvsText(plan: IpvsPlan): string {
     vsLines.push(vsLine('-A', vs));
     for (const rk of [...vs.reals.keys()].sort()) vsLines.push(rsLine('-a', vs, vs.reals.get(rk)!));
   }
-  const setLines = setCreateLines(plan.family);
-  for (const [name, entries] of plan.sets) for (const e of [...entries].sort()) setLines.push(`add ${name} ${e}`);
+  const setOps: IpsetOp[] = setSpecs(plan.family).map((set) => ({ op: 'create', set }));
+  for (const [name, entries] of plan.sets) for (const e of [...entries].sort()) setOps.push({ op: 'add', set: name, entry: e });
   return [
     '# ipvsadm -R',
     ...vsLines,
     '# kube-ipvs0',
     ...[...plan.addresses].sort().map((a) => `${a}/${plan.family === 'IPv6' ? 128 : 32}`),
     '# ipset restore',
-    ...setLines,
+    ...setOps.map(ipsetLine),
     '# iptables-restore --noflush',
     plan.iptables.trimEnd(),
     '',

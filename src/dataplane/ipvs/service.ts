@@ -5,7 +5,7 @@
 import type { Endpoint, ProxyState, ServicePort } from '../../model/types.js';
 import type { DataplaneConfig } from '../config.js';
 import { cidrContains, isLoopbackIP } from '../../model/ip.js';
-import { normaliseSetEntry } from '../../kernel/ipvs/parse.js';
+import { setEntry as entry } from '../../kernel/ipset/ipset.js';
 import { type RealServer, type VirtualServer, rsKey, vsKey } from '../../kernel/ipvs/types.js';
 import { SET_INFO, type SetId } from './layout.js';
 
@@ -47,13 +47,6 @@ export class SetBuilder {
     return this.entries.get(id)!.size === 0;
   }
 }
-
-/** ipset's textual entry forms. */
-export const entry = {
-  ipPort: (ip: string, proto: string, port: number): string => `${ip},${proto}:${port}`,
-  ipPortIP: (ip: string, proto: string, port: number, ip2: string): string => `${ip},${proto}:${port},${ip2}`,
-  ipPortNet: (ip: string, proto: string, port: number, net: string): string => normaliseSetEntry(`${ip},${proto}:${port},${net}`),
-};
 
 /** Everything one ServicePort contributes to the plan. */
 export interface Fragment {

@@ -1,6 +1,6 @@
 // Parsers for the kernel tools' output (full-sync reconcile): `ipvsadm -S -n`, `ipvsadm -L -n`,
-// `ipset save`, `ip -j addr show`. Pure, so they are tested on the host. (Missing iptables jumps
-// in `iptables-save`: src/kernel/iptables/jumps.ts.)
+// `ip -j addr show`. Pure, so they are tested on the host. (`ipset save`: src/kernel/ipset/parse.ts;
+// missing iptables jumps in `iptables-save`: src/kernel/iptables/jumps.ts.)
 
 import type { IPFamily, Protocol } from '../../model/types.js';
 import { isLoopbackIP } from '../../model/ip.js';
@@ -77,33 +77,6 @@ export function parseIpvsadmConnCounts(text: string): Map<string, number> {
       const r = splitHostPort(t[1] ?? '');
       if (!r || t.length < 6) continue;
       out.set(`${cur}/${rsKey(r.ip, r.port)}`, Number(t[4]) + Number(t[5]));
-    }
-  }
-  return out;
-}
-
-/** Normalise an ipset entry so a planned entry and a saved one compare equal. */
-export function normaliseSetEntry(e: string): string {
-  // ipset prints a host "net" (the last part of hash:ip,port,net) without its /32 or /128.
-  const i = e.lastIndexOf(',');
-  const last = e.slice(i + 1);
-  const v6 = last.includes(':') && !/^(tcp|udp|sctp):/.test(last);
-  if ((!v6 && last.endsWith('/32')) || (v6 && last.endsWith('/128'))) return e.slice(0, e.lastIndexOf('/'));
-  return e;
-}
-
-/** `ipset save` -> set name -> entries, for the names in `wanted` only. */
-export function parseIpsetSave(text: string, wanted: ReadonlySet<string>): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  for (const line of text.split('\n')) {
-    const t = line.trim().split(/\s+/);
-    if (t.length < 2 || !wanted.has(t[1]!)) continue;
-    if (t[0] === 'create') {
-      if (!out.has(t[1]!)) out.set(t[1]!, new Set());
-    } else if (t[0] === 'add' && t[2]) {
-      let s = out.get(t[1]!);
-      if (!s) out.set(t[1]!, (s = new Set()));
-      s.add(normaliseSetEntry(t[2].toLowerCase()));
     }
   }
   return out;

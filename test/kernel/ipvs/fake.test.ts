@@ -2,8 +2,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeIpset, FakeIpvs, FakeIpvsHost } from '../../../src/kernel/ipvs/fake.js';
-import { parseIpAddrJson, parseIpsetSave, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../../src/kernel/ipvs/parse.js';
+import { FakeIpvs, FakeIpvsHost } from '../../../src/kernel/ipvs/fake.js';
+import { parseIpAddrJson, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../../src/kernel/ipvs/parse.js';
 
 test('fake ipvsadm: -A/-E/-D, -a/-e/-d with their errors; -S -n parses back', () => {
   const v = new FakeIpvs();
@@ -20,18 +20,6 @@ test('fake ipvsadm: -A/-E/-D, -a/-e/-d with their errors; -S -n parses back', ()
   assert.deepEqual([...parseIpvsadmConnCounts(v.list()).entries()], [['TCP/198.19.0.1:80/198.18.1.1:8080', 0]]);
   v.restore('-D -u [2001:db8::1]:53\n');
   assert.equal(parseIpvsadmSave(v.save(), 'IPv6').size, 0);
-});
-
-test('fake ipset: create (-exist), add/del (-exist), flush, swap, destroy; save parses back', () => {
-  const s = new FakeIpset();
-  s.restore('create A hash:ip,port family inet hashsize 1024 maxelem 65536 comment\ncreate B hash:ip,port family inet hashsize 1024 maxelem 65536 comment\nadd A 198.19.0.1,tcp:80\n', false);
-  assert.throws(() => s.restore('add A 198.19.0.1,tcp:80\n', false), /already added/);
-  s.restore('add A 198.19.0.1,tcp:80\ncreate A hash:ip,port family inet hashsize 1024 maxelem 65536 comment\ndel A 198.19.0.9,tcp:1\n', true);
-  s.restore('add B 198.19.0.2,udp:53\nswap A B\n', false);
-  assert.deepEqual(Object.fromEntries([...parseIpsetSave(s.save(), new Set(['A', 'B']))].map(([k, v]) => [k, [...v]])), { A: ['198.19.0.2,udp:53'], B: ['198.19.0.1,tcp:80'] });
-  assert.equal(s.handle(['list', '-n', 'C'], undefined).code, 1);
-  s.restore('flush A\ndestroy B\n', false);
-  assert.equal(s.save(), 'create A hash:ip,port family inet hashsize 1024 maxelem 65536 comment\n');
 });
 
 test('fake host: kube-ipvs0 addresses through ip -batch; tools by name; unknown tools fail', async () => {

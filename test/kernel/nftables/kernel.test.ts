@@ -14,7 +14,7 @@ import type { DataplaneConfig } from '../../../src/dataplane/config.js';
 import { cases } from '../../nftables/cases.js';
 import { config, ep, sp, state } from '../../nftables/fixtures.js';
 import { canRunKernelTests, createNetns, type Netns } from '../../nftables/netns.js';
-import { normalizeTable } from '../../nftables/normalize.js';
+import { normalizeTable } from '../../../src/dryrun/nftables.js';
 
 const skip = canRunKernelTests() ? false : 'needs root for network namespaces';
 

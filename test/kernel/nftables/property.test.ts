@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { FakeNftables } from '../../../src/kernel/nftables/fake.js';
 import { type Applied, plan, planFull } from '../../../src/dataplane/nftables/planner.js';
 import type { Endpoint, IPFamily, ProxyState, ServicePort } from '../../../src/model/types.js';
-import { normalizeTable } from '../../nftables/normalize.js';
+import { normalizeTable } from '../../../src/dryrun/nftables.js';
 import { config, ep, sp, state } from '../../nftables/fixtures.js';
 
 const RUNS = Number(process.env.KPX_PROPERTY_RUNS ?? 150);
