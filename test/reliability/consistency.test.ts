@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkIptablesSample, checkNftSample, WriteHistory, type SampleView } from './support/consistency.js';
+import { checkIptablesSample, checkNftSample, sampleProblems, WriteHistory, type SampleView } from './support/consistency.js';
 import type { DriverOp } from './support/apiserver.js';
 
 interface Svc {
@@ -107,6 +107,20 @@ test('write history: states that were written pass, unwritten or older ones do n
   assert.deepEqual(h.check(view([])), [], 'then the Service');
   assert.deepEqual(h.diffFinal(view([])), []);
   assert.match(h.diffFinal(view([['198.19.0.1', 81, []]])).join(), /want absent/);
+});
+
+test('an empty table (what the kernel showed while a repair that created and deleted it ran) is one inconsistent sample, not a cascade', () => {
+  const h = new WriteHistory();
+  h.record([svcOp('create', 's1', '198.19.0.1', 80), sliceOp('create', 's1', [['198.18.128.1', true], ['198.18.128.2', true]])]);
+  const good = checkNftSample(listing([A]));
+  assert.deepEqual(sampleProblems(good, h), []);
+  // `nft -j list table ip kube-proxy` of the table created and deleted in one transaction: the table, nothing in it.
+  const empty = checkNftSample(JSON.stringify({ nftables: [{ table: { family: 'ip', name: 'kube-proxy', handle: 3, comment: 'rules for kube-proxy' } }] }));
+  assert.equal(empty.present, true);
+  const p = sampleProblems(empty, h);
+  assert.match(p.join('; '), /chain services missing; chain nat-prerouting missing/);
+  assert.doesNotMatch(p.join('; '), /older than/, 'structural problems only');
+  assert.deepEqual(sampleProblems(good, h), [], 'the next whole sample is not flagged as going back');
 });
 
 const IPT = `*filter

@@ -93,12 +93,23 @@ export function signatureOf(state: ProxyState, cfg: DataplaneConfig, table: stri
 }
 
 /**
- * The table from scratch: `add table` + `delete table` + `add table` (so one atomic transaction
- * replaces whatever was there: our previous layout, upstream's, or a half-flushed table), the
- * canary, then the fixed skeleton.
+ * How a full plan starts the table, by what the kernel is known to hold:
+ * - 'replace' (the table exists): `delete table` + `add table`. Until the commit the kernel shows
+ *   the old table whole, then the new one whole. Fails if the table is gone meanwhile.
+ * - 'create' (no table): `create table`. Nothing is shown until the commit. Fails if a table
+ *   appeared meanwhile. Either failure leaves the kernel as it was; the next full sync looks again.
+ * - 'any' (unknown; --print-rules, hand-applied scripts): `add table` + `delete table` + `add
+ *   table`, valid whatever is there. When there was no table, the kernel shows the table created
+ *   and deleted by this transaction, empty, from its deletion until the commit (the deletion
+ *   overwrites its "not yet active" generation mark), so the dataplane never sends it.
  */
-export function writeTableStart(tx: Transaction): void {
-  tx.addTable(TABLE_COMMENT).deleteTable().addTable(TABLE_COMMENT);
+export type TableStart = 'replace' | 'create' | 'any';
+
+/** The table from scratch (one atomic transaction replaces whatever was there), the canary, then the fixed skeleton. */
+export function writeTableStart(tx: Transaction, start: TableStart = 'any'): void {
+  if (start === 'replace') tx.deleteTable().addTable(TABLE_COMMENT);
+  else if (start === 'create') tx.createTable(TABLE_COMMENT);
+  else tx.addTable(TABLE_COMMENT).deleteTable().addTable(TABLE_COMMENT);
   // The canary comes first in the fresh table, so its rule always gets handle CANARY_RULE_HANDLE.
   tx.addChain(CANARY_CHAIN);
   tx.addRule(CANARY_CHAIN, `counter comment ${nftString(CANARY_COMMENT)}`);

@@ -20,7 +20,7 @@ import { BlockAllocator } from './alloc.js';
 import { CowMap } from './cow.js';
 import { entryBatch, opsBatch, pairBatch, slotBatch } from './batches.js';
 import { type ElementOp, ElementTable, IpRefCount } from './elements.js';
-import { DEFAULT_TABLE, HAIRPIN_SET, ruleContext, signatureOf, tableRef, writeFixed, writeTableStart } from './layout.js';
+import { DEFAULT_TABLE, HAIRPIN_SET, type TableStart, ruleContext, signatureOf, tableRef, writeFixed, writeTableStart } from './layout.js';
 import {
   ENDPOINT_PROTOCOLS,
   type Entry,
@@ -40,6 +40,8 @@ export interface PlanOptions {
   readonly full?: boolean;
   /** Memoised names (service.ts); default: prev's, else a fresh one. */
   readonly cache?: ServiceCache;
+  /** How a full plan starts the table (layout.ts); default 'any'. The dataplane passes what it found in the kernel. */
+  readonly tableStart?: TableStart;
 }
 
 /** What we last programmed, kept in memory between syncs. */
@@ -240,7 +242,7 @@ function fullPlan(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions, ca
   const table = opts.tableName ?? DEFAULT_TABLE;
   const ctx = ruleContext(state, cfg, cache);
   const tx = new Transaction(tableRef(state.family, table));
-  writeTableStart(tx);
+  writeTableStart(tx, opts.tableStart);
   writeFixed(tx, state, cfg, ctx);
 
   const next: Applied = {
@@ -304,6 +306,11 @@ function fullPlan(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions, ca
   return makePlan(tx, { ...next, seq: recs.length }, true, [...state.services.keys()]);
 }
 
+/** Whether plan() with these arguments is a full plan (the dataplane asks the kernel about the table first). */
+export function plansFull(prev: Applied | null, state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions = {}): boolean {
+  return !prev || opts.full === true || prev.family !== state.family || prev.signature !== signatureOf(state, cfg, opts.tableName ?? DEFAULT_TABLE);
+}
+
 /** The state to build an incremental plan in: `prev`'s content, sharing its storage copy-on-write. */
 function fork(prev: Applied): Applied {
   return {
@@ -322,10 +329,10 @@ function fork(prev: Applied): Applied {
  * is no usable `prev`, when asked, or when anything outside per-service rules changed.
  */
 export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions = {}): Plan {
-  const table = opts.tableName ?? DEFAULT_TABLE;
-  if (!prev || opts.full || prev.family !== state.family || prev.signature !== signatureOf(state, cfg, table)) {
+  if (!prev || plansFull(prev, state, cfg, opts)) {
     return fullPlan(state, cfg, opts, opts.cache ?? prev?.cache ?? new ServiceCache());
   }
+  const table = opts.tableName ?? DEFAULT_TABLE;
   const cache = prev.cache;
   const next = fork(prev);
   const ctx = ruleContext(state, cfg, cache);

@@ -11,7 +11,14 @@
 //   the target of a jump/goto (in a rule or a verdict-map element) fails, and so does deleting a
 //   set or map some rule still references (`@name`);
 // - rules referencing a missing chain or set, and verdict elements to a missing chain, fail;
-// - handles count up per table from 1 over chains, sets and rules, never reused.
+// - handles count up per table from 1 over chains, sets and rules, never reused;
+// - `create table` of an existing table fails ("File exists").
+// Visibility while the kernel processes a transaction is not a state here (apply is one step),
+// except for the one case where the kernel shows something the transaction does not leave: a table
+// created and deleted by the same transaction (it did not exist before) is visible, empty, in the
+// current generation from its deletion until the commit (nft_deactivate_next overwrites the
+// "not yet active" mark; docs/reliability.md section 10). Such transactions are counted in
+// `exposedEmptyTables`, so tests can require that none is sent.
 
 import { ExecError, type ExecResult } from '../../util/exec.js';
 import type { ToolRunner } from '../runner.js';
@@ -79,6 +86,8 @@ export class FakeNftables {
   private tables = new Map<string, FakeTable>();
   /** Transactions applied successfully. */
   applied = 0;
+  /** Transactions (applied or not) that created and deleted the same, previously absent table. */
+  exposedEmptyTables = 0;
 
   private static key(t: TableRef): string {
     return `${t.family} ${t.name}`;
@@ -88,7 +97,17 @@ export class FakeNftables {
   apply(tx: Transaction | readonly Op[]): void {
     const ops = Array.isArray(tx) ? (tx as readonly Op[]) : (tx as Transaction).ops;
     const work = new Map([...this.tables].map(([k, t]) => [k, cloneTable(t)]));
+    const created = new Set<string>();
+    let exposed = false;
     ops.forEach((op, i) => {
+      if (op.object.kind === 'table') {
+        const k = FakeNftables.key(op.table);
+        if ((op.verb === 'add' || op.verb === 'create') && !work.has(k)) created.add(k);
+        else if (op.verb === 'delete' && created.has(k) && !exposed) {
+          exposed = true;
+          this.exposedEmptyTables++;
+        }
+      }
       try {
         applyOp(work, op);
       } catch (e) {
@@ -259,7 +278,8 @@ function applyOp(tables: Map<string, FakeTable>, op: Op): void {
   const key = `${op.table.family} ${op.table.name}`;
   const o = op.object;
   if (o.kind === 'table') {
-    if (op.verb === 'add') {
+    if (op.verb === 'add' || op.verb === 'create') {
+      if (op.verb === 'create' && tables.has(key)) throw new Error(`table ${key}: File exists`);
       if (!tables.has(key)) tables.set(key, { comment: o.comment, nextHandle: 1, chains: new Map(), sets: new Map() });
     } else if (op.verb === 'delete') {
       need(tables.get(key), `table ${key}`);
@@ -271,6 +291,7 @@ function applyOp(tables: Map<string, FakeTable>, op: Op): void {
     }
     return;
   }
+  if (op.verb === 'create') throw new Error(`create ${o.kind}: not modelled (tables only)`);
   const t = need(tables.get(key), `table ${key}`);
   switch (o.kind) {
     case 'chain': {

@@ -86,7 +86,8 @@ export interface Elements {
 }
 
 export type NftObject = Table | Chain | NamedSet | Rule | RuleHandle | Elements;
-export type Verb = 'add' | 'flush' | 'delete';
+/** `create` (tables only here) fails when the object exists, where `add` is a no-op. */
+export type Verb = 'add' | 'create' | 'flush' | 'delete';
 
 /** Elements per `add element` / `delete element` command (one command per map would be a huge line). */
 export const ELEMENT_CHUNK = 1000;

@@ -69,7 +69,7 @@ function parseElement(text: string): Element {
 export function parseCommand(line: string): Op {
   const words = line.trim().split(' ');
   const [verb, kind, family, table] = words as [string, string, Family, string];
-  if (verb !== 'add' && verb !== 'delete' && verb !== 'flush') throw new Error(`unsupported command: ${line}`);
+  if (verb !== 'add' && verb !== 'delete' && verb !== 'flush' && !(verb === 'create' && kind === 'table')) throw new Error(`unsupported command: ${line}`);
   if (family !== 'ip' && family !== 'ip6' && family !== 'inet') throw new Error(`unsupported family: ${line}`);
   const ref = { family, name: table };
   const name = words[4] ?? '';

@@ -8,6 +8,7 @@ import {
   type NamedSet,
   type NftObject,
   type Rule,
+  type Table,
   type TableRef,
   type Verb,
   quote,
@@ -49,6 +50,10 @@ export class Transaction {
   add(object: NftObject): this {
     return this.push('add', object, object.kind === 'element' ? object.batch.count : 1);
   }
+  /** `create table`: fails (and with it the transaction) when the table exists. */
+  create(object: Table): this {
+    return this.push('create', object);
+  }
   flush(object: Chain | NamedSet): this {
     return this.push('flush', object);
   }
@@ -59,6 +64,9 @@ export class Transaction {
   // Shorthands for the common objects.
   addTable(comment?: string): this {
     return this.add(comment === undefined ? { kind: 'table' } : { kind: 'table', comment });
+  }
+  createTable(comment?: string): this {
+    return this.create(comment === undefined ? { kind: 'table' } : { kind: 'table', comment });
   }
   deleteTable(): this {
     return this.delete({ kind: 'table' });
@@ -97,9 +105,10 @@ export class Transaction {
 function renderOp(op: Op, out: string[]): void {
   const { verb, object: o } = op;
   const pre = `${op.table.family} ${op.table.name}`;
+  if (verb === 'create' && o.kind !== 'table') throw new Error(`nft transaction: only tables are created here, not a ${o.kind}`);
   switch (o.kind) {
     case 'table':
-      out.push(verb === 'add' && o.comment !== undefined ? `add table ${pre} { comment ${quote(o.comment)} ; }` : `${verb} table ${pre}`);
+      out.push((verb === 'add' || verb === 'create') && o.comment !== undefined ? `${verb} table ${pre} { comment ${quote(o.comment)} ; }` : `${verb} table ${pre}`);
       return;
     case 'chain':
       if (verb === 'add' && o.base) {
@@ -119,7 +128,7 @@ function renderOp(op: Op, out: string[]): void {
       out.push(`delete rule ${pre} ${o.chain} handle ${o.handle}`);
       return;
     case 'element':
-      if (verb === 'flush') throw new Error('nft transaction: flush the set, not its elements');
+      if (verb === 'flush' || verb === 'create') throw new Error(`nft transaction: ${verb} the set, not its elements`);
       o.batch.render(`${verb} element ${pre} ${o.set}`, verb, (line) => out.push(line));
       return;
   }

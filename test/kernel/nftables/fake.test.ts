@@ -130,3 +130,64 @@ test('the nftables Dataplane against the fake: a failed transaction changes noth
   failNext = false;
   assert.equal((await dp.sync(s1, { full: false })).full, true);
 });
+
+test('full syncs never create and delete the table in one transaction (the kernel would show it empty until the commit)', async () => {
+  // The fake counts transactions that delete a table they created (docs/reliability.md section 10):
+  // the 'any' start does that when there is no table, which is why the dataplane looks first.
+  const cfg = config();
+  const s1 = state([sp('ns', 'a', { endpoints: [ep('198.18.100.2')] })]);
+  const probe = new FakeNftables();
+  probe.apply(planFull(s1, cfg).tx);
+  assert.equal(probe.exposedEmptyTables, 1, "the fake sees it: 'add; delete; add' on an empty ruleset");
+  probe.apply(planFull(s1, cfg).tx);
+  assert.equal(probe.exposedEmptyTables, 1, "'add; delete; add' over an existing table is a plain replace");
+
+  const fake = new FakeNftables();
+  const scripts: string[] = [];
+  const inner = fake.runner();
+  const dp = createNftablesDataplane(cfg, {
+    interactive: false,
+    runner: async (command, args, opts) => {
+      if (args[0] === '-f') scripts.push(opts?.input ?? '');
+      return inner(command, args, opts);
+    },
+  });
+  await dp.sync(s1, { full: false }); // first start: no table
+  assert.match(scripts[0]!, /^create table ip kube-proxy \{ comment "rules for kube-proxy" ; \}\n/);
+  await dp.sync(s1, { full: true }); // the table is there: replaced
+  assert.match(scripts[1]!, /^delete table ip kube-proxy\nadd table ip kube-proxy \{ comment "rules for kube-proxy" ; \}\n/);
+  fake.reset(); // `nft flush ruleset`
+  assert.equal(await dp.detectDrift(), true);
+  await dp.sync(s1, { full: false });
+  assert.match(scripts[2]!, /^create table ip kube-proxy /);
+  assert.equal(fake.exposedEmptyTables, 0);
+  assert.equal(fake.dump('ip', 'kube-proxy'), probe.dump('ip', 'kube-proxy'), 'the same table whichever way it starts');
+
+  // What the dataplane found may be stale by the time the transaction runs: it then fails whole,
+  // and the next (full) sync looks again.
+  const racing = new FakeNftables();
+  let sneak: (() => void) | null = null;
+  const inner2 = racing.runner();
+  const dp2 = createNftablesDataplane(cfg, {
+    interactive: false,
+    runner: async (command, args, opts) => {
+      const r = await inner2(command, args, opts);
+      if (args[0] === '-c' && opts?.input?.startsWith('create table') && sneak) {
+        sneak();
+        sneak = null;
+      }
+      return r;
+    },
+  });
+  sneak = () => racing.apply(new Transaction({ family: 'ip', name: 'kube-proxy' }).addTable());
+  await assert.rejects(dp2.sync(s1, { full: true }), /File exists/);
+  assert.equal(racing.dump('ip', 'kube-proxy'), 'table ip kube-proxy {\n}\n', 'the failed create changed nothing');
+  assert.equal((await dp2.sync(s1, { full: false })).full, true);
+  assert.equal(racing.dump('ip', 'kube-proxy'), probe.dump('ip', 'kube-proxy'));
+  sneak = () => racing.reset();
+  await assert.rejects(dp2.sync(s1, { full: true }), /No such file or directory/);
+  assert.equal(racing.dumpAll(), '');
+  await dp2.sync(s1, { full: false });
+  assert.equal(racing.dump('ip', 'kube-proxy'), probe.dump('ip', 'kube-proxy'));
+  assert.equal(racing.exposedEmptyTables, 0);
+});

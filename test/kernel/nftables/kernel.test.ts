@@ -1,6 +1,7 @@
 // Kernel tests: real `nft -f` inside a throw-away network namespace (never the root one).
 // The Dataplane is pointed at the namespace through the KPX_TOOL_NFT wrapper hook of util/exec.
 
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -228,6 +229,70 @@ describe('nftables in the kernel', { skip }, () => {
       assert.equal(r.full, true, 'sync after drift is full');
       await assertEqualsFresh(st, cfg, `repaired after ${breakIt.join(' ')}`);
     }
+  });
+
+  test('the full sync repairing a flush commits one table and no table deletion, and no other table is visible while the kernel applies it', async () => {
+    // The kernel makes objects visible at the commit, but a table created *and* deleted in one
+    // transaction (`add table; delete table; add table …` on a namespace without the table) is shown
+    // in the current generation from its deletion until the commit: an empty `kube-proxy` table
+    // (docs/reliability.md section 10). Two checks: (1) `nft monitor tables` reports each committed
+    // table addition and deletion, so the repair's commit must announce one table and no deletion
+    // (deterministic; check-only transactions announce nothing); (2) listed back to back (`nft -j
+    // list tables`: tables only, with handles), every table seen while the repair runs is the one it
+    // leaves (what the combined-fault sampler tripped on; a window of tens of ms, so this alone may
+    // miss it).
+    const cfg = config();
+    const dp = createNftablesDataplane(cfg, { interactive: false });
+    const svcs: ServicePort[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const eps = Array.from({ length: 10 }, (_, k) => ep(`198.18.${128 + ((i * 10 + k) >> 8) % 120}.${(i * 10 + k) & 255}`));
+      svcs.push(sp('ns', `s${i}`, { clusterIP: `198.19.${(i >> 8) & 255}.${i & 255}`, endpoints: eps }));
+    }
+    const st = state(svcs);
+    const handle = async (): Promise<number | null> => {
+      const items = (JSON.parse((await ns.nft(['-j', 'list', 'tables', 'ip'])).stdout) as { nftables: { table?: { name: string; handle: number } }[] }).nftables;
+      return items.find((x) => x.table?.name === 'kube-proxy')?.table?.handle ?? null;
+    };
+    const monitor = spawn('ip', ['netns', 'exec', ns.name, 'nft', 'monitor', 'tables'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let events = '';
+    monitor.stdout.setEncoding('utf8').on('data', (d: string) => (events += d));
+    // A marker table brackets what the monitor has seen (it subscribes asynchronously).
+    const mark = async (m: string): Promise<void> => {
+      for (let k = 0; k < 100 && !events.includes(`table ip ${m}\n`); k++) {
+        await ns.nft(['-f', '-'], `add table ip ${m}\ndelete table ip ${m}\n`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(events.includes(`table ip ${m}\n`), `nft monitor saw ${m}`);
+    };
+    const seen: string[] = [];
+    try {
+      for (let round = 0; round < 2; round++) {
+        await ns.nft(['flush', 'ruleset']);
+        await mark(`kpx-mark-a${round}`);
+        const from = events.length;
+        assert.equal(await dp.detectDrift(), true, 'the flush is noticed');
+        let done = false;
+        const sync = dp.sync(st, { full: false }).finally(() => {
+          done = true;
+        });
+        const during: number[] = [];
+        for (let k = 0; k < 5000 && !done; k++) {
+          const h = await handle();
+          if (h !== null) during.push(h);
+        }
+        assert.equal((await sync).full, true);
+        await mark(`kpx-mark-b${round}`);
+        const committed = events.slice(from, events.indexOf(`table ip kpx-mark-b${round}\n`)).split('\n').filter((l) => l.includes('kube-proxy'));
+        assert.deepEqual(committed, ['create table ip kube-proxy'], `round ${round}: what the repair committed`);
+        const final = await handle();
+        for (const h of during) if (h !== final) seen.push(`round ${round}: handle ${h} seen, ${final} left`);
+      }
+    } finally {
+      monitor.kill();
+    }
+    assert.deepEqual(seen, [], 'only the table the full sync leaves is ever visible');
+    await assertEqualsFresh(st, cfg, 'repaired');
+    await dp.close?.();
   });
 
   test('IPv6 dataplane syncs incrementally and cleanup removes both tables', async () => {

@@ -17,7 +17,7 @@ import { run } from '../../../src/util/exec.js';
 import { nodeObject } from '../../runtime/fixtures.js';
 import { NsApiServer, type DriverOp } from './apiserver.js';
 import { Churn, diffState, expectedState } from './churn.js';
-import { checkIptablesSample, checkNftSample, WriteHistory, type SampleView } from './consistency.js';
+import { checkIptablesSample, checkNftSample, sampleProblems, WriteHistory, type SampleView } from './consistency.js';
 import { debugState, eventually, metricValue, metricsText, sleep, startProxyIn } from './proxy.js';
 import { NODE_IP, World } from './world.js';
 
@@ -231,7 +231,7 @@ class Sampler {
         this.firstAbsentAt ??= t0;
       } else if (this.firstAbsentAt !== null) this.presentAgainAt ??= t0;
     }
-    const problems = [...view.problems, ...this.history.check(view)];
+    const problems = sampleProblems(view, this.history);
     if (problems.length) {
       this.inconsistent++;
       if (this.problems.length < 20) this.problems.push(`sample ${this.taken}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (+${problems.length - 5})` : ''}`);

@@ -144,6 +144,15 @@ export function checkNftSample(json: string): SampleView {
 const ABSENT = 'absent';
 
 /**
+ * All problems of one sample: its structural ones, else its history problems. A structurally broken
+ * sample is one inconsistent sample and does not also move the history's lower bounds: an empty
+ * table would set every service to "absent" and flag every later, correct sample as going back.
+ */
+export function sampleProblems(view: SampleView, history: WriteHistory): string[] {
+  return view.problems.length ? [...view.problems] : history.check(view);
+}
+
+/**
  * Every state the API server held, per ClusterIP, in write order: Service ports (ABSENT before the
  * create and after the delete) and ready endpoint sets of its slice ("" before the slice exists and
  * after it is deleted). Fed the same ops as the server, in the same order.
