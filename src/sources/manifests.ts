@@ -7,7 +7,7 @@
 // make Services disappear.
 //
 // Memory and start-up: only a file's digest and, per object, its identity and a 53-bit fingerprint of
-// its slimmed JSON are kept between scans; the objects themselves are handed to the handler from the
+// the slimmed object are kept between scans; the objects themselves are handed to the handler from the
 // parse that produced them and then dropped (the model keeps its own parsed copy). A file is parsed
 // again only when its content changed -- or, rarely, when an object of an unchanged file must be
 // emitted again (a duplicate's winning file dropped it, or the source restarted).
@@ -19,6 +19,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { yaml } from '../util/yaml.js';
 import { KINDS, asRecord, metaOf, selectorPredicate, selectorsFor, slimObject } from './objects.js';
 import type { ObjectKind, Source, SourceHandler } from './types.js';
+import { FingerprintError, fingerprint } from './fingerprint.js';
 import { unknownFields } from './manifest-fields.js';
 import { noteRejectedInput } from './rejections.js';
 
@@ -37,7 +38,7 @@ interface Entry {
   readonly name: string;
   /** The file it came from: named in the model's message when the object is invalid. */
   readonly file: string;
-  /** fingerprint() of the slimmed object, to tell MODIFIED from an unchanged rewrite. */
+  /** fingerprint() (./fingerprint.ts) of the slimmed object, to tell MODIFIED from an unchanged rewrite. */
   readonly digest: number;
   /**
    * The object without the fields no consumer reads (slimObject), from the parse that produced this
@@ -128,11 +129,10 @@ function parseYamlDocuments(file: string, text: string): unknown[] {
   return out;
 }
 
-/** Raw documents of one manifest file (`kind: List` / `*List` items expanded), and whether they are JSON's. */
-function parseDocuments(file: string, text: string): { docs: unknown[]; json: boolean } {
-  const json = parseJsonDocuments(text);
+/** Parse one manifest file's text into raw documents (expanding `kind: List` / `*List` items). */
+export function parseManifestText(file: string, text: string): unknown[] {
   const out: unknown[] = [];
-  for (const value of json ?? parseYamlDocuments(file, text)) {
+  for (const value of parseJsonDocuments(text) ?? parseYamlDocuments(file, text)) {
     if (value === null || value === undefined) continue; // empty document ("---" alone)
     const rec = asRecord(value);
     const kind = rec?.kind;
@@ -140,44 +140,12 @@ function parseDocuments(file: string, text: string): { docs: unknown[]; json: bo
       for (const item of rec.items) out.push(item);
     } else out.push(value);
   }
-  return { docs: out, json: json !== null };
-}
-
-/** Parse one manifest file's text into raw documents (expanding `kind: List` / `*List` items). */
-export function parseManifestText(file: string, text: string): unknown[] {
-  return parseDocuments(file, text).docs;
+  return out;
 }
 
 /** Equality of two file contents without keeping them (sha1: not for security, only change detection). */
 function digestOf(content: Buffer): string {
   return createHash('sha1').update(content).digest('base64');
-}
-
-/**
- * YAML can give numbers JSON cannot write (.inf, .nan, -0; JSON.stringify writes null or 0), so a
- * change between them would go unnoticed: written as tagged strings for YAML documents' fingerprints.
- */
-function exactNumbers(_key: string, v: unknown): unknown {
-  return typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)) ? `\u0000number:${Object.is(v, -0) ? '-0' : String(v)}` : v;
-}
-
-/**
- * A 53-bit fingerprint (cyrb53) of the object's JSON, to tell a changed object from an unchanged one
- * (not for security: the files are the operator's). A per-object sha1 cost ~3x as much at 10k
- * Services, nearly all of it per-call overhead; the collision chance per change is ~1e-16.
- */
-function fingerprint(obj: unknown, fromYaml: boolean): number {
-  const s = fromYaml ? JSON.stringify(obj, exactNumbers) : JSON.stringify(obj);
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 function entryKey(kind: ObjectKind, ns: string, name: string): string {
@@ -208,7 +176,7 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
   let dirUnreadable = false;
 
   /** Validate and filter one raw document; returns its entry or undefined (with a reason logged at v(2)). */
-  function toEntry(file: string, raw: unknown, fromYaml: boolean): [string, Entry] | undefined {
+  function toEntry(file: string, raw: unknown): [string, Entry] | undefined {
     const obj = asRecord(raw);
     const kind = obj?.kind;
     if (!obj || typeof kind !== 'string' || !(kind in KINDS)) {
@@ -244,10 +212,10 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     const slim = slimObject(object);
     let digest: number;
     try {
-      digest = fingerprint(slim, fromYaml);
+      digest = fingerprint(slim);
     } catch (e) {
-      // JSON.stringify's only failure on parsed YAML: a cycle through an alias of an enclosing node.
-      log.warn('Ignoring manifest object that refers to itself', { file, kind, object: meta.name, err: (e as Error).message.split('\n')[0] });
+      if (!(e instanceof FingerprintError)) throw e;
+      log.warn('Ignoring manifest object that refers to itself or is nested too deeply', { file, kind, object: meta.name, err: e.message });
       noteRejectedInput();
       return undefined;
     }
@@ -277,9 +245,9 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     try {
       const entries = new Map<string, Entry>();
       // Decoded only when changed: a rescan of unchanged files reads and digests bytes, nothing more.
-      const { docs, json } = parseDocuments(file, content.toString('utf8'));
+      const docs = parseManifestText(file, content.toString('utf8'));
       for (const raw of docs) {
-        const e = toEntry(file, raw, !json);
+        const e = toEntry(file, raw);
         if (e) entries.set(e[0], e[1]);
       }
       if (state && !state.ok) log.info('Manifest file parses again', { file });
