@@ -11,7 +11,6 @@ import { formatDuration, durationToMs } from '../util/duration.js';
 import { durationNs, effectiveSettings } from './effective.js';
 import { flagSpec, FlagParseError, helpText, parseFlags, VERSION_TEXT, type FlagValue } from './flags.js';
 import type { VModuleItem } from './flagvalues.js';
-import { loadConfigFile } from './load.js';
 import { resolveFeatureGates } from './feature-gates.js';
 import { noopFlagWarnings } from './noop-flags.js';
 import { appendPortIfNeeded } from './net.js';
@@ -129,6 +128,8 @@ export async function parseCommandLine(argv: string[], env: CommandLineEnvironme
   const writeConfigTo = (v.get('write-config-to') as string | undefined) ?? '';
   let config: KubeProxyConfiguration;
   if (configFile !== '') {
+    // Imported only with --config: it loads the YAML parser, which a flags-only start never needs.
+    const { loadConfigFile } = await import('./load.js');
     const loaded = await loadConfigFile(configFile);
     if (!loaded.ok) return { kind: 'error', message: loaded.message };
     config = loaded.config;

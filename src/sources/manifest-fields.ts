@@ -64,27 +64,60 @@ export interface UnknownField {
   readonly hint: string;
 }
 
-function walk(value: unknown, shape: Shape, path: string, out: UnknownField[]): void {
+/** A Shape's nested fields as a Map (looked up once per field of every object of every load). */
+type Compiled = '*' | ReadonlyMap<string, Compiled> | readonly [Compiled];
+
+function compile(shape: Shape): Compiled {
+  if (shape === '*') return '*';
+  if (Array.isArray(shape)) return [compile(shape[0] as Shape)];
+  return new Map(Object.entries(shape as Readonly<Record<string, Shape>>).map(([k, v]) => [k, compile(v)]));
+}
+
+/** "spec.ports[1].nodeport" from the path's segments (built only for an unknown field). */
+function pathOf(stack: readonly (string | number)[], last: string): string {
+  let out = '';
+  for (const s of stack) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
+  return out === '' ? last : `${out}.${last}`;
+}
+
+// Runs on every object of every (re)load, so the common case -- every field known -- allocates
+// nothing: the path is kept as a stack of segments and turned into a string only for an unknown field.
+function walk(value: unknown, shape: Compiled, stack: (string | number)[], out: UnknownField[]): void {
   if (shape === '*' || value === null || typeof value !== 'object') return;
   if (Array.isArray(shape)) {
-    if (Array.isArray(value)) value.forEach((v, i) => walk(v, shape[0] as Shape, `${path}[${i}]`, out));
+    if (!Array.isArray(value)) return;
+    const item = shape[0] as Compiled;
+    if (item === '*') return;
+    for (let i = 0; i < value.length; i++) {
+      stack.push(i);
+      walk(value[i], item, stack, out);
+      stack.pop();
+    }
     return;
   }
   if (Array.isArray(value)) return; // a type error, reported by the model's validation
-  const fields = shape as Readonly<Record<string, Shape>>;
-  const known = Object.keys(fields);
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    const sub = path === '' ? k : `${path}.${k}`;
-    const s = Object.prototype.hasOwnProperty.call(fields, k) ? fields[k] : undefined;
-    if (s === undefined) out.push({ field: sub, hint: suggest(k, known) });
-    else walk(v, s, sub, out);
+  const fields = shape as ReadonlyMap<string, Compiled>;
+  const rec = value as Record<string, unknown>;
+  for (const k in rec) {
+    if (!Object.prototype.hasOwnProperty.call(rec, k)) continue;
+    const s = fields.get(k);
+    if (s === undefined) out.push({ field: pathOf(stack, k), hint: suggest(k, [...fields.keys()]) });
+    else if (s !== '*') {
+      const v = rec[k];
+      if (v === null || typeof v !== 'object') continue;
+      stack.push(k);
+      walk(v, s, stack, out);
+      stack.pop();
+    }
   }
 }
 
+const COMPILED: ReadonlyMap<string, Compiled> = new Map(Object.entries(SHAPES).map(([k, v]) => [k, compile(v)]));
+
 /** Unknown fields of a Service, EndpointSlice or Node object ([] for other kinds). */
 export function unknownFields(kind: string, object: unknown): UnknownField[] {
-  const shape = SHAPES[kind];
+  const shape = COMPILED.get(kind);
   const out: UnknownField[] = [];
-  if (shape) walk(object, shape, '', out);
+  if (shape) walk(object, shape, [], out);
   return out;
 }

@@ -5,15 +5,21 @@
 // ConfigMap-style symlink swaps) and changes are emitted as ADDED/MODIFIED/DELETED by diffing keyed sets.
 // A file that fails to parse keeps contributing its previous objects: a half-written file must never
 // make Services disappear.
+//
+// Memory and start-up: only a file's digest and, per object, its identity and a 53-bit fingerprint of
+// the slimmed object are kept between scans; the objects themselves are handed to the handler from the
+// parse that produced them and then dropped (the model keeps its own parsed copy). A file is parsed
+// again only when its content changed -- or, rarely, when an object of an unchanged file must be
+// emitted again (a duplicate's winning file dropped it, or the source restarted).
 
 import { createHash } from 'node:crypto';
 import { promises as fsp, watch as fsWatch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import v8 from 'node:v8';
-import { parseAllDocuments } from 'yaml';
 import { createLogger, type Logger } from '../log/logger.js';
+import { yaml } from '../util/yaml.js';
 import { KINDS, asRecord, metaOf, selectorPredicate, selectorsFor, slimObject } from './objects.js';
 import type { ObjectKind, Source, SourceHandler } from './types.js';
+import { FingerprintError, fingerprint } from './fingerprint.js';
 import { unknownFields } from './manifest-fields.js';
 import { noteRejectedInput } from './rejections.js';
 
@@ -28,21 +34,26 @@ export interface ManifestsOptions {
 
 interface Entry {
   readonly kind: ObjectKind;
+  readonly namespace: string;
+  readonly name: string;
   /** The file it came from: named in the model's message when the object is invalid. */
   readonly file: string;
+  /** fingerprint() (./fingerprint.ts) of the slimmed object, to tell MODIFIED from an unchanged rewrite. */
+  readonly digest: number;
   /**
-   * The object without the fields no consumer reads (slimObject), kept for as long as its file is
-   * unchanged, serialized (v8.serialize: structured clone, so every value -- Infinity, -0 -- comes back
-   * as YAML gave it): a few hundred bytes instead of a tree of small JS objects, which at 10k Services +
-   * 10k slices was most of this source's heap. Deserialized only when emitted.
+   * The object without the fields no consumer reads (slimObject), from the parse that produced this
+   * entry, until it has been handed to the handler (or found unchanged); then dropped. Keeping 10k
+   * Services' and 10k slices' objects (as JS trees, or v8.serialize'd as before) cost tens of MB and,
+   * serializing, a third of the initial load's CPU.
    */
-  readonly data: Buffer;
-  /** Digest of `data`, to tell MODIFIED from an unchanged rewrite. */
-  readonly digest: string;
+  object: Record<string, unknown> | undefined;
 }
 
-function objectOf(e: Entry): Record<string, unknown> {
-  return v8.deserialize(e.data) as Record<string, unknown>;
+/** What a DELETED event carries: only the identity matters to consumers (as on the API path). */
+function tombstoneOf(e: Entry): Record<string, unknown> {
+  const metadata: Record<string, unknown> = { name: e.name };
+  if (e.namespace) metadata.namespace = e.namespace;
+  return { apiVersion: KINDS[e.kind].apiVersion, kind: e.kind, metadata };
 }
 
 interface FileState {
@@ -58,6 +69,8 @@ interface FileState {
 
 const KIND_ORDER: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node', 'ServiceCIDR'];
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+/** Files read ahead of the one being parsed (see scanOnce). */
+const READ_AHEAD = 4;
 
 export class ManifestParseError extends Error {
   constructor(
@@ -77,6 +90,15 @@ export class ManifestParseError extends Error {
  * documents (10k Services' manifests: ~0.3 s instead of ~11 s), and gives the same values: JSON is YAML.
  */
 function parseJsonDocuments(text: string): unknown[] | null {
+  const first = /\S/.exec(text)?.[0];
+  if (first !== '{' && first !== '[') return null;
+  // One document (a .json file): parsed whole, without splitting and trimming a copy of the text. A
+  // `---` line makes JSON.parse fail right there, so several documents cost little extra here.
+  try {
+    return [JSON.parse(text)];
+  } catch {
+    // several documents, or not JSON: below
+  }
   const out: unknown[] = [];
   for (const chunk of text.split(/^---[ \t]*$/m)) {
     const t = chunk.trim();
@@ -92,7 +114,7 @@ function parseJsonDocuments(text: string): unknown[] | null {
 }
 
 function parseYamlDocuments(file: string, text: string): unknown[] {
-  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  const docs = yaml().parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
   if (!Array.isArray(docs)) return []; // EmptyStream: comments or whitespace only
   const out: unknown[] = [];
   for (const doc of docs) {
@@ -114,15 +136,16 @@ export function parseManifestText(file: string, text: string): unknown[] {
     if (value === null || value === undefined) continue; // empty document ("---" alone)
     const rec = asRecord(value);
     const kind = rec?.kind;
-    if (rec && typeof kind === 'string' && kind.endsWith('List') && Array.isArray(rec.items)) out.push(...rec.items);
-    else out.push(value);
+    if (rec && typeof kind === 'string' && kind.endsWith('List') && Array.isArray(rec.items)) {
+      for (const item of rec.items) out.push(item);
+    } else out.push(value);
   }
   return out;
 }
 
-/** Equality of two texts without keeping them (sha1: not for security, only change detection). */
-function digestOf(text: string | Buffer): string {
-  return createHash('sha1').update(text).digest('base64');
+/** Equality of two file contents without keeping them (sha1: not for security, only change detection). */
+function digestOf(content: Buffer): string {
+  return createHash('sha1').update(content).digest('base64');
 }
 
 function entryKey(kind: ObjectKind, ns: string, name: string): string {
@@ -186,25 +209,44 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
       return undefined;
     }
     // Slimmed after the selector check: it reads only name/namespace/labels and fields, which slimming keeps.
-    const data = v8.serialize(slimObject(object));
-    return [entryKey(info.kind, ns, meta.name), { kind: info.kind, file, data, digest: digestOf(data) }];
+    const slim = slimObject(object);
+    let digest: number;
+    try {
+      digest = fingerprint(slim);
+    } catch (e) {
+      if (!(e instanceof FingerprintError)) throw e;
+      log.warn('Ignoring manifest object that refers to itself or is nested too deeply', { file, kind, object: meta.name, err: e.message });
+      noteRejectedInput();
+      return undefined;
+    }
+    const entry: Entry = { kind: info.kind, namespace: ns, name: meta.name, file, digest, object: slim };
+    return [entryKey(info.kind, ns, meta.name), entry];
   }
 
-  async function loadFile(file: string, state: FileState | undefined): Promise<FileState | undefined> {
-    let content: string;
-    try {
-      content = await fsp.readFile(path.join(dir, file), 'utf8');
-    } catch (e) {
-      // Vanished between readdir and read (deleted or renamed): treated as removed.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      log.error('Cannot read manifest file; keeping its previous objects', { file, err: e as Error });
+  /** A file's bytes; null when it vanished (deleted or renamed since readdir), an Error when unreadable. */
+  function readBytes(file: string): Promise<Buffer | null | Error> {
+    return fsp.readFile(path.join(dir, file)).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : e));
+  }
+
+  /** `force`: parse even when unchanged, for objects that must be emitted again (see scanOnce). */
+  async function loadFile(file: string, state: FileState | undefined, force = false): Promise<FileState | undefined> {
+    return loadContent(file, state, await readBytes(file), force);
+  }
+
+  function loadContent(file: string, state: FileState | undefined, content: Buffer | null | Error, force = false): FileState | undefined {
+    // Vanished between readdir and read: treated as removed.
+    if (content === null) return undefined;
+    if (content instanceof Error) {
+      log.error('Cannot read manifest file; keeping its previous objects', { file, err: content });
       return state;
     }
     const digest = digestOf(content);
-    if (state && state.digest === digest) return state;
+    if (state && state.digest === digest && !(force && state.ok)) return state;
     try {
       const entries = new Map<string, Entry>();
-      for (const raw of parseManifestText(file, content)) {
+      // Decoded only when changed: a rescan of unchanged files reads and digests bytes, nothing more.
+      const docs = parseManifestText(file, content.toString('utf8'));
+      for (const raw of docs) {
         const e = toEntry(file, raw);
         if (e) entries.set(e[0], e[1]);
       }
@@ -236,16 +278,69 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
     if (dirUnreadable) log.info('Manifests directory readable again', { dir });
     dirUnreadable = false;
     names.sort();
+    // Nothing handed over yet (the first scan): each file's objects go to the handler as soon as it is
+    // parsed instead of all at the end, so they are garbage by the time the next file is parsed -- holding
+    // all 20k objects of 10k Services until the end of the scan doubled the GC time of the first load.
+    const streaming = handler !== undefined && emitted.size === 0;
     const seen = new Set<string>();
-    for (const name of names) {
-      const next = await loadFile(name, files.get(name));
+    // The next few files are read while one is parsed: a read takes several thread-pool round trips
+    // (open, fstat, read, close), each waiting for the main thread, so reading only the next file left
+    // the main thread idle for a few ms per file.
+    const reads = new Map<number, Promise<Buffer | null | Error>>();
+    for (let i = 0; i < Math.min(READ_AHEAD, names.length); i++) reads.set(i, readBytes(names[i]!));
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const content = await reads.get(i)!;
+      reads.delete(i);
+      if (i + READ_AHEAD < names.length) reads.set(i + READ_AHEAD, readBytes(names[i + READ_AHEAD]!));
+      const prevState = files.get(name);
+      const next = loadContent(name, prevState, content);
       if (next) {
         files.set(name, next);
         seen.add(name);
+        if (streaming && next !== prevState) emitFile(next);
       }
     }
     for (const name of [...files.keys()]) if (!seen.has(name)) files.delete(name);
 
+    let next = collect(names);
+    // Objects to emit whose file was not parsed in this scan (their object was dropped once emitted):
+    // a duplicate whose winning file dropped it, or everything after a restart. Parse those files again.
+    const reparse = new Set<string>();
+    for (const [k, e] of next) if (!e.object && changed(emitted.get(k), e) && files.get(e.file)?.ok) reparse.add(e.file);
+    if (reparse.size > 0) {
+      for (const name of reparse) {
+        const st = await loadFile(name, files.get(name), true);
+        if (st) files.set(name, st);
+        else files.delete(name);
+      }
+      next = collect(names);
+    }
+    diffAndEmit(next);
+  }
+
+  /**
+   * The first scan's per-file emission, in kind order within the file. A key defined again by a later
+   * file is emitted again from it (MODIFIED when different): the later file wins, as in the full diff.
+   */
+  function emitFile(st: FileState): void {
+    for (const kind of KIND_ORDER) {
+      for (const [k, e] of st.entries) {
+        if (e.kind !== kind || !e.object) continue;
+        const old = emitted.get(k);
+        if (changed(old, e)) handler!.onEvent(kind, old ? 'MODIFIED' : 'ADDED', e.object, e.file);
+        e.object = undefined;
+        emitted.set(k, e);
+      }
+    }
+  }
+
+  function changed(old: Entry | undefined, e: Entry): boolean {
+    return !old || old.digest !== e.digest;
+  }
+
+  /** The objects of all files, keyed; a key in several files is the last file's. */
+  function collect(names: readonly string[]): Map<string, Entry> {
     const next = new Map<string, Entry>();
     const dups = new Set<string>();
     for (const name of names) {
@@ -261,25 +356,37 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
       }
     }
     warnedDups = dups;
-    diffAndEmit(next);
+    return next;
   }
 
   function diffAndEmit(next: Map<string, Entry>): void {
+    if (!handler) {
+      emitted = next;
+      return;
+    }
     const prev = emitted;
-    emitted = next;
-    if (!handler) return;
     // Per kind in a fixed order so Services precede their EndpointSlices, like an initial list would.
     for (const kind of KIND_ORDER) {
       for (const [k, e] of prev) {
-        if (e.kind === kind && !next.has(k)) handler.onEvent(kind, 'DELETED', objectOf(e), e.file);
+        if (e.kind === kind && !next.has(k)) handler.onEvent(kind, 'DELETED', tombstoneOf(e), e.file);
       }
       for (const [k, e] of next) {
         if (e.kind !== kind) continue;
         const old = prev.get(k);
-        if (!old) handler.onEvent(kind, 'ADDED', objectOf(e), e.file);
-        else if (old.digest !== e.digest) handler.onEvent(kind, 'MODIFIED', objectOf(e), e.file);
+        if (!changed(old, e)) continue;
+        if (!e.object) {
+          // Its file no longer parses (it was broken after this object was emitted from it): the
+          // handler keeps what it has, and a later scan emits the object once the file parses again.
+          if (old) next.set(k, old);
+          else next.delete(k);
+          continue;
+        }
+        handler.onEvent(kind, old ? 'MODIFIED' : 'ADDED', e.object, e.file);
       }
     }
+    emitted = next;
+    // Every object the handler needs now has been handed over (or was unchanged): drop them all.
+    for (const st of files.values()) for (const e of st.entries.values()) e.object = undefined;
   }
 
   /** Serialize scans; a request during a scan runs one more scan after it. */
@@ -328,12 +435,10 @@ export function createManifestsSource(dir: string, opts: ManifestsOptions): Sour
       } catch (e) {
         log.warn('Cannot watch the manifests directory; relying on the periodic rescan', { dir, err: e as Error });
       }
-      // Parse before handing the handler in, so the initial set is emitted in kind order in one go.
-      await scan();
+      // The first scan emits the whole set in kind order in one go (a restart: all of it again).
       handler = h;
-      const initial = emitted;
       emitted = new Map();
-      diffAndEmit(initial);
+      await scan();
       for (const kind of KIND_ORDER) h.onSynced(kind);
       periodic = setInterval(() => void scan(), rescanMs);
       periodic.unref();

@@ -118,9 +118,11 @@ test('initial load: filters, namespaces, node selection, then synced', async () 
       assert.deepEqual(h.keys('EndpointSlice'), ['default/web-1']);
       assert.deepEqual(h.keys('Node'), ['node-a']);
       assert.deepEqual(h.keys('ServiceCIDR'), ['kubernetes'], 'ServiceCIDRs are cluster-scoped: no namespace added');
+      // The first load hands each file's objects over as soon as the file is parsed (files in name
+      // order: cidrs.yaml, nodes.yml, slices.json, svcs.yaml), then every kind is synced.
       assert.deepEqual(
         h.events.map((e) => `${e.type} ${e.kind}`),
-        ['ADDED Service', 'ADDED EndpointSlice', 'ADDED Node', 'ADDED ServiceCIDR', 'SYNCED Service', 'SYNCED EndpointSlice', 'SYNCED Node', 'SYNCED ServiceCIDR'],
+        ['ADDED ServiceCIDR', 'ADDED Node', 'ADDED EndpointSlice', 'ADDED Service', 'SYNCED Service', 'SYNCED EndpointSlice', 'SYNCED Node', 'SYNCED ServiceCIDR'],
       );
       // Namespace defaulted on the emitted object, as the API server would.
       const slice = h.view.EndpointSlice.get('default/web-1') as { metadata: { namespace: string } };
@@ -203,6 +205,77 @@ test('a broken file keeps its previous objects; fixing it applies the change', a
       await sleep(100);
       assert.deepEqual(h.events.map((e) => `${e.type} ${e.key}`).sort(), ['DELETED default/x', 'MODIFIED default/keep']);
       assert.deepEqual(h.violations, []);
+    } finally {
+      await src.stop();
+    }
+  });
+});
+
+test('within a file, Services are handed over before EndpointSlices whatever the file order', async () => {
+  await withDir(async (dir) => {
+    await writeFile(path.join(dir, 'all.yaml'), sliceYaml('web-1', 'web', '198.18.0.1') + '---\n' + svcYaml('web'));
+    const src = createManifestsSource(dir, { nodeName: 'n', rescanMs: 60_000 });
+    const h = new RecordingHandler();
+    await src.start(h);
+    try {
+      assert.deepEqual(h.events.filter((e) => e.type !== 'SYNCED').map((e) => `${e.type} ${e.kind}`), ['ADDED Service', 'ADDED EndpointSlice']);
+    } finally {
+      await src.stop();
+    }
+  });
+});
+
+test('an object in two files: the later file wins; when it drops the object, the earlier file\'s version is emitted', async () => {
+  await withDir(async (dir) => {
+    await writeFile(path.join(dir, 'a.yaml'), svcYaml('x', 80) + '---\n' + svcYaml('only-a', 81));
+    await writeFile(path.join(dir, 'b.yaml'), svcYaml('x', 90));
+    logLines.length = 0;
+    const src = createManifestsSource(dir, { nodeName: 'n', debounceMs: 30, rescanMs: 60_000 });
+    const h = new RecordingHandler();
+    await src.start(h);
+    try {
+      const port = (): unknown => (h.view.Service.get('default/x') as { spec: { ports: { port: number }[] } }).spec.ports[0]!.port;
+      assert.equal(port(), 90);
+      assert.equal(logLines.filter((l) => l.includes('more than one manifest file')).length, 1);
+      h.clear();
+      // b.yaml no longer defines x: a.yaml's x (not parsed again since the first load: a.yaml is unchanged) is back.
+      await writeFile(path.join(dir, 'b.yaml'), svcYaml('y', 92));
+      await waitFor(() => h.view.Service.has('default/y'), 'y added');
+      await sleep(100);
+      assert.deepEqual(h.events.map((e) => `${e.type} ${e.key}`).sort(), ['ADDED default/y', 'MODIFIED default/x']);
+      assert.equal(port(), 80);
+      assert.deepEqual(h.violations, []);
+    } finally {
+      await src.stop();
+    }
+    // Started again (a new handler): everything is handed over again.
+    const h2 = new RecordingHandler();
+    await src.start(h2);
+    try {
+      assert.deepEqual(h2.keys('Service'), ['default/only-a', 'default/x', 'default/y']);
+      assert.equal((h2.view.Service.get('default/x') as { spec: { ports: { port: number }[] } }).spec.ports[0]!.port, 80);
+    } finally {
+      await src.stop();
+    }
+  });
+});
+
+test('YAML-only values: .inf -> null is a change; a self-referencing alias is reported, not fatal', async () => {
+  await withDir(async (dir) => {
+    const file = path.join(dir, 's.yaml');
+    await writeFile(file, svcYaml('s').replace('port: 80', 'port: .inf'));
+    await writeFile(path.join(dir, 'loop.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: &m\n  name: loop\n  labels: *m\n');
+    logLines.length = 0;
+    const src = createManifestsSource(dir, { nodeName: 'n', debounceMs: 30, rescanMs: 60_000 });
+    const h = new RecordingHandler();
+    await src.start(h);
+    try {
+      assert.deepEqual(h.keys('Service'), ['default/s']);
+      assert.ok(logLines.some((l) => l.includes('refers to itself or is nested too deeply') && l.includes('loop.yaml') && l.includes('object="loop"')), 'the cycle is named');
+      h.clear();
+      await writeFile(file, svcYaml('s').replace('port: 80', 'port: null'));
+      await waitFor(() => h.events.length > 0, 'modify event');
+      assert.deepEqual(h.events.map((e) => `${e.type} ${e.key}`), ['MODIFIED default/s']);
     } finally {
       await src.stop();
     }
