@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const memBefore = await memAvailableMB();
   // Diagnostics: KPX_FLEET_PROXY_ARGS (extra proxy flags, space-separated), KPX_FLEET_DUMP=1 (proxy 1's output at the end, on stderr).
   const proxyArgs = (process.env.KPX_FLEET_PROXY_ARGS ?? '').split(' ').filter(Boolean);
-  const { fleet, startMs, apiServerStartCpuMs } = await Fleet.start({ proxies: P, services: N, endpoints: E, log, proxyArgs, startTimeoutMs: 1_500_000, wave: WAVE, dry: DRY });
+  const { fleet, startMs, apiServerStartCpuMs } = await Fleet.start({ proxies: P, services: N, endpoints: E, log, proxyArgs, startTimeoutMs: 1_500_000, wave: WAVE, dry: DRY, minMemAvailableMB: Number(process.env.KPX_FLEET_MIN_AVAIL_MB ?? 4000) });
   try {
     const memAfterStart = await fleet.memory();
     // Let the start settle (nft -i sessions warm, first periodic work done) before timing changes.

@@ -176,7 +176,7 @@ export class Fleet {
     private readonly log: (l: string) => void,
   ) {}
 
-  static async start(o: { proxies: number; services: number; endpoints: number; log?: (l: string) => void; startTimeoutMs?: number; proxyArgs?: readonly string[]; wave?: number; env?: NodeJS.ProcessEnv; wrap?: readonly string[]; dry?: boolean }): Promise<{ fleet: Fleet; startMs: number; apiServerStartCpuMs: number }> {
+  static async start(o: { proxies: number; services: number; endpoints: number; log?: (l: string) => void; startTimeoutMs?: number; proxyArgs?: readonly string[]; wave?: number; env?: NodeJS.ProcessEnv; wrap?: readonly string[]; dry?: boolean; minMemAvailableMB?: number }): Promise<{ fleet: Fleet; startMs: number; apiServerStartCpuMs: number }> {
     if (o.proxies < 1 || o.proxies > 1000) throw new Error('1..1000 proxies');
     if (o.services < 1 || o.services > 60_000) throw new Error('1..60000 services');
     const log = o.log ?? ((): void => undefined);
@@ -218,6 +218,9 @@ export class Fleet {
             ),
           );
         }
+        // Bounded in memory too: the machine is shared, so stop before the next wave would squeeze it.
+        const avail = await memAvailableMB();
+        if (avail < (o.minMemAvailableMB ?? 3000)) throw new Error(`only ${avail} MB available with ${fleet.proxies.length} proxies started: stopping`);
         // Programmed: the first IPv4 sync (it waits for the Service and EndpointSlice lists, so it is full).
         for (;;) {
           await sleep(Math.min(2000, 200 * wave));
