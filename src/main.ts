@@ -10,6 +10,7 @@ import { setupConntrack } from './conntrack/setup.js';
 import { installEventRecorder } from './events/install.js';
 import { IPVS_DEPRECATION_MESSAGE, flushEvents, recordEvent } from './events/recorder.js';
 import { loadDataplaneFactory } from './dataplane/registry.js';
+import { DRY_DATAPLANE_ENV, dryDataplaneFactory, dryDataplaneRequested } from './dataplane/dry.js';
 import { ProxyHealth } from './health/proxy-health.js';
 import { ServiceHealthServer } from './health/service-health.js';
 import { debugRoutes } from './debug/handler.js';
@@ -136,7 +137,12 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     // Upstream exits when the --config file changes, so that the DaemonSet restarts it.
     if (o.configFile !== '') configWatch = await watchConfigFile(o.configFile, fatal);
     await installEventRecorder(o);
-    const factory = await loadDataplaneFactory(o.mode);
+    let factory = await loadDataplaneFactory(o.mode);
+    if (dryDataplaneRequested()) {
+      // Test-only (fleet measurements): plans and renders every transaction, programs nothing.
+      factory = dryDataplaneFactory(o.mode);
+      log.warn(`${DRY_DATAPLANE_ENV}=1: test-only dry dataplane, nothing is programmed into the kernel; do not set it in a cluster`);
+    }
     if (o.mode === 'ipvs') recordEvent('IPVSDeprecation', 'Warning', IPVS_DEPRECATION_MESSAGE);
     await setOOMScoreAdj(o.config.oomScoreAdj);
     // Fatal on failure, as upstream; a read-only /sys is only a warning and a Node event.

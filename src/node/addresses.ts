@@ -171,6 +171,16 @@ export function resolveNodePortAddresses(
   return { matchAll: false, ips: ips.sort() };
 }
 
+/**
+ * Whether resolveNodePortAddresses(configured, family, …) can depend on the local interface
+ * addresses: only a CIDR of `family` is matched against them. `primary` names the node IP itself
+ * (kept whether or not an interface holds it) and no CIDR means all addresses, so the default
+ * (`primary` in nftables mode) needs no `ip -j addr` run per sync period.
+ */
+export function nodePortAddressesNeedLocal(configured: readonly string[], family: IPFamily): boolean {
+  return configured.some((entry) => entry !== 'primary' && parseCIDRSloppy(entry)?.family === family);
+}
+
 /** Upstream NodeEligible: a known Node without deletionTimestamp or the autoscaler's ToBeDeleted taint. */
 export function nodeEligible(node: unknown): boolean {
   const n = rec(node);

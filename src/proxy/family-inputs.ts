@@ -6,7 +6,7 @@ import type { DataplaneConfig } from '../dataplane/config.js';
 import { createLogger } from '../log/logger.js';
 import type { IPFamily, NodePortAddresses } from '../model/types.js';
 import type { LocalAddressCache } from '../node/address-cache.js';
-import { LOOPBACK_NODE_IP, resolveNodeIPs, resolveNodePortAddresses, type LocalAddress } from '../node/addresses.js';
+import { LOOPBACK_NODE_IP, nodePortAddressesNeedLocal, resolveNodeIPs, resolveNodePortAddresses, type LocalAddress } from '../node/addresses.js';
 import { buildDataplaneConfig } from './dataplane-config.js';
 
 const log = createLogger('proxier');
@@ -29,10 +29,14 @@ export class FamilyInputResolver {
   async resolve(family: IPFamily): Promise<FamilyInputs> {
     const o = this.options;
     let local: LocalAddress[] = [];
-    try {
-      local = await this.addresses.get();
-    } catch (e) {
-      log.error('Failed to list local addresses', { err: e });
+    // Listed (a process start, then again in the background every second of syncs) only when the
+    // NodePort addresses depend on them: an idle proxy with the default `primary` starts no `ip`.
+    if (nodePortAddressesNeedLocal(o.nodePortAddresses, family)) {
+      try {
+        local = await this.addresses.get();
+      } catch (e) {
+        log.error('Failed to list local addresses', { err: e });
+      }
     }
     const node = this.node();
     const nodeIPs = resolveNodeIPs(node, family, o.config.bindAddress);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCommandLine } from '../../src/config/options.js';
-import { nodeEligible, nodeObjectIPs, parseIpAddrJson, primaryFamily, resolveNodeIPs, resolveNodePortAddresses } from '../../src/node/addresses.js';
+import { nodeEligible, nodeObjectIPs, nodePortAddressesNeedLocal, parseIpAddrJson, primaryFamily, resolveNodeIPs, resolveNodePortAddresses } from '../../src/node/addresses.js';
 import { resolveLocalDetector } from '../../src/proxy/local-detector.js';
 import { nodeObject } from './fixtures.js';
 
@@ -59,6 +59,24 @@ test('nodePortAddresses: CIDRs -> matching local IPs per family; none of a famil
   assert.deepEqual(resolveNodePortAddresses(['primary'], 'IPv4', ['198.18.0.1', '198.18.5.1'], local), { matchAll: false, ips: ['198.18.0.1'] });
   assert.deepEqual(resolveNodePortAddresses(['primary'], 'IPv6', ['2001:db8::1'], local), { matchAll: false, ips: ['2001:db8::1'] });
   assert.deepEqual(resolveNodePortAddresses(['primary'], 'IPv4', ['127.0.0.1'], local), { matchAll: true }, 'loopback is never primary');
+});
+
+test('nodePortAddresses need the local addresses only for a CIDR of the family (primary and none do not)', () => {
+  const cases: [string[], string[]][] = [
+    [['primary'], ['198.18.0.1']],
+    [['primary'], ['127.0.0.1']],
+    [[], []],
+    [['2001:db8::/64'], ['198.18.0.1']],
+    [['primary', '2001:db8::/64'], ['198.18.0.1']],
+  ];
+  for (const [configured, nodeIPs] of cases) {
+    assert.equal(nodePortAddressesNeedLocal(configured, 'IPv4'), false, JSON.stringify(configured));
+    // Not needed means: the same answer whatever the interfaces hold.
+    assert.deepEqual(resolveNodePortAddresses(configured, 'IPv4', nodeIPs, []), resolveNodePortAddresses(configured, 'IPv4', nodeIPs, local), JSON.stringify(configured));
+  }
+  assert.equal(nodePortAddressesNeedLocal(['198.18.5.0/24'], 'IPv4'), true);
+  assert.equal(nodePortAddressesNeedLocal(['primary', '198.18.5.0/24'], 'IPv4'), true);
+  assert.equal(nodePortAddressesNeedLocal(['primary', '2001:db8::/64'], 'IPv6'), true);
 });
 
 test('node eligibility', () => {

@@ -1,6 +1,8 @@
 // A fleet on one API server: P proxies (one process each, nftables mode, each in its own network
 // namespace with its own kernel ruleset, as one proxy per node) watch the test API server, which runs in
 // the world's node namespace and listens on NODE_IP; each proxy namespace is routed to it by a veth.
+// With `dry`, the proxies run the test-only dry dataplane (KPX_TEST_DRY_DATAPLANE=1, src/dataplane/dry.ts):
+// same namespaces, same planning and rendering, no ruleset and no `nft` process.
 //
 // What is measured (docs/reliability.md "A fleet on one API server"):
 //   - change → programmed on every proxy: an EndpointSlice write carries the trigger-time annotation
@@ -16,6 +18,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fromDist, repoRoot } from '../../support/proxy-process.js';
 import { RpcChild } from '../../support/rpc-child.js';
+import { DRY_DATAPLANE_ENV } from '../../../src/dataplane/dry.js';
 import { NsApiServer, type DriverOp, type Obj } from './apiserver.js';
 import { svcIP } from './churn.js';
 import { sleep, startProxyIn, type RunningProxy } from './proxy.js';
@@ -112,11 +115,14 @@ async function childrenRssKB(pid: number): Promise<number> {
   return sum;
 }
 
-/** utime+stime of a process (ms; clock ticks of 10 ms). */
+/**
+ * utime+stime of a process plus cutime+cstime (its children it has waited for: the short-lived `nft`
+ * drift probes, `ip`, `iptables-save`), in ms (clock ticks of 10 ms).
+ */
 async function cpuMs(pid: number): Promise<number> {
   const st = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11] ?? 0) + Number(f[12] ?? 0)) * 10;
+  return (Number(f[11] ?? 0) + Number(f[12] ?? 0) + Number(f[13] ?? 0) + Number(f[14] ?? 0)) * 10;
 }
 
 async function childPids(pid: number): Promise<number[]> {
@@ -136,8 +142,12 @@ async function memAvailableMB(): Promise<number> {
 export interface ChangeResult {
   /** ms from the write to each proxy's programmed change, one per proxy. */
   readonly latenciesMs: number[];
-  /** ms from the write until the test had seen every proxy's observation (includes the polling). */
+  /** ms from the write until the test had seen every proxy's observation (polled every second: coarse). */
   readonly allSeenMs: number;
+  /** CPU (ms) of all proxies and their children from just before the write until the last poll. */
+  readonly proxiesCpuMs: number;
+  /** /metrics scrapes of the proxies in that time (each one a full render in a proxy). */
+  readonly scrapes: number;
 }
 
 export interface RestartResult {
@@ -166,7 +176,7 @@ export class Fleet {
     private readonly log: (l: string) => void,
   ) {}
 
-  static async start(o: { proxies: number; services: number; endpoints: number; log?: (l: string) => void; startTimeoutMs?: number; proxyArgs?: readonly string[]; wave?: number }): Promise<{ fleet: Fleet; startMs: number; apiServerStartCpuMs: number }> {
+  static async start(o: { proxies: number; services: number; endpoints: number; log?: (l: string) => void; startTimeoutMs?: number; proxyArgs?: readonly string[]; wave?: number; env?: NodeJS.ProcessEnv; wrap?: readonly string[]; dry?: boolean; minMemAvailableMB?: number }): Promise<{ fleet: Fleet; startMs: number; apiServerStartCpuMs: number }> {
     if (o.proxies < 1 || o.proxies > 1000) throw new Error('1..1000 proxies');
     if (o.services < 1 || o.services > 60_000) throw new Error('1..60000 services');
     const log = o.log ?? ((): void => undefined);
@@ -202,12 +212,15 @@ export class Fleet {
             startProxyIn(
               world,
               ['--kubeconfig', srv.kubeconfigPath, '--proxy-mode', 'nftables', '--hostname-override', `node-${p}`, '--metrics-bind-address', '0.0.0.0:10249', ...(o.proxyArgs ?? [])],
-              undefined,
-              [],
+              o.dry ? { ...o.env, [DRY_DATAPLANE_ENV]: '1' } : o.env,
+              o.wrap ?? [],
               `f${p}`,
             ),
           );
         }
+        // Bounded in memory too: the machine is shared, so stop before the next wave would squeeze it.
+        const avail = await memAvailableMB();
+        if (avail < (o.minMemAvailableMB ?? 3000)) throw new Error(`only ${avail} MB available with ${fleet.proxies.length} proxies started: stopping`);
         // Programmed: the first IPv4 sync (it waits for the Service and EndpointSlice lists, so it is full).
         for (;;) {
           await sleep(Math.min(2000, 200 * wave));
@@ -248,8 +261,14 @@ export class Fleet {
   /**
    * Write one EndpointSlice (service `svc`, a new endpoint address) and wait until every proxy has
    * observed its programming (bounded by timeoutMs); returns each proxy's write → programmed latency.
+   *
+   * The latency is each proxy's own histogram delta, so how often this polls changes only the load:
+   * a full /metrics render per proxy per poll, which at 100 proxies on 2 cores is CPU the proxies
+   * then lack for the change itself. So: settle `quietMs` (2 s) after the "before" scrape, write, look
+   * first after `pollMs` and then every `pollMs` again, asking only the proxies still pending.
    */
-  async change(svc: number, timeoutMs = 60_000): Promise<ChangeResult> {
+  async change(svc: number, timeoutMs = 60_000, o: { pollMs?: number; quietMs?: number } = {}): Promise<ChangeResult> {
+    const pollMs = o.pollMs ?? 1000;
     const names = [`${LATENCY_METRIC}_count`, `${LATENCY_METRIC}_sum`];
     // A busy machine can time a scrape out: ask the ones that failed again (bounded).
     const before = await this.scrape(names, { ip_family: 'IPv4' });
@@ -259,23 +278,29 @@ export class Fleet {
       before.forEach((b, i) => (before[i] = b ?? again[i]));
     }
     if (before.some((b) => b === undefined)) throw new Error(`proxy ${before.findIndex((b) => b === undefined) + 1} did not answer /metrics`);
+    await sleep(o.quietMs ?? 2000);
+    const cpu0 = await this.proxiesCpuMs();
+    let polled = 0;
     const c = ++this.changes;
     const { at } = await this.srv.touch('default', `fl-${svc}-a`, [ep(changedIP(c)), ...endpointIPs(svc, 2).map(ep)]);
     const deadline = Date.now() + timeoutMs;
+    const latenciesMs: (number | undefined)[] = this.proxies.map(() => undefined);
     for (;;) {
-      await sleep(200);
-      const now = await this.scrape(names, { ip_family: 'IPv4' });
-      const pending = now.filter((v, i) => !v || v[names[0]!]! <= before[i]![names[0]!]!).length;
-      if (pending === 0) {
-        const allSeenMs = Date.now() - at;
-        const latenciesMs = now.map((v, i) => {
-          const n = v![names[0]!]! - before[i]![names[0]!]!;
-          if (n !== 1) throw new Error(`proxy ${i + 1}: ${n} programming observations for one change`);
-          return (v![names[1]!]! - before[i]![names[1]!]!) * 1000;
-        });
-        return { latenciesMs, allSeenMs };
-      }
-      if (Date.now() > deadline) throw new Error(`change ${c}: ${pending}/${this.size} proxies had not programmed it after ${timeoutMs} ms`);
+      await sleep(Math.max(0, at + pollMs * Math.ceil((Date.now() - at + 1) / pollMs) - Date.now()));
+      const pending = latenciesMs.flatMap((l, i) => (l === undefined ? [i] : []));
+      const r = await this.scraper.scrape(pending.map((i) => this.urls()[i]!), names, { ip_family: 'IPv4' });
+      polled += pending.length;
+      r.forEach((x, k) => {
+        if (!('values' in x)) return;
+        const i = pending[k]!;
+        const n = x.values[names[0]!]! - before[i]![names[0]!]!;
+        if (n === 0) return;
+        if (n !== 1) throw new Error(`proxy ${i + 1}: ${n} programming observations for one change`);
+        latenciesMs[i] = (x.values[names[1]!]! - before[i]![names[1]!]!) * 1000;
+      });
+      const left = latenciesMs.filter((l) => l === undefined).length;
+      if (left === 0) return { latenciesMs: latenciesMs as number[], allSeenMs: Date.now() - at, proxiesCpuMs: (await this.proxiesCpuMs()) - cpu0, scrapes: polled };
+      if (Date.now() > deadline) throw new Error(`change ${c}: ${left}/${this.size} proxies had not programmed it after ${timeoutMs} ms`);
     }
   }
 
@@ -308,7 +333,7 @@ export class Fleet {
     return { lists: counts.lists, listsTotal: sum(counts.lists), listPagesTotal: sum(counts.listPages), watchesTotal: sum(counts.watches), reconnectedMs, apiServerCpuMs, changeAfter };
   }
 
-  /** CPU time (ms) so far of every proxy process and its live children (nft -i sessions). */
+  /** CPU time (ms) so far of every proxy process, its reaped children and its live ones (nft -i sessions). */
   async proxiesCpuMs(): Promise<number> {
     let sum = 0;
     for (const p of this.proxies) {
@@ -324,6 +349,13 @@ export class Fleet {
     const p0 = await this.proxiesCpuMs();
     await sleep(ms);
     return { apiServerMs: ((await this.srv.usage()).cpuMicros - c0) / 1000, proxiesMs: (await this.proxiesCpuMs()) - p0 };
+  }
+
+  /** CPU (ms) of all proxies for `rounds` /metrics scrapes of every proxy, per round (what the harness's polling costs them). */
+  async scrapeCost(rounds: number): Promise<number> {
+    const c0 = await this.proxiesCpuMs();
+    for (let r = 0; r < rounds; r++) await this.scrape([`${LATENCY_METRIC}_count`]);
+    return ((await this.proxiesCpuMs()) - c0) / rounds;
   }
 
   /** RSS (MB): every proxy process, their nft children, the API server; and the machine's MemAvailable. */
