@@ -154,6 +154,19 @@ interface Watch {
 }
 
 const MAX_BODY = 64 * 1024 * 1024;
+/** Resolves when `res` can take more data or is gone; leaves no listener behind (one wait per piece). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 /** Items per written piece of a streamed LIST response. */
 const LIST_PIECE_ITEMS = 500;
 
@@ -403,7 +416,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       if (res.destroyed) return;
       const piece = sep + parts.slice(i, i + LIST_PIECE_ITEMS).map(itemText).join(',');
       sep = ',';
-      if (!res.write(i === 0 ? opening + piece : piece)) await new Promise<void>((r) => { res.once('drain', r); res.once('close', r); });
+      if (!res.write(i === 0 ? opening + piece : piece)) await drainedOrClosed(res);
     }
     res.end(']}');
   }
