@@ -9,8 +9,7 @@ import { watchConfigFile, type ConfigWatch } from './config/watch.js';
 import { setupConntrack } from './conntrack/setup.js';
 import { installEventRecorder } from './events/install.js';
 import { IPVS_DEPRECATION_MESSAGE, flushEvents, recordEvent } from './events/recorder.js';
-import { loadDataplaneFactory } from './dataplane/registry.js';
-import { DRY_DATAPLANE_ENV, dryDataplaneFactory, dryDataplaneRequested } from './dataplane/dry.js';
+import { DRY_DATAPLANE_ENV, dryDataplaneRequested, loadDataplaneFactory } from './dataplane/registry.js';
 import { ProxyHealth } from './health/proxy-health.js';
 import { ServiceHealthServer } from './health/service-health.js';
 import { debugRoutes } from './debug/handler.js';
@@ -137,10 +136,9 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     // Upstream exits when the --config file changes, so that the DaemonSet restarts it.
     if (o.configFile !== '') configWatch = await watchConfigFile(o.configFile, fatal);
     await installEventRecorder(o);
-    let factory = await loadDataplaneFactory(o.mode);
+    const factory = await loadDataplaneFactory(o.mode);
     if (dryDataplaneRequested()) {
       // Test-only (fleet measurements): plans and renders every transaction, programs nothing.
-      factory = dryDataplaneFactory(o.mode);
       log.warn(`${DRY_DATAPLANE_ENV}=1: test-only dry dataplane, nothing is programmed into the kernel; do not set it in a cluster`);
     }
     if (o.mode === 'ipvs') recordEvent('IPVSDeprecation', 'Warning', IPVS_DEPRECATION_MESSAGE);

@@ -12,14 +12,11 @@
 import type { ProxyMode } from '../config/types.js';
 import type { ToolRunner } from '../kernel/runner.js';
 import { createNftablesDataplane } from './nftables/dataplane.js';
+import { DRY_DATAPLANE_ENV } from './registry.js';
 import type { DataplaneFactory } from './types.js';
 
-export const DRY_DATAPLANE_ENV = 'KPX_TEST_DRY_DATAPLANE';
-
-/** Whether the proxy's own environment asks for the dry dataplane (exactly "1"). */
-export function dryDataplaneRequested(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env[DRY_DATAPLANE_ENV] === '1';
-}
+// Selected by registry.ts (loadDataplaneFactory), which holds the environment switch and loads this
+// module only when it is set.
 
 /** Answers every tool call with success and no output, without starting anything. */
 export const dryRunner: ToolRunner = async () => ({ stdout: '', stderr: '', code: 0, millis: 0 });

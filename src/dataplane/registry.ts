@@ -14,7 +14,17 @@ const modules: Record<ProxyMode, { readonly specifier: string; readonly factory:
 
 export const ALL_MODES: readonly ProxyMode[] = ['iptables', 'ipvs', 'nftables'];
 
-export async function loadDataplaneFactory(mode: ProxyMode): Promise<DataplaneFactory> {
+/** Test-only: the dry dataplane (dry.ts) instead of the mode's own, for fleet measurements. */
+export const DRY_DATAPLANE_ENV = 'KPX_TEST_DRY_DATAPLANE';
+
+/** Whether the proxy's own environment asks for the dry dataplane (exactly "1"). */
+export function dryDataplaneRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[DRY_DATAPLANE_ENV] === '1';
+}
+
+export async function loadDataplaneFactory(mode: ProxyMode, env: NodeJS.ProcessEnv = process.env): Promise<DataplaneFactory> {
+  // Loaded only when asked for, like the modes: no start-up pays for the test-only module.
+  if (dryDataplaneRequested(env)) return (await import('./dry.js')).dryDataplaneFactory(mode);
   const entry = modules[mode];
   if (!entry) throw new Error(`unknown proxy mode ${JSON.stringify(mode)}`);
   let mod: Record<string, unknown>;

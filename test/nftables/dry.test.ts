@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DRY_DATAPLANE_ENV, dryDataplaneFactory, dryDataplaneRequested } from '../../src/dataplane/dry.js';
+import { dryDataplaneFactory } from '../../src/dataplane/dry.js';
+import { DRY_DATAPLANE_ENV, dryDataplaneRequested } from '../../src/dataplane/registry.js';
 import { dataplaneConfig, endpoint, proxyState, servicePort, withServices } from '../support/state.js';
 
 test('dry dataplane: full then incremental syncs are planned (operations counted), no drift, cleanup succeeds', async () => {

@@ -18,7 +18,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fromDist, repoRoot } from '../../support/proxy-process.js';
 import { RpcChild } from '../../support/rpc-child.js';
-import { DRY_DATAPLANE_ENV } from '../../../src/dataplane/dry.js';
+import { DRY_DATAPLANE_ENV } from '../../../src/dataplane/registry.js';
 import { NsApiServer, type DriverOp, type Obj } from './apiserver.js';
 import { svcIP } from './churn.js';
 import { sleep, startProxyIn, type RunningProxy } from './proxy.js';
