@@ -2,7 +2,6 @@
 // ever be interpreted by a shell.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { toolEnv } from './tool-env.js';
 
 export interface ExecResult {
   readonly stdout: string;
@@ -45,7 +44,7 @@ export function run(command: string, args: readonly string[], opts: ExecOptions 
   const start = process.hrtime.bigint();
   const bin = resolveTool(command);
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: toolEnv(command, opts.env ?? process.env) });
+    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -86,5 +85,5 @@ export type ToolProcess = ChildProcessWithoutNullStreams;
 
 export function spawnTool(command: string, args: readonly string[]): ToolProcess {
   const bin = resolveTool(command);
-  return spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: toolEnv(command) });
+  return spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
 }
