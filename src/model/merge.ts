@@ -27,14 +27,17 @@ interface Memo {
 const memo = new WeakMap<ParsedSlice, Memo>();
 
 function toEndpoint(e: SliceEndpoint, port: number, nodeName: string): Endpoint {
+  // An empty node name is never local, even if this node's name were empty.
+  const isLocal = nodeName !== '' && e.nodeName === nodeName;
+  // The parse already made it for the slice's first port and this node: reuse it.
+  if (e.port === port && e.isLocal === isLocal) return e;
   return Object.freeze({
     ip: e.ip,
     port,
     ready: e.ready,
     serving: e.serving,
     terminating: e.terminating,
-    // An empty node name is never local, even if this node's name were empty.
-    isLocal: nodeName !== '' && e.nodeName === nodeName,
+    isLocal,
     nodeName: e.nodeName,
     zone: e.zone,
     zoneHints: e.zoneHints,

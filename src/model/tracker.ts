@@ -336,7 +336,7 @@ export class ServiceModel {
     if (type === 'DELETED') return this.deleteByKey('EndpointSlice', object);
     let parsed;
     try {
-      parsed = parseEndpointSlice(object);
+      parsed = parseEndpointSlice(object, this.nodeName);
     } catch (err) {
       if (!(err instanceof InvalidObject)) throw err;
       return this.invalidUpdate('EndpointSlice', object, err.message);

@@ -37,7 +37,10 @@ function listing(svcs: readonly Svc[], edit: (items: Record<string, Record<strin
   const epIPs = [...new Set(withEps.flatMap((s) => s.eps.map((e) => e.split(':')[0]!)))];
   set('hairpin', epIPs.map((ip) => ({ concat: [ip, ip] })));
   set('cluster-endpoints-tcp', withEps.flatMap((s) => s.eps.map((e, i) => [{ concat: [s.ip, s.port, i] }, { concat: [e.split(':')[0], Number(e.split(':')[1])] }])), 'ipv4_addr . inet_service');
-  for (const c of [...FIXED, 'reject-chain', ...ns.map((n) => `dnat-tcp-${n}`)]) items.push({ chain: { family: 'ip', table: 'kube-proxy', name: c } });
+  const hooks: Record<string, string> = { 'nat-prerouting': 'prerouting', 'nat-output': 'output', 'nat-postrouting': 'postrouting' };
+  for (const c of [...FIXED, 'reject-chain', ...ns.map((n) => `dnat-tcp-${n}`)]) {
+    items.push({ chain: { family: 'ip', table: 'kube-proxy', name: c, ...(hooks[c] ? { type: 'nat', hook: hooks[c] } : {}) } });
+  }
   for (const c of FIXED) if (c !== 'canary') items.push(rule(c, [{ jump: { target: 'x' } }]) as Record<string, Record<string, unknown>>);
   for (const n of ns) items.push(dnatRule(n) as Record<string, Record<string, unknown>>);
   edit(items);
@@ -107,6 +110,17 @@ test('write history: states that were written pass, unwritten or older ones do n
   assert.deepEqual(h.check(view([])), [], 'then the Service');
   assert.deepEqual(h.diffFinal(view([])), []);
   assert.match(h.diffFinal(view([['198.19.0.1', 81, []]])).join(), /want absent/);
+});
+
+test('a table without any hooked chain (a staged creation under way) is counted as absent; one hook missing is a problem', () => {
+  const unhooked = checkNftSample(listing([A], (items) => items.forEach((it) => it.chain && delete it.chain.hook)));
+  assert.deepEqual([unhooked.present, unhooked.problems], [false, []]);
+  const h = new WriteHistory();
+  h.record([svcOp('create', 's1', '198.19.0.1', 80), sliceOp('create', 's1', [['198.18.128.1', true], ['198.18.128.2', true]])]);
+  assert.deepEqual(h.check(unhooked), [], 'not half-applied: no packet passes through it');
+  const oneGone = checkNftSample(listing([A], (items) => items.splice(items.findIndex((it) => it.chain?.name === 'nat-output'), 1)));
+  assert.equal(oneGone.present, true);
+  assert.match(oneGone.problems.join('; '), /chain nat-output missing/);
 });
 
 test('an empty table (what the kernel showed while a repair that created and deleted it ran) is one inconsistent sample, not a cascade', () => {

@@ -96,8 +96,13 @@ export class Transaction {
 
   /** `nft -f` text: one command per line; '' for an empty transaction. */
   render(): string {
+    return this.renderOps(this.ops);
+  }
+
+  /** `nft -f` text of some of this transaction's operations (staged.ts cuts a full one in stages). */
+  renderOps(ops: readonly Op[]): string {
     const lines: string[] = [];
-    for (const op of this.ops) renderOp(op, lines);
+    for (const op of ops) renderOp(op, lines);
     return lines.length === 0 ? '' : lines.join('\n') + '\n';
   }
 }

@@ -16,6 +16,7 @@ import { cases } from '../../nftables/cases.js';
 import { config, ep, sp, state } from '../../nftables/fixtures.js';
 import { canRunKernelTests, createNetns, type Netns } from '../../nftables/netns.js';
 import { normalizeTable } from '../../../src/dryrun/nftables.js';
+import { type ToolRunner, realRunner } from '../../../src/kernel/runner.js';
 
 const skip = canRunKernelTests() ? false : 'needs root for network namespaces';
 
@@ -292,6 +293,36 @@ describe('nftables in the kernel', { skip }, () => {
     }
     assert.deepEqual(seen, [], 'only the table the full sync leaves is ever visible');
     await assertEqualsFresh(st, cfg, 'repaired');
+    await dp.close?.();
+  });
+
+  test('a first full sync of many elements is applied in stages: no hook until the last one, then equal to one transaction', async () => {
+    const cfg = config();
+    // Which chains carry a hook after each `nft -f` the Dataplane runs (through the real tool).
+    const hooked: { elements: number; hooks: number }[] = [];
+    const runner: ToolRunner = async (command, args, o) => {
+      const r = await realRunner(command, args, o);
+      if (command === 'nft' && args.includes('-f') && !args.includes('-c')) {
+        const items = (JSON.parse((await ns.nft(['-j', 'list', 'chains', 'ip'])).stdout) as { nftables: { chain?: { table: string; hook?: string } }[] }).nftables;
+        hooked.push({ elements: (o?.input?.match(/^add element/gm) ?? []).length, hooks: items.filter((x) => x.chain?.table === 'kube-proxy' && x.chain.hook).length });
+      }
+      return r;
+    };
+    const dp = createNftablesDataplane(cfg, { interactive: false, runner, stagedMinElements: 100, stagedParts: 3 });
+    await dp.cleanup();
+    hooked.length = 0;
+    const svcs = Array.from({ length: 300 }, (_, i) => sp('ns', `s${i}`, { clusterIP: `198.19.${i >> 8}.${i & 255}`, nodePort: i % 3 === 0 ? 30000 + i : 0, endpoints: Array.from({ length: 1 + (i % 5) }, (_, k) => ep(`198.18.${100 + k}.${i & 255}`)) }));
+    const r = await dp.sync(state(svcs), { full: true });
+    assert.equal(r.full, true);
+    assert.equal(hooked.length, 5, 'skeleton, three element parts, hooks');
+    assert.deepEqual(hooked.map((h) => h.hooks), [0, 0, 0, 0, 8], 'the table is hooked only by the last stage');
+    assert.ok(hooked.slice(1, 4).every((h) => h.elements > 0), 'every part carries elements');
+    await assertEqualsFresh(state(svcs), cfg, 'staged load');
+    // The table now exists: the next full sync replaces it in one transaction.
+    hooked.length = 0;
+    await dp.sync(state(svcs.slice(1)), { full: true });
+    assert.equal(hooked.length, 1, 'a table that serves traffic is replaced in one transaction');
+    await assertEqualsFresh(state(svcs.slice(1)), cfg, 'replaced');
     await dp.close?.();
   });
 

@@ -11,7 +11,11 @@
 //     endpoint sets written), and it never goes back to an older state than an earlier sample showed.
 //     Services and EndpointSlices are watched separately, so the two are followed independently.
 // A missing table (just after `nft flush ruleset`) is consistent: it is what the flush left, not
-// something the proxy half-wrote; such samples are counted apart.
+// something the proxy half-wrote; such samples are counted apart. So is a table that no base chain
+// hooks yet: a first start (or the repair of a flush) creates a large table in stages, its hooks
+// last (src/kernel/nftables/staged.ts), and until then no packet passes through it: for traffic it
+// is the missing table, and it is counted with those. (A table with no chain at all is still a
+// problem: nothing of ours ever leaves one.)
 
 import type { DriverOp } from './apiserver.js';
 
@@ -55,15 +59,21 @@ export function checkNftSample(json: string): SampleView {
   const chains = new Set<string>();
   const sets = new Map<string, Json>();
   const rules = new Map<string, Json[]>();
+  let hooked = false;
   for (const it of items) {
     const [kind, body] = Object.entries(it)[0] as [string, Json];
-    if (kind === 'chain') chains.add(String(body.name));
+    if (kind === 'chain') {
+      chains.add(String(body.name));
+      if (body.hook !== undefined) hooked = true;
+    }
     else if (kind === 'set' || kind === 'map') sets.set(String(body.name), body);
     else if (kind === 'rule') {
       const c = String(body.chain);
       rules.set(c, [...(rules.get(c) ?? []), body]);
     }
   }
+  // Chains but no hook: a staged creation under way (an empty table is not that; it is checked below).
+  if (!hooked && chains.size > 0) return { present: false, problems, services };
   for (const c of FIXED_CHAINS) if (!chains.has(c)) problems.push(`chain ${c} missing`);
   for (const c of FIXED_CHAINS) if (chains.has(c) && c !== 'canary' && !(rules.get(c)?.length)) problems.push(`chain ${c} has no rule`);
   for (const s of FIXED_SETS) if (!sets.has(s)) problems.push(`set/map ${s} missing`);
