@@ -2,6 +2,8 @@
 // kube-proxy-ts entry point (upstream cmd/kube-proxy/app/server.go): parse flags and config, then
 // one of: --help / --version, --write-config-to, --cleanup, --init-only, --print-rules, or run.
 
+// First: V8 heap flags must be set before the heap grows (util/heap-flags.ts).
+import './util/heap-flags.js';
 import { promises as fsp } from 'node:fs';
 import { parseCommandLine, renderConfigYAML } from './config/options.js';
 import type { ProxyOptions } from './config/types.js';
