@@ -25,7 +25,7 @@ if [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
 fi
 
 need=()
-for pair in iptables:iptables nft:nftables ipset:ipset conntrack:conntrack ip:iproute2 socat:socat ipvsadm:ipvsadm openssl:openssl jq:jq; do
+for pair in iptables:iptables nft:nftables ipset:ipset conntrack:conntrack ip:iproute2 socat:socat ipvsadm:ipvsadm openssl:openssl jq:jq modinfo:kmod; do
   bin=${pair%%:*} pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done

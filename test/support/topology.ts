@@ -111,8 +111,9 @@ export async function sctpSupport(): Promise<{ readonly ok: true } | { readonly 
     if (proc.code === 0) return { ok: true };
     const kernel = (await run('uname', ['-r'], { allowFailure: true })).stdout.trim();
     // Read-only look for the module (modinfo loads nothing): says whether the kernel lacks it or it failed to load.
-    const mod = await run('modinfo', ['-n', 'sctp'], { allowFailure: true });
-    const modText = mod.code === 0 ? `module ${mod.stdout.trim()} exists but did not load` : 'no sctp module for this kernel';
+    // modinfo comes with kmod, which a minimal machine may lack: then say so rather than fail the run.
+    const mod = await run('modinfo', ['-n', 'sctp'], { allowFailure: true }).catch(() => null);
+    const modText = mod === null ? 'modinfo not installed' : mod.code === 0 ? `module ${mod.stdout.trim()} exists but did not load` : 'no sctp module for this kernel';
     const err = (r.stderr.trim().split('\n').pop() ?? '').replace(/^\S+ \S+ socat\[\d+\] /, '');
     return { ok: false, reason: `kernel ${kernel} has no usable SCTP (${modText}; socat SCTP-LISTEN: ${err || `exit ${r.code}`})` };
   } finally {
