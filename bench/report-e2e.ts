@@ -46,7 +46,8 @@ export function e2eTargets(r: BenchResults): TargetRow[] {
       limits: x?.timeline?.length ? 'see "Where the time goes"' : '',
     });
   }
-  for (const n of [10000, 1000]) {
+  // The issue's ratio target is at 10k; the 1k and 50k ratios are in the start table.
+  for (const n of [10000]) {
     const x = api(n);
     const l = legacy(n);
     if (!x?.start && !l?.start) continue;
@@ -142,15 +143,16 @@ export function renderE2E(r: BenchResults): string[] {
           fmtN(n),
           ...present.map(([s, m]) => {
             const x = rec(r, s, m, n);
+            if (x?.overMs !== undefined) return `> ${fmtMs(x.overMs)} (stopped at its limit)`;
             return x?.start ? mmm(x.start) : x ? why(x) : '—';
           }),
-          ours?.start && l?.start ? `${(l.start.median / ours.start.median).toFixed(2)}×` : '—',
+          ours?.start && l?.start ? `${(l.start.median / ours.start.median).toFixed(2)}×` : ours?.start && l?.overMs !== undefined ? `> ${(l.overMs / ours.start.median).toFixed(1)}×` : '—',
         ];
       }),
     ),
     '',
   );
-  L.push('The upstream column times only `iptables-legacy-restore --noflush` of upstream\'s layout for the same services (rendered beforehand) in a fresh namespace: no process start, no API list, no model — what upstream\'s iptables mode cannot go below.', '');
+  L.push('The upstream column times only `iptables-legacy-restore --noflush` of upstream\'s layout for the same services (rendered beforehand) in a fresh namespace: no process start, no API list, no model — what upstream\'s iptables mode cannot go below. Above 10k it runs once with a 60 s limit (it took ~270 s at 50k in earlier runs): "> 60 s" and "> N×" are then lower bounds.', '');
 
   L.push('### Write → traffic (one EndpointSlice change)', '');
   L.push(

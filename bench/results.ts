@@ -128,4 +128,6 @@ export interface E2ERecord {
   readonly timeline: readonly TimelineRow[] | null;
   /** Samples that failed or hit their limit (and why). */
   readonly errors: readonly string[];
+  /** legacy-restore only: the time limit a sample ran past (the figure is then "> overMs"), ms. */
+  readonly overMs?: number;
 }

@@ -49,3 +49,15 @@ test('e2e report without end-to-end records says so', () => {
   assert.deepEqual(e2eTargets(results([])), []);
   assert.match(renderE2E(results([])).join('\n'), /Not measured in this run/);
 });
+
+test('a legacy restore stopped at its limit is a lower bound in the start table', () => {
+  const r = results([
+    { ...base, source: 'apiserver', mode: 'nftables', services: 50000, start: s3(9000) },
+    { ...base, source: 'legacy-restore', mode: 'iptables-legacy-restore', services: 50000, start: null, errors: ['sample 1: over 60 s'], overMs: 60000 },
+  ]);
+  const row = renderE2E(r).join('\n').split('\n').find((l) => l.startsWith('| 50k |'))!;
+  assert.match(row, /> 60\.0 s \(stopped at its limit\)/);
+  assert.match(row, /> 6\.7×/);
+  // The ratio target is the 10k one only: no 50k or 1k ratio row.
+  assert.equal(e2eTargets(r).filter((x) => x.what.includes('4× faster')).length, 0);
+});
