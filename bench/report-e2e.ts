@@ -128,7 +128,7 @@ export function renderE2E(r: BenchResults): string[] {
   }
   const sizes = [...new Set(all.map((x) => x.services))].sort((a, b) => a - b);
   L.push(
-    'What a cluster sees, measured from outside the proxy process. The project\'s test API server runs in the node namespace, preloaded (`--load`) with N Services × 10 endpoints and the Node; the proxy (`node dist/src/main.js --kubeconfig … --v=2`) is spawned there; a client namespace opens new TCP connections to the last service\'s ClusterIP (through the node, as from a pod on another node) until a pod answers. Each cell: median (min – max, number of samples), every sample a fresh process on a flushed ruleset.',
+    'What a cluster sees, measured from outside the proxy process. The project\'s test API server runs in the node namespace, preloaded (`--load`) with N Services × 10 endpoints and the Node; the proxy (`node dist/bundle/main.js --kubeconfig … --v=2`) is spawned there; a client namespace opens new TCP connections to the last service\'s ClusterIP (through the node, as from a pod on another node) until a pod answers. Each cell: median (min – max, number of samples), every sample a fresh process on a flushed ruleset.',
     '',
   );
   L.push('### Start → serving', '');

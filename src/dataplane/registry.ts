@@ -4,12 +4,12 @@
 import type { ProxyMode } from '../config/types.js';
 import type { DataplaneFactory } from './types.js';
 
-// Specifiers are held in a table (not literal import() calls) so the type-checker does not require
-// every mode's module to exist; the export is checked at run time instead.
-const modules: Record<ProxyMode, { readonly specifier: string; readonly factory: string }> = {
-  nftables: { specifier: './nftables/index.js', factory: 'createNftablesDataplane' },
-  iptables: { specifier: './iptables/index.js', factory: 'createIptablesDataplane' },
-  ipvs: { specifier: './ipvs/index.js', factory: 'createIpvsDataplane' },
+// One literal import() per mode, so that a bundler (scripts/bundle.mjs) can follow each into a chunk
+// of its own; the export is still checked at run time.
+const modules: Record<ProxyMode, { readonly load: () => Promise<unknown>; readonly factory: string }> = {
+  nftables: { load: () => import('./nftables/index.js'), factory: 'createNftablesDataplane' },
+  iptables: { load: () => import('./iptables/index.js'), factory: 'createIptablesDataplane' },
+  ipvs: { load: () => import('./ipvs/index.js'), factory: 'createIpvsDataplane' },
 };
 
 export const ALL_MODES: readonly ProxyMode[] = ['iptables', 'ipvs', 'nftables'];
@@ -29,7 +29,7 @@ export async function loadDataplaneFactory(mode: ProxyMode, env: NodeJS.ProcessE
   if (!entry) throw new Error(`unknown proxy mode ${JSON.stringify(mode)}`);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(entry.specifier)) as Record<string, unknown>;
+    mod = (await entry.load()) as Record<string, unknown>;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(`${mode}`)) {
       throw new Error(`proxy mode ${mode} is not available in this build`);

@@ -169,7 +169,7 @@ test('the DaemonSet runs the image `make image` builds, with a memory request fr
   assert.equal(c.image, `localhost/kube-proxy-ts:${version}`);
   assert.equal(c.imagePullPolicy, 'IfNotPresent');
   assert.equal(c.command[0], 'node');
-  assert.equal(c.command[1], '/app/dist/src/main.js', 'the path the Dockerfile puts the program at');
+  assert.equal(c.command[1], '/app/dist/bundle/main.js', 'the path the Dockerfile puts the program at');
   const mi = (q: string): number => {
     const m = /^(\d+)(Mi|Gi)$/.exec(q);
     assert.ok(m, `memory quantity ${q}`);

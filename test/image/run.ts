@@ -115,7 +115,7 @@ async function main(): Promise<number> {
 
     await check('image contents: Node >= 20, no npm, production dependencies only, root by default', async () => {
       const r = await podman(['run', '--rm', '--network', 'none', '--entrypoint', 'sh', image!, '-c',
-        'node -p process.versions.node; id -u; command -v npm || echo no-npm; ls /app/node_modules; ls /app/dist/src/main.js']);
+        'node -p process.versions.node; id -u; command -v npm || echo no-npm; ls /app/node_modules; ls /app/dist/bundle/main.js']);
       const [ver, uid, npm, ...rest] = r.stdout.trim().split('\n');
       assert(Number(ver!.split('.')[0]) >= 20, `Node ${ver}`);
       assert(uid === '0', `uid ${uid}`);

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { NsApiServer, type Obj } from '../reliability/support/apiserver.js';
 import type { World } from '../reliability/support/world.js';
-import { fromDist, repoRoot } from '../support/proxy-process.js';
+import { bundledMain, fromDist, repoRoot } from '../support/proxy-process.js';
 import { spawn } from 'node:child_process';
 import { fakeEndpoint, nodeObject, perfObjects, sliceObj, svcIP } from '../support/perf-objects.js';
 import { NODE_NAME, Topology } from '../support/topology.js';
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     const proxyArgs = [...srcArgs, '--proxy-mode', MODE, '--hostname-override', NODE_NAME.node, '--metrics-bind-address', '127.0.0.1:10249', ...(VERBOSITY ? [`--v=${VERBOSITY}`] : [])];
     const prefix = ['ip', 'netns', 'exec', topo.ns('node')];
     const t0 = Date.now();
-    const main = PROXY || path.join(repoRoot, fromDist ? 'dist/src/main.js' : 'src/main.ts');
+    const main = PROXY || (fromDist ? bundledMain : path.join(repoRoot, 'src/main.ts'));
     const nodeFlags = [...(fromDist || PROXY ? [] : ['--import', 'tsx']), ...(NODE_FLAGS ? NODE_FLAGS.split(',') : [])];
     const child = spawn(prefix[0]!, [...prefix.slice(1), process.execPath, ...nodeFlags, main, ...proxyArgs], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     topo.track(child);

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fromDist, repoRoot } from '../support/proxy-process.js';
+import { bundledMain, fromDist, repoRoot } from '../support/proxy-process.js';
 import { NsApiServer, type Obj } from '../reliability/support/apiserver.js';
 import type { World } from '../reliability/support/world.js';
 import { svcIP } from '../support/perf-objects.js';
@@ -226,7 +226,7 @@ let build: string | null = null;
 const treeFlag = [...flags].some((f) => f.startsWith('--tree='));
 if (flags.has('--compiled') && fromDist && !treeFlag) {
   // Run from dist/: the proxy beside this script already is the tsc build.
-  entry = [path.join(repoRoot, 'dist/src/main.js')];
+  entry = [bundledMain];
 } else if (flags.has('--compiled')) {
   // Under node_modules/.cache so the build resolves the repository's node_modules (and git ignores it).
   const out = path.join(repoRoot, 'node_modules/.cache', path.basename(tmp));

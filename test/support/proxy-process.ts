@@ -1,5 +1,6 @@
-// How tests start the proxy: `node <root>/dist/src/main.js` when the test itself runs from dist/
-// (after `tsc`, as CI does), else `node --import tsx <root>/src/main.ts`.
+// How tests start the proxy: `node <root>/dist/bundle/main.js` (the bundled program users run, built
+// by `npm run build`) when the test itself runs from dist/ (as CI does), else
+// `node --import tsx <root>/src/main.ts`.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -11,11 +12,12 @@ export const fromDist = here.endsWith(path.join('dist', 'test', 'support'));
 /** The repository root (…/dist/test/support -> …, or …/test/support -> …). */
 export const repoRoot = fromDist ? path.resolve(here, '../../..') : path.resolve(here, '../..');
 
+/** The program's entry as built (scripts/bundle.mjs): what `kube-proxy-ts` and the image run. */
+export const bundledMain = path.join(repoRoot, 'dist/bundle/main.js');
+
 /** The command and arguments that run the proxy with `args`. */
 export function proxyCommand(args: readonly string[] = []): { command: string; args: string[] } {
-  const pre = fromDist
-    ? [path.join(repoRoot, 'dist/src/main.js')]
-    : ['--import', 'tsx', path.join(repoRoot, 'src/main.ts')];
+  const pre = fromDist ? [bundledMain] : ['--import', 'tsx', path.join(repoRoot, 'src/main.ts')];
   return { command: process.execPath, args: [...pre, ...args] };
 }
 
