@@ -1,9 +1,10 @@
-// SortedMap: a persistent ReadonlyMap that must behave exactly like a key-sorted Map.
+// SortedMap: a persistent ReadonlyMap that must behave exactly like a key-sorted Map, and whose
+// versions diff exactly (forEachChange) however many chunks they share.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { SortedMap } from '../../src/model/sortedmap.js';
+import { forEachChange, SortedMap } from '../../src/model/sortedmap.js';
 
 test('SortedMap matches a sorted Map under random changes, and old versions stay intact', () => {
   const key = fc.integer({ min: 0, max: 2000 }).map((n) => `k${n.toString().padStart(4, '0')}`);
@@ -49,4 +50,65 @@ test('SortedMap.forEach, from() with unsorted input, and no-op changes return th
   assert.deepEqual(seen, ['a=1', 'b=2', 'c=3']);
   assert.equal(m.withChanges(new Map(), new Set()), m);
   assert.deepEqual(new Map(m), new Map([['a', 1], ['b', 2], ['c', 3]]));
+});
+
+type Change = [string, number | undefined, number | undefined];
+
+/** The changes from `a` to `b` by definition: every key of either whose value differs, in key order. */
+function expectedChanges(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): Change[] {
+  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+  return keys.filter((k) => a.get(k) !== b.get(k)).map((k): Change => [k, a.get(k), b.get(k)]);
+}
+
+function changes(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): Change[] {
+  const out: Change[] = [];
+  forEachChange(a, b, (k, before, after) => void out.push([k, before, after]));
+  return out;
+}
+
+test('forEachChange between any two versions (shared chunks or not) lists exactly the changed keys, in key order', () => {
+  // Up to 2000 keys: several 256-key chunks, most shared between consecutive versions.
+  const key = fc.integer({ min: 0, max: 2000 }).map((n) => `k${n.toString().padStart(4, '0')}`);
+  const step = fc.record({
+    // size 'max': fast-check's default size would keep these arrays to ~10 keys (one chunk).
+    set: fc.array(fc.tuple(key, fc.integer({ min: 0, max: 3 })), { maxLength: 400, size: 'max' }),
+    remove: fc.array(key, { maxLength: 200, size: 'max' }),
+  });
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 1, maxLength: 6 }), (steps) => {
+      let sm = SortedMap.empty<number>();
+      const ref = new Map<string, number>();
+      const versions: [SortedMap<number>, Map<string, number>][] = [[sm, new Map()]];
+      for (const st of steps) {
+        const set = new Map(st.set);
+        const remove = new Set(st.remove.filter((k) => !set.has(k)));
+        for (const [k, v] of set) ref.set(k, v);
+        for (const k of remove) ref.delete(k);
+        sm = sm.withChanges(set, remove);
+        versions.push([sm, new Map(ref)]);
+      }
+      // Unrelated maps (from()) holding the same content: nothing shared, same answer.
+      versions.push([SortedMap.from(ref), new Map(ref)]);
+      for (const [a, ra] of versions) {
+        for (const [b, rb] of versions) {
+          const want = expectedChanges(ra, rb);
+          assert.deepEqual(changes(a, b), want);
+          // Plain Maps (any order): the same changes.
+          assert.deepEqual(changes(ra, rb).sort((x, y) => (x[0] < y[0] ? -1 : 1)), want);
+        }
+      }
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test('forEachChange reports a value replaced by an equal-looking one (identity, not content)', () => {
+  const o1 = { v: 1 };
+  const o2 = { v: 1 };
+  const a = SortedMap.from([['x', o1]]);
+  const b = a.withChanges(new Map([['x', o2]]), new Set());
+  const seen: string[] = [];
+  forEachChange(a, b, (k, before, after) => void seen.push(`${k}:${before === o1}:${after === o2}`));
+  assert.deepEqual(seen, ['x:true:true']);
+  forEachChange(a, a, () => assert.fail('same map: no change'));
 });
