@@ -112,3 +112,61 @@ test('forEachChange reports a value replaced by an equal-looking one (identity, 
   assert.deepEqual(seen, ['x:true:true']);
   forEachChange(a, a, () => assert.fail('same map: no change'));
 });
+
+/** The chunk layout of a SortedMap (private): how many keys each chunk holds. */
+function chunkSizes(m: SortedMap<unknown>): number[] {
+  return (m as unknown as { chunks: readonly { keys: readonly string[] }[] }).chunks.map((c) => c.keys.length);
+}
+
+test('forEachChange equals a naive diff across chunk splits, dropped chunks and from() rebuilds (ranges of keys)', () => {
+  // Changes by key range: a range write of up to 700 keys into one chunk splits it into several
+  // 256-key chunks; a range removal empties whole chunks (dropped) and leaves short ones beside
+  // them (withChanges never merges chunks back). Every version is compared with every other.
+  const N = 3000;
+  const k = (i: number): string => `s${i.toString().padStart(5, '0')}`;
+  const op = fc.record({
+    kind: fc.constantFrom('set', 'set', 'remove', 'remove', 'one', 'rebuild'),
+    start: fc.integer({ min: 0, max: N - 1 }),
+    len: fc.integer({ min: 1, max: 700 }),
+    // 0..3: few distinct values, so a write often stores the value already there (no change).
+    v: fc.integer({ min: 0, max: 3 }),
+  });
+  const seen = { splits: 0, drops: 0, short: 0 };
+  fc.assert(
+    fc.property(fc.array(op, { minLength: 1, maxLength: 10 }), (ops) => {
+      let sm = SortedMap.empty<number>();
+      const ref = new Map<string, number>();
+      const versions: [SortedMap<number>, Map<string, number>][] = [[sm, new Map()]];
+      for (const o of ops) {
+        // Removals twice as long: enough to empty whole chunks.
+        const end = Math.min(N, o.start + (o.kind === 'one' ? 1 : o.kind === 'remove' ? 2 * o.len : o.len));
+        const set = new Map<string, number>();
+        const remove = new Set<string>();
+        if (o.kind === 'rebuild') {
+          sm = SortedMap.from(ref);
+        } else {
+          for (let i = o.start; i < end; i++) {
+            if (o.kind === 'remove') remove.add(k(i));
+            else set.set(k(i), (o.v + i) % 4);
+          }
+          for (const [key, v] of set) ref.set(key, v);
+          for (const key of remove) ref.delete(key);
+          const before = chunkSizes(sm);
+          sm = sm.withChanges(set, remove);
+          const after = chunkSizes(sm);
+          if (after.length > before.length) seen.splits++;
+          if (after.length < before.length) seen.drops++;
+          if (after.some((n) => n < 128)) seen.short++;
+          assert.ok(after.every((n) => n > 0 && n <= 256), `chunk sizes ${after.join(',')}`);
+        }
+        versions.push([sm, new Map(ref)]);
+      }
+      for (const [a, ra] of versions) {
+        for (const [b, rb] of versions) assert.deepEqual(changes(a, b), expectedChanges(ra, rb));
+      }
+    }),
+    { numRuns: 80 },
+  );
+  // The generator must reach the cases this test is about.
+  assert.ok(seen.splits > 20 && seen.drops > 3 && seen.short > 20, JSON.stringify(seen));
+});
