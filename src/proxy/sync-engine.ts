@@ -15,7 +15,8 @@ import type { DataplaneConfig } from '../dataplane/config.js';
 import type { Dataplane, DataplaneFactory, SyncResult } from '../dataplane/types.js';
 import { createLogger } from '../log/logger.js';
 import { metrics } from '../metrics/metrics.js';
-import type { IPFamily, ProxyState, StateChange } from '../model/types.js';
+import type { IPFamily, ProxyState, ServicePort, StateChange } from '../model/types.js';
+import { AppliedIndex } from './applied-index.js';
 import { BoundedFrequencyRunner, type RunnerClock } from './runner.js';
 
 const log = createLogger('proxier');
@@ -113,6 +114,8 @@ export class SyncEngine {
   private appliedState: ProxyState | null = null;
   private appliedAt: Date | null = null;
   private appliedFull = false;
+  /** Health check ports and no-local-endpoints members of appliedState, updated with it. */
+  private readonly index: AppliedIndex;
 
   constructor(
     private readonly opts: SyncEngineOptions,
@@ -120,6 +123,7 @@ export class SyncEngine {
   ) {
     this.family = opts.family;
     this.now = opts.now ?? Date.now;
+    this.index = new AppliedIndex(opts.noLocalEndpointsByService ?? false);
     const syncOnce = (): Promise<void> => this.syncOnce();
     this.runner = new BoundedFrequencyRunner(`sync-runner-${opts.family}`, () => (opts.run ? opts.run(syncOnce) : syncOnce()), {
       minIntervalMs: opts.minSyncPeriodMs,
@@ -134,6 +138,11 @@ export class SyncEngine {
   /** Last successfully programmed state. */
   get applied(): ProxyState | null {
     return this.appliedState;
+  }
+
+  /** The applied state's service ports with a health check NodePort, in key order. */
+  healthCheckPorts(): Iterable<ServicePort> {
+    return this.index.healthCheckPorts();
   }
 
   get consecutiveFailures(): number {
@@ -263,6 +272,7 @@ export class SyncEngine {
       this.lastDriftCheckAt = now;
     }
     this.appliedState = state;
+    this.index.update(state.services);
     this.appliedAt = new Date();
     this.appliedFull = resultFull;
     metrics.syncProxyRulesLastTimestamp.set({ ip_family: this.family }, Date.now() / 1000);
@@ -274,7 +284,7 @@ export class SyncEngine {
     for (const t of this.pendingTriggerTimes.splice(0)) {
       if (t.getTime() >= startedAt) metrics.networkProgrammingDuration.observe({ ip_family: this.family }, Math.max(0, Date.now() - t.getTime()) / 1000);
     }
-    recordNoLocalEndpoints(state, this.opts.noLocalEndpointsByService ?? false);
+    this.index.recordNoLocalEndpoints(state.family);
     if (driftAfter && (await this.checkDrift(dp, now))) {
       this.needFull = true;
       this.runner.run();
@@ -284,21 +294,4 @@ export class SyncEngine {
     }
     await this.hooks.settled?.(report);
   }
-}
-
-/**
- * no_local_endpoints_total: service ports (iptables, nftables) or Services (IPVS: a set of names
- * upstream) with a Local policy and no local endpoint.
- */
-export function recordNoLocalEndpoints(state: ProxyState, byService: boolean): void {
-  const internal = new Set<string>();
-  const external = new Set<string>();
-  for (const sp of state.services.values()) {
-    if (!sp.hasAnyEndpoints || sp.localEndpoints.length > 0) continue;
-    const key = byService ? `${sp.namespace}/${sp.serviceName}` : sp.key;
-    if (sp.internalPolicyLocal) internal.add(key);
-    if (sp.externallyAccessible && sp.externalPolicyLocal) external.add(key);
-  }
-  metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal', ip_family: state.family }, internal.size);
-  metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external', ip_family: state.family }, external.size);
 }

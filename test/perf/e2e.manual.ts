@@ -1,5 +1,5 @@
 // Manual end-to-end measurement (not part of the suite; root; namespaces only), as a cluster sees the proxy:
-//   node dist/test/perf/e2e.manual.js [services=10000] [--changes=20] [--gap=1200] [--churn=0]
+//   node dist/test/perf/e2e.manual.js [services=10000] [--changes=20] [--gap=1200] [--settle=2000] [--churn=0]
 //        [--source=apiserver|manifests-yaml|manifests-json] [--mode=nftables] [--proxy=PATH/main.js] [--tls] [--log=FILE --v=2] [--node-flags=F1,F2]
 // Builds the traffic topology (test/support/topology.ts: client, node, pods p1..p5, all in kpx-tr-* namespaces),
 // preloads the test API server in the node namespace with N Services × 10 endpoints (one EndpointSlice each; the
@@ -9,6 +9,9 @@
 //   cpuMsAtStart  the proxy process's CPU time (user + system, not its children's) by then;
 //   changes   --changes writes of that Service's EndpointSlice (p1 ↔ p2), --gap ms apart: write issued →
 //             a new connection from the client lands on the new pod (p50/p99/max);
+//   cpuMsPerChange  the proxy's CPU time from the first write to the last change landing, per change
+//             (the --gap idle between changes included; --settle ms after the start before the first
+//             write, so that the start's garbage collection is not counted here);
 //   npl       the proxy's kubeproxy_network_programming_duration_seconds (bucket-based p99 upper bound);
 //   rss       VmRSS/VmHWM of the proxy after start, after the changes, and after --churn further writes.
 // --proxy: another build's main.js (e.g. a `git archive main` tree built with tsc), for before/after figures.
@@ -29,6 +32,8 @@ const opt = (name: string, dflt: string): string => args.find((a) => a.startsWit
 const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 10_000);
 const CHANGES = Number(opt('changes', '20'));
 const GAP_MS = Number(opt('gap', '1200'));
+/** Wait after the start before the first change (the start's garbage collection can otherwise land among the changes). */
+const SETTLE_MS = Number(opt('settle', '2000'));
 const CHURN = Number(opt('churn', '0'));
 const SOURCE = opt('source', 'apiserver');
 const MODE = opt('mode', 'nftables');
@@ -141,7 +146,8 @@ async function main(): Promise<void> {
 
     const changeMs: number[] = [];
     if (SOURCE === 'apiserver') {
-      await sleep(2000);
+      await sleep(SETTLE_MS);
+      const cpuBeforeChanges = procCpuMs(pid);
       for (let c = 0; c < CHANGES; c++) {
         const to = c % 2 === 0 ? 'p2' : 'p1';
         const ip = to === 'p2' ? '198.18.100.2' : '198.18.100.1';
@@ -157,6 +163,8 @@ async function main(): Promise<void> {
         await sleep(GAP_MS);
       }
       out.changes = { n: changeMs.length, p50: pct(changeMs, 50), p99: pct(changeMs, 99), max: Math.max(...changeMs), all: changeMs };
+      // Proxy CPU from the first write to the last change landing, per change (the --gap idle included).
+      out.cpuMsPerChange = Math.round(((procCpuMs(pid) - cpuBeforeChanges) / changeMs.length) * 10) / 10;
       out.rssAfterChanges = procStatus(pid);
       if (CHURN > 0) {
         // Writes to other services' slices, in batches, then a settle period.

@@ -12,7 +12,8 @@
 // tables (element claims, hairpin counts) share storage with it copy-on-write (cow.ts), so a fork
 // costs O(changes), not O(state); a state returned as `next` is not written afterwards either.
 
-import type { ProxyState } from '../../model/types.js';
+import { forEachChange, SortedMap } from '../../model/sortedmap.js';
+import type { ProxyState, ServicePort } from '../../model/types.js';
 import type { DataplaneConfig } from '../config.js';
 import { type ElementBatch, sameSpec } from '../../kernel/nftables/objects.js';
 import { Transaction } from '../../kernel/nftables/transaction.js';
@@ -52,6 +53,13 @@ export interface Applied {
   readonly signature: string;
   /** Per service-port key: its record and a sequence number (removals are planned in that order). */
   readonly services: CowMap<Placed>;
+  /**
+   * The `state.services` this was planned from: `services` holds exactly its keys, each record built
+   * from its ServicePort. The next incremental plan diffs it against the new state's map
+   * (SortedMap.forEachChange: only the chunks the model rewrote) to find the changed ports without
+   * looking up every port.
+   */
+  readonly source: ReadonlyMap<string, ServicePort>;
   /** Sequence number of the next service port added. */
   readonly seq: number;
   /** Shared/owned set and map elements, except endpoint-map elements (kept in the records' blocks). */
@@ -250,6 +258,7 @@ function fullPlan(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions, ca
     family: state.family,
     signature: signatureOf(state, cfg, table),
     services: new CowMap(),
+    source: state.services,
     seq: 0,
     elements: new ElementTable(false),
     hairpin: new IpRefCount(false),
@@ -338,18 +347,27 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   const ctx = ruleContext(state, cfg, cache);
   const tx = new Transaction(tableRef(state.family, table));
 
+  // Changed ports (a ServicePort object other than the one planned) in key order, and the ports gone.
   const changed: string[] = [];
-  let added = 0;
-  for (const [key, sp] of state.services) {
-    const placed = prev.services.get(key);
-    if (placed === undefined) added++;
-    if (placed?.rec.sp !== sp) changed.push(key);
-  }
   const gone: Placed[] = [];
-  // Ports in prev but not in state: only looked for when there are some (prev has more ports than
-  // state keeps), not on every endpoint change.
-  if (prev.services.size > state.services.size - added) {
-    for (const [key, placed] of prev.services.entries()) if (!state.services.has(key)) gone.push(placed);
+  if (prev.source instanceof SortedMap && state.services instanceof SortedMap) {
+    // The model's maps share every chunk it did not rewrite: O(changes), not a lookup per port.
+    forEachChange(prev.source, state.services, (key, _before, after) => {
+      if (after !== undefined) changed.push(key);
+      else gone.push(prev.services.get(key)!);
+    });
+  } else {
+    let added = 0;
+    for (const [key, sp] of state.services) {
+      const placed = prev.services.get(key);
+      if (placed === undefined) added++;
+      if (placed?.rec.sp !== sp) changed.push(key);
+    }
+    // Ports in prev but not in state: only looked for when there are some (prev has more ports than
+    // state keeps), not on every endpoint change.
+    if (prev.services.size > state.services.size - added) {
+      for (const [key, placed] of prev.services.entries()) if (!state.services.has(key)) gone.push(placed);
+    }
   }
   // In the order the ports were added (as a Map's iteration order would give).
   const removed = gone.sort((a, b) => a.seq - b.seq).map((p) => p.rec);
@@ -458,7 +476,7 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
 
   next.elements.freeze();
   next.hairpin.freeze();
-  return makePlan(tx, { ...next, seq }, false, [...changed, ...removed.map((r) => r.sp.key)]);
+  return makePlan(tx, { ...next, seq, source: state.services }, false, [...changed, ...removed.map((r) => r.sp.key)]);
 }
 
 /** The full-sync script for `state` (what --print-rules shows). */
