@@ -144,12 +144,13 @@ async function runProxy(o: ProxyOptions): Promise<number> {
       log.warn(`${DRY_DATAPLANE_ENV}=1: test-only dry dataplane, nothing is programmed into the kernel; do not set it in a cluster`);
     }
     if (o.mode === 'ipvs') recordEvent('IPVSDeprecation', 'Warning', IPVS_DEPRECATION_MESSAGE);
-    await setOOMScoreAdj(o.config.oomScoreAdj);
-    // Fatal on failure, as upstream; a read-only /sys is only a warning and a Node event.
-    // Other modes' leftovers are removed only once this mode has programmed every family
-    // (removeOtherModesWhenProgrammed below), never before.
-    await setupConntrack(o.config.conntrack);
-    const platform = await platformSetup(o);
+    // oom_score_adj, the conntrack sysctls and the platform checks (each a few tool runs and file
+    // writes, independent of each other) at once: at 1k services the list is done before they are,
+    // so their sum was on the way to the first sync. The conntrack set-up is fatal on failure, as
+    // upstream (a read-only /sys is only a warning and a Node event). Other modes' leftovers are
+    // removed only once this mode has programmed every family (removeOtherModesWhenProgrammed
+    // below), never before.
+    const [, , platform] = await Promise.all([setOOMScoreAdj(o.config.oomScoreAdj), setupConntrack(o.config.conntrack), platformSetup(o)]);
     if (stopping) return;
 
     const health = new ProxyHealth(2 * o.syncPeriodMs);

@@ -89,14 +89,16 @@ async function nftablesPresent(family: IPFamily, h: PlatformHost): Promise<strin
 export async function detectFamilySupport(mode: ProxyOptions['mode'], h: PlatformHost = realPlatform): Promise<FamilySupport> {
   const reasons: Partial<Record<IPFamily, string>> = {};
   const backend = mode === 'nftables' ? null : await h.iptablesBackend();
-  for (const family of FAMILIES) {
-    if (family === 'IPv6' && !(await h.exists('/proc/sys/net/ipv6'))) {
-      reasons.IPv6 = 'IPv6 is disabled in the kernel (no /proc/sys/net/ipv6; ipv6.disable=1?)';
-      continue;
-    }
-    const why = backend === null ? await nftablesPresent(family, h) : await iptablesPresent(family, h, backend);
-    if (why !== null) reasons[family] = why;
-  }
+  // Both families' probes at once (each starts a tool process).
+  const why = await Promise.all(
+    FAMILIES.map(async (family): Promise<string | null> => {
+      if (family === 'IPv6' && !(await h.exists('/proc/sys/net/ipv6'))) return 'IPv6 is disabled in the kernel (no /proc/sys/net/ipv6; ipv6.disable=1?)';
+      return backend === null ? nftablesPresent(family, h) : iptablesPresent(family, h, backend);
+    }),
+  );
+  FAMILIES.forEach((family, i) => {
+    if (why[i] !== null) reasons[family] = why[i]!;
+  });
   return { supported: { IPv4: reasons.IPv4 === undefined, IPv6: reasons.IPv6 === undefined }, reasons };
 }
 
@@ -219,10 +221,13 @@ export interface PlatformSetup {
  * is fatal upstream.
  */
 export async function platformSetup(o: ProxyOptions, h: PlatformHost = realPlatform): Promise<PlatformSetup> {
+  // The preflight and the family probes run at once; a preflight failure is still the error reported.
+  const support = detectFamilySupport(o.mode, h);
+  support.catch(() => undefined);
   await modePreflight(o, h);
   const bind = parseIPSloppy(o.config.bindAddress);
   const bindPrimary = bind && !isUnspecifiedIP(bind.text) ? bind.family : null;
-  const families = chooseFamilies(o.mode, await detectFamilySupport(o.mode, h), bindPrimary);
+  const families = chooseFamilies(o.mode, await support, bindPrimary);
   const primary = bindPrimary ?? families[0]!;
   runConfigChecks(o, primary, families.length === 2);
   await setupRouteLocalnet(o, families, h);
