@@ -89,8 +89,10 @@ export class ManifestParseError extends Error {
  * mappings separated by `---` lines), else null. JSON.parse is ~50x faster than the YAML parser on such
  * documents (10k Services' manifests: ~0.3 s instead of ~11 s), and gives the same values: JSON is YAML.
  */
-function parseJsonDocuments(text: string): unknown[] | null {
+export function parseJsonDocuments(text: string): unknown[] | null {
   const first = /\S/.exec(text)?.[0];
+  // A stream may begin with a document marker (`---` before the first document, as generators write).
+  if (first === '-') return /^\s*---[ \t]*\r?\n/.test(text) ? jsonDocumentsOf(text) : null;
   if (first !== '{' && first !== '[') return null;
   // One document (a .json file): parsed whole, without splitting and trimming a copy of the text. A
   // `---` line makes JSON.parse fail right there, so several documents cost little extra here.
@@ -99,6 +101,11 @@ function parseJsonDocuments(text: string): unknown[] | null {
   } catch {
     // several documents, or not JSON: below
   }
+  return jsonDocumentsOf(text);
+}
+
+/** Documents separated by `---` lines, each a JSON object or array; null when one is not. */
+function jsonDocumentsOf(text: string): unknown[] | null {
   const out: unknown[] = [];
   for (const chunk of text.split(/^---[ \t]*$/m)) {
     const t = chunk.trim();

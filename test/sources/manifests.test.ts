@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile, unlink, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configureLogging } from '../../src/log/logger.js';
-import { createManifestsSource, parseManifestText, ManifestParseError } from '../../src/sources/manifests.js';
+import { createManifestsSource, parseJsonDocuments, parseManifestText, ManifestParseError } from '../../src/sources/manifests.js';
 import { RecordingHandler, sleep, waitFor } from './helpers.js';
 
 const logLines: string[] = [];
@@ -89,6 +89,20 @@ test('parseManifestText: JSON documents (a .json file, or JSON separated by ---)
     () => parseManifestText('bad.json', '{"kind": "Service",\n "metadata": {"name": "x"\n'),
     (e: unknown) => e instanceof ManifestParseError && e.file === 'bad.json' && typeof e.line === 'number',
   );
+});
+
+test('JSON documents take the JSON path, also after a leading --- marker (a generator\'s usual output)', () => {
+  const a = { kind: 'Service', metadata: { name: 'a' } };
+  const b = { kind: 'Service', metadata: { name: 'b' } };
+  // The shape bench/e2e-files.ts writes: every document preceded by its marker.
+  assert.deepEqual(parseJsonDocuments(`---\n${JSON.stringify(a)}\n---\n${JSON.stringify(b)}\n`), [a, b]);
+  assert.deepEqual(parseJsonDocuments(`\n---  \r\n${JSON.stringify(a)}\n`), [a]);
+  assert.deepEqual(parseJsonDocuments(`${JSON.stringify(a)}\n---\n${JSON.stringify(b)}`), [a, b]);
+  // Not JSON: the YAML parser's (null here).
+  assert.equal(parseJsonDocuments(`---\nkind: Service\n`), null);
+  assert.equal(parseJsonDocuments(`--- {"kind": "Service"}\n`), null);
+  assert.equal(parseJsonDocuments(`- a\n- b\n`), null);
+  assert.equal(parseJsonDocuments(`---\n# comment\n${JSON.stringify(a)}\n`), null);
 });
 
 test('initial load: filters, namespaces, node selection, then synced', async () => {
