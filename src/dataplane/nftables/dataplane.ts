@@ -175,7 +175,8 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
       // Until this transaction succeeds the kernel state is uncertain (a lost `nft -i` may or may
       // not have committed it): forget `applied` now, so a failure makes the next sync full.
       applied = null;
-      if (p.script === '') {
+      // Not `p.script === ''`: that renders the whole text, which a staged full sync renders again (~45 ms at 10k).
+      if (p.tx.empty) {
         applied = p.next;
         return { full: false, operations: 0, toolMillis: 0 };
       }
