@@ -28,7 +28,7 @@ import { failureWindow, World } from '../reliability/support/world.js';
 import { skipReason } from './topology.js';
 import { watchedIpvs, type WatchedIpvs } from './watched.js';
 
-const reason = skipReason() ?? (heavy ? null : 'heavy (~20 min in the emulated guest): set KPX_HEAVY=1');
+const reason = skipReason() ?? (heavy ? null : 'heavy (~15 min in the emulated guest): set KPX_HEAVY=1');
 if (reason) console.log(`# IPVS fault tests SKIPPED: ${reason}`);
 
 const SERVICES = 2;
@@ -176,9 +176,9 @@ describe('IPVS faults (dual-stack)', { skip: reason ?? false, concurrency: false
     }
   });
 
-  // The compaction and 503 cases share one world, API server and proxy (a proxy start and initial sync
-  // cost minutes here): the first case that runs sets them up, the suite's end stops them. Each case
-  // counts from its own start (log offset, request counts reset, its own writes).
+  // The compaction and 503 cases share one world, API server and proxy (under load a proxy start and
+  // initial sync take minutes here): the first case that runs sets them up, the suite's end stops
+  // them. Each case counts from its own start (log offset, request counts reset, its own writes).
   let shared: Promise<WatchedIpvs> | null = null;
   const watched = (): Promise<WatchedIpvs> => (shared ??= watchedIpvs(12, SYNC_PERIOD_MS));
   after(async () => {
