@@ -6,14 +6,18 @@
 //     flows); the outage window per family is the figure;
 //   - the API server killed mid-watch and restarted with the same data while a seeded churn writes:
 //     rules kept while it is down, then /debug/state and the IPVS virtual servers of both families
-//     equal the server's objects (0 lost updates).
-// Emulated guest (TCG): every process start costs 10-20x the host's, so one proxy run per case and
-// KPX_HEAVY=1 only (about 11 min: the flushes ~4 min, the API server case ~8 min):
+//     equal the server's objects (0 lost updates);
+//   - history compacted while the API server is down (410 Expired -> relist), and every watch cut with
+//     the next 6 requests answered 503 (backoff, resume), each during a churn, then 0 lost updates as
+//     above (test/reliability/apiserver-faults.test.ts runs the same three faults in the other modes).
+// Emulated guest (TCG): every process start costs 10-20x the host's, so one proxy run per case (the
+// compaction and 503 cases share one) and KPX_HEAVY=1 only:
 //   flock /tmp/ipvs-vm.lock ../shared/ipvs-vm/run-in-vm --timeout 1500 -- env KPX_HEAVY=1 \
 //     node --test --test-concurrency=1 dist/test/guest/faults.test.js
+// The API server cases alone: add --test-name-pattern='API server|history compacted|answered 503'.
 
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { clusterIPOf, FAMILIES, svcIP, svcIP6, type Family } from '../reliability/support/churn.js';
 import { converge } from '../reliability/support/converge.js';
 import { runChurn, setupWatched } from '../reliability/support/faults.js';
@@ -22,8 +26,9 @@ import { debugState, eventually, sleep } from '../reliability/support/proxy.js';
 import { trafficSetup, waitForTraffic } from '../reliability/support/scenario.js';
 import { failureWindow, World } from '../reliability/support/world.js';
 import { skipReason } from './topology.js';
+import { watchedIpvs, type WatchedIpvs } from './watched.js';
 
-const reason = skipReason() ?? (heavy ? null : 'heavy (~11 min in the emulated guest): set KPX_HEAVY=1');
+const reason = skipReason() ?? (heavy ? null : 'heavy (~15 min in the emulated guest): set KPX_HEAVY=1');
 if (reason) console.log(`# IPVS fault tests SKIPPED: ${reason}`);
 
 const SERVICES = 2;
@@ -39,6 +44,9 @@ interface Flush {
   /** What must be back in the kernel afterwards. */
   readonly restored: (world: World) => Promise<boolean>;
 }
+
+const count = (text: string, re: RegExp): number => (text.match(re) ?? []).length;
+const fmtChecked = (c: Record<string, number>): string => Object.entries(c).map(([f, n]) => `${f} ${n}`).join(', ');
 
 const has = (text: string, ...needles: string[]): boolean => needles.every((n) => text.includes(n));
 const ALL_VS = async (w: World): Promise<boolean> => {
@@ -167,4 +175,76 @@ describe('IPVS faults (dual-stack)', { skip: reason ?? false, concurrency: false
       await world.destroy();
     }
   });
+
+  // The compaction and 503 cases share one world, API server and proxy (under load a proxy start and
+  // initial sync take minutes here): the first case that runs sets them up, the suite's end stops
+  // them. Each case counts from its own start (log offset, request counts reset, its own writes).
+  let shared: Promise<WatchedIpvs> | null = null;
+  const watched = (): Promise<WatchedIpvs> => (shared ??= watchedIpvs(12, SYNC_PERIOD_MS));
+  after(async () => {
+    const w = await shared?.catch(() => null);
+    if (!w) return;
+    try {
+      const r = await w.proxy.stop(60_000);
+      assert.equal(r.code, 0, w.proxy.output().slice(-3000));
+    } finally {
+      await w.world.destroy();
+    }
+  });
+
+  test('ipvs: history compacted while the API server is down: 410 Expired -> relist, 0 lost updates (dual-stack)', { timeout: 900_000 }, async (t) => {
+    const { world, srv, churn, proxy } = await watched();
+    const logFrom = proxy.output().length;
+    const before = { ...churn.counts };
+    await srv.resetCounts();
+    const { writes } = await runChurn(srv, churn, 300, 100, async () => {
+      // Down for 4 s while writes continue; just before it listens again, one more write and the history
+      // is compacted past every watcher's resourceVersion, so each resuming watch gets 410 Expired.
+      await srv.restart(4000, true);
+    });
+    const { ms, checked } = await converge(world, churn, 'after compaction', 'ipvs', 300_000);
+    const out = proxy.output().slice(logFrom);
+    const relists = count(out, /Watch expired; relisting/g);
+    const lists = (await srv.counts()).lists;
+    t.diagnostic(`ipvs compaction: writes: ${writes} (${JSON.stringify(delta(churn.counts, before))}), services at end: ${churn.services.size}`);
+    t.diagnostic(`ipvs compaction: relists after 410 logged: ${relists}; LISTs served since the fault: ${JSON.stringify(lists)}; convergence after the last write: ${ms} ms; state and virtual servers checked: ${fmtChecked(checked)} services; lost updates: 0`);
+    assert.ok(relists >= 1, 'a 410 Expired made the proxy relist');
+    // The server counts a relist when its LIST arrives, after the relist backoff: the Services and
+    // EndpointSlices ones must have come (the churn's data since the fault is only there), others may be late.
+    assert.ok((lists.services ?? 0) >= 1 && (lists.endpointslices ?? 0) >= 1, 'Services and EndpointSlices relisted');
+    assert.equal((await debugState(world)).initialized, true);
+  });
+
+  test('ipvs: watches cut and the next 6 requests answered 503: backoff, resume, 0 lost updates (dual-stack)', { timeout: 900_000 }, async (t) => {
+    const { world, srv, churn, proxy } = await watched();
+    // The reflectors' backoffs start over only after 2 healthy minutes (client-go's; src/sources/backoff.ts).
+    // If the compaction case ran first on this proxy, wait for that, so the backoffs are this fault's alone.
+    const lastBackoffAt = Math.max(0, ...proxy.output().split('\n').filter((l) => /Watch failed|Watch expired|List failed/.test(l)).map(logTime).filter(Number.isFinite));
+    const quietMs = lastBackoffAt ? Math.max(0, lastBackoffAt + 125_000 - Date.now()) : 0;
+    await sleep(quietMs);
+    const logFrom = proxy.output().length;
+    const before = { ...churn.counts };
+    const since = Date.now();
+    await srv.resetCounts();
+    const { writes } = await runChurn(srv, churn, 300, 100, async () => {
+      // 6 failures = 1-2 per reflector: backoffs of 0.8, 1.6 (and 3.2) s + up to 100 % jitter before the resume succeeds.
+      await srv.call('failNext', { n: 6, code: 503 });
+      await srv.dropWatches();
+    });
+    const { ms, checked } = await converge(world, churn, 'after 503s', 'ipvs', 300_000);
+    const out = proxy.output().slice(logFrom);
+    const failed = (await srv.requests()).filter((r) => r.at >= since && r.status === 503).length;
+    const resumes = count(out, /Watch failed; resuming/g);
+    const backoffs = [...out.matchAll(/backoffMs=(\d+)/g)].map((m) => Number(m[1]));
+    const lists = (await srv.counts()).lists;
+    t.diagnostic(`ipvs 503: waited ${quietMs} ms for the backoffs to reset; writes: ${writes} (${JSON.stringify(delta(churn.counts, before))}), services at end: ${churn.services.size}`);
+    t.diagnostic(`ipvs 503: requests answered 503: ${failed}; watch resumes logged: ${resumes} (backoffs ms: ${backoffs.join(' ')}); LISTs since the fault: ${JSON.stringify(lists)}; convergence after the last write: ${ms} ms; state and virtual servers checked: ${fmtChecked(checked)} services; lost updates: 0`);
+    assert.ok(failed >= 1, 'the proxy met the 503s');
+    assert.ok(resumes >= 1, 'the proxy noticed the cut watches and resumed them');
+    assert.equal((await debugState(world)).initialized, true);
+  });
 });
+
+function delta(now: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+}
