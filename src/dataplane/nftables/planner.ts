@@ -12,7 +12,7 @@
 // tables (element claims, hairpin counts) share storage with it copy-on-write (cow.ts), so a fork
 // costs O(changes), not O(state); a state returned as `next` is not written afterwards either.
 
-import { forEachChange, SortedMap } from '../../model/sortedmap.js';
+import { forEachChange } from '../../model/sortedmap.js';
 import type { ProxyState, ServicePort } from '../../model/types.js';
 import type { DataplaneConfig } from '../config.js';
 import { type ElementBatch, sameSpec } from '../../kernel/nftables/objects.js';
@@ -350,25 +350,12 @@ export function plan(prev: Applied | null, state: ProxyState, cfg: DataplaneConf
   // Changed ports (a ServicePort object other than the one planned) in key order, and the ports gone.
   const changed: string[] = [];
   const gone: Placed[] = [];
-  if (prev.source instanceof SortedMap && state.services instanceof SortedMap) {
-    // The model's maps share every chunk it did not rewrite: O(changes), not a lookup per port.
-    forEachChange(prev.source, state.services, (key, _before, after) => {
-      if (after !== undefined) changed.push(key);
-      else gone.push(prev.services.get(key)!);
-    });
-  } else {
-    let added = 0;
-    for (const [key, sp] of state.services) {
-      const placed = prev.services.get(key);
-      if (placed === undefined) added++;
-      if (placed?.rec.sp !== sp) changed.push(key);
-    }
-    // Ports in prev but not in state: only looked for when there are some (prev has more ports than
-    // state keeps), not on every endpoint change.
-    if (prev.services.size > state.services.size - added) {
-      for (const [key, placed] of prev.services.entries()) if (!state.services.has(key)) gone.push(placed);
-    }
-  }
+  // The model's SortedMaps share every chunk it did not rewrite: O(changes), not a lookup per port
+  // (forEachChange compares key by key for plain Maps; prev.source.get(key) is placed.rec.sp).
+  forEachChange(prev.source, state.services, (key, _before, after) => {
+    if (after !== undefined) changed.push(key);
+    else gone.push(prev.services.get(key)!);
+  });
   // In the order the ports were added (as a Map's iteration order would give).
   const removed = gone.sort((a, b) => a.seq - b.seq).map((p) => p.rec);
   let seq = prev.seq;
