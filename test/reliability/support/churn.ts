@@ -223,3 +223,28 @@ export function iptablesServiceTuples(save: string): Set<string> {
   for (const m of save.matchAll(/^-A KUBE-SERVICES -d (198\.19\.\d+\.\d+|2001:db8:19::[0-9a-f]+)\/(?:32|128) -p tcp .*?--dport (\d+)/gm)) out.add(`${m[1]} . tcp . ${m[2]}`);
   return out;
 }
+
+/**
+ * The tuples an iptables-save listing actually serves: the nat table jumps from PREROUTING and OUTPUT
+ * into KUBE-SERVICES, and the VIP's rule there leads (through the service chain) to a DNAT. A flush
+ * (`-t nat -F`) followed by a partial restore brings back KUBE-SERVICES but neither the jumps into it
+ * nor the unchanged service chains; iptablesServiceTuples would count such VIPs as programmed.
+ */
+export function iptablesServingTuples(save: string): Set<string> {
+  const out = new Set<string>();
+  const nat = /^\*nat\n([\s\S]*?)^COMMIT$/m.exec(save)?.[1] ?? '';
+  const rules = new Map<string, string[]>();
+  for (const line of nat.split('\n')) {
+    const m = /^-A (\S+) (.*)$/.exec(line);
+    if (m) rules.set(m[1]!, [...(rules.get(m[1]!) ?? []), m[2]!]);
+  }
+  const jumpsTo = (chain: string, target: string): boolean => (rules.get(chain) ?? []).some((r) => r.endsWith(`-j ${target}`));
+  if (!jumpsTo('PREROUTING', 'KUBE-SERVICES') || !jumpsTo('OUTPUT', 'KUBE-SERVICES')) return out;
+  const dnats = (chain: string, depth: number): boolean =>
+    (rules.get(chain) ?? []).some((r) => / -j DNAT /.test(` ${r} `) || (depth > 0 && dnats(/-j (\S+)$/.exec(r)?.[1] ?? '', depth - 1)));
+  for (const r of rules.get('KUBE-SERVICES') ?? []) {
+    const m = /^-d (198\.19\.\d+\.\d+|2001:db8:19::[0-9a-f]+)\/(?:32|128) -p tcp .*?--dport (\d+) .*-j (\S+)$/.exec(r);
+    if (m && dnats(m[3]!, 2)) out.add(`${m[1]} . tcp . ${m[2]}`);
+  }
+  return out;
+}

@@ -3,7 +3,7 @@
 // here) and `iptables-legacy` (KPX_IPTABLES_BACKEND=legacy, as test/traffic and test/lifecycle do).
 // `ipvs` only in the IPVS guest (test/guest/faults.test.ts).
 
-import { iptablesServiceTuples, nftServiceTuples, type Family } from './churn.js';
+import { iptablesServiceTuples, iptablesServingTuples, nftServiceTuples, type Family } from './churn.js';
 import type { World } from './world.js';
 
 export type Mode = 'nftables' | 'iptables' | 'iptables-legacy' | 'ipvs';
@@ -31,13 +31,16 @@ export function ipvsServiceTuples(list: string, family: Family): Set<string> {
   return out;
 }
 
-/** "VIP . tcp . port" tuples of one family as the kernel holds them in this mode. */
-export async function kernelServiceTuples(world: World, m: Mode, family: Family): Promise<Set<string>> {
+/**
+ * "VIP . tcp . port" tuples of one family as the kernel holds them in this mode. `serving`: in
+ * iptables modes, only the VIPs whose rules lead from the nat hooks to a DNAT (iptablesServingTuples).
+ */
+export async function kernelServiceTuples(world: World, m: Mode, family: Family, o: { serving?: boolean } = {}): Promise<Set<string>> {
   if (m === 'ipvs') return ipvsServiceTuples(await world.exec('node', ['ipvsadm', '-L', '-n'], { allowFailure: true, timeoutMs: 60_000 }), family);
   if (m === 'nftables') {
     const table = await world.exec('node', ['nft', 'list', 'table', family === 'IPv4' ? 'ip' : 'ip6', 'kube-proxy'], { allowFailure: true, timeoutMs: 60_000 });
     return nftServiceTuples(table);
   }
   const save = await world.exec('node', [iptTool(m, family, '-save')], { allowFailure: true, timeoutMs: 60_000 });
-  return iptablesServiceTuples(save);
+  return o.serving ? iptablesServingTuples(save) : iptablesServiceTuples(save);
 }
