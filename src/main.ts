@@ -30,10 +30,13 @@ import { healthzHandler } from './server/healthz.js';
 import { serve, type ManagedServer } from './net/listen.js';
 import { metricsHandler } from './server/metrics.js';
 import { DeferredHandler } from './sources/deferred-handler.js';
+import { collectGarbage } from './util/gc.js';
 import { createManifestsSource } from './sources/manifests.js';
 import type { Source } from './sources/types.js';
 
 const log = createLogger('server');
+/** After the first sync of every family: long enough for the other families' syncs and the start of the leftover cleanup. */
+const START_GC_DELAY_MS = 300;
 
 function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
   return new Promise((resolve) => stream.write(text, () => resolve()));
@@ -203,6 +206,17 @@ async function runProxy(o: ProxyOptions): Promise<number> {
     // Upstream platformCleanup, but after the first sync: our own mode's (or another mode's) rules
     // keep serving until the new rules are in place.
     void removeOtherModesWhenProgrammed(o, p.whenProgrammed(), () => stopping);
+    void p.whenProgrammed().then(() => {
+      // The start's garbage, collected once now rather than by V8 in a burst that a change would
+      // wait behind (util/gc.ts); after the other families' syncs and the leftover cleanup begin.
+      const t = setTimeout(() => {
+        if (stopping) return;
+        const t0 = performance.now();
+        const { before, after } = collectGarbage();
+        log.v(2).info('Collected the start\'s garbage', { heapMBBefore: Math.round(before / 1e6), heapMBAfter: Math.round(after / 1e6), millis: Math.round(performance.now() - t0) });
+      }, START_GC_DELAY_MS);
+      t.unref();
+    });
     early.attach(p);
     // Upstream birthCry(), once the informers are started.
     recordEvent('Starting', 'Normal', '');

@@ -19,15 +19,22 @@ export interface RunnerClock {
   clearTimeout(handle: unknown): void;
 }
 
+type RealHandle = { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout };
+
 export const realClock: RunnerClock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
+  setTimeout: (fn, ms): RealHandle => {
+    // A run due now (a change, no min-sync-period wait) starts after the pending I/O callbacks
+    // rather than at the next timer tick: setTimeout(0) waits at least 1 ms, often 2.
     // The runner alone must not keep the process alive; servers and sources do.
-    t.unref();
-    return t;
+    if (ms <= 0) return { immediate: setImmediate(fn).unref() };
+    return { timeout: setTimeout(fn, ms).unref() };
   },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  clearTimeout: (h) => {
+    const r = h as RealHandle;
+    if ('immediate' in r) clearImmediate(r.immediate);
+    else clearTimeout(r.timeout);
+  },
 };
 
 export interface RunnerOptions {

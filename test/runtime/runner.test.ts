@@ -205,3 +205,21 @@ test('requests before start() are kept and run at start', async () => {
 test('maxInterval < minInterval is rejected', () => {
   assert.throws(() => makeRunner(new FakeClock(), async () => undefined, 10, 5), /maxInterval/);
 });
+
+test('the real clock: a run due now starts before a 1 ms timer, and a cleared one never runs', async () => {
+  const { realClock } = await import('../../src/proxy/runner.js');
+  const { stat } = await import('node:fs');
+  const order: string[] = [];
+  // Scheduled from an I/O callback, as a watch event is: the event loop's order is then fixed
+  // (immediates before the next timers), so this cannot depend on the machine's speed.
+  await new Promise<void>((done) =>
+    stat('.', () => {
+      setTimeout(() => order.push('timer 1 ms'), 1);
+      realClock.setTimeout(() => order.push('due now'), 0);
+      realClock.clearTimeout(realClock.setTimeout(() => order.push('cleared'), 0));
+      realClock.clearTimeout(realClock.setTimeout(() => order.push('cleared 5 ms'), 5));
+      setTimeout(done, 20);
+    }),
+  );
+  assert.deepEqual(order, ['due now', 'timer 1 ms']);
+});
