@@ -30,13 +30,15 @@ import { healthzHandler } from './server/healthz.js';
 import { serve, type ManagedServer } from './net/listen.js';
 import { metricsHandler } from './server/metrics.js';
 import { DeferredHandler } from './sources/deferred-handler.js';
-import { collectGarbage } from './util/gc.js';
+import { collectGarbage, logGcPauses } from './util/gc.js';
 import { createManifestsSource } from './sources/manifests.js';
 import type { Source } from './sources/types.js';
 
 const log = createLogger('server');
 /** After the first sync of every family: long enough for the other families' syncs and the start of the leftover cleanup. */
 const START_GC_DELAY_MS = 300;
+/** -v=4 logs garbage-collection pauses at least this long. */
+const GC_PAUSE_LOG_MIN_MS = 2;
 
 function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
   return new Promise((resolve) => stream.write(text, () => resolve()));
@@ -259,6 +261,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const o = parsed.options;
   configureLogging({ verbosity: o.verbosity, format: o.loggingFormat });
+  const gcLog = log.v(4);
+  if (gcLog.enabled) logGcPauses((m, f) => gcLog.info(m, f), GC_PAUSE_LOG_MIN_MS);
   for (const w of parsed.warnings) log.warn(w);
 
   if (o.writeConfigTo) {

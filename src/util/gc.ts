@@ -8,6 +8,7 @@
 
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 
 let gcFn: (() => void) | null = null;
 
@@ -25,4 +26,26 @@ export function collectGarbage(): { before: number; after: number } {
   const before = process.memoryUsage().heapUsed;
   gcFn();
   return { before, after: process.memoryUsage().heapUsed };
+}
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+
+/**
+ * Log each garbage-collection pause of at least `minMs` (main thread) with `log` (at -v=4 from
+ * main.ts): where a slow change or start waited. Nothing is observed unless called.
+ */
+export function logGcPauses(log: (msg: string, fields: Record<string, unknown>) => void, minMs: number): void {
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.duration < minMs) continue;
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
+      log('Garbage collection pause', { kind: GC_KINDS[kind] ?? String(kind), millis: Math.round(e.duration * 10) / 10 });
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
 }

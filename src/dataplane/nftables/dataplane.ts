@@ -123,6 +123,10 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
     if (!st || st.elementCount < stagedMin) return null;
     const t0 = process.hrtime.bigint();
     await run('nft', ['-f', '-'], { input: st.skeleton });
+    // The table and its sets exist now: start `nft -i` (its first answer costs ~25-50 ms, a process
+    // and a cache fill) while the element stages run, so that a change queued behind this first
+    // sync does not wait for it afterwards. Later commits of this table need no new cache fill.
+    if (session !== null && !session.alive) session.warm();
     // Every part is waited for, also when one fails: the retry must not race a part still running.
     const parts = await Promise.allSettled(st.elements.map((input) => run('nft', ['-f', '-'], { input })));
     for (const r of parts) if (r.status === 'rejected') throw r.reason;

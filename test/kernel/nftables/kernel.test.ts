@@ -17,6 +17,7 @@ import { config, ep, sp, state } from '../../nftables/fixtures.js';
 import { canRunKernelTests, createNetns, type Netns } from '../../nftables/netns.js';
 import { normalizeTable } from '../../../src/dryrun/nftables.js';
 import { type ToolRunner, realRunner } from '../../../src/kernel/runner.js';
+import { nftSessionFactory, type NftStreamFactory } from '../../../src/kernel/nftables/session.js';
 
 const skip = canRunKernelTests() ? false : 'needs root for network namespaces';
 
@@ -323,6 +324,46 @@ describe('nftables in the kernel', { skip }, () => {
     await dp.sync(state(svcs.slice(1)), { full: true });
     assert.equal(hooked.length, 1, 'a table that serves traffic is replaced in one transaction');
     await assertEqualsFresh(state(svcs.slice(1)), cfg, 'replaced');
+    await dp.close?.();
+  });
+
+  test('a staged first sync starts the nft -i session once the table exists, during the element stages: a change queued behind the start does not wait for it', async () => {
+    const cfg = config();
+    const log: string[] = [];
+    const runner: ToolRunner = async (command, args, o) => {
+      const input = o?.input ?? '';
+      if (command === 'nft' && args.includes('-f') && !args.includes('-c')) {
+        log.push(/\bhook (prerouting|input|forward|output|postrouting)\b/.test(input) ? 'hooks' : /^add element/m.test(input) ? 'elements' : 'skeleton');
+      }
+      return realRunner(command, args, o);
+    };
+    const streams: NftStreamFactory = (f, t, m) => {
+      const s = nftSessionFactory(f, t, m);
+      return {
+        get alive() {
+          return s.alive;
+        },
+        warm: () => {
+          log.push('warm');
+          s.warm();
+        },
+        apply: (c) => {
+          log.push('apply');
+          return s.apply(c);
+        },
+        close: () => s.close(),
+      };
+    };
+    const dp = createNftablesDataplane(cfg, { runner, streams, stagedMinElements: 100, stagedParts: 2 });
+    await dp.cleanup();
+    log.length = 0;
+    const svcs = Array.from({ length: 300 }, (_, i) => sp('ns', `s${i}`, { clusterIP: `198.19.${i >> 8}.${i & 255}`, endpoints: Array.from({ length: 1 + (i % 5) }, (_, k) => ep(`198.18.${100 + k}.${i & 255}`)) }));
+    await dp.sync(state(svcs), { full: true });
+    assert.deepEqual(log, ['skeleton', 'warm', 'elements', 'elements', 'hooks']);
+    const r = await dp.sync(state(svcs.slice(1)), { full: false });
+    assert.equal(r.full, false);
+    assert.deepEqual(log.slice(5), ['apply'], 'the change went through the session started during the load');
+    await assertEqualsFresh(state(svcs.slice(1)), cfg, 'after the first change');
     await dp.close?.();
   });
 
