@@ -25,7 +25,12 @@ function why(x: E2ERecord | undefined): string {
   return x.errors.length ? `— (${x.errors[0]!.slice(0, 120).replace(/\|/g, '/').replace(/\n/g, ' ')})` : '—';
 }
 
-const changeValues = (cs: readonly E2EChangeSample[], k: keyof E2EChangeSample): number[] => cs.map((c) => c[k]).filter((v): v is number => typeof v === 'number');
+/**
+ * Per-change values, rounded to 1 µs: the metric-derived ones are differences of float sums in
+ * seconds (a 10 ms observation reads 10.000000000000002 ms), which must not decide a "≤ 10 ms" verdict.
+ */
+const changeValues = (cs: readonly E2EChangeSample[], k: keyof E2EChangeSample): number[] =>
+  cs.map((c) => c[k]).filter((v): v is number => typeof v === 'number').map((v) => Math.round(v * 1000) / 1000);
 
 function p5099(xs: readonly number[]): string {
   return xs.length ? `${fmtMs(pct(xs, 0.5))} / ${fmtMs(pct(xs, 0.99))}` : '—';

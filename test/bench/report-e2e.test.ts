@@ -61,3 +61,14 @@ test('a legacy restore stopped at its limit is a lower bound in the start table'
   // The ratio target is the 10k one only: no 50k or 1k ratio row.
   assert.equal(e2eTargets(r).filter((x) => x.what.includes('4× faster')).length, 0);
 });
+
+test('a metric-derived 10 ms (10.000000000000002 from float sums) meets "≤ 10 ms"; 10.001 ms does not', () => {
+  const at = (ms: number) => results([
+    { ...base, source: 'apiserver', mode: 'nftables', services: 10000, start: s3(1800),
+      changes: Array.from({ length: 18 }, (_, i) => ({ ...change(9), eventToKernelMs: i === 17 ? ms : 7 })) },
+  ]);
+  const verdict = (ms: number) => e2eTargets(at(ms)).find((x) => x.what.startsWith('event → kernel p99'))!.verdict;
+  assert.match(verdict(10.000000000000002), /met/);
+  assert.doesNotMatch(verdict(10.000000000000002), /missed/);
+  assert.match(verdict(10.001), /missed/);
+});
