@@ -3,6 +3,7 @@
 // holds gives the state the proxy must converge to.
 
 import type { DriverOp, Obj } from './apiserver.js';
+import { iptablesCanonical } from '../../../src/dryrun/iptables.js';
 
 /** mulberry32: small, fast, seeded. */
 export function prng(seed: number): () => number {
@@ -209,10 +210,16 @@ export function diffState(expected: Map<string, string>, services: Record<string
   return diffs;
 }
 
+/** A test service VIP (IPv4 198.19.x.y, IPv6 2001:db8:19::z) as a regular-expression source. */
+const VIP = String.raw`198\.19\.\d+\.\d+|2001:db8:19::[0-9a-f]+`;
+
 /** Service VIP tuples ("198.19.0.1 . tcp . 80", "2001:db8:19::1 . tcp . 80") programmed in an nft table listing. */
 export function nftServiceTuples(table: string): Set<string> {
-  return new Set(table.match(/(?:198\.19\.\d+\.\d+|2001:db8:19::[0-9a-f]+) \. tcp \. \d+/g) ?? []);
+  return new Set(table.match(new RegExp(String.raw`(?:${VIP}) \. tcp \. \d+`, 'g')) ?? []);
 }
+
+/** A KUBE-SERVICES rule's `-d VIP/32 -p tcp ... --dport P` (without its `-A KUBE-SERVICES `): VIP, port. */
+const SERVICE_RULE = String.raw`-d (${VIP})\/(?:32|128) -p tcp .*?--dport (\d+)`;
 
 /**
  * The same tuples from an iptables-save listing (nat and filter): KUBE-SERVICES rules
@@ -220,7 +227,7 @@ export function nftServiceTuples(table: string): Set<string> {
  */
 export function iptablesServiceTuples(save: string): Set<string> {
   const out = new Set<string>();
-  for (const m of save.matchAll(/^-A KUBE-SERVICES -d (198\.19\.\d+\.\d+|2001:db8:19::[0-9a-f]+)\/(?:32|128) -p tcp .*?--dport (\d+)/gm)) out.add(`${m[1]} . tcp . ${m[2]}`);
+  for (const m of save.matchAll(new RegExp(String.raw`^-A KUBE-SERVICES ${SERVICE_RULE}`, 'gm'))) out.add(`${m[1]} . tcp . ${m[2]}`);
   return out;
 }
 
@@ -232,18 +239,16 @@ export function iptablesServiceTuples(save: string): Set<string> {
  */
 export function iptablesServingTuples(save: string): Set<string> {
   const out = new Set<string>();
-  const nat = /^\*nat\n([\s\S]*?)^COMMIT$/m.exec(save)?.[1] ?? '';
-  const rules = new Map<string, string[]>();
-  for (const line of nat.split('\n')) {
-    const m = /^-A (\S+) (.*)$/.exec(line);
-    if (m) rules.set(m[1]!, [...(rules.get(m[1]!) ?? []), m[2]!]);
-  }
-  const jumpsTo = (chain: string, target: string): boolean => (rules.get(chain) ?? []).some((r) => r.endsWith(`-j ${target}`));
+  // Our nat chains' rules, and the built-in chains' jumps into them (the --dry-run comparison's reading).
+  const nat = iptablesCanonical(save, ['nat']);
+  const rules = (chain: string): readonly string[] => nat.get(`nat chain ${chain}`)?.items ?? [];
+  const jumpsTo = (chain: string, target: string): boolean => rules(chain).some((r) => r.endsWith(`-j ${target}`));
   if (!jumpsTo('PREROUTING', 'KUBE-SERVICES') || !jumpsTo('OUTPUT', 'KUBE-SERVICES')) return out;
   const dnats = (chain: string, depth: number): boolean =>
-    (rules.get(chain) ?? []).some((r) => / -j DNAT /.test(` ${r} `) || (depth > 0 && dnats(/-j (\S+)$/.exec(r)?.[1] ?? '', depth - 1)));
-  for (const r of rules.get('KUBE-SERVICES') ?? []) {
-    const m = /^-d (198\.19\.\d+\.\d+|2001:db8:19::[0-9a-f]+)\/(?:32|128) -p tcp .*?--dport (\d+) .*-j (\S+)$/.exec(r);
+    rules(chain).some((r) => / -j DNAT /.test(` ${r} `) || (depth > 0 && dnats(/-j (\S+)$/.exec(r)?.[1] ?? '', depth - 1)));
+  const serviceRule = new RegExp(String.raw`^${SERVICE_RULE} .*-j (\S+)$`);
+  for (const r of rules('KUBE-SERVICES')) {
+    const m = serviceRule.exec(r);
     if (m && dnats(m[3]!, 2)) out.add(`${m[1]} . tcp . ${m[2]}`);
   }
   return out;
