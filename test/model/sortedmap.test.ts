@@ -66,6 +66,25 @@ function changes(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>)
   return out;
 }
 
+/** One step of both: the SortedMap under test and the plain Map it must equal. */
+function applyBoth(sm: SortedMap<number>, ref: Map<string, number>, set: ReadonlyMap<string, number>, remove: ReadonlySet<string>): SortedMap<number> {
+  for (const [k, v] of set) ref.set(k, v);
+  for (const k of remove) ref.delete(k);
+  return sm.withChanges(set, remove);
+}
+
+/** forEachChange between every two versions equals the naive diff of their reference Maps. */
+function assertEveryPair(versions: readonly [SortedMap<number>, Map<string, number>][], alsoPlainMaps: boolean): void {
+  for (const [a, ra] of versions) {
+    for (const [b, rb] of versions) {
+      const want = expectedChanges(ra, rb);
+      assert.deepEqual(changes(a, b), want);
+      // Plain Maps (any order): the same changes.
+      if (alsoPlainMaps) assert.deepEqual(changes(ra, rb).sort((x, y) => (x[0] < y[0] ? -1 : 1)), want);
+    }
+  }
+}
+
 test('forEachChange between any two versions (shared chunks or not) lists exactly the changed keys, in key order', () => {
   // Up to 2000 keys: several 256-key chunks, most shared between consecutive versions.
   const key = fc.integer({ min: 0, max: 2000 }).map((n) => `k${n.toString().padStart(4, '0')}`);
@@ -82,21 +101,12 @@ test('forEachChange between any two versions (shared chunks or not) lists exactl
       for (const st of steps) {
         const set = new Map(st.set);
         const remove = new Set(st.remove.filter((k) => !set.has(k)));
-        for (const [k, v] of set) ref.set(k, v);
-        for (const k of remove) ref.delete(k);
-        sm = sm.withChanges(set, remove);
+        sm = applyBoth(sm, ref, set, remove);
         versions.push([sm, new Map(ref)]);
       }
       // Unrelated maps (from()) holding the same content: nothing shared, same answer.
       versions.push([SortedMap.from(ref), new Map(ref)]);
-      for (const [a, ra] of versions) {
-        for (const [b, rb] of versions) {
-          const want = expectedChanges(ra, rb);
-          assert.deepEqual(changes(a, b), want);
-          // Plain Maps (any order): the same changes.
-          assert.deepEqual(changes(ra, rb).sort((x, y) => (x[0] < y[0] ? -1 : 1)), want);
-        }
-      }
+      assertEveryPair(versions, true);
     }),
     { numRuns: 60 },
   );
@@ -149,10 +159,8 @@ test('forEachChange equals a naive diff across chunk splits, dropped chunks and 
             if (o.kind === 'remove') remove.add(k(i));
             else set.set(k(i), (o.v + i) % 4);
           }
-          for (const [key, v] of set) ref.set(key, v);
-          for (const key of remove) ref.delete(key);
           const before = chunkSizes(sm);
-          sm = sm.withChanges(set, remove);
+          sm = applyBoth(sm, ref, set, remove);
           const after = chunkSizes(sm);
           if (after.length > before.length) seen.splits++;
           if (after.length < before.length) seen.drops++;
@@ -161,9 +169,7 @@ test('forEachChange equals a naive diff across chunk splits, dropped chunks and 
         }
         versions.push([sm, new Map(ref)]);
       }
-      for (const [a, ra] of versions) {
-        for (const [b, rb] of versions) assert.deepEqual(changes(a, b), expectedChanges(ra, rb));
-      }
+      assertEveryPair(versions, false);
     }),
     { numRuns: 80 },
   );
