@@ -18,7 +18,8 @@ COPY package.json package-lock.json ./
 # The optional build secret `npm-ca` is a CA bundle for npm behind a TLS-intercepting proxy; as a
 # secret it is never written into a layer. npm's download cache is a cache mount (kept by the
 # builder between builds, never in a layer). No install scripts run: every production dependency is
-# plain JavaScript.
+# plain JavaScript except `netlink` (IPVS mode's socket), whose npm package carries prebuilt N-API
+# binaries for x64/arm64/arm/ia32 that it loads at run time (node-gyp-build), so nothing is compiled.
 FROM build-base AS deps
 RUN --mount=type=secret,id=npm-ca --mount=type=cache,target=/root/.npm \
     if [ -f /run/secrets/npm-ca ]; then export npm_config_cafile=/run/secrets/npm-ca; fi; \

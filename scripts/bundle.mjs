@@ -4,7 +4,8 @@
 // @opentelemetry/api): ~40 ms of CPU and more wall time of every process start. Modes and lazily
 // loaded parts (API server source, explain, dry-run) stay chunks of their own (code splitting), so a
 // start still loads only what it uses. @kubernetes/client-node stays external: it is loaded only for
-// exec/auth-provider kubeconfigs and is 14 MB of generated code.
+// exec/auth-provider kubeconfigs and is 14 MB of generated code. `netlink` (IPVS mode's socket) stays
+// external too: it loads a native addon from its own package directory.
 import { build } from 'esbuild';
 
 const result = await build({
@@ -15,7 +16,7 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['@kubernetes/client-node'],
+  external: ['@kubernetes/client-node', 'netlink'],
   // Bundled CommonJS dependencies call require() for Node built-ins; ES modules have no require.
   banner: { js: "import { createRequire as __kpxCreateRequire } from 'node:module'; const require = __kpxCreateRequire(import.meta.url);" },
   logLevel: 'warning',

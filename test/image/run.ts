@@ -126,6 +126,14 @@ async function main(): Promise<number> {
       assert(!rest.includes('typescript') && !rest.includes('tsx'), 'TypeScript toolchain in the image');
     });
 
+    await check('IPVS mode\'s netlink addon loads in the image and opens a generic netlink socket', async () => {
+      // The prebuilt binary is loaded at run time (no install scripts ran in the build); a socket of
+      // its own needs no privilege and no IPVS, so a broken binary fails here, not in a cluster.
+      const r = await podman(['run', '--rm', '--network', 'none', '--entrypoint', 'node', image!, '-e',
+        "const { RawNetlinkSocket } = require('/app/node_modules/netlink/dist/raw.js'); const s = new RawNetlinkSocket(16, {}); console.log('port', s.address().port); s.close();"], { allowFailure: true });
+      assert(r.code === 0 && /^port \d+$/m.test(r.stdout), `exit ${r.code}: ${r.stdout}${r.stderr.slice(-500)}`);
+    });
+
     await check('--version equals the host build\'s', async () => {
       const [a, b] = await Promise.all([runInImage(world.ns('print'), ['--version']), runOnHost(world, 'print', ['--version'])]);
       assert(a.code === 0 && b.code === 0, `exit ${a.code}/${b.code}: ${a.stderr}${b.stderr}`);

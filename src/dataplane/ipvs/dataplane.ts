@@ -3,8 +3,10 @@
 // that a failing step leaves every service either as before or fully updated, or at worst with
 // the union of its old and new real servers (never with none it should have):
 //   1. ipset restore -exist: create sets (full sync) and add new entries (harmless early);
-//   2. ipvsadm -R: add/edit virtual servers, add/re-weight real servers, then delete real servers
-//      (UDP/SCTP) and stale virtual servers - per service additions strictly precede removals;
+//   2. the virtual and real servers, as `ipvsadm -R` lines sent over one generic netlink socket in
+//      batches (kernel/ipvs/netlink.ts; `ipvsadm -R` itself where that socket is unavailable):
+//      add/edit virtual servers, add/re-weight real servers, then delete real servers (UDP/SCTP)
+//      and stale virtual servers - per service additions strictly precede removals;
 //   3. ip -batch: bind new VIPs to kube-ipvs0 (after their virtual server exists);
 //   4. iptables-restore -w 5 --noflush: our chains (only when the text changed, or on full syncs),
 //      with the backend (nft or legacy) detected as in iptables mode (src/kernel/iptables/tools.ts);
@@ -23,6 +25,7 @@ import { metrics } from '../../metrics/metrics.js';
 import { needsLocalAddresses, planIpvs, type IpvsOps, type PendingRS, diffIpvs, dropDrained } from './planner.js';
 import { IpvsUnavailableError, ipvsadmRestore, ipvsUnavailableText, vsSpec } from '../../kernel/ipvs/ipvsadm.js';
 import type { IpvsState } from '../../kernel/ipvs/types.js';
+import { openIpvsNetlink, type IpvsApplyResult, type IpvsNetlink } from '../../kernel/ipvs/netlink.js';
 import { parseLocalAddresses, parseIpAddrJson, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../kernel/ipvs/parse.js';
 import { ipsetExists, ipsetHas, ipsetNames, ipsetRestore, ipsetSave } from '../../kernel/ipset/ipset.js';
 import { parseIpsetSave } from '../../kernel/ipset/parse.js';
@@ -50,6 +53,13 @@ export interface IpvsDataplaneOptions {
   readonly sysctl?: (name: string, value: number) => Promise<unknown>;
   /** iptables backend; 'auto' (default) detects it through `run`, exactly as iptables mode does. */
   readonly backend?: BackendChoice;
+  /**
+   * How virtual and real servers are written: 'netlink' (one generic netlink socket, batched; falls
+   * back to ipvsadm where it cannot be opened) or 'ipvsadm' (`ipvsadm -R` through `run`). Default:
+   * 'netlink', or 'ipvsadm' when `run` is given (a fake runner stands for a kernel the socket would
+   * not reach).
+   */
+  readonly applier?: 'netlink' | 'ipvsadm';
 }
 
 /** Kernel "major.minor" compare, for conn_reuse_mode (upstream: set 0 only on 4.1 <= kernel < 5.9). */
@@ -74,6 +84,9 @@ class IpvsDataplane implements IpvsDataplaneHandle {
   private toolMillis = 0;
   /** The iptables tools of the detected backend (nft or legacy), resolved on first use. */
   private readonly iptTools: () => Promise<Tools>;
+  /** The netlink applier: null until opened (or when it cannot be: then ipvsadm -R is used). */
+  private netlink: IpvsNetlink | null = null;
+  private netlinkUnavailableLogged = false;
 
   constructor(
     private readonly cfg: DataplaneConfig,
@@ -89,6 +102,48 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     this.toolMillis += r.millis;
     log.v(4).info('Ran tool', { ipFamily: this.family, tool: `${cmd} ${args.join(' ')}`, millis: Math.round(r.millis), inputLines: o.input ? o.input.split('\n').length - 1 : 0 });
     return r;
+  }
+
+  /**
+   * Writes virtual/real servers (`ipvsadm -R` lines): over netlink when it opens, else ipvsadm -R.
+   * Any line failing fails the sync (as a failed `ipvsadm -R` does): the next one is full.
+   */
+  private async applyIpvs(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
+    const nl = await this.openNetlink();
+    if (!nl) {
+      await ipvsadmRestore((c, a, o) => this.tool(c, a, o), lines);
+      return;
+    }
+    let r: IpvsApplyResult;
+    try {
+      r = await nl.apply(lines);
+    } catch (e) {
+      // The socket is unusable (or its state unknown): a new one next time.
+      nl.close();
+      this.netlink = null;
+      throw e;
+    }
+    this.toolMillis += r.millis;
+    log.v(4).info('Applied IPVS commands over netlink', { ipFamily: this.family, commands: lines.length, failed: r.failures.length, millis: Math.round(r.millis) });
+    if (r.failures.length > 0) {
+      const shown = r.failures.slice(0, 5).map((f) => `"${f.line}": ${f.code}`);
+      throw new Error(`IPVS netlink: ${r.failures.length} of ${lines.length} commands failed: ${shown.join('; ')}${r.failures.length > 5 ? '; …' : ''}`);
+    }
+  }
+
+  private async openNetlink(): Promise<IpvsNetlink | null> {
+    if ((this.opts.applier ?? (this.opts.run ? 'ipvsadm' : 'netlink')) !== 'netlink') return null;
+    if (this.netlink) return this.netlink;
+    try {
+      this.netlink = await openIpvsNetlink();
+      log.v(2).info('Writing IPVS virtual servers over netlink', { ipFamily: this.family });
+    } catch (e) {
+      // Tried again on the next write: the module may be loaded by then.
+      if (!this.netlinkUnavailableLogged) log.info('IPVS netlink socket unavailable; using ipvsadm -R', { ipFamily: this.family, err: e });
+      this.netlinkUnavailableLogged = true;
+    }
+    return this.netlink;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -173,7 +228,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
       });
       const tool: ToolRunner = (c, a, o) => this.tool(c, a, o);
       await ipsetRestore(tool, ops.setAdds, { exist: true });
-      await ipvsadmRestore(tool, ops.ipvs);
+      await this.applyIpvs(ops.ipvs);
       if (ops.addrAdds.length > 0) await this.tool('ip', ['-batch', '-'], { input: ops.addrAdds.join('\n') + '\n' });
       if (full || plan.iptables !== this.appliedIptables) {
         let text = plan.iptables;
@@ -216,7 +271,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     const done = [...this.pending.keys()].filter((k) => (counts.get(k) ?? 0) === 0);
     if (done.length === 0) return 0;
     const r = dropDrained(this.applied, this.pending, done);
-    if (r.lines.length > 0) await this.tool('ipvsadm', ['-R'], { input: r.lines.join('\n') + '\n' });
+    await this.applyIpvs(r.lines);
     this.applied = r.next;
     this.pending = r.pending;
     log.v(2).info('Deleted drained real servers', { ipFamily: this.family, count: r.lines.length });

@@ -1,0 +1,156 @@
+// The IPVS applier's socket: `ipvsadm -R` lines (genl.ts encodes them) sent to the kernel over one
+// generic netlink socket, in batches. Thin on purpose: encoding and decoding are in genl.ts.
+//
+// A batch is one datagram of up to BATCH messages; only its last message asks for an
+// acknowledgement. The kernel runs the messages of a datagram in order, answers each failure with an
+// error message and carries on with the next (as `ipvsadm -R` carries on after a failed line), and
+// acknowledges the last one after all of them; replies arrive in order, so once the last is
+// acknowledged every failure of the batch has been read. BATCH bounds what one batch can queue on
+// the socket (at most one error per message, each carrying its request back) far below the receive
+// buffer, so no reply is ever dropped.
+//
+// The socket comes from the `netlink` package (a small N-API addon, prebuilt for x64 and arm64):
+// Node has no netlink sockets of its own. It is loaded on first use; where it cannot be (another
+// architecture without a compiler at install time) or the kernel has no IPVS family, the caller
+// falls back to `ipvsadm -R`.
+
+import { constants as osConstants } from 'node:os';
+import { commandPayload, familyIdOf, familyRequest, netlinkMessage, NETLINK_GENERIC, NLM_F_ACK, NLM_F_REQUEST, parseRestoreLine, splitReplies, type NetlinkReply } from './genl.js';
+
+/** Messages per datagram (see above: ≤ 64 error replies of ≤ ~1 KB each fit any receive buffer). */
+export const BATCH = 64;
+/** A batch not acknowledged within this long fails the apply (the kernel answers in milliseconds). */
+const REPLY_TIMEOUT_MS = 30_000;
+
+export interface IpvsLineFailure {
+  readonly line: string;
+  /** errno name, e.g. "EEXIST". */
+  readonly code: string;
+}
+
+export interface IpvsApplyResult {
+  readonly millis: number;
+  readonly failures: readonly IpvsLineFailure[];
+}
+
+export interface IpvsNetlink {
+  /** Send `lines` (ipvsadm -R form); resolves when the kernel has answered every one. */
+  apply(lines: readonly string[]): Promise<IpvsApplyResult>;
+  close(): void;
+}
+
+/** The part of the addon's RawNetlinkSocket used here (its typings pin @types/node 12). */
+interface RawSocket {
+  on(event: 'message', cb: (msg: Buffer) => void): unknown;
+  on(event: 'error', cb: (err: Error) => void): unknown;
+  send(msg: Uint8Array | Uint8Array[], options?: object, callback?: (err?: Error) => void): void;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+function errnoName(errno: number): string {
+  for (const [name, v] of Object.entries(osConstants.errno)) if (v === errno) return name;
+  return `errno ${errno}`;
+}
+
+/**
+ * Opens the socket and resolves the IPVS family. Rejects when the addon cannot be loaded or the
+ * kernel has no IPVS (the caller then uses ipvsadm).
+ */
+export async function openIpvsNetlink(): Promise<IpvsNetlink> {
+  const { RawNetlinkSocket } = (await import('netlink/dist/raw.js')) as unknown as { RawNetlinkSocket: new (protocol: number, o: object) => RawSocket };
+  const sock = new RawNetlinkSocket(NETLINK_GENERIC, { recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
+  sock.unref();
+  let seq = Math.floor(Math.random() * 0x7fffffff);
+  let broken: Error | null = null;
+  /** seq → handler of the replies carrying it. */
+  const waiting = new Map<number, (r: NetlinkReply) => void>();
+  let inFlight = 0;
+  const failAll = (e: Error): void => {
+    broken ??= e;
+    for (const h of waiting.values()) h({ kind: 'ack', seq: -1, errno: -1 });
+    waiting.clear();
+  };
+  sock.on('message', (buf) => {
+    for (const r of splitReplies(buf)) waiting.get(r.seq)?.(r);
+  });
+  sock.on('error', (e) => failAll(e));
+
+  /** Sends one datagram; `onReply` sees every reply whose sequence number is in [first, last]. */
+  const exchange = (msgs: Buffer[], first: number, last: number, onReply: (r: NetlinkReply) => boolean): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (broken) return reject(broken);
+      if (inFlight++ === 0) sock.ref();
+      let settled = false;
+      const done = (e?: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        for (let s = first; s <= last; s++) waiting.delete(s);
+        if (--inFlight === 0) sock.unref();
+        if (e) reject(e);
+        else resolve();
+      };
+      const timer = setTimeout(() => {
+        failAll(new Error('IPVS netlink: no answer from the kernel'));
+        done(broken!);
+      }, REPLY_TIMEOUT_MS);
+      const handler = (r: NetlinkReply): void => {
+        if (r.seq === -1) return done(broken ?? new Error('IPVS netlink: socket failed'));
+        if (onReply(r)) done();
+      };
+      for (let s = first; s <= last; s++) waiting.set(s, handler);
+      sock.send(msgs, {}, (err) => {
+        if (err) {
+          failAll(err);
+          done(err);
+        }
+      });
+    });
+
+  let family: number | null = null;
+  try {
+    const s = ++seq;
+    await exchange([familyRequest(s)], s, s, (r) => {
+      if (r.kind === 'data') family = familyIdOf(r.body);
+      else if (r.kind === 'ack') return true;
+      return false;
+    });
+  } catch (e) {
+    sock.close();
+    throw e;
+  }
+  if (family === null) {
+    sock.close();
+    throw new Error('IPVS netlink: the kernel has no IPVS generic netlink family (ip_vs not loaded)');
+  }
+  const familyId: number = family;
+
+  return {
+    async apply(lines) {
+      // Every line is parsed before anything is sent: a line this cannot encode changes nothing.
+      const payloads = lines.map((l) => commandPayload(parseRestoreLine(l)));
+      const t0 = process.hrtime.bigint();
+      const failures: IpvsLineFailure[] = [];
+      for (let i = 0; i < payloads.length; i += BATCH) {
+        const n = Math.min(BATCH, payloads.length - i);
+        if (seq > 0xfff00000) seq = 0; // sequence numbers are 32 bits; a batch never wraps
+        const first = seq + 1;
+        const msgs: Buffer[] = [];
+        for (let k = 0; k < n; k++) msgs.push(netlinkMessage(familyId, NLM_F_REQUEST | (k === n - 1 ? NLM_F_ACK : 0), ++seq, payloads[i + k]!));
+        const last = seq;
+        await exchange(msgs, first, last, (r) => {
+          if (r.kind !== 'ack') return false;
+          if (r.errno !== 0) failures.push({ line: lines[i + r.seq - first]!, code: errnoName(r.errno) });
+          return r.seq === last;
+        });
+      }
+      return { millis: Number(process.hrtime.bigint() - t0) / 1e6, failures };
+    },
+    close() {
+      failAll(new Error('IPVS netlink: closed'));
+      sock.close();
+    },
+  };
+}
