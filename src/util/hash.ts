@@ -1,7 +1,7 @@
 // The hash upstream kube-proxy puts in chain names: Go base32.StdEncoding of sha256, truncated.
 // Both the iptables (16 characters) and the nftables (8 characters) dataplanes use it.
 
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -22,7 +22,15 @@ export function base32Prefix(buf: Buffer, n: number): string {
   return out;
 }
 
+/**
+ * One-shot crypto.hash (Node >= 20.12) where present: ~2x faster than createHash().update().digest(),
+ * which matters at a cold start (one hash per service port in nftables mode, one per service port
+ * and endpoint in iptables mode: 110k at 10k services).
+ */
+const oneShot: ((s: string) => Buffer) | null =
+  typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'buffer') : null;
+
 /** base32(sha256(s))[:n], s hashed as UTF-8. */
 export function sha256Base32(s: string, n: number): string {
-  return base32Prefix(createHash('sha256').update(s, 'utf8').digest(), n);
+  return base32Prefix(oneShot ? oneShot(s) : crypto.createHash('sha256').update(s, 'utf8').digest(), n);
 }
