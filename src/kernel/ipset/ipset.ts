@@ -61,11 +61,24 @@ export function renderIpsetRestore(ops: readonly IpsetOp[]): string {
   return ops.map(ipsetLine).join('\n') + '\n';
 }
 
+const PROTOCOL_NUMBERS: Readonly<Record<string, string>> = { tcp: '6', udp: '17', sctp: '132' };
+
+/**
+ * An entry with its protocol as a number ("198.19.0.1,6:80"), for the tool's input only: ipset
+ * looks a protocol name up with getprotobyname, which opens and reads /etc/protocols for every
+ * entry, and a number not at all (ipset 7.17, strace: 2,049 vs 7 opens for 2,000 entries; 4.2 s vs
+ * 0.34 s in the emulated IPVS guest). The kernel stores the same entry; `ipset save` prints the name.
+ */
+export function numericProtocolEntry(entry: string): string {
+  return entry.replace(/,(tcp|udp|sctp):/, (_m, p: string) => `,${PROTOCOL_NUMBERS[p]!}:`);
+}
+
 /** `ipset restore` (with -exist: creating an existing set with the same options, adding a present
  *  or deleting an absent entry are no errors) of `ops`; no call when there are none. */
 export async function ipsetRestore(run: ToolRunner, ops: readonly IpsetOp[], opts: { exist: boolean }): Promise<ExecResult | null> {
   if (ops.length === 0) return null;
-  return run('ipset', opts.exist ? ['restore', '-exist'] : ['restore'], { input: renderIpsetRestore(ops) });
+  const input = ops.map((o) => ipsetLine(o.op === 'add' || o.op === 'del' ? { ...o, entry: numericProtocolEntry(o.entry) } : o)).join('\n') + '\n';
+  return run('ipset', opts.exist ? ['restore', '-exist'] : ['restore'], { input });
 }
 
 /** `ipset save` (every set and entry; parse with parseIpsetSave). */

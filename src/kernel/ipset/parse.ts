@@ -2,7 +2,11 @@
 // and the one ipset prints compare equal. Pure, so it is tested on the host.
 
 /** Normalise an ipset entry so a planned entry and a saved one compare equal. */
-export function normaliseSetEntry(e: string): string {
+const PROTOCOL_NAMES: Readonly<Record<string, string>> = { '6': 'tcp', '17': 'udp', '132': 'sctp' };
+
+export function normaliseSetEntry(entry: string): string {
+  // A protocol given as a number (what ipsetRestore writes) reads back as its name.
+  const e = entry.replace(/,(6|17|132):/, (_m, n: string) => `,${PROTOCOL_NAMES[n]!}:`);
   // ipset prints a host "net" (the last part of hash:ip,port,net) without its /32 or /128.
   const i = e.lastIndexOf(',');
   const last = e.slice(i + 1);

@@ -15,7 +15,7 @@
 // falls back to `ipvsadm -R`.
 
 import { constants as osConstants } from 'node:os';
-import { commandPayload, familyIdOf, familyRequest, netlinkMessage, NETLINK_GENERIC, NLM_F_ACK, NLM_F_REQUEST, parseRestoreLine, splitReplies, type NetlinkReply } from './genl.js';
+import { familyIdOf, familyRequest, NETLINK_GENERIC, NLM_F_ACK, NLM_F_REQUEST, parseRestoreLine, splitReplies, Writer, writeCommand, type NetlinkReply } from './genl.js';
 
 /** Messages per datagram (see above: ≤ 64 error replies of ≤ ~1 KB each fit any receive buffer). */
 export const BATCH = 64;
@@ -129,21 +129,28 @@ export async function openIpvsNetlink(): Promise<IpvsNetlink> {
 
   return {
     async apply(lines) {
-      // Every line is parsed before anything is sent: a line this cannot encode changes nothing.
-      const payloads = lines.map((l) => commandPayload(parseRestoreLine(l)));
-      const t0 = process.hrtime.bigint();
-      const failures: IpvsLineFailure[] = [];
-      for (let i = 0; i < payloads.length; i += BATCH) {
-        const n = Math.min(BATCH, payloads.length - i);
+      // Everything is encoded before anything is sent: a line this cannot encode changes nothing.
+      const cmds = lines.map(parseRestoreLine);
+      const batches: { data: Buffer; first: number; last: number; from: number }[] = [];
+      for (let i = 0; i < cmds.length; i += BATCH) {
+        const n = Math.min(BATCH, cmds.length - i);
         if (seq > 0xfff00000) seq = 0; // sequence numbers are 32 bits; a batch never wraps
         const first = seq + 1;
-        const msgs: Buffer[] = [];
-        for (let k = 0; k < n; k++) msgs.push(netlinkMessage(familyId, NLM_F_REQUEST | (k === n - 1 ? NLM_F_ACK : 0), ++seq, payloads[i + k]!));
-        const last = seq;
-        await exchange(msgs, first, last, (r) => {
+        const w = new Writer(n * 192);
+        for (let k = 0; k < n; k++) {
+          const m = w.begin(familyId, NLM_F_REQUEST | (k === n - 1 ? NLM_F_ACK : 0), ++seq);
+          writeCommand(w, cmds[i + k]!);
+          w.end(m);
+        }
+        batches.push({ data: w.bytes(), first, last: seq, from: i });
+      }
+      const t0 = process.hrtime.bigint();
+      const failures: IpvsLineFailure[] = [];
+      for (const b of batches) {
+        await exchange([b.data], b.first, b.last, (r) => {
           if (r.kind !== 'ack') return false;
-          if (r.errno !== 0) failures.push({ line: lines[i + r.seq - first]!, code: errnoName(r.errno) });
-          return r.seq === last;
+          if (r.errno !== 0) failures.push({ line: lines[b.from + r.seq - b.first]!, code: errnoName(r.errno) });
+          return r.seq === b.last;
         });
       }
       return { millis: Number(process.hrtime.bigint() - t0) / 1e6, failures };

@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeIpset } from '../../../src/kernel/ipset/fake.js';
-import { ipsetExists, ipsetHas, ipsetLine, ipsetNames, ipsetRestore, renderIpsetRestore, setEntry, type SetSpec } from '../../../src/kernel/ipset/ipset.js';
-import { parseIpsetSave } from '../../../src/kernel/ipset/parse.js';
+import { ipsetExists, ipsetHas, ipsetLine, ipsetNames, ipsetRestore, numericProtocolEntry, renderIpsetRestore, setEntry, type SetSpec } from '../../../src/kernel/ipset/ipset.js';
+import { normaliseSetEntry, parseIpsetSave } from '../../../src/kernel/ipset/parse.js';
 import { RecordingRunner } from '../../../src/kernel/runner.js';
 
 const spec = (o: Partial<SetSpec>): SetSpec => ({ name: 'A', type: 'hash:ip,port', family: 'IPv4', hashSize: 1024, maxElem: 65536, portRange: '0-65535', comment: true, ...o });
@@ -27,13 +27,20 @@ test('ipset restore lines: create per set type and family, add/del/destroy', () 
   assert.equal(setEntry.ipPortNet('2001:db8::1', 'tcp', 80, '2001:db8::/64'), '2001:db8::1,tcp:80,2001:db8::/64');
 });
 
+test('numeric protocols in entries read back as names (what ipset save prints)', () => {
+  assert.equal(numericProtocolEntry('198.19.0.1,udp:53,198.18.0.0/24'), '198.19.0.1,17:53,198.18.0.0/24');
+  assert.equal(numericProtocolEntry('198.19.0.1'), '198.19.0.1');
+  for (const e of ['198.19.0.1,tcp:80', '2001:db8::1,udp:53,2001:db8::2', '198.19.0.1,sctp:9,198.18.0.0/24']) assert.equal(normaliseSetEntry(numericProtocolEntry(e)), e);
+});
+
 test('ipset calls through a ToolRunner: restore (-exist or not; none when empty), list -n, test', async () => {
   const r = new RecordingRunner().on((c) => (c.args[0] === 'list' && c.args[2] === undefined ? { stdout: 'A\nB\n' } : c.args[0] === 'test' ? { code: 1 } : undefined));
   assert.equal(await ipsetRestore(r.run, [], { exist: true }), null);
-  await ipsetRestore(r.run, [{ op: 'add', set: 'A', entry: '198.19.0.1,tcp:80' }], { exist: true });
+  await ipsetRestore(r.run, [{ op: 'add', set: 'A', entry: '198.19.0.1,tcp:80' }, { op: 'del', set: 'B', entry: '2001:db8::1,sctp:9,2001:db8::2' }], { exist: true });
   await ipsetRestore(r.run, [{ op: 'destroy', set: 'A' }], { exist: false });
   assert.deepEqual(r.calls.slice(0, 2), [
-    { command: 'ipset', args: ['restore', '-exist'], input: 'add A 198.19.0.1,tcp:80\n' },
+    // Protocols as numbers: ipset reads /etc/protocols for every name (see numericProtocolEntry).
+    { command: 'ipset', args: ['restore', '-exist'], input: 'add A 198.19.0.1,6:80\ndel B 2001:db8::1,132:9,2001:db8::2\n' },
     { command: 'ipset', args: ['restore'], input: 'destroy A\n' },
   ]);
   assert.deepEqual([...(await ipsetNames(r.run))], ['A', 'B']);

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { commandPayload, familyIdOf, familyRequest, inetAddr, netlinkMessage, parseRestoreLine, splitReplies } from '../../../src/kernel/ipvs/genl.js';
+import { commandPayload, familyIdOf, familyRequest, inetAddr, parseRestoreLine, splitReplies, Writer, writeCommand } from '../../../src/kernel/ipvs/genl.js';
 import { rsLine, vsLine } from '../../../src/kernel/ipvs/ipvsadm.js';
 import type { VirtualServer } from '../../../src/kernel/ipvs/types.js';
 
@@ -107,7 +107,12 @@ test('replies: acknowledgements, errors and the family id are read from one data
     b.writeInt32LE(err, 16);
     return b;
   };
-  const fam = netlinkMessage(0x10, 0, 7, Buffer.from('01020000' + '0900020049505653000000' + '00' + '06000100' + '2000' + '0000', 'hex'));
+  // CTRL_CMD_NEWFAMILY: FAMILY_NAME "IPVS", FAMILY_ID 0x20.
+  const body = Buffer.from('01020000' + '0900020049505653000000' + '00' + '06000100' + '2000' + '0000', 'hex');
+  const fam = Buffer.concat([Buffer.alloc(16), body]);
+  fam.writeUInt32LE(fam.length, 0);
+  fam.writeUInt16LE(0x10, 4);
+  fam.writeUInt32LE(7, 8);
   const r = splitReplies(Buffer.concat([fam, ack(7, 0), ack(9, -17)]));
   assert.equal(r.length, 3);
   assert.equal(r[0]!.kind, 'data');
@@ -118,4 +123,26 @@ test('replies: acknowledgements, errors and the family id are read from one data
   assert.equal(req.readUInt16LE(4), 0x10); // GENL_ID_CTRL
   assert.equal(req.readUInt16LE(6), 0x5); // REQUEST | ACK
   assert.ok(req.includes(Buffer.from('IPVS\0')));
+});
+
+test('a batch: messages back to back, each with its length, flags and sequence; payloads as on their own', () => {
+  const lines = ['-A -t 198.19.0.1:80 -s rr', '-a -t 198.19.0.1:80 -r 198.18.1.2:8080 -m -w 1', '-D -t [2001:db8::a]:443'];
+  const w = new Writer(8); // grows as needed
+  lines.forEach((l, i) => {
+    const m = w.begin(0x20, i === lines.length - 1 ? 0x5 : 0x1, 100 + i);
+    writeCommand(w, parseRestoreLine(l));
+    w.end(m);
+  });
+  const b = w.bytes();
+  let o = 0;
+  lines.forEach((l, i) => {
+    const len = b.readUInt32LE(o);
+    assert.equal(b.readUInt16LE(o + 4), 0x20);
+    assert.equal(b.readUInt16LE(o + 6), i === lines.length - 1 ? 0x5 : 0x1, 'only the last asks for an acknowledgement');
+    assert.equal(b.readUInt32LE(o + 8), 100 + i);
+    assert.deepEqual(b.subarray(o + 16, o + len), commandPayload(parseRestoreLine(l)));
+    assert.equal(len % 4, 0);
+    o += len;
+  });
+  assert.equal(o, b.length);
 });
