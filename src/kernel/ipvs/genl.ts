@@ -26,14 +26,16 @@ const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_ACK = 0x4;
+/** NLM_F_ROOT | NLM_F_MATCH: a dump request. */
+export const NLM_F_DUMP = 0x300;
 const NLA_F_NESTED = 0x8000;
 const IPVS_GENL_VERSION = 1;
 
-const CMD = { NEW_SERVICE: 1, SET_SERVICE: 2, DEL_SERVICE: 3, NEW_DEST: 5, SET_DEST: 6, DEL_DEST: 7 } as const;
+const CMD = { NEW_SERVICE: 1, SET_SERVICE: 2, DEL_SERVICE: 3, NEW_DEST: 5, SET_DEST: 6, DEL_DEST: 7, GET_DEST: 8 } as const;
 const CMD_ATTR_SERVICE = 1;
 const CMD_ATTR_DEST = 2;
 const SVC = { AF: 1, PROTOCOL: 2, ADDR: 3, PORT: 4, SCHED_NAME: 6, FLAGS: 7, TIMEOUT: 8, NETMASK: 9 } as const;
-const DEST = { ADDR: 1, PORT: 2, FWD_METHOD: 3, WEIGHT: 4, U_THRESH: 5, L_THRESH: 6, ADDR_FAMILY: 11 } as const;
+const DEST = { ADDR: 1, PORT: 2, FWD_METHOD: 3, WEIGHT: 4, U_THRESH: 5, L_THRESH: 6, ACTIVE_CONNS: 7, INACT_CONNS: 8, ADDR_FAMILY: 11 } as const;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const IP_VS_CONN_F_MASQ = 0;
@@ -367,6 +369,58 @@ export function commandPayload(c: IpvsCommand): Buffer {
   const w = new Writer(256);
   writeCommand(w, c);
   return Buffer.from(w.bytes());
+}
+
+/** IPVS_CMD_GET_DEST as a dump: every real server of `service`, with its connection counts. */
+export function writeDestDump(w: Writer, familyId: number, seq: number, service: IpvsServiceKey): void {
+  const m = w.begin(familyId, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  w.genl(CMD.GET_DEST, IPVS_GENL_VERSION);
+  const svc = w.open(CMD_ATTR_SERVICE);
+  writeServiceKey(w, service);
+  w.close(svc);
+  w.end(m);
+}
+
+/** Attributes of `b` from `from` (a nest's payload, or a genl body after its 4-byte header), by type. */
+function readAttrs(b: Buffer, from: number): Map<number, Buffer> {
+  const m = new Map<number, Buffer>();
+  for (let o = from; o + 4 <= b.length; ) {
+    const len = b.readUInt16LE(o);
+    if (len < 4 || o + len > b.length) break;
+    m.set(b.readUInt16LE(o + 2) & ~NLA_F_NESTED, b.subarray(o + 4, o + len));
+    o += (len + 3) & ~3;
+  }
+  return m;
+}
+
+export interface DestCounts {
+  readonly ip: string;
+  readonly port: number;
+  /** ActiveConn + InActConn, as `ipvsadm -L -n` shows them. */
+  readonly connections: number;
+}
+
+/** One real server of a GET_DEST dump answer (the body after nlmsghdr), or null if it has none. */
+export function parseDestReply(body: Buffer, serviceIsIPv6: boolean): DestCounts | null {
+  const dest = readAttrs(body, 4).get(CMD_ATTR_DEST);
+  if (!dest) return null;
+  const a = readAttrs(dest, 0);
+  const addr = a.get(DEST.ADDR);
+  const port = a.get(DEST.PORT);
+  if (!addr || addr.length < 16 || !port || port.length < 2) return null;
+  const fam = a.get(DEST.ADDR_FAMILY);
+  const v6 = fam && fam.length >= 2 ? fam.readUInt16LE(0) === AF_INET6 : serviceIsIPv6;
+  let ip: string;
+  if (v6) {
+    const groups: string[] = [];
+    for (let i = 0; i < 16; i += 2) groups.push(addr.readUInt16BE(i).toString(16));
+    ip = parseIPSloppy(groups.join(':'))?.text ?? groups.join(':');
+  } else ip = `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
+  const n = (t: number): number => {
+    const v = a.get(t);
+    return v && v.length >= 4 ? v.readUInt32LE(0) : 0;
+  };
+  return { ip, port: port.readUInt16BE(0), connections: n(DEST.ACTIVE_CONNS) + n(DEST.INACT_CONNS) };
 }
 
 /** CTRL_CMD_GETFAMILY for "IPVS" (the family's id is assigned at module load). */

@@ -15,7 +15,8 @@
 // falls back to `ipvsadm -R`.
 
 import { constants as osConstants } from 'node:os';
-import { familyIdOf, familyRequest, NETLINK_GENERIC, NLM_F_ACK, NLM_F_REQUEST, parseRestoreLine, splitReplies, Writer, writeCommand, type NetlinkReply } from './genl.js';
+import { familyIdOf, familyRequest, NETLINK_GENERIC, NLM_F_ACK, NLM_F_REQUEST, parseDestReply, parseRestoreLine, splitReplies, Writer, writeCommand, writeDestDump, type IpvsServiceKey, type NetlinkReply } from './genl.js';
+import { rsKey, vsKey } from './types.js';
 
 /** Messages per datagram (see above: ≤ 64 error replies of ≤ ~1 KB each fit any receive buffer). */
 export const BATCH = 64;
@@ -36,6 +37,11 @@ export interface IpvsApplyResult {
 export interface IpvsNetlink {
   /** Send `lines` (ipvsadm -R form); resolves when the kernel has answered every one. */
   apply(lines: readonly string[]): Promise<IpvsApplyResult>;
+  /**
+   * Connections (active + inactive) per real server of `services`, keyed "vsKey/rsKey" as
+   * parseIpvsadmConnCounts keys them (a service that is gone has none); one dump per service.
+   */
+  connCounts(services: readonly IpvsServiceKey[]): Promise<{ counts: Map<string, number>; millis: number }>;
   close(): void;
 }
 
@@ -154,6 +160,31 @@ export async function openIpvsNetlink(): Promise<IpvsNetlink> {
         });
       }
       return { millis: Number(process.hrtime.bigint() - t0) / 1e6, failures };
+    },
+    async connCounts(services) {
+      const t0 = process.hrtime.bigint();
+      const counts = new Map<string, number>();
+      // One dump at a time: a socket answers one dump before it takes the next.
+      for (const svc of services) {
+        if (seq > 0xfff00000) seq = 0;
+        const s = ++seq;
+        const w = new Writer(128);
+        writeDestDump(w, familyId, s, svc);
+        const key = vsKey(svc.protocol, svc.ip, svc.port);
+        let failed = 0;
+        await exchange([w.bytes()], s, s, (r) => {
+          if (r.kind === 'data') {
+            const d = parseDestReply(r.body, svc.ip.includes(':'));
+            if (d) counts.set(`${key}/${rsKey(d.ip, d.port)}`, d.connections);
+            return false;
+          }
+          if (r.kind === 'ack') failed = r.errno;
+          return true; // NLMSG_DONE, or an error instead of the dump
+        });
+        // ENOENT/ESRCH: the service is gone, so none of its real servers holds a connection.
+        if (failed !== 0 && errnoName(failed) !== 'ENOENT' && errnoName(failed) !== 'ESRCH') throw new Error(`IPVS netlink: listing ${key} failed: ${errnoName(failed)}`);
+      }
+      return { counts, millis: Number(process.hrtime.bigint() - t0) / 1e6 };
     },
     close() {
       failAll(new Error('IPVS netlink: closed'));

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { commandPayload, familyIdOf, familyRequest, inetAddr, parseRestoreLine, splitReplies, Writer, writeCommand } from '../../../src/kernel/ipvs/genl.js';
+import { commandPayload, familyIdOf, familyRequest, inetAddr, parseDestReply, parseRestoreLine, splitReplies, Writer, writeCommand, writeDestDump } from '../../../src/kernel/ipvs/genl.js';
 import { rsLine, vsLine } from '../../../src/kernel/ipvs/ipvsadm.js';
 import type { VirtualServer } from '../../../src/kernel/ipvs/types.js';
 
@@ -145,4 +145,36 @@ test('a batch: messages back to back, each with its length, flags and sequence; 
     o += len;
   });
   assert.equal(o, b.length);
+});
+
+test('drain counts: a GET_DEST dump request for one service; its answers read as address, port and connections', () => {
+  const req = new Writer(64);
+  writeDestDump(req, 0x20, 9, { protocol: 'TCP', ip: '198.19.0.40', port: 80 });
+  const b = req.bytes();
+  assert.equal(b.readUInt16LE(6), 0x301, 'REQUEST | DUMP');
+  assert.equal(b[16], 8, 'IPVS_CMD_GET_DEST');
+  assert.deepEqual([...attrs(attrs(Buffer.from(b.subarray(16))).get(1)!, 0).keys()], [1, 2, 3, 4], 'the service key');
+
+  // An answer as the kernel writes it (ip_vs_genl_fill_dest): genlmsghdr, then the dest nest.
+  const answer = (ip: string, port: number, active: number, inactive: number, withFamily: boolean): Buffer => {
+    const w = new Writer(64);
+    w.genl(5, 1);
+    const d = w.open(2);
+    w.inetAddr(1, ip);
+    w.be16(2, port);
+    w.u32(3, 0);
+    w.u32(4, 0);
+    w.u32(7, active);
+    w.u32(8, inactive);
+    w.u32(9, 0);
+    if (withFamily) w.u16(11, ip.includes(':') ? 10 : 2);
+    w.close(d);
+    return Buffer.from(w.bytes());
+  };
+  assert.deepEqual(parseDestReply(answer('198.18.1.2', 8080, 1, 2, true), false), { ip: '198.18.1.2', port: 8080, connections: 3 });
+  // Older kernels send no address family: the service's is used. IPv6 comes back in canonical form.
+  assert.deepEqual(parseDestReply(answer('2001:db8:0:0::1:2', 8443, 0, 0, false), true), { ip: '2001:db8::1:2', port: 8443, connections: 0 });
+  const noDest = new Writer(16);
+  noDest.genl(5, 1);
+  assert.equal(parseDestReply(Buffer.from(noDest.bytes()), false), null);
 });
