@@ -25,7 +25,7 @@ import { metrics } from '../../metrics/metrics.js';
 import { needsLocalAddresses, planIpvs, type IpvsOps, type PendingRS, diffIpvs, dropDrained } from './planner.js';
 import { IpvsUnavailableError, ipvsadmRestore, ipvsUnavailableText, vsSpec } from '../../kernel/ipvs/ipvsadm.js';
 import type { IpvsState } from '../../kernel/ipvs/types.js';
-import { openIpvsNetlink, type IpvsApplyResult, type IpvsNetlink } from '../../kernel/ipvs/netlink.js';
+import { openIpvsNetlink, type IpvsNetlink } from '../../kernel/ipvs/netlink.js';
 import { parseLocalAddresses, parseIpAddrJson, parseIpvsadmConnCounts, parseIpvsadmSave } from '../../kernel/ipvs/parse.js';
 import { ipsetExists, ipsetHas, ipsetNames, ipsetRestore, ipsetSave } from '../../kernel/ipset/ipset.js';
 import { parseIpsetSave } from '../../kernel/ipset/parse.js';
@@ -115,20 +115,23 @@ class IpvsDataplane implements IpvsDataplaneHandle {
       await ipvsadmRestore((c, a, o) => this.tool(c, a, o), lines);
       return;
     }
-    let r: IpvsApplyResult;
-    try {
-      r = await nl.apply(lines);
-    } catch (e) {
-      // The socket is unusable (or its state unknown): a new one next time.
-      nl.close();
-      this.netlink = null;
-      throw e;
-    }
+    const r = await this.onSocket(nl, () => nl.apply(lines));
     this.toolMillis += r.millis;
     log.v(4).info('Applied IPVS commands over netlink', { ipFamily: this.family, commands: lines.length, failed: r.failures.length, millis: Math.round(r.millis) });
     if (r.failures.length > 0) {
       const shown = r.failures.slice(0, 5).map((f) => `"${f.line}": ${f.code}`);
       throw new Error(`IPVS netlink: ${r.failures.length} of ${lines.length} commands failed: ${shown.join('; ')}${r.failures.length > 5 ? '; …' : ''}`);
+    }
+  }
+
+  /** Runs `fn` on the open socket; a socket that failed (state unknown) is closed: a new one next time. */
+  private async onSocket<T>(nl: IpvsNetlink, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      nl.close();
+      this.netlink = null;
+      throw e;
     }
   }
 
@@ -266,14 +269,7 @@ class IpvsDataplane implements IpvsDataplaneHandle {
     const nl = await this.openNetlink();
     if (nl) {
       // One dump of the real servers of each draining service, over the socket (no process).
-      let r: { counts: Map<string, number>; millis: number };
-      try {
-        r = await nl.connCounts([...vss.values()].map((p) => ({ protocol: p.protocol, ip: p.vip, port: p.vport })));
-      } catch (e) {
-        nl.close();
-        this.netlink = null;
-        throw e;
-      }
+      const r = await this.onSocket(nl, () => nl.connCounts([...vss.values()].map((p) => ({ protocol: p.protocol, ip: p.vip, port: p.vport }))));
       this.toolMillis += r.millis;
       counts = r.counts;
     } else {

@@ -4,7 +4,7 @@
 
 import type { IPFamily } from '../../model/types.js';
 import type { ExecResult, ToolRunner } from '../runner.js';
-import { normaliseSetEntry } from './parse.js';
+import { normaliseSetEntry, PROTOCOL_NUMBERS } from './parse.js';
 
 export type SetType = 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'bitmap:port';
 
@@ -61,8 +61,6 @@ export function renderIpsetRestore(ops: readonly IpsetOp[]): string {
   return ops.map(ipsetLine).join('\n') + '\n';
 }
 
-const PROTOCOL_NUMBERS: Readonly<Record<string, string>> = { tcp: '6', udp: '17', sctp: '132' };
-
 /**
  * An entry with its protocol as a number ("198.19.0.1,6:80"), for the tool's input only: ipset
  * looks a protocol name up with getprotobyname, which opens and reads /etc/protocols for every
@@ -77,7 +75,7 @@ export function numericProtocolEntry(entry: string): string {
  *  or deleting an absent entry are no errors) of `ops`; no call when there are none. */
 export async function ipsetRestore(run: ToolRunner, ops: readonly IpsetOp[], opts: { exist: boolean }): Promise<ExecResult | null> {
   if (ops.length === 0) return null;
-  const input = ops.map((o) => ipsetLine(o.op === 'add' || o.op === 'del' ? { ...o, entry: numericProtocolEntry(o.entry) } : o)).join('\n') + '\n';
+  const input = renderIpsetRestore(ops.map((o) => (o.op === 'add' || o.op === 'del' ? { ...o, entry: numericProtocolEntry(o.entry) } : o)));
   return run('ipset', opts.exist ? ['restore', '-exist'] : ['restore'], { input });
 }
 

@@ -1,9 +1,11 @@
 // Parsing ipset's output: `ipset save`, and the normal form of an entry, so that a planned entry
 // and the one ipset prints compare equal. Pure, so it is tested on the host.
 
-/** Normalise an ipset entry so a planned entry and a saved one compare equal. */
-const PROTOCOL_NAMES: Readonly<Record<string, string>> = { '6': 'tcp', '17': 'udp', '132': 'sctp' };
+/** IP protocol numbers of the protocol names set entries carry (ipsetRestore writes the numbers). */
+export const PROTOCOL_NUMBERS: Readonly<Record<string, string>> = { tcp: '6', udp: '17', sctp: '132' };
+const PROTOCOL_NAMES: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(PROTOCOL_NUMBERS).map(([name, n]) => [n, name]));
 
+/** Normalise an ipset entry so a planned entry and a saved one compare equal. */
 export function normaliseSetEntry(entry: string): string {
   // A protocol given as a number (what ipsetRestore writes) reads back as its name.
   const e = entry.replace(/,(6|17|132):/, (_m, n: string) => `,${PROTOCOL_NAMES[n]!}:`);

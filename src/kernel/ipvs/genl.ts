@@ -460,13 +460,6 @@ export function splitReplies(buf: Buffer): NetlinkReply[] {
 
 /** CTRL_ATTR_FAMILY_ID of a CTRL_CMD_NEWFAMILY answer's body (after the genlmsghdr), or null. */
 export function familyIdOf(body: Buffer): number | null {
-  let o = 4;
-  while (o + 4 <= body.length) {
-    const len = body.readUInt16LE(o);
-    const type = body.readUInt16LE(o + 2) & ~NLA_F_NESTED;
-    if (len < 4) break;
-    if (type === CTRL_ATTR_FAMILY_ID && len >= 6) return body.readUInt16LE(o + 4);
-    o += (len + 3) & ~3;
-  }
-  return null;
+  const id = readAttrs(body, 4).get(CTRL_ATTR_FAMILY_ID);
+  return id && id.length >= 2 ? id.readUInt16LE(0) : null;
 }

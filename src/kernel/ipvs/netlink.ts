@@ -69,6 +69,13 @@ export async function openIpvsNetlink(): Promise<IpvsNetlink> {
   const sock = new RawNetlinkSocket(NETLINK_GENERIC, { recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
   sock.unref();
   let seq = Math.floor(Math.random() * 0x7fffffff);
+  /** The first of `n` consecutive sequence numbers (32 bits; a batch never wraps). */
+  const reserve = (n: number): number => {
+    if (seq + n > 0xffffffff) seq = 0;
+    const first = seq + 1;
+    seq += n;
+    return first;
+  };
   let broken: Error | null = null;
   /** seq → handler of the replies carrying it. */
   const waiting = new Map<number, (r: NetlinkReply) => void>();
@@ -117,7 +124,7 @@ export async function openIpvsNetlink(): Promise<IpvsNetlink> {
 
   let family: number | null = null;
   try {
-    const s = ++seq;
+    const s = reserve(1);
     await exchange([familyRequest(s)], s, s, (r) => {
       if (r.kind === 'data') family = familyIdOf(r.body);
       else if (r.kind === 'ack') return true;
@@ -140,15 +147,14 @@ export async function openIpvsNetlink(): Promise<IpvsNetlink> {
       const batches: { data: Buffer; first: number; last: number; from: number }[] = [];
       for (let i = 0; i < cmds.length; i += BATCH) {
         const n = Math.min(BATCH, cmds.length - i);
-        if (seq > 0xfff00000) seq = 0; // sequence numbers are 32 bits; a batch never wraps
-        const first = seq + 1;
+        const first = reserve(n);
         const w = new Writer(n * 192);
         for (let k = 0; k < n; k++) {
-          const m = w.begin(familyId, NLM_F_REQUEST | (k === n - 1 ? NLM_F_ACK : 0), ++seq);
+          const m = w.begin(familyId, NLM_F_REQUEST | (k === n - 1 ? NLM_F_ACK : 0), first + k);
           writeCommand(w, cmds[i + k]!);
           w.end(m);
         }
-        batches.push({ data: w.bytes(), first, last: seq, from: i });
+        batches.push({ data: w.bytes(), first, last: first + n - 1, from: i });
       }
       const t0 = process.hrtime.bigint();
       const failures: IpvsLineFailure[] = [];
@@ -166,8 +172,7 @@ export async function openIpvsNetlink(): Promise<IpvsNetlink> {
       const counts = new Map<string, number>();
       // One dump at a time: a socket answers one dump before it takes the next.
       for (const svc of services) {
-        if (seq > 0xfff00000) seq = 0;
-        const s = ++seq;
+        const s = reserve(1);
         const w = new Writer(128);
         writeDestDump(w, familyId, s, svc);
         const key = vsKey(svc.protocol, svc.ip, svc.port);
@@ -182,7 +187,7 @@ export async function openIpvsNetlink(): Promise<IpvsNetlink> {
           return true; // NLMSG_DONE, or an error instead of the dump
         });
         // ENOENT/ESRCH: the service is gone, so none of its real servers holds a connection.
-        if (failed !== 0 && errnoName(failed) !== 'ENOENT' && errnoName(failed) !== 'ESRCH') throw new Error(`IPVS netlink: listing ${key} failed: ${errnoName(failed)}`);
+        if (failed !== 0 && failed !== osConstants.errno.ENOENT && failed !== osConstants.errno.ESRCH) throw new Error(`IPVS netlink: listing ${key} failed: ${errnoName(failed)}`);
       }
       return { counts, millis: Number(process.hrtime.bigint() - t0) / 1e6 };
     },
