@@ -16,19 +16,13 @@
 
 import { parseIPSloppy } from '../../model/ip.js';
 import type { Protocol } from '../../model/types.js';
+import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, readAttrs, Writer } from '../netlink/message.js';
 
 export const NETLINK_GENERIC = 16;
 const GENL_ID_CTRL = 0x10;
 const CTRL_CMD_GETFAMILY = 3;
 const CTRL_ATTR_FAMILY_ID = 1;
 const CTRL_ATTR_FAMILY_NAME = 2;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_ACK = 0x4;
-/** NLM_F_ROOT | NLM_F_MATCH: a dump request. */
-export const NLM_F_DUMP = 0x300;
-const NLA_F_NESTED = 0x8000;
 const IPVS_GENL_VERSION = 1;
 
 const CMD = { NEW_SERVICE: 1, SET_SERVICE: 2, DEL_SERVICE: 3, NEW_DEST: 5, SET_DEST: 6, DEL_DEST: 7, GET_DEST: 8 } as const;
@@ -163,122 +157,6 @@ export function parseRestoreLine(line: string): IpvsCommand {
 }
 
 // ---- encoding ----
-//
-// Written field by field into one buffer per batch (a Writer): no intermediate buffer per
-// attribute. At 110k messages the allocating version cost ~12 s of JS in the emulated guest,
-// more than the kernel's 8 s for the same messages.
-
-/** Netlink messages written back to back into one growing buffer. */
-export class Writer {
-  private buf: Buffer;
-  private off = 0;
-
-  constructor(size = 16_384) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  private room(n: number): void {
-    if (this.off + n <= this.buf.length) return;
-    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + n));
-    this.buf.copy(b, 0, 0, this.off);
-    this.buf = b;
-  }
-
-  /** Starts a message; returns its offset for end(). Port 0: the kernel fills ours in. */
-  begin(type: number, flags: number, seq: number): number {
-    this.room(16);
-    const at = this.off;
-    const b = this.buf;
-    b.writeUInt16LE(type, at + 4);
-    b.writeUInt16LE(flags, at + 6);
-    b.writeUInt32LE(seq >>> 0, at + 8);
-    b.writeUInt32LE(0, at + 12);
-    this.off += 16;
-    return at;
-  }
-
-  end(at: number): void {
-    this.buf.writeUInt32LE(this.off - at, at);
-  }
-
-  genl(cmd: number, version: number): void {
-    this.room(4);
-    this.buf.writeUInt32LE(cmd | (version << 8), this.off);
-    this.off += 4;
-  }
-
-  /** Starts a nested attribute; returns its offset for close(). */
-  open(type: number): number {
-    this.room(4);
-    const at = this.off;
-    this.buf.writeUInt16LE(type | NLA_F_NESTED, at + 2);
-    this.off += 4;
-    return at;
-  }
-
-  close(at: number): void {
-    this.buf.writeUInt16LE(this.off - at, at);
-  }
-
-  // Plain byte stores: Buffer's write methods check their arguments on every call, and a full
-  // sync writes ~1.5M fields.
-  private header(type: number, len: number): number {
-    const padded = (4 + len + 3) & ~3;
-    this.room(padded);
-    const b = this.buf;
-    const at = this.off;
-    const total = 4 + len;
-    b[at] = total & 0xff;
-    b[at + 1] = total >>> 8;
-    b[at + 2] = type & 0xff;
-    b[at + 3] = type >>> 8;
-    for (let i = at + total; i < at + padded; i++) b[i] = 0;
-    this.off += padded;
-    return at + 4;
-  }
-
-  // Each writer takes the offset first: header() may replace this.buf with a larger one.
-  u16(type: number, v: number): void {
-    const at = this.header(type, 2);
-    this.buf[at] = v & 0xff;
-    this.buf[at + 1] = (v >>> 8) & 0xff;
-  }
-  be16(type: number, v: number): void {
-    const at = this.header(type, 2);
-    this.buf[at] = (v >>> 8) & 0xff;
-    this.buf[at + 1] = v & 0xff;
-  }
-  u32(type: number, v: number): void {
-    const at = this.header(type, 4);
-    const b = this.buf;
-    b[at] = v & 0xff;
-    b[at + 1] = (v >>> 8) & 0xff;
-    b[at + 2] = (v >>> 16) & 0xff;
-    b[at + 3] = (v >>> 24) & 0xff;
-  }
-  u32pair(type: number, a: number, b: number): void {
-    const at = this.header(type, 8);
-    this.buf.writeUInt32LE(a >>> 0, at);
-    this.buf.writeUInt32LE(b >>> 0, at + 4);
-  }
-  cstring(type: number, s: string): void {
-    const at = this.header(type, s.length + 1);
-    this.buf.write(s, at, 'latin1');
-    this.buf[at + s.length] = 0;
-  }
-  /** union nf_inet_addr: 16 bytes, an IPv4 address in the first 4. */
-  inetAddr(type: number, ip: string): void {
-    const bytes = ipBytes(ip);
-    const at = this.header(type, 16);
-    const b = this.buf;
-    for (let i = 0; i < 16; i++) b[at + i] = i < bytes.length ? bytes[i]! : 0;
-  }
-
-  /** The messages written so far (a view: valid until the next write). */
-  bytes(): Buffer {
-    return this.buf.subarray(0, this.off);
-  }
-}
 
 /** The last address encoded: a service's address is written once per real server. */
 let lastIP = '';
@@ -291,6 +169,13 @@ function ipBytes(ip: string): Uint8Array {
   lastIP = ip;
   lastBytes = p.bytes;
   return p.bytes;
+}
+
+/** union nf_inet_addr: 16 bytes, an IPv4 address in the first 4. */
+export function writeInetAddr(w: Writer, type: number, ip: string): void {
+  const bytes = ipBytes(ip);
+  const at = w.fixed(type, 16);
+  w.buffer().set(bytes, at);
 }
 
 /** union nf_inet_addr of `ip` (16 bytes). */
@@ -307,7 +192,7 @@ function af(ip: string): number {
 function writeServiceKey(w: Writer, s: IpvsServiceKey): void {
   w.u16(SVC.AF, af(s.ip));
   w.u16(SVC.PROTOCOL, PROTOCOLS[s.protocol]);
-  w.inetAddr(SVC.ADDR, s.ip);
+  writeInetAddr(w, SVC.ADDR, s.ip);
   w.be16(SVC.PORT, s.port);
 }
 
@@ -349,7 +234,7 @@ export function writeCommand(w: Writer, c: IpvsCommand): void {
       writeServiceKey(w, c.service);
       w.close(svc);
       const dest = w.open(CMD_ATTR_DEST);
-      w.inetAddr(DEST.ADDR, c.ip);
+      writeInetAddr(w, DEST.ADDR, c.ip);
       w.be16(DEST.PORT, c.port);
       if (c.op !== 'delete-real') {
         w.u32(DEST.FWD_METHOD, IP_VS_CONN_F_MASQ);
@@ -379,18 +264,6 @@ export function writeDestDump(w: Writer, familyId: number, seq: number, service:
   writeServiceKey(w, service);
   w.close(svc);
   w.end(m);
-}
-
-/** Attributes of `b` from `from` (a nest's payload, or a genl body after its 4-byte header), by type. */
-function readAttrs(b: Buffer, from: number): Map<number, Buffer> {
-  const m = new Map<number, Buffer>();
-  for (let o = from; o + 4 <= b.length; ) {
-    const len = b.readUInt16LE(o);
-    if (len < 4 || o + len > b.length) break;
-    m.set(b.readUInt16LE(o + 2) & ~NLA_F_NESTED, b.subarray(o + 4, o + len));
-    o += (len + 3) & ~3;
-  }
-  return m;
 }
 
 export interface DestCounts {
@@ -431,31 +304,6 @@ export function familyRequest(seq: number): Buffer {
   w.cstring(CTRL_ATTR_FAMILY_NAME, 'IPVS');
   w.end(m);
   return Buffer.from(w.bytes());
-}
-
-// ---- decoding ----
-
-export type NetlinkReply =
-  | { readonly kind: 'ack'; readonly seq: number; readonly errno: number }
-  | { readonly kind: 'done'; readonly seq: number }
-  | { readonly kind: 'data'; readonly seq: number; readonly type: number; readonly body: Buffer };
-
-/** The messages of one datagram (several may share it). */
-export function splitReplies(buf: Buffer): NetlinkReply[] {
-  const out: NetlinkReply[] = [];
-  let o = 0;
-  while (o + 16 <= buf.length) {
-    const len = buf.readUInt32LE(o);
-    if (len < 16 || o + len > buf.length) break;
-    const type = buf.readUInt16LE(o + 4);
-    const seq = buf.readUInt32LE(o + 8);
-    // NLMSG_ERROR: int error (0 = an acknowledgement), then the request's header.
-    if (type === NLMSG_ERROR && len >= 20) out.push({ kind: 'ack', seq, errno: 0 - buf.readInt32LE(o + 16) });
-    else if (type === NLMSG_DONE) out.push({ kind: 'done', seq });
-    else out.push({ kind: 'data', seq, type, body: buf.subarray(o + 16, o + len) });
-    o += (len + 3) & ~3;
-  }
-  return out;
 }
 
 /** CTRL_ATTR_FAMILY_ID of a CTRL_CMD_NEWFAMILY answer's body (after the genlmsghdr), or null. */

@@ -9,19 +9,17 @@
 // the socket (at most one error per message, each carrying its request back) far below the receive
 // buffer, so no reply is ever dropped.
 //
-// The socket comes from the `netlink` package (a small N-API addon, prebuilt for x64 and arm64):
-// Node has no netlink sockets of its own. It is loaded on first use; where it cannot be (another
-// architecture without a compiler at install time) or the kernel has no IPVS family, the caller
-// falls back to `ipvsadm -R`.
+// Where the socket cannot be opened (../netlink/socket.ts) or the kernel has no IPVS family, the
+// caller falls back to `ipvsadm -R`.
 
 import { constants as osConstants } from 'node:os';
-import { familyIdOf, familyRequest, NETLINK_GENERIC, NLM_F_ACK, NLM_F_REQUEST, parseDestReply, parseRestoreLine, splitReplies, Writer, writeCommand, writeDestDump, type IpvsServiceKey, type NetlinkReply } from './genl.js';
+import { errnoName, openNetlink } from '../netlink/socket.js';
+import { NLM_F_ACK, NLM_F_REQUEST, Writer } from '../netlink/message.js';
+import { familyIdOf, familyRequest, NETLINK_GENERIC, parseDestReply, parseRestoreLine, writeCommand, writeDestDump, type IpvsServiceKey } from './genl.js';
 import { rsKey, vsKey } from './types.js';
 
 /** Messages per datagram (see above: ≤ 64 error replies of ≤ ~1 KB each fit any receive buffer). */
 export const BATCH = 64;
-/** A batch not acknowledged within this long fails the apply (the kernel answers in milliseconds). */
-const REPLY_TIMEOUT_MS = 30_000;
 
 export interface IpvsLineFailure {
   readonly line: string;
@@ -45,82 +43,13 @@ export interface IpvsNetlink {
   close(): void;
 }
 
-/** The part of the addon's RawNetlinkSocket used here (its typings pin @types/node 12). */
-interface RawSocket {
-  on(event: 'message', cb: (msg: Buffer) => void): unknown;
-  on(event: 'error', cb: (err: Error) => void): unknown;
-  send(msg: Uint8Array | Uint8Array[], options?: object, callback?: (err?: Error) => void): void;
-  ref(): void;
-  unref(): void;
-  close(): void;
-}
-
-function errnoName(errno: number): string {
-  for (const [name, v] of Object.entries(osConstants.errno)) if (v === errno) return name;
-  return `errno ${errno}`;
-}
-
 /**
  * Opens the socket and resolves the IPVS family. Rejects when the addon cannot be loaded or the
  * kernel has no IPVS (the caller then uses ipvsadm).
  */
 export async function openIpvsNetlink(): Promise<IpvsNetlink> {
-  const { RawNetlinkSocket } = (await import('netlink/dist/raw.js')) as unknown as { RawNetlinkSocket: new (protocol: number, o: object) => RawSocket };
-  const sock = new RawNetlinkSocket(NETLINK_GENERIC, { recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
-  sock.unref();
-  let seq = Math.floor(Math.random() * 0x7fffffff);
-  /** The first of `n` consecutive sequence numbers (32 bits; a batch never wraps). */
-  const reserve = (n: number): number => {
-    if (seq + n > 0xffffffff) seq = 0;
-    const first = seq + 1;
-    seq += n;
-    return first;
-  };
-  let broken: Error | null = null;
-  /** seq → handler of the replies carrying it. */
-  const waiting = new Map<number, (r: NetlinkReply) => void>();
-  let inFlight = 0;
-  const failAll = (e: Error): void => {
-    broken ??= e;
-    for (const h of waiting.values()) h({ kind: 'ack', seq: -1, errno: -1 });
-    waiting.clear();
-  };
-  sock.on('message', (buf) => {
-    for (const r of splitReplies(buf)) waiting.get(r.seq)?.(r);
-  });
-  sock.on('error', (e) => failAll(e));
-
-  /** Sends one datagram; `onReply` sees every reply whose sequence number is in [first, last]. */
-  const exchange = (msgs: Buffer[], first: number, last: number, onReply: (r: NetlinkReply) => boolean): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      if (broken) return reject(broken);
-      if (inFlight++ === 0) sock.ref();
-      let settled = false;
-      const done = (e?: Error): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        for (let s = first; s <= last; s++) waiting.delete(s);
-        if (--inFlight === 0) sock.unref();
-        if (e) reject(e);
-        else resolve();
-      };
-      const timer = setTimeout(() => {
-        failAll(new Error('IPVS netlink: no answer from the kernel'));
-        done(broken!);
-      }, REPLY_TIMEOUT_MS);
-      const handler = (r: NetlinkReply): void => {
-        if (r.seq === -1) return done(broken ?? new Error('IPVS netlink: socket failed'));
-        if (onReply(r)) done();
-      };
-      for (let s = first; s <= last; s++) waiting.set(s, handler);
-      sock.send(msgs, {}, (err) => {
-        if (err) {
-          failAll(err);
-          done(err);
-        }
-      });
-    });
+  const ch = await openNetlink(NETLINK_GENERIC, 'IPVS');
+  const { reserve, exchange } = ch;
 
   let family: number | null = null;
   try {
@@ -131,11 +60,11 @@ export async function openIpvsNetlink(): Promise<IpvsNetlink> {
       return false;
     });
   } catch (e) {
-    sock.close();
+    ch.close();
     throw e;
   }
   if (family === null) {
-    sock.close();
+    ch.close();
     throw new Error('IPVS netlink: the kernel has no IPVS generic netlink family (ip_vs not loaded)');
   }
   const familyId: number = family;
@@ -192,8 +121,7 @@ export async function openIpvsNetlink(): Promise<IpvsNetlink> {
       return { counts, millis: Number(process.hrtime.bigint() - t0) / 1e6 };
     },
     close() {
-      failAll(new Error('IPVS netlink: closed'));
-      sock.close();
+      ch.close();
     },
   };
 }

@@ -4,7 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { commandPayload, familyIdOf, familyRequest, inetAddr, parseDestReply, parseRestoreLine, splitReplies, Writer, writeCommand, writeDestDump } from '../../../src/kernel/ipvs/genl.js';
+import { commandPayload, familyIdOf, familyRequest, inetAddr, parseDestReply, parseRestoreLine, writeCommand, writeDestDump, writeInetAddr } from '../../../src/kernel/ipvs/genl.js';
+import { splitReplies, Writer } from '../../../src/kernel/netlink/message.js';
 import { rsLine, vsLine } from '../../../src/kernel/ipvs/ipvsadm.js';
 import type { VirtualServer } from '../../../src/kernel/ipvs/types.js';
 
@@ -160,7 +161,7 @@ test('drain counts: a GET_DEST dump request for one service; its answers read as
     const w = new Writer(64);
     w.genl(5, 1);
     const d = w.open(2);
-    w.inetAddr(1, ip);
+    writeInetAddr(w, 1, ip);
     w.be16(2, port);
     w.u32(3, 0);
     w.u32(4, 0);
