@@ -1,8 +1,10 @@
 // nftables dataplane: the only I/O of the mode. The planner (planner.ts, pure) turns the applied
 // state and a ProxyState into a typed Transaction; this applies it as one atomic transaction
-// (`nft -f -`, or the persistent `nft -i` stream for small incremental ones), probes for drift and
-// cleans up, in whatever network namespace this process runs in. Tools run only through the
-// injected ToolRunner and NftStreamFactory (kernel/), so a fake kernel can stand in.
+// (`nft -f -`; the element socket for a transaction of element additions and deletions only; the
+// persistent `nft -i` stream for other small incremental ones), probes for drift and cleans up, in
+// whatever network namespace this process runs in. Tools run only through the injected ToolRunner
+// and NftStreamFactory (kernel/), so a fake kernel can stand in (an injected runner also turns the
+// element socket off: it would reach this process's namespace, not the fake's).
 
 import { availableParallelism } from 'node:os';
 import type { ProxyState } from '../../model/types.js';
@@ -14,6 +16,8 @@ import { createLogger } from '../../log/logger.js';
 import { type ToolRunner, realRunner } from '../../kernel/runner.js';
 import { Transaction } from '../../kernel/nftables/transaction.js';
 import { stageFull } from '../../kernel/nftables/staged.js';
+import { setLayout, type SetLayout } from '../../kernel/nftables/elements-netlink.js';
+import { openNftElementWriter, type NftElementWriter } from '../../kernel/nftables/elements-socket.js';
 import {
   type NftStream,
   type NftStreamFactory,
@@ -49,6 +53,14 @@ export interface NftablesOptions {
   readonly stagedMinElements?: number;
   /** Parallel element stages (default: the CPUs this process may use, at most 4; below 2 nothing is staged). */
   readonly stagedParts?: number;
+  /**
+   * How set and map elements are written: 'netlink' (one nfnetlink socket, kernel/nftables/
+   * elements-socket.ts: the elements of a first start, and every change that only adds and deletes
+   * elements; `nft` for everything else and where the socket cannot be opened) or 'nft' (always
+   * `nft`). Default: 'netlink', or 'nft' when `runner` is given (a fake runner stands for a kernel
+   * the socket would not reach) or a KPX_TOOL_NFT wrapper is set (it must see every write).
+   */
+  readonly elements?: 'netlink' | 'nft';
 }
 
 /** Incremental scripts larger than this go through `nft -f -` (one huge interactive line gains nothing). */
@@ -59,6 +71,8 @@ const MAX_INTERACTIVE_SCRIPT = 1 << 20;
  */
 const MAX_SESSION_START_FAILURES = 3;
 const STAGED_MIN_ELEMENTS = 20_000;
+/** With the element socket, staging pays off much earlier: the elements cost no `nft` parsing. */
+const STAGED_MIN_ELEMENTS_NETLINK = 2_000;
 const STAGED_MAX_PARTS = 4;
 
 function errorText(e: unknown): string {
@@ -83,6 +97,50 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
   let session: NftStream | null = opts.interactive === false ? null : (opts.streams ?? nftSessionFactory)(fam, tableName, MARKER_SET);
   /** Session processes lost before their first completed transaction, in a row. */
   let sessionStartFailures = 0;
+  const useNetlink = (opts.elements ?? (opts.runner || process.env.KPX_TOOL_NFT ? 'nft' : 'netlink')) === 'netlink';
+  /** The element socket: null until opened, or when it cannot be (then `nft` writes everything). */
+  let elementWriter: NftElementWriter | null = null;
+  let writerOpening: Promise<NftElementWriter | null> | null = null;
+  /** Element layouts of the table's sets and maps (a full plan declares them all). */
+  const layouts = new Map<string, SetLayout | null>();
+  const layoutOf = (set: string): SetLayout | null => layouts.get(set) ?? null;
+
+  /** Opens the socket once (loading the addon); every caller gets the same answer. */
+  const openElementWriter = (): Promise<NftElementWriter | null> => {
+    if (!useNetlink) return Promise.resolve(null);
+    writerOpening ??= openNftElementWriter().then(
+      (w) => {
+        log.v(2).info('Writing nftables elements over netlink', { ipFamily: cfg.family });
+        return (elementWriter = w);
+      },
+      (e: unknown) => {
+        log.info('nftables netlink socket unavailable; nft writes the elements', { ipFamily: cfg.family, err: e });
+        return null;
+      },
+    );
+    return writerOpening;
+  };
+  // Now, while the proxy waits for its first LIST, rather than on the first sync's path.
+  void openElementWriter();
+
+  /** Remember the layouts of the sets and maps a plan declares. */
+  const learnLayouts = (tx: Transaction, full: boolean): void => {
+    if (full) layouts.clear();
+    for (const op of tx.ops) {
+      const o = op.object;
+      if (o.kind !== 'set' && o.kind !== 'map') continue;
+      if (op.verb === 'add') layouts.set(o.name, setLayout(o.spec));
+      else if (op.verb === 'delete') layouts.delete(o.name);
+    }
+  };
+
+  /** A transaction of element additions and deletions only, applied atomically over the socket; null: use nft. */
+  const applyElementsOnly = async (tx: Transaction, script: () => string): Promise<number | null> => {
+    if (!useNetlink || tx.ops.some((op) => op.object.kind !== 'element' || !layouts.get(op.object.set))) return null;
+    const w = await openElementWriter();
+    if (!w) return null;
+    return w.apply(script().split('\n').filter((l) => l !== ''), layoutOf, true);
+  };
 
   /** Count, log and throw a failed sync (the table probe or the transaction). */
   const syncFailed = (e: unknown, full: boolean): never => {
@@ -110,7 +168,7 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
     throw new ExecError('nft', ['-c', '-f', '-'], r);
   };
 
-  const stagedMin = opts.stagedMinElements ?? STAGED_MIN_ELEMENTS;
+  const stagedMin = opts.stagedMinElements ?? (useNetlink ? STAGED_MIN_ELEMENTS_NETLINK : STAGED_MIN_ELEMENTS);
   const stagedParts = opts.stagedParts ?? Math.min(availableParallelism(), STAGED_MAX_PARTS);
 
   /**
@@ -118,8 +176,9 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
    * once, then the hooks. Null when it does not qualify; resolves with wall millis.
    */
   const applyStaged = async (tx: Transaction): Promise<number | null> => {
-    if (stagedParts < 2 || tx.size < stagedMin) return null;
-    const st = stageFull(tx, stagedParts);
+    const writer = await openElementWriter();
+    if ((stagedParts < 2 && !writer) || tx.size < stagedMin) return null;
+    const st = stageFull(tx, Math.max(2, stagedParts));
     if (!st || st.elementCount < stagedMin) return null;
     const t0 = process.hrtime.bigint();
     await run('nft', ['-f', '-'], { input: st.skeleton });
@@ -127,12 +186,17 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
     // and a cache fill) while the element stages run, so that a change queued behind this first
     // sync does not wait for it afterwards. Later commits of this table need no new cache fill.
     if (session !== null && !session.alive) session.warm();
-    // Every part is waited for, also when one fails: the retry must not race a part still running.
-    const parts = await Promise.allSettled(st.elements.map((input) => run('nft', ['-f', '-'], { input })));
-    for (const r of parts) if (r.status === 'rejected') throw r.reason;
+    // Over the socket in batches, or by parallel `nft` processes (every part is waited for, also
+    // when one fails: the retry must not race a part still running).
+    let parts: number | 'netlink' = 'netlink';
+    if (!writer || (await writer.apply(st.elementLines, layoutOf, false)) === null) {
+      parts = st.elements.length;
+      const done = await Promise.allSettled(st.elements.map((input) => run('nft', ['-f', '-'], { input })));
+      for (const r of done) if (r.status === 'rejected') throw r.reason;
+    }
     await run('nft', ['-f', '-'], { input: st.hooks });
     const millis = Number(process.hrtime.bigint() - t0) / 1e6;
-    log.v(2).info('Created the table in stages', { ipFamily: cfg.family, elements: st.elementCount, parts: st.elements.length, millis: Math.round(millis) });
+    log.v(2).info('Created the table in stages', { ipFamily: cfg.family, elements: st.elementCount, parts, millis: Math.round(millis) });
     return millis;
   };
 
@@ -176,6 +240,7 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
         }
       }
       const p = plan(prev, state, cfg, { tableName, cache, tableStart: start });
+      learnLayouts(p.tx, p.full);
       // Until this transaction succeeds the kernel state is uncertain (a lost `nft -i` may or may
       // not have committed it): forget `applied` now, so a failure makes the next sync full.
       applied = null;
@@ -188,9 +253,10 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
         // A lost session (process died mid-transaction) fails the sync like a failed `nft -f`: the
         // transaction may or may not have been committed, and the forced full sync repairs either.
         const millis =
-          !p.full && session !== null && p.script.length <= MAX_INTERACTIVE_SCRIPT
+          (!p.full ? await applyElementsOnly(p.tx, () => p.script) : null) ??
+          (!p.full && session !== null && p.script.length <= MAX_INTERACTIVE_SCRIPT
             ? await applyIncremental(session, p.script)
-            : ((p.full && start === 'create' ? await applyStaged(p.tx) : null) ?? (await run('nft', ['-f', '-'], { input: p.script })).millis);
+            : ((p.full && start === 'create' ? await applyStaged(p.tx) : null) ?? (await run('nft', ['-f', '-'], { input: p.script })).millis));
         applied = p.next;
         // After a full sync (the start, a failure, drift) the next change would pay `nft -i`'s
         // start and first cache fill (~0.5 s at 10k services): pay it now, off the change's path.
@@ -225,6 +291,9 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
       // Waited for: a lingering nft keeps the network namespace alive (tests delete and re-create
       // namespaces right after stopping the proxy).
       await session?.close();
+      elementWriter?.close();
+      elementWriter = null;
+      writerOpening = Promise.resolve(null);
     },
 
     async cleanup(): Promise<void> {

@@ -23,6 +23,8 @@ export interface StagedTransaction {
   readonly skeleton: string;
   /** Element commands, cut into parts of similar size, to be applied at once after the skeleton. */
   readonly elements: readonly string[];
+  /** The same element commands, one per line (for a writer that takes them whole). */
+  readonly elementLines: readonly string[];
   /** Base chains and their rules: applied last, in one transaction. */
   readonly hooks: string;
   /** Elements in all parts. */
@@ -54,6 +56,7 @@ export function stageFull(tx: Transaction, parts: number): StagedTransaction | n
   return {
     skeleton: tx.renderOps([ops[0]!, ...skeleton]),
     elements: cut(elementLines, Math.max(1, parts)),
+    elementLines,
     hooks: tx.renderOps(hooks),
     elementCount,
   };
