@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plan, planFull } from '../../src/dataplane/nftables/planner.js';
+import { plan, planFull, PRESHARED_MAX } from '../../src/dataplane/nftables/planner.js';
 import { BlockAllocator, assignSlots } from '../../src/dataplane/nftables/alloc.js';
 import type { ServicePort } from '../../src/model/types.js';
 import { cases } from './cases.js';
@@ -70,15 +70,27 @@ test('adding or removing an endpoint changes elements only (the vmap element pic
     endpoints: [ep('198.18.100.3'), ep('198.18.110.3'), ep('198.18.120.3')],
   });
   const p1 = plan(p0.next, state(svcs.map((s) => (s.key === changed.key ? changed : s))), config());
-  // n = 3 is new: its shared chain is created once (the only chain write).
+  // n = 3: its shared chain was made with the full plan (every n up to PRESHARED_MAX is).
   assert.deepEqual(p1.script.trim().split('\n'), [
     'delete element ip kube-proxy service-ips { 198.19.0.3 . tcp . 80 }',
-    'add chain ip kube-proxy dnat-tcp-3',
-    'add rule ip kube-proxy dnat-tcp-3 meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 3 map @cluster-endpoints-tcp',
     'add element ip kube-proxy cluster-endpoints-tcp { 198.19.0.3 . 80 . 2 : 198.18.120.3 . 8080 }',
     'add element ip kube-proxy hairpin { 198.18.120.3 . 198.18.120.3 }',
     'add element ip kube-proxy service-ips { 198.19.0.3 . tcp . 80 comment "ns/s3:p" : goto dnat-tcp-3 }',
   ]);
+  // A count beyond those: its shared chain is created once (the only chain write).
+  const big = PRESHARED_MAX + 1;
+  const grown = sp('ns', 's5', { clusterIP: '198.19.0.5', endpoints: Array.from({ length: big }, (_, j) => ep(`198.18.${100 + j}.5`)) });
+  const pBig = plan(p1.next, state(svcs.map((s) => (s.key === changed.key ? changed : s.key === grown.key ? grown : s))), config());
+  assert.deepEqual(
+    pBig.script.split('\n').filter((l) => /chain|add rule|service-ips/.test(l)),
+    [
+      'delete element ip kube-proxy service-ips { 198.19.0.5 . tcp . 80 }',
+      `add chain ip kube-proxy dnat-tcp-${big}`,
+      `add rule ip kube-proxy dnat-tcp-${big} meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod ${big} map @cluster-endpoints-tcp`,
+      `add element ip kube-proxy service-ips { 198.19.0.5 . tcp . 80 comment "ns/s5:p" : goto dnat-tcp-${big} }`,
+    ],
+  );
+  assert.doesNotMatch(plan(pBig.next, state(svcs.map((s) => (s.key === changed.key ? changed : s.key === grown.key ? grown : s))), config()).script, /chain/, 'unchanged: nothing');
   // Another service growing to 3 now touches elements only; shrinking back too.
   const changed4 = sp('ns', 's4', { clusterIP: '198.19.0.4', endpoints: [ep('198.18.100.4'), ep('198.18.110.4'), ep('198.18.120.4')] });
   const next2 = svcs.map((s) => (s.key === changed.key ? changed : s.key === changed4.key ? changed4 : s));
@@ -235,7 +247,7 @@ test('loopback nodePortAddresses are not programmed', () => {
   assert.doesNotMatch(script, /127\.0\.0\.1/);
 });
 
-test('shared endpoint maps: one rule per distinct endpoint count binds each map', () => {
+test('shared endpoint maps: one rule per distinct endpoint count (and per small count) binds each map', () => {
   const svcs: ServicePort[] = [];
   for (let i = 0; i < 3000; i++) {
     const n = 1 + (i % 4);
@@ -251,7 +263,8 @@ test('shared endpoint maps: one rule per distinct endpoint count binds each map'
   const script = planFull(state(svcs), config()).script;
   const rulesPerMap = new Map<string, number>();
   for (const m of script.matchAll(/map @((?:cluster|nodeport)-endpoints-[a-z]+)$/gm)) rulesPerMap.set(m[1]!, (rulesPerMap.get(m[1]!) ?? 0) + 1);
-  assert.deepEqual(Object.fromEntries(rulesPerMap), { 'cluster-endpoints-tcp': 4, 'cluster-endpoints-udp': 1 });
+  // The counts in use (1-4 and 1500) and the small ones made with every full plan.
+  assert.deepEqual(Object.fromEntries(rulesPerMap), { 'cluster-endpoints-tcp': PRESHARED_MAX, 'cluster-endpoints-udp': PRESHARED_MAX + 1 });
   assert.match(script, /^add rule ip kube-proxy dnat-udp-1500 meta l4proto udp dnat ip to ip daddr \. udp dport \. numgen random mod 1500 map @cluster-endpoints-udp$/m);
   assert.doesNotMatch(script, /add chain ip kube-proxy service-[A-Z2-7]{8}-/);
   // Every map is declared before the first rule using it.

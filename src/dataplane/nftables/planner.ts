@@ -246,6 +246,9 @@ export function planFull(state: ProxyState, cfg: DataplaneConfig, opts: PlanOpti
   return fullPlan(state, cfg, opts, opts.cache ?? new ServiceCache());
 }
 
+/** Shared DNAT chains made with every full plan, for 1..PRESHARED_MAX endpoints (see fullPlan). */
+export const PRESHARED_MAX = 16;
+
 function fullPlan(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions, cache: ServiceCache): Plan {
   const table = opts.tableName ?? DEFAULT_TABLE;
   const ctx = ruleContext(state, cfg, cache);
@@ -291,6 +294,18 @@ function fullPlan(state: ProxyState, cfg: DataplaneConfig, opts: PlanOptions, ca
       if (next.endpointMaps.has(c.map)) continue;
       next.endpointMaps.add(c.map);
       setOp(tx, 'add', c.map, c.mapDecl);
+    }
+  }
+  // The chains of small endpoint counts, for each kind and protocol in use, now rather than by the
+  // first change that needs one: a change that writes a chain is the slow kind (nft re-reads its
+  // cache, 25-45 ms at 10k services), where an element-only change takes ~1 ms. Scaling a
+  // deployment down to a few replicas is common; to more than PRESHARED_MAX it stays on demand.
+  for (const c of [...shared]) {
+    for (let n = 1; n <= PRESHARED_MAX; n++) {
+      const pre = ctx.cache.sharedChain(ctx.ipX, c.kind, c.proto, n);
+      if (next.sharedChains.has(pre.name)) continue;
+      next.sharedChains.add(pre.name);
+      shared.push(pre);
     }
   }
   shared.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

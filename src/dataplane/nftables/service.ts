@@ -59,7 +59,7 @@ export class ServiceCache {
   }
 
   /** Interned per family, kind, protocol and n. */
-  sharedChain(ipX: 'ip' | 'ip6', kind: 'dnat' | 'ext-dnat' | 'np-dnat', proto: string, n: number): SharedChain {
+  sharedChain(ipX: 'ip' | 'ip6', kind: SharedKind, proto: string, n: number): SharedChain {
     const id = `${ipX} ${kind}-${proto}-${n}`;
     let c = this.shared.get(id);
     if (!c) this.shared.set(id, (c = sharedChain(ipX, kind, proto, n)));
@@ -104,14 +104,20 @@ export function nodeportEndpointsMap(proto: string): string {
 /** A chain shared by many service ports, created on demand and kept until the next full sync. */
 export interface SharedChain {
   readonly name: string;
+  readonly kind: SharedKind;
+  readonly proto: string;
+  /** Endpoints it chooses from. */
+  readonly n: number;
   readonly rules: readonly string[];
   /** The endpoint map its rule reads, and that map's declaration. */
   readonly map: string;
   readonly mapDecl: SetDecl;
 }
 
+export type SharedKind = 'dnat' | 'ext-dnat' | 'np-dnat';
+
 /** A shared DNAT chain (interned by ServiceCache.sharedChain: 10^4 ports share a few dozen objects). */
-function sharedChain(ipX: 'ip' | 'ip6', kind: 'dnat' | 'ext-dnat' | 'np-dnat', proto: string, n: number): SharedChain {
+function sharedChain(ipX: 'ip' | 'ip6', kind: SharedKind, proto: string, n: number): SharedChain {
   const name = `${kind}-${proto}-${n}`;
   const np = kind === 'np-dnat';
   const map = np ? nodeportEndpointsMap(proto) : clusterEndpointsMap(proto);
@@ -119,6 +125,9 @@ function sharedChain(ipX: 'ip' | 'ip6', kind: 'dnat' | 'ext-dnat' | 'np-dnat', p
   const dnat = `meta l4proto ${proto} dnat ${ipX} to ${key} . numgen random mod ${n} map @${map}`;
   return {
     name,
+    kind,
+    proto,
+    n,
     rules: kind === 'dnat' ? [dnat] : [`jump ${MARK_MASQ_CHAIN}`, dnat],
     map,
     mapDecl: {
