@@ -1,6 +1,6 @@
 // Manual end-to-end measurement (not part of the suite; root; namespaces only), as a cluster sees the proxy:
 //   node dist/test/perf/e2e.manual.js [services=10000] [--changes=20] [--gap=1200] [--settle=2000] [--churn=0]
-//        [--source=apiserver|manifests-yaml|manifests-json] [--mode=nftables] [--proxy=PATH/main.js] [--tls] [--log=FILE --v=2] [--node-flags=F1,F2]
+//        [--source=apiserver|manifests-yaml|manifests-json] [--mode=nftables] [--proxy=PATH/main.js] [--tls] [--log=FILE --v=2] [--stdout=FILE] [--node-flags=F1,F2]
 // Builds the traffic topology (test/support/topology.ts: client, node, pods p1..p5, all in kpx-tr-* namespaces),
 // preloads the test API server in the node namespace with N Services × 10 endpoints (one EndpointSlice each; the
 // last Service's slice holds pod p1 only, the others point at addresses nothing answers) and the Node, starts the
@@ -41,6 +41,8 @@ const PROXY = opt('proxy', '');
 /** --log=FILE: the proxy's stderr (with --v=2: its timed log lines). */
 const LOG = opt('log', '');
 const VERBOSITY = opt('v', '');
+/** --stdout=FILE: the proxy's stdout (e.g. with --node-flags=--trace-gc). */
+const STDOUT_LOG = opt('stdout', '');
 /** --node-flags=F1,F2: node flags for the proxy (e.g. --cpu-prof,--cpu-prof-dir=/tmp/x). */
 const NODE_FLAGS = opt('node-flags', '');
 const EPS = 10;
@@ -129,7 +131,8 @@ async function main(): Promise<void> {
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
     if (LOG) child.stderr!.pipe((await import('node:fs')).createWriteStream(LOG));
-    child.stdout!.resume();
+    if (STDOUT_LOG) child.stdout!.pipe((await import('node:fs')).createWriteStream(STDOUT_LOG));
+    else child.stdout!.resume();
     const pid = child.pid!;
     const vip = svcIP(N);
     const answeredBy = async (timeoutMs: number): Promise<string> => {
