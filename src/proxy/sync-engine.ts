@@ -254,6 +254,13 @@ export class SyncEngine {
       this.hooks.failed?.(input, e);
       throw e;
     }
+    // The rules are in the kernel now: as upstream, the network programming latency is observed
+    // here, before the bookkeeping below (health, conntrack, logs).
+    const startedAt = this.opts.startedAt ?? 0;
+    const programmedAt = Date.now();
+    for (const t of this.pendingTriggerTimes.splice(0)) {
+      if (t.getTime() >= startedAt) metrics.networkProgrammingDuration.observe({ ip_family: this.family }, Math.max(0, programmedAt - t.getTime()) / 1000);
+    }
     const durationMs = elapsedMs();
     // Upstream logs "SyncProxyRules complete" with its elapsed time at -v=2 too.
     log.v(2).info('Synced rules', {
@@ -280,10 +287,6 @@ export class SyncEngine {
     this.pendingConntrack = false;
     const report: SyncReport = { family: this.family, input, previous, full: resultFull, result, durationMs, conntrackDue };
     this.hooks.applied?.(report);
-    const startedAt = this.opts.startedAt ?? 0;
-    for (const t of this.pendingTriggerTimes.splice(0)) {
-      if (t.getTime() >= startedAt) metrics.networkProgrammingDuration.observe({ ip_family: this.family }, Math.max(0, Date.now() - t.getTime()) / 1000);
-    }
     this.index.recordNoLocalEndpoints(state.family);
     if (driftAfter && (await this.checkDrift(dp, now))) {
       this.needFull = true;
