@@ -33,8 +33,14 @@ export interface EventIntakeDeps {
   readonly familyCount: number;
   readonly podCIDRGate?: PodCIDRGate | null;
   readonly latency?: ServiceLatencyTracker | null;
-  /** Queue a sync of every family. */
-  readonly requestSync: () => void;
+  /** Queue a sync of `family`, or of every family. */
+  readonly requestSync: (family?: IPFamily) => void;
+}
+
+/** The family of an EndpointSlice's addresses, or undefined (FQDN, malformed: every family decides). */
+function sliceFamily(object: unknown): IPFamily | undefined {
+  const t = (object as { addressType?: unknown } | null)?.addressType;
+  return t === 'IPv4' || t === 'IPv6' ? t : undefined;
 }
 
 export class EventIntake implements SourceHandler {
@@ -105,7 +111,10 @@ export class EventIntake implements SourceHandler {
       const svc = serviceOfEvent(kind, object);
       if (svc !== null) this.deps.latency.onEvent(svc);
     }
-    if (changed && this.initializedFlag) this.deps.requestSync();
+    // An EndpointSlice concerns the family of its address type only (upstream's metaproxier hands it
+    // to that family's proxier alone): the other family's sync would run for nothing, on the same
+    // thread, while this one waits for the kernel.
+    if (changed && this.initializedFlag) this.deps.requestSync(kind === 'EndpointSlice' ? sliceFamily(object) : undefined);
   }
 
   onSynced(kind: ObjectKind): void {

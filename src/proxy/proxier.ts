@@ -96,7 +96,7 @@ export class Proxier implements SourceHandler {
       familyCount: families.length,
       podCIDRGate: deps.podCIDRGate,
       latency: this.latency,
-      requestSync: () => this.requestSync(),
+      requestSync: (family) => this.requestSync(family),
     });
     const addresses = new LocalAddressCache(deps.localAddresses, () => {
       if (this.intake.initialized) this.requestSync();
@@ -181,8 +181,10 @@ export class Proxier implements SourceHandler {
   }
 
   /** Upstream Sync(): queue a run of every family. */
-  requestSync(): void {
+  /** Queue a sync of `family` (when this proxier has it), or of every family. */
+  requestSync(family?: IPFamily): void {
     for (const e of this.engines.values()) {
+      if (family !== undefined && e.family !== family) continue;
       this.deps.health.queuedUpdate(e.family);
       e.request();
     }

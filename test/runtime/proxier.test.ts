@@ -397,3 +397,32 @@ test('start-up: the primary family is programmed first, the other family after i
     }
   }
 });
+
+test('an EndpointSlice change syncs its own family only (as upstream\'s metaproxier hands it to one proxier); a Service change syncs both', async () => {
+  const o = { ...(await options()), syncPeriodMs: 60_000 };
+  const { proxier, calls, health } = setup(o, { families: ['IPv4', 'IPv6'] });
+  proxier.start();
+  try {
+    proxier.onEvent('Service', 'ADDED', serviceObject({ name: 'web', clusterIP: '198.19.0.10', port: 80 }));
+    proxier.onSynced('Service');
+    proxier.onSynced('EndpointSlice');
+    await eventually(async () => calls.some((c) => c.family === 'IPv4') && calls.some((c) => c.family === 'IPv6'), 'first syncs');
+    await new Promise((r) => setTimeout(r, 100));
+    const n = calls.length;
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('web', 8080, [{ ip: '198.18.100.2' }]));
+    await eventually(async () => calls.slice(n).some((c) => c.family === 'IPv4'), 'IPv4 synced');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(calls.slice(n).map((c) => c.family), ['IPv4'], 'the IPv6 proxier had nothing to do and did not run');
+    assert.equal(health.isHealthy(), true);
+    const m = calls.length;
+    proxier.onEvent('EndpointSlice', 'ADDED', sliceObject('web', 8080, [{ ip: '2001:db8::2' }], { sliceName: 'web-v6' }));
+    await eventually(async () => calls.slice(m).some((c) => c.family === 'IPv6'), 'IPv6 synced');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(calls.slice(m).map((c) => c.family), ['IPv6']);
+    const k = calls.length;
+    proxier.onEvent('Service', 'MODIFIED', serviceObject({ name: 'web', clusterIP: '198.19.0.10', port: 81 }));
+    await eventually(async () => new Set(calls.slice(k).map((c) => c.family)).size === 2, 'a Service change syncs both families');
+  } finally {
+    await proxier.stop();
+  }
+});
