@@ -281,8 +281,13 @@ async function changeOnce(b: Bed, n: number, proxy: ProxyRun): Promise<E2EChange
   const put = await b.node.call<{ t0: number; t1: number }>('put', { i: n - 1, js: [j], version: 10_000 + k });
   const r = await probe;
   if (r.t === null) throw new Error(`the new pod ${want} never answered within 20 s (${r.others} answers by others, ${JSON.stringify(r.codes)})`);
-  // The kernel is programmed before the proxy's sync returns and records its metrics: wait
-  // (bounded) for the change's observation.
+  // The kernel is programmed before the proxy's sync returns and records its metrics. Scrape once
+  // the proxy has logged that sync (bounded wait): a scrape that arrives while the sync waits for
+  // the kernel's answer is rendered first on the proxy's one thread and delays the sync's end by
+  // the rendering, so the measurement would measure itself (seen as 6-9 ms "tool" outliers in
+  // changes whose traffic had already moved).
+  const syncedAfterPut = (): boolean => proxy.events.some((e) => e.t >= put.t0 - 1 && e.msg === 'Synced rules' && e.fields.ipFamily === 'IPv4');
+  for (let i = 0; i < 400 && !syncedAfterPut(); i++) await sleep(5);
   let after = await b.node.call<Metrics>('metrics');
   for (let i = 0; i < 40 && (after.npCount ?? 0) <= (before.npCount ?? 0); i++) {
     await sleep(50);

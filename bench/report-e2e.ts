@@ -232,7 +232,7 @@ export function renderE2E(r: BenchResults): string[] {
           ['PUT round trip (test API server stores it and answers)', fmtMs(med('putMs')), 'client side'],
           ['PUT → the proxy\'s sync of it has returned', fmtMs(logged), 'the proxy\'s next "Synced rules" log line (IPv4)'],
           ['… of which the sync itself (model build, plan, kernel)', fmtMs(sync), '`kubeproxy_sync_proxy_rules_duration_seconds` delta'],
-          ['… of which the kernel tool', fmtMs(med('toolMs')), '`toolMillis` of that log line'],
+          ['… of which writing to the kernel (socket or tool)', fmtMs(med('toolMs')), '`toolMillis` of that log line'],
           ['… so waiting before the sync started (watch delivery, event handling, min-sync-period)', fmtMs(logged - sync), 'difference of the two medians above'],
           ['PUT → rules programmed (proxy\'s own metric)', fmtMs(med('eventToKernelMs')), '`kubeproxy_network_programming_duration_seconds` delta'],
           ['PUT → a new connection answered by the new pod', fmtMs(w), 'client namespace, a new connection every 1 ms'],

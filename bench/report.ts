@@ -80,7 +80,7 @@ function targets(r: BenchResults): Target[] {
     limits: ((): string => {
       const s = syncOf(r, 'nftables', N);
       if (!s || s.full.kind !== 'ok' || s.fullToolMs === null) return '';
-      return `\`nft -f\` (parse + kernel transaction) ${fmtMs(s.fullToolMs)} = ${Math.round((100 * s.fullToolMs) / s.full.ms)} %; planning, rendering ${s.fullOperations ?? '?'} operations and spawning: ${fmtMs(s.full.ms - s.fullToolMs)}`;
+      return `writing to the kernel (\`nft -f\` for the table, chains and rules, the element socket for the elements) ${fmtMs(s.fullToolMs)} = ${Math.round((100 * s.fullToolMs) / s.full.ms)} %; planning, rendering ${s.fullOperations ?? '?'} operations and spawning: ${fmtMs(s.full.ms - s.fullToolMs)}`;
     })(),
   });
   const big = syncOf(r, 'nftables', 100000)?.full;
@@ -123,7 +123,7 @@ function targets(r: BenchResults): Target[] {
     verdict: inc && 'wall' in inc && N === 10000 ? ok(inc.wall.p99 <= 20) : 'not measured',
     limits:
       inc && 'wall' in inc
-        ? `the \`nft\` process (start-up + transaction) is ${fmtMs(inc.tool.p50)} of the ${fmtMs(inc.wall.p50)} median and ${fmtMs(inc.tool.p99)} at p99; model build + plan is the rest. Every \`nft -f\` loads its cache of the table from the kernel first, which grows with the table (see below)`
+        ? `writing to the kernel (the element socket; \`nft -i\` for a change that writes a chain) is ${fmtMs(inc.tool.p50)} of the ${fmtMs(inc.wall.p50)} median and ${fmtMs(inc.tool.p99)} at p99; model build + plan is the rest. A change that writes a chain makes nft re-read its cache of the table, which grows with the table (see below)`
         : '',
   });
   const connSizes = [...new Set(r.conn.map((c) => c.services))];
@@ -182,7 +182,7 @@ export function renderMarkdown(r: BenchResults, o: ReportOptions): string {
   L.push(...renderE2E(r));
 
   L.push('## Full sync', '');
-  L.push('Desired state → kernel in a fresh namespace per measurement: wall time of `dataplane.sync(state, {full: true})`, and in brackets the share spent inside the kernel tool (`nft` / `iptables-restore` / `iptables`).', '');
+  L.push('Desired state → kernel in a fresh namespace per measurement: wall time of `dataplane.sync(state, {full: true})`, and in brackets the share spent writing to the kernel (`nft` and nftables mode\'s element socket / `iptables-restore` / `iptables`).', '');
   L.push(
     table(
       ['services × 10 endpoints', ...modes.map((x) => MODE_SHORT[x])],
@@ -346,7 +346,7 @@ export function renderMarkdown(r: BenchResults, o: ReportOptions): string {
   L.push(
     ...[
       '- nftables full sync: dominated by `nft` parsing and the kernel transaction (see the tool share); the ruleset is one global map keyed by address, port and endpoint slot, so the cost is linear in elements.',
-      '- nftables incremental: a one-endpoint change is 2–3 operations (flush + rewrite one service chain, one map element), but every `nft -f` first loads its cache of the table from the kernel, which grows with the table: measured aside (2026-11-25, 10k services, load ≈ 9) a lone `add element` took 33–59 ms against 6–8 ms for a trivial transaction, and `flush chain` + `add rule` 62–72 ms. Our planner adds 8–34 ms per change at 10k (the model build < 1 ms). Keeping a long-lived `nft` process (or netlink from the proxy) and making the planner\'s per-change work independent of N are the levers.',
+      '- nftables incremental: a one-endpoint change is 2–3 operations (flush + rewrite one service chain, one map element), but every `nft -f` first loads its cache of the table from the kernel, which grows with the table: measured aside (2026-11-25, 10k services, load ≈ 9) a lone `add element` took 33–59 ms against 6–8 ms for a trivial transaction, and `flush chain` + `add rule` 62–72 ms. Our planner adds 8–34 ms per change at 10k (the model build < 1 ms). The levers, both taken since: a long-lived `nft -i` for changes that write chains, element-only changes over the proxy\'s own netlink socket, and planner work per change independent of N.',
       '- iptables: every partial sync still rewrites KUBE-SERVICES and the filter chains (upstream semantics), and iptables-legacy replaces the whole table in the kernel on every restore, so partial syncs grow with N; iptables-nft `--noflush` is quadratic in user space.',
       '- Upstream nftables layout: each per-service anonymous vmap makes the kernel walk the pending transaction, so its full load is quadratic in services.',
       '- Connection setup: our nftables layout matches a packet with one hash lookup per map, so cost is flat in N; iptables walks KUBE-SERVICES linearly.',
