@@ -130,7 +130,9 @@ export class Writer {
    */
   fixed(type: number, len: number): number {
     const at = this.header(type, len);
-    this.buf.fill(0, at, at + len);
+    // A loop, not Buffer.fill: most values are 4-16 bytes, and fill's call costs more than that.
+    const b = this.buf;
+    for (let i = at; i < at + len; i++) b[i] = 0;
     return at;
   }
   /** The buffer being written (replaced when it grows: fetch it after each header). */

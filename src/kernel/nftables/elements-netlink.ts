@@ -248,9 +248,10 @@ export interface ElementCommand {
 
 /** `add element ip kube-proxy cluster-ips { … }` as data, or null for any other command. */
 export function parseElementCommand(line: string): ElementCommand | null {
-  const m = /^(add|delete) element (ip|ip6|inet) (\S+) (\S+) \{ ?(.*?) ?\}$/.exec(line);
-  if (!m) return null;
-  return { verb: m[1] as 'add' | 'delete', family: m[2]!, table: m[3]!, set: m[4]!, list: m[5]! };
+  // The head only: a lazy match up to the closing brace backtracks over lines of 60 KB.
+  const m = /^(add|delete) element (ip|ip6|inet) (\S+) (\S+) \{/.exec(line);
+  if (!m || !line.endsWith('}')) return null;
+  return { verb: m[1] as 'add' | 'delete', family: m[2]!, table: m[3]!, set: m[4]!, list: line.slice(m[0].length, -1).trim() };
 }
 
 /**
