@@ -180,8 +180,7 @@ export class Proxier implements SourceHandler {
     await Promise.all([...this.engines.values()].map((e) => e.close()));
   }
 
-  /** Upstream Sync(): queue a run of every family. */
-  /** Queue a sync of `family` (when this proxier has it), or of every family. */
+  /** Upstream Sync(): queue a run of `family` (when this proxier has it), or of every family. */
   requestSync(family?: IPFamily): void {
     for (const e of this.engines.values()) {
       if (family !== undefined && e.family !== family) continue;

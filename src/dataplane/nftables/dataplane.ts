@@ -98,8 +98,7 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
   /** Session processes lost before their first completed transaction, in a row. */
   let sessionStartFailures = 0;
   const useNetlink = (opts.elements ?? (opts.runner || process.env.KPX_TOOL_NFT ? 'nft' : 'netlink')) === 'netlink';
-  /** The element socket: null until opened, or when it cannot be (then `nft` writes everything). */
-  let elementWriter: NftElementWriter | null = null;
+  /** The element socket once asked for: null inside when it cannot be opened (then `nft` writes everything). */
   let writerOpening: Promise<NftElementWriter | null> | null = null;
   /** Element layouts of the table's sets and maps (a full plan declares them all). */
   const layouts = new Map<string, SetLayout | null>();
@@ -111,7 +110,7 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
     writerOpening ??= openNftElementWriter().then(
       (w) => {
         log.v(2).info('Writing nftables elements over netlink', { ipFamily: cfg.family });
-        return (elementWriter = w);
+        return w;
       },
       (e: unknown) => {
         log.info('nftables netlink socket unavailable; nft writes the elements', { ipFamily: cfg.family, err: e });
@@ -120,9 +119,6 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
     );
     return writerOpening;
   };
-  // Now, while the proxy waits for its first LIST, rather than on the first sync's path.
-  void openElementWriter();
-
   /** Remember the layouts of the sets and maps a plan declares. */
   const learnLayouts = (tx: Transaction, full: boolean): void => {
     if (full) layouts.clear();
@@ -229,6 +225,9 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
     family: cfg.family,
 
     async sync(state: ProxyState, o: SyncOptions): Promise<SyncResult> {
+      // Asked for here, not at creation (a Dataplane made only to render or clean up needs none),
+      // and before planning: the addon's files are read while the plan is computed.
+      void openElementWriter();
       const prev = o.full ? null : applied;
       let start: TableStart | undefined;
       if (plansFull(prev, state, cfg, { tableName })) {
@@ -252,11 +251,11 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
       try {
         // A lost session (process died mid-transaction) fails the sync like a failed `nft -f`: the
         // transaction may or may not have been committed, and the forced full sync repairs either.
-        const millis =
-          (!p.full ? await applyElementsOnly(p.tx, () => p.script) : null) ??
-          (!p.full && session !== null && p.script.length <= MAX_INTERACTIVE_SCRIPT
-            ? await applyIncremental(session, p.script)
-            : ((p.full && start === 'create' ? await applyStaged(p.tx) : null) ?? (await run('nft', ['-f', '-'], { input: p.script })).millis));
+        const viaNftF = async (): Promise<number> => (await run('nft', ['-f', '-'], { input: p.script })).millis;
+        const millis = p.full
+          ? ((start === 'create' ? await applyStaged(p.tx) : null) ?? (await viaNftF()))
+          : ((await applyElementsOnly(p.tx, () => p.script)) ??
+            (session !== null && p.script.length <= MAX_INTERACTIVE_SCRIPT ? await applyIncremental(session, p.script) : await viaNftF()));
         applied = p.next;
         // After a full sync (the start, a failure, drift) the next change would pay `nft -i`'s
         // start and first cache fill (~0.5 s at 10k services): pay it now, off the change's path.
@@ -291,9 +290,10 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
       // Waited for: a lingering nft keeps the network namespace alive (tests delete and re-create
       // namespaces right after stopping the proxy).
       await session?.close();
-      elementWriter?.close();
-      elementWriter = null;
+      // Awaited: a socket still opening would otherwise be left open.
+      const opening = writerOpening;
       writerOpening = Promise.resolve(null);
+      (await opening)?.close();
     },
 
     async cleanup(): Promise<void> {
