@@ -256,6 +256,13 @@ test('writes: create fills metadata, 409 on duplicates and stale updates, patch 
     assert.equal(c.status, 201);
     for (const f of ['uid', 'creationTimestamp', 'resourceVersion']) assert.ok(c.body.metadata[f], f);
     assert.equal(c.body.metadata.generation, 1);
+    // ClusterIPs are allocated from the test ranges only (198.19.0.0/16, 2001:db8:19::/64).
+    assert.match(c.body.spec.clusterIP, /^198\.19\.\d+\.\d+$/);
+    assert.deepEqual(c.body.spec.clusterIPs, [c.body.spec.clusterIP]);
+    const v6 = await call(srv, 'POST', '/api/v1/namespaces/default/services', { ...svc('w6'), spec: { ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'PreferDualStack', ports: [{ port: 80 }] } });
+    assert.equal(v6.status, 201);
+    assert.match(v6.body.spec.clusterIPs[0], /^2001:db8:19::[0-9a-f]+$/);
+    assert.match(v6.body.spec.clusterIPs[1], /^198\.19\.\d+\.\d+$/);
     assert.equal((await call(srv, 'POST', '/api/v1/namespaces/default/services', svc('w'))).body.reason, 'AlreadyExists');
     assert.equal((await call(srv, 'POST', '/api/v1/namespaces/nope/services', svc('w', {}, 'nope'))).status, 404);
     // Update with the current rv works, with a stale rv conflicts.
@@ -279,10 +286,10 @@ test('writes: create fills metadata, 409 on duplicates and stale updates, patch 
     assert.deepEqual(sp.body.spec.ports.map((p: { port: number }) => p.port), [82, 83], 'ports merged by port');
     assert.equal((await call(srv, 'PATCH', '/api/v1/namespaces/default/services/w', {}, { 'Content-Type': 'text/plain' })).status, 415);
     // Status subresource: main writes keep status, /status writes only status.
-    const st = await call(srv, 'PUT', '/api/v1/namespaces/default/services/w/status', { ...sp.body, status: { loadBalancer: { ingress: [{ ip: '1.2.3.4' }] } } });
-    assert.equal(st.body.status.loadBalancer.ingress[0].ip, '1.2.3.4');
+    const st = await call(srv, 'PUT', '/api/v1/namespaces/default/services/w/status', { ...sp.body, status: { loadBalancer: { ingress: [{ ip: '198.18.50.4' }] } } });
+    assert.equal(st.body.status.loadBalancer.ingress[0].ip, '198.18.50.4');
     const main = await call(srv, 'PUT', '/api/v1/namespaces/default/services/w', { ...st.body, status: {} });
-    assert.equal(main.body.status.loadBalancer.ingress[0].ip, '1.2.3.4');
+    assert.equal(main.body.status.loadBalancer.ingress[0].ip, '198.18.50.4');
     // A no-op update does not bump the resourceVersion.
     const noop = await call(srv, 'PUT', '/api/v1/namespaces/default/services/w', main.body);
     assert.equal(noop.body.metadata.resourceVersion, main.body.metadata.resourceVersion);

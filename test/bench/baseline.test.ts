@@ -11,13 +11,13 @@ import type { ProxyState, ServicePort } from '../../src/model/types.js';
 import { ep, sp } from '../nftables/fixtures.js';
 
 function twoServices(): ProxyState {
-  const s1 = sp('ns1', 'svc1', { portName: 'p80', clusterIP: '172.30.0.41', port: 80, endpoints: [ep('10.180.0.1', { port: 80 }), ep('10.180.0.2', { port: 80 })] });
-  const s2 = sp('ns2', 'svc2', { portName: 'p80', clusterIP: '172.30.0.42', port: 80, endpoints: [] });
+  const s1 = sp('ns1', 'svc1', { portName: 'p80', clusterIP: '198.19.0.41', port: 80, endpoints: [ep('198.18.180.1', { port: 80 }), ep('198.18.180.2', { port: 80 })] });
+  const s2 = sp('ns2', 'svc2', { portName: 'p80', clusterIP: '198.19.0.42', port: 80, endpoints: [] });
   const services = new Map<string, ServicePort>([[s1.key, s1], [s2.key, s2]]);
   return {
     family: 'IPv4',
     services,
-    node: { name: 'node', ips: ['192.168.0.2'], labels: {} },
+    node: { name: 'node', ips: ['198.18.0.2'], labels: {} },
     nodePortAddresses: { matchAll: true },
     serviceCIDRs: [],
     generation: 1,
@@ -26,21 +26,21 @@ function twoServices(): ProxyState {
 
 test('upstream nftables baseline: chain names per upstream hashAndTruncate, numgen vmap per service', () => {
   const st = twoServices();
-  const script = renderUpstreamNftFull(st, { podCIDR: '10.0.0.0/8' });
+  const script = renderUpstreamNftFull(st, { podCIDR: '198.18.128.0/17' });
   const s1 = st.services.get('ns1/svc1:p80/TCP')!;
   assert.equal(upstreamServiceChain(s1), 'service-ULMVA6XW-ns1/svc1/tcp/p80');
   assert.match(script, /^add table ip kube-proxy \{ comment "rules for kube-proxy" ; \}$/m);
   assert.match(script, /^add chain ip kube-proxy service-ULMVA6XW-ns1\/svc1\/tcp\/p80$/m);
-  assert.match(script, /^add chain ip kube-proxy endpoint-5OJB2KTY-ns1\/svc1\/tcp\/p80__10\.180\.0\.1\/80$/m);
+  assert.match(script, /^add chain ip kube-proxy endpoint-H6C3XLIP-ns1\/svc1\/tcp\/p80__198\.18\.180\.1\/80$/m);
   assert.match(
     script,
-    /^add rule ip kube-proxy service-ULMVA6XW-ns1\/svc1\/tcp\/p80 numgen random mod 2 vmap \{ 0 : goto endpoint-5OJB2KTY-ns1\/svc1\/tcp\/p80__10\.180\.0\.1\/80 , 1 : goto endpoint-\S+__10\.180\.0\.2\/80 \}$/m,
+    /^add rule ip kube-proxy service-ULMVA6XW-ns1\/svc1\/tcp\/p80 numgen random mod 2 vmap \{ 0 : goto endpoint-H6C3XLIP-ns1\/svc1\/tcp\/p80__198\.18\.180\.1\/80 , 1 : goto endpoint-\S+__198\.18\.180\.2\/80 \}$/m,
   );
-  assert.match(script, /^add rule ip kube-proxy service-ULMVA6XW-ns1\/svc1\/tcp\/p80 ip daddr 172\.30\.0\.41 tcp dport 80 ip saddr != 10\.0\.0\.0\/8 jump mark-for-masquerade$/m);
-  assert.match(script, /^add rule ip kube-proxy endpoint-5OJB2KTY-ns1\/svc1\/tcp\/p80__10\.180\.0\.1\/80 meta l4proto tcp dnat to 10\.180\.0\.1:80$/m);
-  assert.match(script, /^add element ip kube-proxy service-ips \{ 172\.30\.0\.41 \. tcp \. 80 : goto service-ULMVA6XW-ns1\/svc1\/tcp\/p80 \}$/m);
+  assert.match(script, /^add rule ip kube-proxy service-ULMVA6XW-ns1\/svc1\/tcp\/p80 ip daddr 198\.19\.0\.41 tcp dport 80 ip saddr != 198\.18\.128\.0\/17 jump mark-for-masquerade$/m);
+  assert.match(script, /^add rule ip kube-proxy endpoint-H6C3XLIP-ns1\/svc1\/tcp\/p80__198\.18\.180\.1\/80 meta l4proto tcp dnat to 198\.18\.180\.1:80$/m);
+  assert.match(script, /^add element ip kube-proxy service-ips \{ 198\.19\.0\.41 \. tcp \. 80 : goto service-ULMVA6XW-ns1\/svc1\/tcp\/p80 \}$/m);
   // No endpoints: no chains, a reject verdict instead.
-  assert.match(script, /^add element ip kube-proxy no-endpoint-services \{ 172\.30\.0\.42 \. tcp \. 80 : goto reject-chain \}$/m);
+  assert.match(script, /^add element ip kube-proxy no-endpoint-services \{ 198\.19\.0\.42 \. tcp \. 80 : goto reject-chain \}$/m);
   assert.doesNotMatch(script, /ns2\/svc2\/tcp\/p80 numgen/);
   assert.equal(script.match(/numgen random/g)?.length, 1);
 });
@@ -48,13 +48,13 @@ test('upstream nftables baseline: chain names per upstream hashAndTruncate, numg
 test('upstream nftables baseline: partial sync rewrites only the changed service and flushes stale chains', () => {
   const st = twoServices();
   const s1 = st.services.get('ns1/svc1:p80/TCP')!;
-  const changed = sp('ns1', 'svc1', { portName: 'p80', clusterIP: '172.30.0.41', port: 80, endpoints: [ep('10.180.0.2', { port: 80 })] });
+  const changed = sp('ns1', 'svc1', { portName: 'p80', clusterIP: '198.19.0.41', port: 80, endpoints: [ep('198.18.180.2', { port: 80 })] });
   const next: ProxyState = { ...st, services: new Map([...st.services, [s1.key, changed]]), generation: 2 };
-  const p = renderUpstreamNftPartial(st, next, { podCIDR: '10.0.0.0/8' });
+  const p = renderUpstreamNftPartial(st, next, { podCIDR: '198.18.128.0/17' });
   assert.match(p.script, /^flush chain ip kube-proxy service-ULMVA6XW-ns1\/svc1\/tcp\/p80$/m);
   assert.match(p.script, /numgen random mod 1 vmap/);
-  assert.deepEqual(p.stale, ['endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80']);
-  assert.match(p.script, /^flush chain ip kube-proxy endpoint-5OJB2KTY-ns1\/svc1\/tcp\/p80__10\.180\.0\.1\/80$/m);
+  assert.deepEqual(p.stale, ['endpoint-H6C3XLIP-ns1/svc1/tcp/p80__198.18.180.1/80']);
+  assert.match(p.script, /^flush chain ip kube-proxy endpoint-H6C3XLIP-ns1\/svc1\/tcp\/p80__198\.18\.180\.1\/80$/m);
   assert.doesNotMatch(p.script, /svc2/);
   assert.equal(renderUpstreamNftPartial(next, next, { podCIDR: '' }).script, '');
 });

@@ -47,28 +47,28 @@ test('underscores in flag names are accepted (WordSepNormalizeFunc)', async () =
 
 test('comma-separated lists', async () => {
   const o = await run([
-    '--cluster-cidr=10.0.0.0/8,fd00::/64',
-    '--nodeport-addresses=10.0.0.0/8,192.168.0.0/16',
+    '--cluster-cidr=198.18.0.0/16,2001:db8::/64',
+    '--nodeport-addresses=198.18.0.0/16,198.19.0.0/16',
     '--proxy-mode=ipvs',
-    '--ipvs-exclude-cidrs=10.1.0.0/16,10.2.0.0/16',
+    '--ipvs-exclude-cidrs=198.18.1.0/24,198.18.2.0/24',
     '--feature-gates=LoggingAlphaOptions=true,ContextualLogging=false',
   ]);
-  assert.deepEqual(o.clusterCIDRs, ['10.0.0.0/8', 'fd00::/64']);
-  assert.equal(o.config.clusterCIDR, '10.0.0.0/8,fd00::/64');
-  assert.deepEqual(o.nodePortAddresses, ['10.0.0.0/8', '192.168.0.0/16']);
-  assert.deepEqual(o.config.ipvs.excludeCIDRs, ['10.1.0.0/16', '10.2.0.0/16']);
+  assert.deepEqual(o.clusterCIDRs, ['198.18.0.0/16', '2001:db8::/64']);
+  assert.equal(o.config.clusterCIDR, '198.18.0.0/16,2001:db8::/64');
+  assert.deepEqual(o.nodePortAddresses, ['198.18.0.0/16', '198.19.0.0/16']);
+  assert.deepEqual(o.config.ipvs.excludeCIDRs, ['198.18.1.0/24', '198.18.2.0/24']);
   assert.deepEqual(o.config.featureGates, { LoggingAlphaOptions: true, ContextualLogging: false });
 });
 
 test('repeated list and map flags accumulate like pflag', async () => {
   const o = await run([
-    '--nodeport-addresses=10.0.0.0/8',
+    '--nodeport-addresses=198.18.0.0/16',
     '--nodeport-addresses',
-    '192.168.0.0/16',
+    '198.19.0.0/16',
     '--feature-gates=ComponentFlagz=true',
     '--feature-gates=WatchListClient=false,ComponentFlagz=false',
   ]);
-  assert.deepEqual(o.nodePortAddresses, ['10.0.0.0/8', '192.168.0.0/16']);
+  assert.deepEqual(o.nodePortAddresses, ['198.18.0.0/16', '198.19.0.0/16']);
   assert.deepEqual(o.config.featureGates, { ComponentFlagz: false, WatchListClient: false });
 });
 
@@ -87,11 +87,11 @@ test('invalid values name the flag, pflag style', async () => {
     [['--iptables-masquerade-bit=x'], 'invalid argument "x" for "--iptables-masquerade-bit" flag: strconv.ParseInt: parsing "x": invalid syntax'],
     [['--conntrack-min=99999999999'], 'invalid argument "99999999999" for "--conntrack-min" flag: strconv.ParseInt: parsing "99999999999": value out of range'],
     [['--kube-api-qps=fast'], 'invalid argument "fast" for "--kube-api-qps" flag: strconv.ParseFloat: parsing "fast": invalid syntax'],
-    [['--bind-address=1.2.3'], 'invalid argument "1.2.3" for "--bind-address" flag: "1.2.3" is not a valid IP address'],
-    [['--healthz-bind-address=1.2.3.4:99999'], 'invalid argument "1.2.3.4:99999" for "--healthz-bind-address" flag: "99999" is not a valid number'],
+    [['--bind-address=198.18.3'], 'invalid argument "198.18.3" for "--bind-address" flag: "198.18.3" is not a valid IP address'],
+    [['--healthz-bind-address=198.18.3.4:99999'], 'invalid argument "198.18.3.4:99999" for "--healthz-bind-address" flag: "99999" is not a valid number'],
     [['--healthz-bind-address=nohost:80'], 'invalid argument "nohost:80" for "--healthz-bind-address" flag: "nohost" is not a valid IP address'],
-    [['--cluster-cidr=10.0.0.0/33'], 'invalid argument "10.0.0.0/33" for "--cluster-cidr" flag: "10.0.0.0/33" is not a valid CIDR'],
-    [['--nodeport-addresses=10.0.0.1'], `invalid argument "10.0.0.1" for "--nodeport-addresses" flag: "10.0.0.1" is not a valid CIDR (nor 'primary')`],
+    [['--cluster-cidr=198.18.0.0/33'], 'invalid argument "198.18.0.0/33" for "--cluster-cidr" flag: "198.18.0.0/33" is not a valid CIDR'],
+    [['--nodeport-addresses=198.18.0.1'], `invalid argument "198.18.0.1" for "--nodeport-addresses" flag: "198.18.0.1" is not a valid CIDR (nor 'primary')`],
     [['--ipvs-exclude-cidrs=foo'], 'invalid argument "foo" for "--ipvs-exclude-cidrs" flag: "foo" is not a valid CIDR'],
     [['--proxy-mode=userspace'], 'invalid argument "userspace" for "--proxy-mode" flag: must be iptables, ipvs, nftables or blank (blank means the best-available proxy [currently iptables])'],
     [['--detect-local-mode=Guess'], 'invalid argument "Guess" for "--detect-local-mode" flag: supported values: "ClusterCIDR", "NodeCIDR", "BridgeInterface", "InterfaceNamePrefix", ""'],
@@ -163,7 +163,7 @@ test('every upstream flag from the reference table exists', () => {
   // Each of them parses (bools bare, others with a valid value).
   for (const n of upstream) {
     const f = FLAGS.find((x) => x.name === n)!;
-    const sample: Record<string, string> = { ProxyMode: 'ipvs', LocalMode: 'NodeCIDR', duration: '3s', int32: '3', float32: '3', Level: '3', ip: '10.0.0.1', ipport: '10.0.0.1:80', mapStringBool: 'X=true', vmodule: 'a=1', quantity: '1Ki', cidrs: '10.0.0.0/8', nodePortAddresses: 'primary', clusterCIDR: '10.0.0.0/8', strings: 'a', string: 'x' };
+    const sample: Record<string, string> = { ProxyMode: 'ipvs', LocalMode: 'NodeCIDR', duration: '3s', int32: '3', float32: '3', Level: '3', ip: '198.18.0.1', ipport: '198.18.0.1:80', mapStringBool: 'X=true', vmodule: 'a=1', quantity: '1Ki', cidrs: '198.18.0.0/16', nodePortAddresses: 'primary', clusterCIDR: '198.18.0.0/16', strings: 'a', string: 'x' };
     const argv = f.kind === 'bool' || f.kind === 'version' ? [`--${n}`] : [`--${n}`, sample[f.kind] ?? 'x'];
     assert.ok(parseFlags(argv).values.has(n), n);
   }

@@ -46,8 +46,8 @@ ipvs:
   minSyncPeriod: 10s
   syncPeriod: 60s
   excludeCIDRs:
-    - "10.20.30.40/16"
-    - "fd00:1::0/64"
+    - "198.18.30.40/16"
+    - "2001:db8:1::0/64"
 nftables:
   masqueradeAll: true
   masqueradeBit: 18
@@ -63,19 +63,19 @@ detectLocal:
   bridgeInterface: "cbr0"
   interfaceNamePrefix: "veth"
 nodePortAddresses:
-  - "10.20.30.40/16"
-  - "fd00:1::0/64"
+  - "198.18.30.40/16"
+  - "2001:db8:1::0/64"
 `;
 }
 
 test('upstream TestLoadConfig cases decode to the same values', () => {
   const cases: [string, string, string, string, string, string][] = [
-    ['iptables', '0.0.0.0', '0.0.0.0', '1.2.3.0/24', '1.2.3.4:12345', '2.3.4.5:23456'],
-    ['iptables', '9.8.7.6', '9.8.7.6', '1.2.3.0/24', '1.2.3.4:12345', '2.3.4.5:23456'],
-    ['iptables', '"::"', '::', 'fd00:1::0/64', '[fd00:1::5]:12345', '[fd00:2::5]:23456'],
-    ['iptables', '"[::]"', '[::]', 'fd00:1::0/64', '[fd00:1::5]:12345', '[fd00:2::5]:23456'],
-    ['iptables', '::0', '::0', 'fd00:1::0/64', '[fd00:1::5]:12345', '[fd00:2::5]:23456'],
-    ['ipvs', '2001:db8::1', '2001:db8::1', 'fd00:1::0/64', '[fd00:1::5]:12345', '[fd00:2::5]:23456'],
+    ['iptables', '0.0.0.0', '0.0.0.0', '198.18.3.0/24', '198.18.3.4:12345', '198.18.4.5:23456'],
+    ['iptables', '198.18.7.6', '198.18.7.6', '198.18.3.0/24', '198.18.3.4:12345', '198.18.4.5:23456'],
+    ['iptables', '"::"', '::', '2001:db8:1::0/64', '[2001:db8:1::5]:12345', '[2001:db8:2::5]:23456'],
+    ['iptables', '"[::]"', '[::]', '2001:db8:1::0/64', '[2001:db8:1::5]:12345', '[2001:db8:2::5]:23456'],
+    ['iptables', '::0', '::0', '2001:db8:1::0/64', '[2001:db8:1::5]:12345', '[2001:db8:2::5]:23456'],
+    ['ipvs', '2001:db8::1', '2001:db8::1', '2001:db8:1::0/64', '[2001:db8:1::5]:12345', '[2001:db8:2::5]:23456'],
   ];
   for (const [mode, bindYaml, bind, cidr, hz, mt] of cases) {
     const c = ok(loadConfigText(upstreamTemplate(bindYaml, cidr, hz, mt, mode), 'kp.yaml'));
@@ -88,13 +88,13 @@ test('upstream TestLoadConfig cases decode to the same values', () => {
     assert.equal(c.configSyncPeriod, '15s');
     assert.deepEqual(c.conntrack, { maxPerCore: 2, min: 1, tcpCloseWaitTimeout: '10s', tcpEstablishedTimeout: '20s', tcpBeLiberal: false, udpTimeout: '0s', udpStreamTimeout: '0s' });
     assert.deepEqual(c.iptables, { masqueradeAll: true, masqueradeBit: 17, minSyncPeriod: '10s', syncPeriod: '1m0s', localhostNodePorts: true });
-    assert.deepEqual(c.ipvs.excludeCIDRs, ['10.20.30.40/16', 'fd00:1::0/64']);
+    assert.deepEqual(c.ipvs.excludeCIDRs, ['198.18.30.40/16', '2001:db8:1::0/64']);
     assert.deepEqual(c.nftables, { masqueradeAll: true, masqueradeBit: 18, minSyncPeriod: '10s', syncPeriod: '1m0s' });
     assert.equal(c.oomScoreAdj, 17);
     assert.equal(c.portRange, '2-7');
     assert.equal(c.hostnameOverride, 'foo');
     assert.deepEqual(c.detectLocal, { bridgeInterface: 'cbr0', interfaceNamePrefix: 'veth' });
-    assert.deepEqual(c.nodePortAddresses, ['10.20.30.40/16', 'fd00:1::0/64']);
+    assert.deepEqual(c.nodePortAddresses, ['198.18.30.40/16', '2001:db8:1::0/64']);
     assert.equal(c.logging.format, 'text');
     assert.equal(c.logging.flushFrequency, '5s');
   }
@@ -132,13 +132,13 @@ test('unknown and duplicate fields: lenient as upstream, each a warning with fil
     `${f}:8:18: nftables.masqueradeBit: expected an integer, got string "14"`,
   ]);
   // Only strict-decoding errors: the file loads, unknown fields ignored, the last duplicate wins.
-  const tpl = upstreamTemplate('9.8.7.6', '1.2.3.0/24', '1.2.3.4:12345', '2.3.4.5:23456', 'iptables');
+  const tpl = upstreamTemplate('198.18.7.6', '198.18.3.0/24', '198.18.3.4:12345', '198.18.4.5:23456', 'iptables');
   const unknown = loadConfigText(tpl + '\nfoo: bar', 'kp.yaml');
   assert.ok(unknown.ok);
   assert.deepEqual(unknown.warnings, ['Using lenient decoding as strict decoding failed: kp.yaml:48:1: foo: unknown field']);
-  const dup = loadConfigText(tpl + '\nbindAddress: 9.8.7.7', 'kp.yaml');
+  const dup = loadConfigText(tpl + '\nbindAddress: 198.18.7.7', 'kp.yaml');
   assert.ok(dup.ok);
-  assert.equal(dup.config.bindAddress, '9.8.7.7', 'last value wins');
+  assert.equal(dup.config.bindAddress, '198.18.7.7', 'last value wins');
   assert.deepEqual(dup.warnings, ['Using lenient decoding as strict decoding failed: kp.yaml:48:1: bindAddress: duplicate field (first set on line 2)']);
 });
 
@@ -159,7 +159,7 @@ test('wrong types name the path, the line and the received value', () => {
     ['iptables:\n  syncPeriod: 30\n', 'k.yaml:4:15: iptables.syncPeriod: expected a duration string such as "30s", got number 30'],
     ['iptables:\n  syncPeriod: 1x\n', 'k.yaml:4:15: iptables.syncPeriod: time: unknown unit "x" in duration "1x"'],
     ['conntrack: 5\n', 'k.yaml:3:12: conntrack: expected a mapping, got number 5'],
-    ['nodePortAddresses: 10.0.0.0/8\n', 'k.yaml:3:20: nodePortAddresses: expected a sequence, got string "10.0.0.0/8"'],
+    ['nodePortAddresses: 198.18.0.0/16\n', 'k.yaml:3:20: nodePortAddresses: expected a sequence, got string "198.18.0.0/16"'],
     ['nodePortAddresses:\n- [a]\n', 'k.yaml:4:3: nodePortAddresses[0]: expected a string, got a sequence'],
     ['oomScoreAdj: 3000000000\n', 'k.yaml:3:14: oomScoreAdj: number 3000000000 does not fit in a 32-bit integer'],
     ['oomScoreAdj: 1.5\n', 'k.yaml:3:14: oomScoreAdj: expected an integer, got number 1.5'],
@@ -207,7 +207,7 @@ test('a kubeadm-written file (all zero values) defaults like upstream, and zeros
   const c = ok(r);
   const want = defaultConfiguration();
   want.clientConnection.kubeconfig = '/var/lib/kube-proxy/kubeconfig.conf';
-  want.clusterCIDR = '10.244.0.0/16';
+  want.clusterCIDR = '198.18.0.0/16';
   assert.deepEqual(c, want);
   assert.ok(r.ok && r.warnings.some((w) => w.includes('iptables.minSyncPeriod is zero or empty')), 'explicit 0s is called out');
   assert.ok(r.ok && !r.warnings.some((w) => w.includes('oomScoreAdj')), 'null is not an explicit zero');
@@ -217,9 +217,9 @@ test('IPv6 bindAddress gives IPv6 default listen addresses; port-less addresses 
   const c = ok(loadConfigText(HEADER + 'bindAddress: "::"\n', 'k.yaml'));
   assert.equal(c.healthzBindAddress, '[::]:10256');
   assert.equal(c.metricsBindAddress, '[::1]:10249');
-  const d = ok(loadConfigText(HEADER + 'healthzBindAddress: 10.0.0.1\nmetricsBindAddress: "fd00::1"\n', 'k.yaml'));
-  assert.equal(d.healthzBindAddress, '10.0.0.1:10256');
-  assert.equal(d.metricsBindAddress, '[fd00::1]:10249');
+  const d = ok(loadConfigText(HEADER + 'healthzBindAddress: 198.18.0.1\nmetricsBindAddress: "2001:db8::1"\n', 'k.yaml'));
+  assert.equal(d.healthzBindAddress, '198.18.0.1:10256');
+  assert.equal(d.metricsBindAddress, '[2001:db8::1]:10249');
 });
 
 test('multiple documents and missing files are errors', async () => {

@@ -77,7 +77,7 @@ test('--config replaces config-mapped flags; logging flags, --hostname-override 
   const file = configFile(
     'mode: ipvs\nhostnameOverride: foo\nlogging:\n  format: text\n  flushFrequency: 1s\n  verbosity: 10\n  vmodule:\n  - filePattern: foo.go\n    verbosity: 6\n  - filePattern: bar.go\n    verbosity: 8\n',
   );
-  const { options: o, warnings } = await run(['--config', file, '--proxy-mode=nftables', '--ipvs-scheduler', 'some-scheduler', '-v=7', '--vmodule', 'goo.go=8', '--master=https://10.0.0.1:6443']);
+  const { options: o, warnings } = await run(['--config', file, '--proxy-mode=nftables', '--ipvs-scheduler', 'some-scheduler', '-v=7', '--vmodule', 'goo.go=8', '--master=https://198.19.0.1:6443']);
   assert.equal(o.mode, 'ipvs', 'file wins over --proxy-mode');
   assert.equal(o.config.ipvs.scheduler, '', 'file wins over --ipvs-scheduler');
   assert.equal(o.verbosity, 7, '-v wins over the file');
@@ -89,7 +89,7 @@ test('--config replaces config-mapped flags; logging flags, --hostname-override 
     { filePattern: 'foo.go', verbosity: 6 },
     { filePattern: 'bar.go', verbosity: 8 },
   ]);
-  assert.equal(o.master, 'https://10.0.0.1:6443');
+  assert.equal(o.master, 'https://198.19.0.1:6443');
   assert.equal(o.hostname, 'foo');
   assert.ok(warnings.some((w) => w.includes('--proxy-mode') && w.includes('--ipvs-scheduler')), 'ignored flags are reported');
 });
@@ -155,7 +155,7 @@ test('masquerade settings by mode', async () => {
 
 test('platform defaults: mode, nftables nodePortAddresses, detectLocalMode', async () => {
   assert.deepEqual((await opts(['--proxy-mode=nftables'])).nodePortAddresses, ['primary']);
-  assert.deepEqual((await opts(['--proxy-mode=nftables', '--nodeport-addresses=10.0.0.0/8'])).nodePortAddresses, ['10.0.0.0/8']);
+  assert.deepEqual((await opts(['--proxy-mode=nftables', '--nodeport-addresses=198.18.0.0/16'])).nodePortAddresses, ['198.18.0.0/16']);
   assert.deepEqual((await opts(['--proxy-mode=iptables'])).nodePortAddresses, []);
   assert.equal((await opts(['--proxy-mode='])).mode, 'iptables');
   assert.equal((await opts(['--detect-local-mode=NodeCIDR'])).detectLocalMode, 'NodeCIDR');
@@ -166,20 +166,20 @@ test('platform defaults: mode, nftables nodePortAddresses, detectLocalMode', asy
 test('deprecated --healthz-port / --metrics-port only without --config and --write-config-to', async () => {
   assert.equal((await opts(['--healthz-port=0'])).healthzBindAddress, '');
   assert.equal((await opts(['--metrics-port=0'])).metricsBindAddress, '', 'empty disables metrics (documented deviation)');
-  assert.equal((await opts(['--healthz-bind-address=1.2.3.4', '--healthz-port=12345'])).healthzBindAddress, '1.2.3.4:12345');
-  assert.equal((await opts(['--healthz-bind-address=1.2.3.4:1000', '--healthz-port=12345'])).healthzBindAddress, '1.2.3.4:1000');
-  assert.equal((await opts(['--metrics-bind-address=fd00:1::6', '--metrics-port=23456'])).metricsBindAddress, '[fd00:1::6]:23456');
-  assert.equal((await opts(['--healthz-bind-address=1.2.3.4'])).healthzBindAddress, '1.2.3.4:10256');
+  assert.equal((await opts(['--healthz-bind-address=198.18.3.4', '--healthz-port=12345'])).healthzBindAddress, '198.18.3.4:12345');
+  assert.equal((await opts(['--healthz-bind-address=198.18.3.4:1000', '--healthz-port=12345'])).healthzBindAddress, '198.18.3.4:1000');
+  assert.equal((await opts(['--metrics-bind-address=2001:db8:1::6', '--metrics-port=23456'])).metricsBindAddress, '[2001:db8:1::6]:23456');
+  assert.equal((await opts(['--healthz-bind-address=198.18.3.4'])).healthzBindAddress, '198.18.3.4:10256');
   const file = configFile('');
   assert.equal((await opts(['--config', file, '--healthz-port=0'])).healthzBindAddress, '0.0.0.0:10256');
-  assert.equal((await opts(['--write-config-to=/tmp/x', '--healthz-port=0', '--healthz-bind-address=1.2.3.4'])).healthzBindAddress, '1.2.3.4:10256');
+  assert.equal((await opts(['--write-config-to=/tmp/x', '--healthz-port=0', '--healthz-bind-address=198.18.3.4'])).healthzBindAddress, '198.18.3.4:10256');
 });
 
 test('command flags are recorded', async () => {
-  const o = await opts(['--cleanup', '--init-only', '--print-rules', '--manifests=/etc/kp/manifests', '--write-config-to', '/tmp/out.yaml', '--kubeconfig=/k', '--cluster-cidr=10.0.0.0/8,fd00::/64']);
+  const o = await opts(['--cleanup', '--init-only', '--print-rules', '--manifests=/etc/kp/manifests', '--write-config-to', '/tmp/out.yaml', '--kubeconfig=/k', '--cluster-cidr=198.18.0.0/16,2001:db8::/64']);
   assert.deepEqual(
     [o.cleanup, o.initOnly, o.printRules, o.manifestsDir, o.writeConfigTo, o.kubeconfig, o.clusterCIDRs],
-    [true, true, true, '/etc/kp/manifests', '/tmp/out.yaml', '/k', ['10.0.0.0/8', 'fd00::/64']],
+    [true, true, true, '/etc/kp/manifests', '/tmp/out.yaml', '/k', ['198.18.0.0/16', '2001:db8::/64']],
   );
 });
 
@@ -197,9 +197,9 @@ test('config file errors come back as kind "error" naming file, line and field',
 
 const ROUND_TRIP_ARGVS: string[][] = [
   [],
-  ['--proxy-mode=nftables', '--masquerade-all', '--iptables-sync-period=10s', '--nodeport-addresses=10.0.0.0/8,fd00::/64'],
-  ['--proxy-mode=ipvs', '--ipvs-sync-period=20s', '--ipvs-min-sync-period=2s', '--ipvs-exclude-cidrs=10.1.0.0/16', '--ipvs-scheduler=wrr', '--ipvs-tcp-timeout=900s', '--ipvs-strict-arp'],
-  ['--cluster-cidr=10.244.0.0/16,fd00:10:244::/56', '--detect-local-mode=ClusterCIDR', '--bind-address=10.0.0.5', '--feature-gates=LoggingAlphaOptions=true,WatchListClient=false'],
+  ['--proxy-mode=nftables', '--masquerade-all', '--iptables-sync-period=10s', '--nodeport-addresses=198.18.0.0/16,2001:db8::/64'],
+  ['--proxy-mode=ipvs', '--ipvs-sync-period=20s', '--ipvs-min-sync-period=2s', '--ipvs-exclude-cidrs=198.18.1.0/24', '--ipvs-scheduler=wrr', '--ipvs-tcp-timeout=900s', '--ipvs-strict-arp'],
+  ['--cluster-cidr=198.18.0.0/16,2001:db8:244::/56', '--detect-local-mode=ClusterCIDR', '--bind-address=198.19.0.5', '--feature-gates=LoggingAlphaOptions=true,WatchListClient=false'],
   ['--detect-local-mode=BridgeInterface', '--pod-bridge-interface=cbr0', '--hostname-override=NODE-1', '--kubeconfig=/etc/k.conf', '--kube-api-qps=7.5', '--kube-api-burst=20'],
   ['--conntrack-max-per-core=0', '--conntrack-tcp-timeout-established=1h30m', '--conntrack-udp-timeout=30s', '-v=4', '--vmodule=a.go=2'],
   ['--logging-format=json', '--log-flush-frequency=2s', '--feature-gates=LoggingAlphaOptions=true', '--log-json-split-stream', '--log-json-info-buffer-size=4Ki'],
@@ -294,7 +294,7 @@ function mutate(text: string, ops: { kind: number; pos: number; str: string }[])
 }
 
 test('property: random mutations of a valid config file never throw (only "run" or "error")', async () => {
-  const bases = [renderConfigYAML(defaultConfiguration()), readFileSync(fixture('kubeadm-style.yaml'), 'utf8'), HEADER + 'mode: nftables\nnodePortAddresses: [10.0.0.0/8]\n'];
+  const bases = [renderConfigYAML(defaultConfiguration()), readFileSync(fixture('kubeadm-style.yaml'), 'utf8'), HEADER + 'mode: nftables\nnodePortAddresses: [198.18.0.0/16]\n'];
   const piece = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('-1s', '"14"', '99999999999', 'null', '[', '{', '::', 'yes', '0x10', '- x', '\t', '---', '&a', '*a', '!!binary x', 'ipvs', '1e400'));
   const seen = { run: 0, error: 0 };
   await fc.assert(
@@ -317,7 +317,7 @@ test('property: random mutations of a valid config file never throw (only "run" 
 test('property: random command lines never throw', async () => {
   const tok = fc.oneof(
     fc.string({ maxLength: 8 }),
-    fc.constantFrom('--', '-', '-v', '-v=3', '-h', '--config', '--proxy-mode', 'ipvs', 'nftables', '--masquerade-all', 'false', '--iptables-sync-period', '1s', '-1s', '--cluster-cidr=10.0.0.0/8', '--nodeport-addresses', 'primary', '--feature-gates=A=true', '--hostname-override', ' ', '--healthz-port=0', '--bogus', '--version'),
+    fc.constantFrom('--', '-', '-v', '-v=3', '-h', '--config', '--proxy-mode', 'ipvs', 'nftables', '--masquerade-all', 'false', '--iptables-sync-period', '1s', '-1s', '--cluster-cidr=198.18.0.0/16', '--nodeport-addresses', 'primary', '--feature-gates=A=true', '--hostname-override', ' ', '--healthz-port=0', '--bogus', '--version'),
   );
   await fc.assert(
     fc.asyncProperty(fc.array(tok, { maxLength: 6 }), async (argv) => {

@@ -6,13 +6,13 @@ import { aggregate, fieldErrorString, validateConfiguration } from '../../src/co
 import type { KubeProxyConfiguration } from '../../src/config/types.js';
 import { parseCommandLine } from '../../src/config/options.js';
 
-/** upstream's baseConfig: ClusterCIDR mode with 192.168.59.0/24, sync 5s/2s, config sync 1s. */
+/** upstream's baseConfig (addresses moved to the test ranges): ClusterCIDR mode with 198.18.59.0/24, sync 5s/2s, config sync 1s. */
 function base(): KubeProxyConfiguration {
   const c = defaultConfiguration();
   c.mode = 'iptables';
-  c.bindAddress = '192.168.59.103';
+  c.bindAddress = '198.18.59.103';
   c.detectLocalMode = 'ClusterCIDR';
-  c.clusterCIDR = '192.168.59.0/24';
+  c.clusterCIDR = '198.18.59.0/24';
   c.iptables.syncPeriod = '5s';
   c.iptables.minSyncPeriod = '2s';
   c.configSyncPeriod = '1s';
@@ -34,14 +34,14 @@ test('valid configurations pass', () => {
     ['nftables mode', (c) => void (c.mode = 'nftables')],
     ['empty HealthzBindAddress', (c) => void (c.healthzBindAddress = '')],
     ['IPv6', (c) => {
-      c.bindAddress = 'fd00:192:168:59::103';
+      c.bindAddress = '2001:db8:59::103';
       c.healthzBindAddress = '';
       c.metricsBindAddress = '[::1]:10249';
-      c.clusterCIDR = 'fd00:192:168:59::/64';
+      c.clusterCIDR = '2001:db8:59::/64';
     }],
     ['alternate healthz port', (c) => void (c.healthzBindAddress = '0.0.0.0:12345')],
-    ['ClusterCIDR is wrong IP family', (c) => void (c.clusterCIDR = 'fd00:192:168:59::/64')],
-    ['ClusterCIDR is dual-stack', (c) => void (c.clusterCIDR = '192.168.59.0/24,fd00:192:168::/64')],
+    ['ClusterCIDR is wrong IP family', (c) => void (c.clusterCIDR = '2001:db8:59::/64')],
+    ['ClusterCIDR is dual-stack', (c) => void (c.clusterCIDR = '198.18.59.0/24,2001:db8:168::/64')],
     ['LocalModeInterfaceNamePrefix', (c) => {
       c.detectLocalMode = 'InterfaceNamePrefix';
       c.detectLocal.interfaceNamePrefix = 'vethabcde';
@@ -87,7 +87,7 @@ test('TestValidateKubeProxyConfiguration failure cases', () => {
     `${P}.DetectLocalMode: Unsupported value: "Guess": supported values: "ClusterCIDR", "NodeCIDR", "BridgeInterface", "InterfaceNamePrefix", ""`,
   ]);
   assert.deepEqual(errors((c) => void (c.logging.format = 'unsupported format')), [`${P}.logging.format: Invalid value: "unsupported format": Unsupported log format`]);
-  assert.deepEqual(errors((c) => void (c.bindAddress = '10.10.12.11:2000')), [`${P}.BindAddress: Invalid value: "10.10.12.11:2000": not a valid textual representation of an IP address`]);
+  assert.deepEqual(errors((c) => void (c.bindAddress = '198.18.12.11:2000')), [`${P}.BindAddress: Invalid value: "198.18.12.11:2000": not a valid textual representation of an IP address`]);
 });
 
 test('sync periods are read from the section of the chosen mode', () => {
@@ -170,25 +170,25 @@ test('proxy mode and client connection', () => {
 
 test('TestValidateHostPort', () => {
   const hp = (v: string) => errors((c) => void (c.healthzBindAddress = v));
-  for (const ok of ['0.0.0.0:10256', '127.0.0.1:10256', '10.10.10.10:10256', '[::]:10256']) assert.deepEqual(hp(ok), [], ok);
+  for (const ok of ['0.0.0.0:10256', '127.0.0.1:10256', '198.18.10.10:10256', '[::]:10256']) assert.deepEqual(hp(ok), [], ok);
   const H = `${P}.HealthzBindAddress: Invalid value:`;
-  assert.deepEqual(hp('10.10.10.10'), [`${H} "10.10.10.10": must be IP:port`]);
-  assert.deepEqual(hp('123.456.789.10:12345'), [`${H} "123.456.789.10": must be a valid IP`]);
-  assert.deepEqual(hp('10.10.10.10:foo'), [`${H} "foo": must be a valid port`]);
-  assert.deepEqual(hp('10.10.10.10:0'), [`${H} "0": must be a valid port`]);
-  assert.deepEqual(hp('10.10.10.10:65536'), [`${H} "65536": must be a valid port`]);
+  assert.deepEqual(hp('198.18.10.10'), [`${H} "198.18.10.10": must be IP:port`]);
+  assert.deepEqual(hp('198.18.789.10:12345'), [`${H} "198.18.789.10": must be a valid IP`]);
+  assert.deepEqual(hp('198.18.10.10:foo'), [`${H} "foo": must be a valid port`]);
+  assert.deepEqual(hp('198.18.10.10:0'), [`${H} "0": must be a valid port`]);
+  assert.deepEqual(hp('198.18.10.10:65536'), [`${H} "65536": must be a valid port`]);
 });
 
 test('TestValidateKubeProxyNodePortAddress', () => {
   const npa = (l: string[]) => errors((c) => void (c.nodePortAddresses = l));
-  for (const ok of [[], ['127.0.0.0/8'], ['0.0.0.0/0'], ['::/0'], ['127.0.0.1/32', '1.2.3.0/24'], ['::1/128'], ['10.20.0.0/16', '100.200.0.0/16'], ['2001:db8::/32'], ['primary']]) {
+  for (const ok of [[], ['127.0.0.0/8'], ['0.0.0.0/0'], ['::/0'], ['127.0.0.1/32', '198.18.3.0/24'], ['::1/128'], ['198.18.0.0/16', '198.19.0.0/16'], ['2001:db8::/32'], ['primary']]) {
     assert.deepEqual(npa(ok), [], ok.join(','));
   }
   const N = `${P}.NodePortAddresses`;
   assert.deepEqual(npa(['foo']), [`${N}[0]: Invalid value: "foo": must be a valid CIDR`]);
-  assert.deepEqual(npa(['10.0.0.0/0', '1.2.3']), [`${N}[1]: Invalid value: "1.2.3": must be a valid CIDR`]);
-  assert.deepEqual(npa(['127.0.0.1/32', '0', '1.2.3.0/24']), [`${N}[1]: Invalid value: "0": must be a valid CIDR`]);
-  assert.deepEqual(npa(['127.0.0.1/32', '10.20.30.40', '1.2.3.0/24']), [`${N}[1]: Invalid value: "10.20.30.40": must be a valid CIDR`]);
+  assert.deepEqual(npa(['198.18.0.0/0', '198.18.3']), [`${N}[1]: Invalid value: "198.18.3": must be a valid CIDR`]);
+  assert.deepEqual(npa(['127.0.0.1/32', '0', '198.18.3.0/24']), [`${N}[1]: Invalid value: "0": must be a valid CIDR`]);
+  assert.deepEqual(npa(['127.0.0.1/32', '198.18.30.40', '198.18.3.0/24']), [`${N}[1]: Invalid value: "198.18.30.40": must be a valid CIDR`]);
   assert.deepEqual(npa(['::0', '::1', '2001:db8::/32']), [`${N}[0]: Invalid value: "::0": must be a valid CIDR`, `${N}[1]: Invalid value: "::1": must be a valid CIDR`]);
   assert.deepEqual(npa(['primary', '127.0.0.1/32']), [`${N}[0]: Invalid value: "primary": can't use both 'primary' and CIDRs`]);
   assert.deepEqual(npa(['127.0.0.1/32', 'primary']), [`${N}[1]: Invalid value: "primary": can't use both 'primary' and CIDRs`]);
@@ -210,14 +210,14 @@ test('TestValidateDetectLocalConfiguration', () => {
     }),
     [`${D}.InterfaceName: Invalid value: "": must not be empty`],
   );
-  assert.deepEqual(errors((c) => void (c.clusterCIDR = '192.168.59.0/24,fd00:192:168::/64,10.0.0.0/16')), [
-    `${D}.ClusterCIDRs: Invalid value: []string{"192.168.59.0/24", "fd00:192:168::/64", "10.0.0.0/16"}: must be a either a single CIDR or dual-stack pair of CIDRs (e.g. [10.100.0.0/16, fde4:8dba:82e1::/48]`,
+  assert.deepEqual(errors((c) => void (c.clusterCIDR = '198.18.59.0/24,2001:db8:168::/64,198.19.0.0/16')), [
+    `${D}.ClusterCIDRs: Invalid value: []string{"198.18.59.0/24", "2001:db8:168::/64", "198.19.0.0/16"}: must be a either a single CIDR or dual-stack pair of CIDRs (e.g. [10.100.0.0/16, fde4:8dba:82e1::/48]`,
   ]);
-  assert.deepEqual(errors((c) => void (c.clusterCIDR = '192.168.59.0')), [
-    `${D}.ClusterCIDRs[0]: Invalid value: "192.168.59.0": must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)`,
+  assert.deepEqual(errors((c) => void (c.clusterCIDR = '198.18.59.0')), [
+    `${D}.ClusterCIDRs[0]: Invalid value: "198.18.59.0": must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)`,
   ]);
-  assert.deepEqual(errors((c) => void (c.clusterCIDR = '10.0.0.0/8,10.1.0.0/16')), [
-    `${D}.ClusterCIDRs: Invalid value: []string{"10.0.0.0/8", "10.1.0.0/16"}: must be a either a single CIDR or dual-stack pair of CIDRs (e.g. [10.100.0.0/16, fde4:8dba:82e1::/48]`,
+  assert.deepEqual(errors((c) => void (c.clusterCIDR = '198.18.0.0/16,198.19.0.0/16')), [
+    `${D}.ClusterCIDRs: Invalid value: []string{"198.18.0.0/16", "198.19.0.0/16"}: must be a either a single CIDR or dual-stack pair of CIDRs (e.g. [10.100.0.0/16, fde4:8dba:82e1::/48]`,
   ]);
   // Not checked outside ClusterCIDR mode.
   assert.deepEqual(

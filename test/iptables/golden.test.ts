@@ -12,22 +12,22 @@ const fixture = (name: string): string => rawFixture(name).replaceAll('0x4000', 
 
 export function overallState() {
   return state([
-    svc({ ns: 'ns1', name: 'svc1', clusterIP: '172.30.0.41', endpoints: [{ ip: '10.180.0.1' }] }),
+    svc({ ns: 'ns1', name: 'svc1', clusterIP: '198.19.0.41', endpoints: [{ ip: '198.18.180.1' }] }),
     svc({
-      ns: 'ns2', name: 'svc2', clusterIP: '172.30.0.42', nodePort: 3001, lbIPs: ['1.2.3.4'],
-      externalIPs: ['192.168.99.22'], eTPLocal: true, healthCheckNodePort: 30000,
-      endpoints: [{ ip: '10.180.0.2' }],
+      ns: 'ns2', name: 'svc2', clusterIP: '198.19.0.42', nodePort: 3001, lbIPs: ['198.18.50.4'],
+      externalIPs: ['198.18.99.22'], eTPLocal: true, healthCheckNodePort: 30000,
+      endpoints: [{ ip: '198.18.180.2' }],
     }),
-    svc({ ns: 'ns3', name: 'svc3', clusterIP: '172.30.0.43', nodePort: 3003, endpoints: [{ ip: '10.180.0.3' }] }),
+    svc({ ns: 'ns3', name: 'svc3', clusterIP: '198.19.0.43', nodePort: 3003, endpoints: [{ ip: '198.18.180.3' }] }),
     svc({
-      ns: 'ns4', name: 'svc4', clusterIP: '172.30.0.44', externalIPs: ['192.168.99.33'],
-      endpoints: [{ ip: '10.180.0.4' }, { ip: '10.180.0.5', local: true }],
+      ns: 'ns4', name: 'svc4', clusterIP: '198.19.0.44', externalIPs: ['198.18.99.33'],
+      endpoints: [{ ip: '198.18.180.4' }, { ip: '198.18.180.5', local: true }],
     }),
     svc({
-      ns: 'ns5', name: 'svc5', clusterIP: '172.30.0.45', nodePort: 3002, lbIPs: ['5.6.7.8'],
-      sourceRanges: ['203.0.113.0/25'], affinity: 10800, endpoints: [{ ip: '10.180.0.3' }],
+      ns: 'ns5', name: 'svc5', clusterIP: '198.19.0.45', nodePort: 3002, lbIPs: ['198.18.50.8'],
+      sourceRanges: ['198.18.113.0/25'], affinity: 10800, endpoints: [{ ip: '198.18.180.3' }],
     }),
-    svc({ ns: 'ns6', name: 'svc6', clusterIP: '172.30.0.46' }),
+    svc({ ns: 'ns6', name: 'svc6', clusterIP: '198.19.0.46' }),
   ]);
 }
 
@@ -46,8 +46,8 @@ test('TestEnableLocalhostNodePortsIPv6: IPv6, eTP Local, no local detector', () 
   const st = state(
     [
       svc({
-        ns: 'ns1', name: 'svc1', clusterIP: 'fd00:ab34::20', nodePort: 30001, eTPLocal: true,
-        endpoints: [{ ip: 'ff06::c1' }, { ip: 'ff06::c2', local: true }],
+        ns: 'ns1', name: 'svc1', clusterIP: '2001:db8:ab34::20', nodePort: 30001, eTPLocal: true,
+        endpoints: [{ ip: '2001:db8:1::c1' }, { ip: '2001:db8:1::c2', local: true }],
       }),
     ],
     { family: 'IPv6' },
@@ -62,11 +62,11 @@ test('TestOnlyLocalNodePortsNoClusterCIDR: explicit nodePortAddresses, localhost
   const st = state(
     [
       svc({
-        ns: 'ns1', name: 'svc1', clusterIP: '172.30.0.41', nodePort: 3001, eTPLocal: true,
-        endpoints: [{ ip: '10.180.0.1' }, { ip: '10.180.2.1', local: true }],
+        ns: 'ns1', name: 'svc1', clusterIP: '198.19.0.41', nodePort: 3001, eTPLocal: true,
+        endpoints: [{ ip: '198.18.180.1' }, { ip: '198.18.182.1', local: true }],
       }),
     ],
-    { nodePortAddresses: { matchAll: false, ips: ['192.168.0.2'] } },
+    { nodePortAddresses: { matchAll: false, ips: ['198.18.0.2'] } },
   );
   const cfg = config({ detector: { mode: 'none' }, localhostNodePorts: false });
   const p = plan(null, st, cfg, { full: true, randomFully: false });
@@ -75,14 +75,14 @@ test('TestOnlyLocalNodePortsNoClusterCIDR: explicit nodePortAddresses, localhost
 
 test('session affinity with several endpoints: rcheck rules first, then statistic, SEP --set', () => {
   const st = state([
-    svc({ ns: 'ns1', name: 'svc1', clusterIP: '172.30.0.41', affinity: 300, endpoints: [{ ip: '10.180.0.1' }, { ip: '10.180.0.2' }, { ip: '10.180.0.3' }] }),
+    svc({ ns: 'ns1', name: 'svc1', clusterIP: '198.19.0.41', affinity: 300, endpoints: [{ ip: '198.18.180.1' }, { ip: '198.18.180.2' }, { ip: '198.18.180.3' }] }),
   ]);
   const p = plan(null, st, config(), { full: true });
   const svcRules = p.restoreInput.split('\n').filter((l) => l.startsWith('-A KUBE-SVC-XPGD46QRK7WJZT7O'));
   assert.equal(svcRules.length, 1 + 3 + 3);
-  assert.match(svcRules[0]!, /! -s 10\.0\.0\.0\/8 -j KUBE-MARK-MASQ$/);
+  assert.match(svcRules[0]!, /! -s 198\.18\.128\.0\/17 -j KUBE-MARK-MASQ$/);
   for (const r of svcRules.slice(1, 4)) assert.match(r, /-m recent --name (KUBE-SEP-\w+) --rcheck --seconds 300 --reap -j \1$/);
-  assert.match(svcRules[4]!, /"ns1\/svc1:p80 -> 10\.180\.0\.1:80" -m statistic --mode random --probability 0\.3333333333 -j KUBE-SEP-/);
+  assert.match(svcRules[4]!, /"ns1\/svc1:p80 -> 198\.18\.180\.1:80" -m statistic --mode random --probability 0\.3333333333 -j KUBE-SEP-/);
   assert.match(svcRules[5]!, /--probability 0\.5000000000 -j KUBE-SEP-/);
   assert.doesNotMatch(svcRules[6]!, /statistic/);
   const dnat = p.restoreInput.split('\n').filter((l) => l.includes('-j DNAT'));
@@ -92,8 +92,8 @@ test('session affinity with several endpoints: rcheck rules first, then statisti
 });
 
 test('large-cluster mode drops SEP and -> comments above 1000 endpoints', () => {
-  const eps = Array.from({ length: 1001 }, (_, i) => ({ ip: `10.180.${i >> 8}.${i & 255}` }));
-  const p = plan(null, state([svc({ ns: 'ns1', name: 'svc1', clusterIP: '172.30.0.41', endpoints: eps })]), config(), { full: true });
+  const eps = Array.from({ length: 1001 }, (_, i) => ({ ip: `198.18.${180 + (i >> 8)}.${i & 255}` }));
+  const p = plan(null, state([svc({ ns: 'ns1', name: 'svc1', clusterIP: '198.19.0.41', endpoints: eps })]), config(), { full: true });
   assert.equal(p.counts.largeClusterMode, true);
   const lines = p.restoreInput.split('\n');
   const sep = lines.filter((l) => l.startsWith('-A KUBE-SEP-'));
@@ -124,7 +124,7 @@ test('masquerade mark is Go %#08x of 1<<bit', () => {
 });
 
 test('IPv4 localhost NodePorts: KUBE-FIREWALL anti-martian rule and tail variants', () => {
-  const st = state([svc({ ns: 'a', name: 'b', clusterIP: '172.30.0.1', nodePort: 30000, endpoints: [{ ip: '10.1.0.1' }] })]);
+  const st = state([svc({ ns: 'a', name: 'b', clusterIP: '198.19.0.1', nodePort: 30000, endpoints: [{ ip: '198.18.181.1' }] })]);
   const on = plan(null, st, config({ localhostNodePorts: true }), { full: true });
   assert.match(on.restoreInput, /:KUBE-FIREWALL - \[0:0\]/);
   assert.match(on.restoreInput, /-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n/);
@@ -151,18 +151,18 @@ test('IPv4 localhost NodePorts: KUBE-FIREWALL anti-martian rule and tail variant
 test('internalTrafficPolicy Local: SVL target, DROP without local endpoints', () => {
   const withLocal = plan(
     null,
-    state([svc({ ns: 'a', name: 'b', clusterIP: '172.30.0.1', iTPLocal: true, endpoints: [{ ip: '10.1.0.1', local: true }, { ip: '10.1.0.2' }] })]),
+    state([svc({ ns: 'a', name: 'b', clusterIP: '198.19.0.1', iTPLocal: true, endpoints: [{ ip: '198.18.181.1', local: true }, { ip: '198.18.181.2' }] })]),
     config(),
     { full: true },
   );
-  assert.match(withLocal.restoreInput, /"a\/b:p80 cluster IP" -m tcp -p tcp -d 172\.30\.0\.1 --dport 80 -j KUBE-SVL-/);
+  assert.match(withLocal.restoreInput, /"a\/b:p80 cluster IP" -m tcp -p tcp -d 198\.19\.0\.1 --dport 80 -j KUBE-SVL-/);
   assert.doesNotMatch(withLocal.restoreInput, /:KUBE-SVC-/);
   const none = plan(
     null,
-    state([svc({ ns: 'a', name: 'b', clusterIP: '172.30.0.1', iTPLocal: true, endpoints: [{ ip: '10.1.0.2' }] })]),
+    state([svc({ ns: 'a', name: 'b', clusterIP: '198.19.0.1', iTPLocal: true, endpoints: [{ ip: '198.18.181.2' }] })]),
     config(),
     { full: true },
   );
-  assert.match(none.restoreInput, /-A KUBE-SERVICES -m comment --comment "a\/b:p80 has no local endpoints" -m tcp -p tcp -d 172\.30\.0\.1 --dport 80 -j DROP/);
+  assert.match(none.restoreInput, /-A KUBE-SERVICES -m comment --comment "a\/b:p80 has no local endpoints" -m tcp -p tcp -d 198\.19\.0\.1 --dport 80 -j DROP/);
   assert.equal(none.counts.noLocalEndpointsInternal, 1);
 });

@@ -78,7 +78,7 @@ export interface StateOpts {
 
 export function state(services: readonly ServicePort[], o: StateOpts = {}): ProxyState {
   const family = o.family ?? 'IPv4';
-  return proxyState(services, { ...o, nodeName: 'test-node', nodeIPs: o.nodeIPs ?? (family === 'IPv4' ? ['192.168.0.2'] : ['2001:db8::1']) });
+  return proxyState(services, { ...o, nodeName: 'test-node', nodeIPs: o.nodeIPs ?? (family === 'IPv4' ? ['198.18.0.2'] : ['2001:db8::1']) });
 }
 
 /** Same state with some services replaced/added/removed; untouched ServicePorts keep identity. */
@@ -89,7 +89,7 @@ export function config(o: { family?: IPFamily; detector?: LocalDetector; localho
   return dataplaneConfig({
     family,
     masqueradeAll: o.masqueradeAll ?? false,
-    localDetector: o.detector ?? { mode: 'cidr', cidr: family === 'IPv4' ? '10.0.0.0/8' : 'fd00:10::/64' },
+    localDetector: o.detector ?? { mode: 'cidr', cidr: family === 'IPv4' ? '198.18.128.0/17' : '2001:db8:1::/64' },
     localhostNodePorts: o.localhostNodePorts ?? true,
   });
 }

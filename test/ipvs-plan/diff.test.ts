@@ -137,7 +137,7 @@ test('parsers: ipvsadm -S -n, ipvsadm -L -n, ipset save, ip -j addr, iptables-sa
     'create KUBE-LOAD-BALANCER-SOURCE-CIDR hash:ip,port,net family inet hashsize 1024 maxelem 65536 comment',
     'add KUBE-LOAD-BALANCER-SOURCE-CIDR 198.18.200.1,tcp:80,198.18.99.7',
     'create OTHER hash:ip',
-    'add OTHER 1.2.3.4',
+    'add OTHER 198.18.250.4',
   ].join('\n');
   const sets = parseIpsetSave(ipset, new Set(['KUBE-CLUSTER-IP', 'KUBE-LOAD-BALANCER-SOURCE-CIDR', 'KUBE-NODE-PORT-TCP']));
   assert.deepEqual([...sets.keys()], ['KUBE-CLUSTER-IP', 'KUBE-LOAD-BALANCER-SOURCE-CIDR']);

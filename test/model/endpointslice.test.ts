@@ -24,7 +24,7 @@ function gen(
     const readyCondition = i % unreadyMod !== 0;
     const terminatingCondition = i % terminatingMod === 0;
     endpoints.push({
-      addresses: [`10.0.${offset}.${i}`],
+      addresses: [`198.18.${offset}.${i}`],
       conditions: { ready: readyCondition && !terminatingCondition, serving: readyCondition, terminating: terminatingCondition },
       ...(hosts.length > 0 ? { nodeName: hosts[i % hosts.length] } : {}),
     });
@@ -64,36 +64,36 @@ const cases: Record<string, Case> = {
     hostname: 'host1',
     slices: [genSlice('svc1', 'ns1', 1, 3, 999, 999, ['host1', 'host2'], [80, 443])],
     expected: {
-      'port-0': [R('10.0.1.1:80'), R('10.0.1.2:80', true), R('10.0.1.3:80')],
-      'port-1': [R('10.0.1.1:443'), R('10.0.1.2:443', true), R('10.0.1.3:443')],
+      'port-0': [R('198.18.1.1:80'), R('198.18.1.2:80', true), R('198.18.1.3:80')],
+      'port-1': [R('198.18.1.1:443'), R('198.18.1.2:443', true), R('198.18.1.3:443')],
     },
   },
   '2 slices, same port': {
     slices: [genSlice('svc1', 'ns1', 1, 3, 999, 999, [], [80]), genSlice('svc1', 'ns1', 2, 3, 999, 999, [], [80])],
     expected: {
-      'port-0': ['10.0.1.1', '10.0.1.2', '10.0.1.3', '10.0.2.1', '10.0.2.2', '10.0.2.3'].map((ip) => R(`${ip}:80`)),
+      'port-0': ['198.18.1.1', '198.18.1.2', '198.18.1.3', '198.18.2.1', '198.18.2.2', '198.18.2.3'].map((ip) => R(`${ip}:80`)),
       'port-1': [],
     },
   },
   // Both generated slices are named svc1-1: the second version replaces the first.
   '2 overlapping slices, same port': {
     slices: [genSlice('svc1', 'ns1', 1, 3, 999, 999, [], [80]), genSlice('svc1', 'ns1', 1, 4, 999, 999, [], [80])],
-    expected: { 'port-0': [1, 2, 3, 4].map((i) => R(`10.0.1.${i}:80`)), 'port-1': [] },
+    expected: { 'port-0': [1, 2, 3, 4].map((i) => R(`198.18.1.${i}:80`)), 'port-1': [] },
   },
   '2 slices, overlapping endpoints, some endpoints unready in 1 or both': {
     slices: [genSlice('svc1', 'ns1', 1, 10, 3, 999, [], [80]), genSlice('svc1', 'ns1', 1, 10, 6, 999, [], [80])],
     expected: {
       'port-0': [
-        R('10.0.1.10:80'),
-        R('10.0.1.1:80'),
-        R('10.0.1.2:80'),
-        R('10.0.1.3:80'),
-        R('10.0.1.4:80'),
-        R('10.0.1.5:80'),
-        R('10.0.1.6:80', false, false, false, false),
-        R('10.0.1.7:80'),
-        R('10.0.1.8:80'),
-        R('10.0.1.9:80'),
+        R('198.18.1.10:80'),
+        R('198.18.1.1:80'),
+        R('198.18.1.2:80'),
+        R('198.18.1.3:80'),
+        R('198.18.1.4:80'),
+        R('198.18.1.5:80'),
+        R('198.18.1.6:80', false, false, false, false),
+        R('198.18.1.7:80'),
+        R('198.18.1.8:80'),
+        R('198.18.1.9:80'),
       ],
       'port-1': [],
     },
@@ -102,16 +102,16 @@ const cases: Record<string, Case> = {
     slices: [genSlice('svc1', 'ns1', 1, 10, 3, 5, [], [80]), genSlice('svc1', 'ns1', 1, 10, 6, 5, [], [80])],
     expected: {
       'port-0': [
-        R('10.0.1.10:80', false, false, true, true),
-        R('10.0.1.1:80'),
-        R('10.0.1.2:80'),
-        R('10.0.1.3:80'),
-        R('10.0.1.4:80'),
-        R('10.0.1.5:80', false, false, true, true),
-        R('10.0.1.6:80', false, false, false, false),
-        R('10.0.1.7:80'),
-        R('10.0.1.8:80'),
-        R('10.0.1.9:80'),
+        R('198.18.1.10:80', false, false, true, true),
+        R('198.18.1.1:80'),
+        R('198.18.1.2:80'),
+        R('198.18.1.3:80'),
+        R('198.18.1.4:80'),
+        R('198.18.1.5:80', false, false, true, true),
+        R('198.18.1.6:80', false, false, false, false),
+        R('198.18.1.7:80'),
+        R('198.18.1.8:80'),
+        R('198.18.1.9:80'),
       ],
       'port-1': [],
     },
@@ -119,7 +119,7 @@ const cases: Record<string, Case> = {
   '2 slices, overlapping endpoints, all unready': {
     slices: [genSlice('svc1', 'ns1', 1, 10, 1, 999, [], [80]), genSlice('svc1', 'ns1', 1, 10, 1, 999, [], [80])],
     expected: {
-      'port-0': [10, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => R(`10.0.1.${i}:80`, false, false, false, false)),
+      'port-0': [10, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => R(`198.18.1.${i}:80`, false, false, false, false)),
       'port-1': [],
     },
   },
@@ -129,7 +129,7 @@ const cases: Record<string, Case> = {
       genSlice('svc2', 'ns1', 2, 3, 999, 999, [], [80]),
       genSlice('svc1', 'ns2', 3, 3, 999, 999, [], [80]),
     ],
-    expected: { 'port-0': [R('10.0.1.1:80'), R('10.0.1.2:80'), R('10.0.1.3:80')], 'port-1': [] },
+    expected: { 'port-0': [R('198.18.1.1:80'), R('198.18.1.2:80'), R('198.18.1.3:80')], 'port-1': [] },
   },
   'Nil port should not break anything': {
     hostname: 'host1',
@@ -140,7 +140,7 @@ const cases: Record<string, Case> = {
     hostname: 'host1',
     slices: [gen('svc1', 'ns1', 1, 1, 2, 999, 999, ['host1', 'host2'], [80]), gen('svc1', 'ns1', 2, 1, 2, 999, 999, ['host1', 'host2'], [8080])],
     expected: {
-      'port-0': [R('10.0.1.1:80'), R('10.0.1.1:8080'), R('10.0.1.2:80', true), R('10.0.1.2:8080', true)],
+      'port-0': [R('198.18.1.1:80'), R('198.18.1.1:8080'), R('198.18.1.2:80', true), R('198.18.1.2:8080', true)],
       'port-1': [],
     },
   },
@@ -166,8 +166,8 @@ for (const [name, tc] of Object.entries(cases)) {
 // TestEsDataChanged: onEvent's return value says whether the slice content changed.
 const port80 = { name: 'http', port: 80, protocol: 'TCP' };
 const port443 = { name: 'https', port: 443, protocol: 'TCP' };
-const ep1 = { addresses: ['10.0.1.0'] };
-const ep2 = { addresses: ['10.0.1.1'] };
+const ep1 = { addresses: ['198.18.1.0'] };
+const ep2 = { addresses: ['198.18.1.1'] };
 const es = (ports: unknown[], endpoints: unknown[] = []) => ({
   metadata: { name: 'foo', namespace: 'bar', labels: { 'kubernetes.io/service-name': 'svc1' } },
   addressType: 'IPv4',

@@ -14,7 +14,7 @@ export interface SvcOpts {
 }
 
 export function svc(name: string, o: SvcOpts = {}): Record<string, unknown> {
-  const clusterIP = o.clusterIP ?? '10.0.0.1';
+  const clusterIP = o.clusterIP ?? '198.19.0.1';
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -90,5 +90,5 @@ export function node(name: string, labels: Record<string, unknown> = {}, extra: 
   return { apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, ...extra };
 }
 
-export const ctx4 = { nodeIPs: ['192.168.0.1'], nodePortAddresses: { matchAll: true } as const };
-export const ctx6 = { nodeIPs: ['fd00::1'], nodePortAddresses: { matchAll: true } as const };
+export const ctx4 = { nodeIPs: ['198.18.0.1'], nodePortAddresses: { matchAll: true } as const };
+export const ctx6 = { nodeIPs: ['2001:db8::1'], nodePortAddresses: { matchAll: true } as const };

@@ -28,12 +28,12 @@ const badServices: [string, unknown, RegExp][] = [
   ['name too long', svc('a'.repeat(64)), /metadata.name/],
   ['namespace not a DNS label', svc('ok', { ns: 'NS!' }), /metadata.namespace/],
   ['missing spec', { metadata: { name: 'x', namespace: 'ns' } }, /spec: missing/],
-  ['bad clusterIP', svc('bad', { clusterIP: '10.0.0.300' }), /spec.clusterIP/],
+  ['bad clusterIP', svc('bad', { clusterIP: '198.19.0.300' }), /spec.clusterIP/],
   ['clusterIP not a string', withSpec({ clusterIP: 7 }), /spec.clusterIP/],
-  ['mismatched families', svc('bad', { clusterIP: '10.0.0.1', clusterIPs: ['10.0.0.1'], ipFamilies: ['IPv6'] }), /ipFamilies/],
-  ['families length mismatch', svc('bad', { clusterIPs: ['10.0.0.1', 'fd00::1'], ipFamilies: ['IPv4'] }), /ipFamilies/],
-  ['clusterIPs[0] differs', svc('bad', { clusterIP: '10.0.0.1', clusterIPs: ['10.0.0.2'] }), /clusterIPs\[0\]/],
-  ['two IPv4 clusterIPs', svc('bad', { clusterIPs: ['10.0.0.1', '10.0.0.2'], ipFamilies: ['IPv4', 'IPv4'] }), /same family/],
+  ['mismatched families', svc('bad', { clusterIP: '198.19.0.1', clusterIPs: ['198.19.0.1'], ipFamilies: ['IPv6'] }), /ipFamilies/],
+  ['families length mismatch', svc('bad', { clusterIPs: ['198.19.0.1', '2001:db8:19::1'], ipFamilies: ['IPv4'] }), /ipFamilies/],
+  ['clusterIPs[0] differs', svc('bad', { clusterIP: '198.19.0.1', clusterIPs: ['198.19.0.2'] }), /clusterIPs\[0\]/],
+  ['two IPv4 clusterIPs', svc('bad', { clusterIPs: ['198.19.0.1', '198.19.0.2'], ipFamilies: ['IPv4', 'IPv4'] }), /same family/],
   ['unknown type', withSpec({ type: 'Magic' }), /spec.type/],
   ['port out of range', svc('bad', { ports: [{ name: 'p', port: 70000 }] }), /port/],
   ['port zero', svc('bad', { ports: [{ name: 'p', port: 0 }] }), /port/],
@@ -45,20 +45,20 @@ const badServices: [string, unknown, RegExp][] = [
   ['duplicate port', svc('bad', { ports: [{ name: 'p', port: 80 }, { name: 'p', port: 81 }] }), /duplicate/],
   ['ports not an array', withSpec({ ports: { a: 1 } }), /spec.ports/],
   ['bad externalIP', withSpec({ externalIPs: ['not-an-ip'] }), /externalIPs/],
-  ['bad source range', withSpec({ loadBalancerSourceRanges: ['10.0.0.0/33'] }), /loadBalancerSourceRanges/],
+  ['bad source range', withSpec({ loadBalancerSourceRanges: ['198.18.0.0/33'] }), /loadBalancerSourceRanges/],
   ['bad LB ingress IP', { ...svc('bad'), status: { loadBalancer: { ingress: [{ ip: '1.2.3' }] } } }, /ingress/],
-  ['bad ipMode', { ...svc('bad'), status: { loadBalancer: { ingress: [{ ip: '1.2.3.4', ipMode: 'Tunnel' }] } } }, /ipMode/],
+  ['bad ipMode', { ...svc('bad'), status: { loadBalancer: { ingress: [{ ip: '198.18.50.4', ipMode: 'Tunnel' }] } } }, /ipMode/],
   ['bad affinity', withSpec({ sessionAffinity: 'Sticky' }), /sessionAffinity/],
   ['affinity timeout out of range', withSpec({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 0 } } }), /timeoutSeconds/],
   ['bad traffic policy', withSpec({ externalTrafficPolicy: 'Global' }), /externalTrafficPolicy/],
-  ['huge externalIPs', withSpec({ externalIPs: Array.from({ length: 5000 }, () => '1.2.3.4') }), /too many/],
+  ['huge externalIPs', withSpec({ externalIPs: Array.from({ length: 5000 }, () => '198.18.60.4') }), /too many/],
   ['huge string', withSpec({ trafficDistribution: 'x'.repeat(100000) }), /too long/],
 ];
 
 for (const [name, obj, reason] of badServices) {
   test(`invalid Service: ${name}`, () => {
     const { m, invalid } = model();
-    m.onEvent('Service', 'ADDED', svc('good', { clusterIP: '10.0.0.99' }));
+    m.onEvent('Service', 'ADDED', svc('good', { clusterIP: '198.19.0.99' }));
     assert.equal(m.onEvent('Service', 'ADDED', obj), false);
     assert.equal(invalid.length, 1);
     assert.equal(invalid[0]!.kind, 'Service');
@@ -69,7 +69,7 @@ for (const [name, obj, reason] of badServices) {
   });
 }
 
-function withSlice(extra: Record<string, unknown>, base = slice('web-1', { endpoints: [ep('10.1.0.1')] })): Record<string, unknown> {
+function withSlice(extra: Record<string, unknown>, base = slice('web-1', { endpoints: [ep('198.18.100.1')] })): Record<string, unknown> {
   return { ...base, ...extra };
 }
 
@@ -77,14 +77,14 @@ const badSlices: [string, unknown, RegExp][] = [
   ['no service-name label', slice('web-1', { service: null }), /service-name/],
   ['no addressType', slice('web-1', { addressType: null }), /addressType/],
   ['unknown addressType', slice('web-1', { addressType: 'IPv5' }), /addressType/],
-  ['bad endpoint IP', slice('web-1', { endpoints: [ep('10.1.0.256')] }), /addresses/],
-  ['wrong-family endpoint IP', slice('web-1', { endpoints: [ep('fd00::1')] }), /not IPv4/],
+  ['bad endpoint IP', slice('web-1', { endpoints: [ep('198.18.100.256')] }), /addresses/],
+  ['wrong-family endpoint IP', slice('web-1', { endpoints: [ep('2001:db8:100::1')] }), /not IPv4/],
   ['port out of range', slice('web-1', { ports: [{ name: 'p', port: 65536 }] }), /port/],
   ['unknown protocol', slice('web-1', { ports: [{ name: 'p', port: 80, protocol: 'tcp' }] }), /protocol/],
-  ['condition not boolean', slice('web-1', { endpoints: [{ addresses: ['10.1.0.1'], conditions: { ready: 'yes' } }] }), /ready/],
+  ['condition not boolean', slice('web-1', { endpoints: [{ addresses: ['198.18.100.1'], conditions: { ready: 'yes' } }] }), /ready/],
   ['endpoints not an array', withSlice({ endpoints: 'x' }), /endpoints/],
-  ['too many endpoints', withSlice({ endpoints: Array.from({ length: 1001 }, () => ep('10.1.0.1')) }), /too many/],
-  ['bad hint', slice('web-1', { endpoints: [{ addresses: ['10.1.0.1'], hints: { forZones: [{}] } }] }), /forZones/],
+  ['too many endpoints', withSlice({ endpoints: Array.from({ length: 1001 }, () => ep('198.18.100.1')) }), /too many/],
+  ['bad hint', slice('web-1', { endpoints: [{ addresses: ['198.18.100.1'], hints: { forZones: [{}] } }] }), /forZones/],
   ['bad slice name', slice('Web_1'), /metadata.name/],
 ];
 
@@ -103,7 +103,7 @@ for (const [name, obj, reason] of badSlices) {
 test('an endpoint with no addresses is skipped without invalidating the slice (upstream logs it)', () => {
   const { m, invalid } = model();
   m.onEvent('Service', 'ADDED', svc('web'));
-  m.onEvent('EndpointSlice', 'ADDED', slice('web-1', { endpoints: [{ addresses: [] }, ep('10.1.0.1')] }));
+  m.onEvent('EndpointSlice', 'ADDED', slice('web-1', { endpoints: [{ addresses: [] }, ep('198.18.100.1')] }));
   assert.deepEqual(invalid, []);
   assert.equal(m.build('IPv4', ctx4).state.services.get('ns/web:p/TCP')!.endpoints.length, 1);
 });
@@ -129,10 +129,10 @@ test('onInvalid is called once per object version, again for a new version', () 
 test('invalid update of a valid object removes it; a later valid version restores it', () => {
   const { m, invalid } = model();
   m.onEvent('Service', 'ADDED', svc('web', { resourceVersion: '1' }));
-  m.onEvent('EndpointSlice', 'ADDED', slice('web-1', { endpoints: [ep('10.1.0.1')] }));
+  m.onEvent('EndpointSlice', 'ADDED', slice('web-1', { endpoints: [ep('198.18.100.1')] }));
   const a = m.build('IPv4', ctx4);
   assert.equal(a.state.services.size, 1);
-  assert.equal(m.onEvent('EndpointSlice', 'MODIFIED', slice('web-1', { endpoints: [ep('999.1.0.1')] })), true);
+  assert.equal(m.onEvent('EndpointSlice', 'MODIFIED', slice('web-1', { endpoints: [ep('198.18.100.999')] })), true);
   let r = m.build('IPv4', ctx4);
   assert.deepEqual(r.state.services.get('ns/web:p/TCP')!.endpoints, []);
   assert.equal(m.onEvent('Service', 'MODIFIED', svc('web', { resourceVersion: '2', ports: [{ name: 'p', port: 0 }] })), true);
@@ -141,7 +141,7 @@ test('invalid update of a valid object removes it; a later valid version restore
   assert.deepEqual([...r.change.changedKeys], ['ns/web:p/TCP']);
   assert.equal(invalid.length, 2);
   assert.equal(m.onEvent('Service', 'MODIFIED', svc('web', { resourceVersion: '3' })), true);
-  assert.equal(m.onEvent('EndpointSlice', 'MODIFIED', slice('web-1', { endpoints: [ep('10.1.0.1')] })), true);
+  assert.equal(m.onEvent('EndpointSlice', 'MODIFIED', slice('web-1', { endpoints: [ep('198.18.100.1')] })), true);
   r = m.build('IPv4', ctx4);
   assert.equal(r.state.services.get('ns/web:p/TCP')!.endpoints.length, 1);
   // The same bad version after recovery is a new report: it was valid in between.

@@ -17,7 +17,7 @@ function reference(eps: readonly Endpoint[]): Endpoint[] {
 }
 
 const endpoint = fc.record({
-  ip: fc.constantFrom('10.0.0.1', '10.0.0.10', '10.0.0.2', 'fd00::1', 'fd00::a'),
+  ip: fc.constantFrom('198.18.100.1', '198.18.100.10', '198.18.100.2', '2001:db8:100::1', '2001:db8:100::a'),
   port: fc.constantFrom(80, 8080, 9),
   ready: fc.boolean(),
   serving: fc.boolean(),
@@ -43,7 +43,7 @@ test('dedupeSorted equals upstream addEndpoints + sort (identity of the winner i
 
 test('within one slice: a later non-terminating copy beats an earlier one; a later terminating copy does not', () => {
   const mk = (nodeName: string, terminating: boolean): Endpoint => ({
-    ip: '10.0.0.1',
+    ip: '198.18.100.1',
     port: 80,
     ready: !terminating,
     serving: true,

@@ -15,11 +15,11 @@ import { ctx4, ctx6, ep, node, slice, svc } from './fixtures.js';
 
 function validWorld(m: ServiceModel): void {
   m.onEvent('Node', 'ADDED', node('node-a', { 'topology.kubernetes.io/zone': 'zone-a' }));
-  m.onEvent('Service', 'ADDED', svc('web', { clusterIPs: ['10.0.0.1', 'fd00::1'], ipFamilies: ['IPv4', 'IPv6'] }));
-  m.onEvent('Service', 'ADDED', svc('dns', { clusterIP: '10.0.0.10', ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] }));
-  m.onEvent('EndpointSlice', 'ADDED', slice('web-a', { endpoints: [ep('10.1.0.1', { nodeName: 'node-a', zones: ['zone-a'] }), ep('10.1.0.2')] }));
-  m.onEvent('EndpointSlice', 'ADDED', slice('web-b', { addressType: 'IPv6', endpoints: [ep('fd01::1')] }));
-  m.onEvent('EndpointSlice', 'ADDED', slice('dns-a', { ports: [{ name: 'dns', port: 53, protocol: 'UDP' }], endpoints: [ep('10.1.0.9')] }));
+  m.onEvent('Service', 'ADDED', svc('web', { clusterIPs: ['198.19.0.1', '2001:db8:19::1'], ipFamilies: ['IPv4', 'IPv6'] }));
+  m.onEvent('Service', 'ADDED', svc('dns', { clusterIP: '198.19.0.10', ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] }));
+  m.onEvent('EndpointSlice', 'ADDED', slice('web-a', { endpoints: [ep('198.18.100.1', { nodeName: 'node-a', zones: ['zone-a'] }), ep('198.18.100.2')] }));
+  m.onEvent('EndpointSlice', 'ADDED', slice('web-b', { addressType: 'IPv6', endpoints: [ep('2001:db8:100::1')] }));
+  m.onEvent('EndpointSlice', 'ADDED', slice('dns-a', { ports: [{ name: 'dns', port: 53, protocol: 'UDP' }], endpoints: [ep('198.18.100.9')] }));
 }
 
 function snapshot(s: ProxyState): [string, ServicePort][] {
@@ -44,8 +44,8 @@ function setPath(root: unknown, path: (string | number)[], value: unknown): unkn
 }
 
 const templates: [ObjectKind, unknown][] = [
-  ['Service', svc('g1', { ns: 'garbage', type: 'LoadBalancer', ports: [{ name: 'p', port: 80, nodePort: 30000 }], spec: { externalIPs: ['1.2.3.4'] } })],
-  ['EndpointSlice', slice('g1-x', { ns: 'garbage', endpoints: [ep('10.9.0.1', { zones: ['z'], nodes: ['n'] })] })],
+  ['Service', svc('g1', { ns: 'garbage', type: 'LoadBalancer', ports: [{ name: 'p', port: 80, nodePort: 30000 }], spec: { externalIPs: ['198.18.60.4'] } })],
+  ['EndpointSlice', slice('g1-x', { ns: 'garbage', endpoints: [ep('198.18.109.1', { zones: ['z'], nodes: ['n'] })] })],
   ['Node', node('node-a', { 'topology.kubernetes.io/zone': 'zone-a' })],
 ];
 
@@ -153,14 +153,14 @@ function toEvent(o: Op): [ObjectKind, EventType, unknown] | null {
   switch (o.op) {
     case 'svc': {
       const s = o.s;
-      const v4 = `10.0.${s.ip}.${svcNames.indexOf(s.name) + 1}`;
+      const v4 = `198.19.${s.ip}.${svcNames.indexOf(s.name) + 1}`;
       return [
         'Service',
         'MODIFIED',
         svc(s.name, {
           type: s.nodePort ? 'NodePort' : 'ClusterIP',
           clusterIP: v4,
-          ...(s.dual ? { clusterIPs: [v4, `fd00::${s.ip}:${svcNames.indexOf(s.name) + 1}`], ipFamilies: ['IPv4', 'IPv6'] } : {}),
+          ...(s.dual ? { clusterIPs: [v4, `2001:db8:19::${s.ip}:${svcNames.indexOf(s.name) + 1}`], ipFamilies: ['IPv4', 'IPv6'] } : {}),
           ports: [{ name: 'p', port: 80, protocol: s.udp ? 'UDP' : 'TCP', ...(s.nodePort ? { nodePort: s.nodePort } : {}) }],
           spec: { internalTrafficPolicy: s.itp, ...(s.nodePort ? { externalTrafficPolicy: s.etp } : {}) },
         }),
@@ -178,7 +178,7 @@ function toEvent(o: Op): [ObjectKind, EventType, unknown] | null {
           addressType: s.v6 ? 'IPv6' : 'IPv4',
           ports: [{ name: 'p', port: s.port, protocol: s.udp ? 'UDP' : 'TCP' }],
           endpoints: s.eps.map((e) =>
-            ep(s.v6 ? `fd01::${e.host}` : `10.1.0.${e.host}`, {
+            ep(s.v6 ? `2001:db8:100::${e.host}` : `198.18.100.${e.host}`, {
               ready: e.ready,
               serving: e.serving,
               terminating: e.terminating,

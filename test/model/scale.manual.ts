@@ -5,7 +5,7 @@ import { ServiceModel } from '../../src/model/tracker.js';
 
 const N = Number(process.argv[2] ?? 10000);
 const E = Number(process.argv[3] ?? 10);
-const ctx = { nodeIPs: ['192.168.0.1'], nodePortAddresses: { matchAll: true } as const };
+const ctx = { nodeIPs: ['198.18.0.1'], nodePortAddresses: { matchAll: true } as const };
 
 function ip(i: number, base: number): string {
   return `${base}.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;

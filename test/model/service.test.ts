@@ -9,9 +9,9 @@ import { ServiceModel } from '../../src/model/tracker.js';
 import type { IPFamily, ServicePort } from '../../src/model/types.js';
 import { ctx4, ctx6 } from './fixtures.js';
 
-const V4 = '10.0.0.1';
-const EXT4 = '8.8.8.8';
-const RANGE4 = '0.0.0.0/1';
+const V4 = '198.19.0.1';
+const EXT4 = '198.18.60.8';
+const RANGE4 = '198.18.0.0/15';
 const V6 = '2001:db8:85a3:0:0:8a2e:370:7334';
 const EXT6 = '2001:db8:85a3:0:0:8a2e:370:7335';
 const RANGE6 = '2001:db8::/32';
@@ -38,19 +38,19 @@ const cases: { desc: string; family: IPFamily; service: Record<string, unknown>;
   {
     desc: 'cluster ip service',
     family: 'IPv4',
-    service: service('ns2', 'cluster-ip', { type: 'ClusterIP', clusterIP: '172.16.55.4', ports: [port('p1', 'UDP', 1234, 4321), port('p2', 'UDP', 1235, 5321)] }),
+    service: service('ns2', 'cluster-ip', { type: 'ClusterIP', clusterIP: '198.19.55.4', ports: [port('p1', 'UDP', 1234, 4321), port('p2', 'UDP', 1235, 5321)] }),
     expected: {
-      'ns2/cluster-ip:p1/UDP': { clusterIP: '172.16.55.4', port: 1234, protocol: 'UDP' },
-      'ns2/cluster-ip:p2/UDP': { clusterIP: '172.16.55.4', port: 1235, protocol: 'UDP' },
+      'ns2/cluster-ip:p1/UDP': { clusterIP: '198.19.55.4', port: 1234, protocol: 'UDP' },
+      'ns2/cluster-ip:p2/UDP': { clusterIP: '198.19.55.4', port: 1235, protocol: 'UDP' },
     },
   },
   {
     desc: 'nodeport service',
     family: 'IPv4',
-    service: service('ns2', 'node-port', { type: 'NodePort', clusterIP: '172.16.55.10', ports: [port('port1', 'UDP', 345, 678), port('port2', 'TCP', 344, 677)] }),
+    service: service('ns2', 'node-port', { type: 'NodePort', clusterIP: '198.19.55.10', ports: [port('port1', 'UDP', 345, 678), port('port2', 'TCP', 344, 677)] }),
     expected: {
-      'ns2/node-port:port1/UDP': { clusterIP: '172.16.55.10', port: 345, protocol: 'UDP' },
-      'ns2/node-port:port2/TCP': { clusterIP: '172.16.55.10', port: 344, protocol: 'TCP' },
+      'ns2/node-port:port1/UDP': { clusterIP: '198.19.55.10', port: 345, protocol: 'UDP' },
+      'ns2/node-port:port2/TCP': { clusterIP: '198.19.55.10', port: 344, protocol: 'TCP' },
     },
   },
   ...(['none', 'VIP', 'Proxy'] as const).map((mode) => ({
@@ -59,12 +59,12 @@ const cases: { desc: string; family: IPFamily; service: Record<string, unknown>;
     service: service(
       'ns1',
       'load-balancer',
-      { type: 'LoadBalancer', clusterIP: '172.16.55.11', loadBalancerIP: '5.6.7.8', ports: [port('port3', 'UDP', 8675, 30061), port('port4', 'UDP', 8676, 30062)] },
-      [{ ip: '10.1.2.4', ...(mode === 'none' ? {} : { ipMode: mode }) }],
+      { type: 'LoadBalancer', clusterIP: '198.19.55.11', loadBalancerIP: '198.18.50.8', ports: [port('port3', 'UDP', 8675, 30061), port('port4', 'UDP', 8676, 30062)] },
+      [{ ip: '198.18.50.4', ...(mode === 'none' ? {} : { ipMode: mode }) }],
     ),
     expected: {
-      'ns1/load-balancer:port3/UDP': { clusterIP: '172.16.55.11', port: 8675, protocol: 'UDP', loadBalancerIPs: mode === 'Proxy' ? [] : ['10.1.2.4'] },
-      'ns1/load-balancer:port4/UDP': { clusterIP: '172.16.55.11', port: 8676, protocol: 'UDP', loadBalancerIPs: mode === 'Proxy' ? [] : ['10.1.2.4'] },
+      'ns1/load-balancer:port3/UDP': { clusterIP: '198.19.55.11', port: 8675, protocol: 'UDP', loadBalancerIPs: mode === 'Proxy' ? [] : ['198.18.50.4'] },
+      'ns1/load-balancer:port4/UDP': { clusterIP: '198.19.55.11', port: 8676, protocol: 'UDP', loadBalancerIPs: mode === 'Proxy' ? [] : ['198.18.50.4'] },
     },
   })),
   {
@@ -75,23 +75,23 @@ const cases: { desc: string; family: IPFamily; service: Record<string, unknown>;
       'only-local-load-balancer',
       {
         type: 'LoadBalancer',
-        clusterIP: '172.16.55.12',
-        loadBalancerIP: '5.6.7.8',
+        clusterIP: '198.19.55.12',
+        loadBalancerIP: '198.18.50.8',
         ports: [port('portx', 'UDP', 8677, 30063), port('porty', 'UDP', 8678, 30064)],
         externalTrafficPolicy: 'Local',
         healthCheckNodePort: 345,
       },
-      [{ ip: '10.1.2.3' }],
+      [{ ip: '198.18.50.3' }],
     ),
     expected: {
-      'ns1/only-local-load-balancer:portx/UDP': { clusterIP: '172.16.55.12', port: 8677, protocol: 'UDP', healthCheckNodePort: 345, loadBalancerIPs: ['10.1.2.3'] },
-      'ns1/only-local-load-balancer:porty/UDP': { clusterIP: '172.16.55.12', port: 8678, protocol: 'UDP', healthCheckNodePort: 345, loadBalancerIPs: ['10.1.2.3'] },
+      'ns1/only-local-load-balancer:portx/UDP': { clusterIP: '198.19.55.12', port: 8677, protocol: 'UDP', healthCheckNodePort: 345, loadBalancerIPs: ['198.18.50.3'] },
+      'ns1/only-local-load-balancer:porty/UDP': { clusterIP: '198.19.55.12', port: 8678, protocol: 'UDP', healthCheckNodePort: 345, loadBalancerIPs: ['198.18.50.3'] },
     },
   },
   {
     desc: 'external name service',
     family: 'IPv4',
-    service: service('ns2', 'external-name', { type: 'ExternalName', clusterIP: '172.16.55.4', externalName: 'foo2.bar.com', ports: [port('portz', 'UDP', 1235, 5321)] }),
+    service: service('ns2', 'external-name', { type: 'ExternalName', clusterIP: '198.19.55.4', externalName: 'foo2.bar.com', ports: [port('portz', 'UDP', 1235, 5321)] }),
     expected: {},
   },
   {
@@ -167,8 +167,8 @@ const cases: { desc: string; family: IPFamily; service: Record<string, unknown>;
   {
     desc: 'service with extra space in LoadBalancerSourceRanges',
     family: 'IPv4',
-    service: service('test', 'extra-space', { clusterIP: V4, loadBalancerSourceRanges: [' 10.1.2.0/28'], ports: [port('testport', 'TCP', 12345)] }),
-    expected: { 'test/extra-space:testport/TCP': { clusterIP: V4, port: 12345, protocol: 'TCP', loadBalancerSourceRanges: ['10.1.2.0/28'] } },
+    service: service('test', 'extra-space', { clusterIP: V4, loadBalancerSourceRanges: [' 198.18.2.0/28'], ports: [port('testport', 'TCP', 12345)] }),
+    expected: { 'test/extra-space:testport/TCP': { clusterIP: V4, port: 12345, protocol: 'TCP', loadBalancerSourceRanges: ['198.18.2.0/28'] } },
   },
 ];
 
@@ -210,22 +210,22 @@ function updatedServices(changed: ReadonlySet<string>): Set<string> {
 test('BuildServiceMapAddRemove', () => {
   const m = new ServiceModel({ nodeName: 'test-hostname' });
   const services = [
-    service('ns2', 'cluster-ip', { type: 'ClusterIP', clusterIP: '172.16.55.4', ports: [port('port1', 'UDP', 1234, 4321), port('port2', 'UDP', 1235, 5321)] }),
-    service('ns2', 'node-port', { type: 'NodePort', clusterIP: '172.16.55.10', ports: [port('port1', 'UDP', 345, 678), port('port2', 'TCP', 344, 677)] }),
-    service('ns1', 'load-balancer', { type: 'LoadBalancer', clusterIP: '172.16.55.11', ports: [port('foobar', 'UDP', 8675, 30061), port('baz', 'UDP', 8676, 30062)] }, [
-      { ip: '10.1.2.4' },
+    service('ns2', 'cluster-ip', { type: 'ClusterIP', clusterIP: '198.19.55.4', ports: [port('port1', 'UDP', 1234, 4321), port('port2', 'UDP', 1235, 5321)] }),
+    service('ns2', 'node-port', { type: 'NodePort', clusterIP: '198.19.55.10', ports: [port('port1', 'UDP', 345, 678), port('port2', 'TCP', 344, 677)] }),
+    service('ns1', 'load-balancer', { type: 'LoadBalancer', clusterIP: '198.19.55.11', ports: [port('foobar', 'UDP', 8675, 30061), port('baz', 'UDP', 8676, 30062)] }, [
+      { ip: '198.18.50.4' },
     ]),
     service(
       'ns1',
       'only-local-load-balancer',
       {
         type: 'LoadBalancer',
-        clusterIP: '172.16.55.12',
+        clusterIP: '198.19.55.12',
         ports: [port('foobar2', 'UDP', 8677, 30063), port('baz', 'UDP', 8678, 30064)],
         externalTrafficPolicy: 'Local',
         healthCheckNodePort: 345,
       },
-      [{ ip: '10.1.2.3' }],
+      [{ ip: '198.18.50.3' }],
     ),
   ];
   for (const s of services) m.onEvent('Service', 'ADDED', s);
@@ -234,7 +234,7 @@ test('BuildServiceMapAddRemove', () => {
   assert.deepEqual(updatedServices(r.change.changedKeys), new Set(['ns2/cluster-ip', 'ns2/node-port', 'ns1/load-balancer', 'ns1/only-local-load-balancer']));
   assert.deepEqual(healthCheckNodePorts(r.state.services), new Map([['ns1/only-local-load-balancer', 345]]));
 
-  m.onEvent('Service', 'MODIFIED', service('ns2', 'cluster-ip', { type: 'ClusterIP', clusterIP: '172.16.55.4', ports: [port('p2', 'UDP', 1235, 5321)] }));
+  m.onEvent('Service', 'MODIFIED', service('ns2', 'cluster-ip', { type: 'ClusterIP', clusterIP: '198.19.55.4', ports: [port('p2', 'UDP', 1235, 5321)] }));
   for (const s of services.slice(1)) m.onEvent('Service', 'DELETED', s);
   r = m.build('IPv4', ctx4);
   assert.equal(r.state.services.size, 1);
@@ -244,12 +244,12 @@ test('BuildServiceMapAddRemove', () => {
 
 test('BuildServiceMapServiceUpdate', () => {
   const m = new ServiceModel({ nodeName: 'test-hostname' });
-  const v1 = service('ns1', 'svc1', { type: 'ClusterIP', clusterIP: '172.16.55.4', ports: [port('p1', 'UDP', 1234, 4321), port('p2', 'TCP', 1235, 5321)] });
+  const v1 = service('ns1', 'svc1', { type: 'ClusterIP', clusterIP: '198.19.55.4', ports: [port('p1', 'UDP', 1234, 4321), port('p2', 'TCP', 1235, 5321)] });
   const v2 = service(
     'ns1',
     'svc1',
-    { type: 'LoadBalancer', clusterIP: '172.16.55.4', ports: [port('p1', 'UDP', 1234, 4321), port('p2', 'TCP', 1235, 5321)], externalTrafficPolicy: 'Local', healthCheckNodePort: 345 },
-    [{ ip: '10.1.2.3' }],
+    { type: 'LoadBalancer', clusterIP: '198.19.55.4', ports: [port('p1', 'UDP', 1234, 4321), port('p2', 'TCP', 1235, 5321)], externalTrafficPolicy: 'Local', healthCheckNodePort: 345 },
+    [{ ip: '198.18.50.3' }],
   );
   m.onEvent('Service', 'ADDED', v1);
   let r = m.build('IPv4', ctx4);

@@ -157,11 +157,11 @@ test('files added, changed, unchanged rewrite, removed', async () => {
     try {
       assert.deepEqual(h.keys('Service'), ['default/a']);
       h.clear();
-      await writeFile(path.join(dir, 'b.yaml'), svcYaml('b') + '---\n' + sliceYaml('b-1', 'b', '10.0.0.1'));
+      await writeFile(path.join(dir, 'b.yaml'), svcYaml('b') + '---\n' + sliceYaml('b-1', 'b', '198.18.100.1'));
       await waitFor(() => h.view.EndpointSlice.has('default/b-1'), 'slice b-1 added');
       assert.deepEqual(h.keys('Service'), ['default/a', 'default/b']);
       h.clear();
-      await writeFile(path.join(dir, 'b.yaml'), svcYaml('b') + '---\n' + sliceYaml('b-1', 'b', '10.0.0.2'));
+      await writeFile(path.join(dir, 'b.yaml'), svcYaml('b') + '---\n' + sliceYaml('b-1', 'b', '198.18.100.2'));
       await waitFor(() => h.events.length > 0, 'modify event');
       await sleep(100);
       assert.deepEqual(

@@ -48,7 +48,8 @@ export class Store {
   private readonly sortedKeys = new Map<ResourceInfo, string[]>();
   private log: LogEvent[] = [];
   private readonly listeners = new Set<(e: LogEvent) => void>();
-  private ipCounter = 10;
+  // 198.19.200.10 on: above the addresses tests give their Services explicitly.
+  private ipCounter = 200 * 256 + 10;
   private nodePortCounter = 30000;
   /** Watch replay keeps at most this many events; older versions expire (410) as after etcd compaction. */
   maxLogEvents = 200_000;
@@ -230,8 +231,13 @@ export class Store {
     spec.sessionAffinity ??= 'None';
     if (spec.type !== 'ExternalName') {
       if (!spec.clusterIP) {
+        // Allocated from the test ranges (198.19.0.0/16, 2001:db8:19::/64) the test topology routes, one
+        // address per requested family, as the allocator does for dual-stack.
         const n = this.ipCounter++;
-        spec.clusterIP = `10.96.${(n >> 8) & 255}.${n & 255}`;
+        const families = Array.isArray(spec.ipFamilies) && spec.ipFamilies.length > 0 ? (spec.ipFamilies as unknown[]) : ['IPv4'];
+        const ips = families.map((f) => (f === 'IPv6' ? `2001:db8:19::${n.toString(16)}` : `198.19.${(n >> 8) & 255}.${n & 255}`));
+        spec.clusterIP = ips[0];
+        spec.clusterIPs ??= ips;
       }
       spec.clusterIPs ??= [spec.clusterIP];
       if (spec.clusterIP !== 'None') {
