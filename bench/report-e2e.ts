@@ -161,7 +161,7 @@ export function renderE2E(r: BenchResults): string[] {
 
   L.push('### Write → traffic (one EndpointSlice change)', '');
   L.push(
-    'A long-lived client in the node namespace PUTs the last service\'s EndpointSlice with a new pod (annotation `endpoints.kubernetes.io/last-change-trigger-time` = the send time); the client namespace opens a new connection every millisecond until the new pod answers. Changes are 1.2 s apart (beyond the default min-sync-period of 1 s), spread over the start samples. p50 / p99 (nearest rank). "event → kernel" is the proxy\'s own `kubeproxy_network_programming_duration_seconds` for that change (the delta of the histogram between two scrapes with one observation), "sync" its `kubeproxy_sync_proxy_rules_duration_seconds`.',
+    'A long-lived client in the node namespace PUTs the last service\'s EndpointSlice with a new pod (annotation `endpoints.kubernetes.io/last-change-trigger-time` = the send time); the client namespace opens a new connection every millisecond until the new pod answers. Changes are 1.2 s apart (beyond the default min-sync-period of 1 s), spread over the start samples: each sample\'s first change is the first of a new proxy process (and counts). Before the first start the client PUTs another service\'s slice 20 times, so that the test API server\'s write path is warm like a cluster\'s long-running API server. p50 / p99 (nearest rank; with fewer than 100 changes, the slowest). "event → kernel" is the proxy\'s own `kubeproxy_network_programming_duration_seconds` for that change (the delta of the histogram between two scrapes with one observation), "sync" its `kubeproxy_sync_proxy_rules_duration_seconds`.',
     '',
   );
   const chRows = all.filter((x) => x.changes.length > 0);
