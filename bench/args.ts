@@ -175,6 +175,7 @@ export function parseArgs(argv: readonly string[]): BenchPlan {
         endpoints: 10,
         samples: samples ?? 3,
         changes: quick ? 6 : 21,
+        changesAt10k: quick ? 6 : 105,
         spacingMs: 1200,
         churnChanges: quick ? 100 : 1000,
         changeSizes: e2eN,

@@ -74,6 +74,8 @@ test('bench arguments: --quick, --only, --out, errors', () => {
   assert.equal(full.docs, true);
   assert.deepEqual(full.e2e.sizes, [1000, 10000, 50000]);
   assert.ok(full.e2e.changes >= 20 && full.e2e.samples >= 3 && full.e2e.churnChanges === 1000);
+  // A p99 of fewer than 100 changes would be their slowest.
+  assert.ok(full.e2e.changesAt10k >= 100);
   assert.deepEqual(full.e2e.manifestsSizes, [10000]);
   assert.deepEqual(parseArgs(['--e2e-sizes', '2000', '--samples', '5']).e2e.sizes, [2000]);
   assert.equal(parseArgs(['--samples', '5']).e2e.samples, 5);
