@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plan, planFull, PRESHARED_MAX } from '../../src/dataplane/nftables/planner.js';
+import { plan, planFull, PRESHARED_MAX, withTableStart } from '../../src/dataplane/nftables/planner.js';
 import { BlockAllocator, assignSlots } from '../../src/dataplane/nftables/alloc.js';
 import type { ServicePort } from '../../src/model/types.js';
 import { cases } from './cases.js';
@@ -25,6 +25,19 @@ function manyServices(n: number): ServicePort[] {
   }
   return out;
 }
+
+test('withTableStart: a plan made for create, restarted as replace or any, equals the plan made for it', () => {
+  const svcs = manyServices(30);
+  for (const start of ['replace', 'any', 'create'] as const) {
+    const made = withTableStart(planFull(state(svcs), config(), { tableStart: 'create' }), start);
+    const direct = planFull(state(svcs), config(), { tableStart: start });
+    assert.equal(made.script, direct.script, start);
+    assert.equal(made.ops, direct.ops, start);
+  }
+  assert.match(withTableStart(planFull(state(svcs), config(), { tableStart: 'create' }), 'replace').script, /^delete table ip kube-proxy\nadd table ip kube-proxy/);
+  // Only a full plan made for create can be restarted.
+  assert.throws(() => withTableStart(planFull(state(svcs), config(), { tableStart: 'replace' }), 'create'), /not a full plan made with tableStart create/);
+});
 
 /** Lines that are not about `needle` (a service name fragment) or the endpoints/hairpin maps. */
 function foreign(script: string, allowed: RegExp): string[] {

@@ -48,8 +48,9 @@ export class Store {
   private readonly sortedKeys = new Map<ResourceInfo, string[]>();
   private log: LogEvent[] = [];
   private readonly listeners = new Set<(e: LogEvent) => void>();
-  // 198.19.200.10 on: above the addresses tests give their Services explicitly.
-  private ipCounter = 200 * 256 + 10;
+  // 198.19.160.10 on: clear of the addresses tests give their Services explicitly (ClusterIPs in
+  // 198.19.0-127.x, LB ingress 198.19.200.x, external IPs 198.19.201.x: docs/testing.md).
+  private ipCounter = 160 * 256 + 10;
   private nodePortCounter = 30000;
   /** Watch replay keeps at most this many events; older versions expire (410) as after etcd compaction. */
   maxLogEvents = 200_000;

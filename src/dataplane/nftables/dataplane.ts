@@ -26,7 +26,7 @@ import {
   nftSessionFactory,
 } from '../../kernel/nftables/session.js';
 import { CANARY_CHAIN, CANARY_RULE_HANDLE, DEFAULT_TABLE, MARKER_SET, familyWord, tableRef } from './layout.js';
-import { type Applied, plan, planFull, plansFull } from './planner.js';
+import { type Applied, plan, planFull, plansFull, withTableStart } from './planner.js';
 import type { TableStart } from './layout.js';
 import { ServiceCache } from './service.js';
 
@@ -229,16 +229,18 @@ export function createNftablesDataplane(cfg: DataplaneConfig, opts: NftablesOpti
       // and before planning: the addon's files are read while the plan is computed.
       void openElementWriter();
       const prev = o.full ? null : applied;
+      // A full plan starts the table as the kernel has it (create or replace): ask `nft` now and
+      // plan meanwhile (the planning is CPU, the question a process: ~25 ms saved at every start).
+      const asking = plansFull(prev, state, cfg, { tableName }) ? tableStart() : null;
+      let p = plan(prev, state, cfg, { tableName, cache, tableStart: asking ? 'create' : undefined });
       let start: TableStart | undefined;
-      if (plansFull(prev, state, cfg, { tableName })) {
-        try {
-          start = await tableStart();
-        } catch (e) {
+      if (asking) {
+        start = await asking.catch((e: unknown) => {
           applied = null;
-          syncFailed(e, true);
-        }
+          return syncFailed(e, true);
+        });
+        p = withTableStart(p, start);
       }
-      const p = plan(prev, state, cfg, { tableName, cache, tableStart: start });
       learnLayouts(p.tx, p.full);
       // Until this transaction succeeds the kernel state is uncertain (a lost `nft -i` may or may
       // not have committed it): forget `applied` now, so a failure makes the next sync full.

@@ -107,12 +107,17 @@ export type TableStart = 'replace' | 'create' | 'any';
 
 /** The table from scratch (one atomic transaction replaces whatever was there), the canary, then the fixed skeleton. */
 export function writeTableStart(tx: Transaction, start: TableStart = 'any'): void {
-  if (start === 'replace') tx.deleteTable().addTable(TABLE_COMMENT);
-  else if (start === 'create') tx.createTable(TABLE_COMMENT);
-  else tx.addTable(TABLE_COMMENT).deleteTable().addTable(TABLE_COMMENT);
+  writeTableVerbs(tx, start);
   // The canary comes first in the fresh table, so its rule always gets handle CANARY_RULE_HANDLE.
   tx.addChain(CANARY_CHAIN);
   tx.addRule(CANARY_CHAIN, `counter comment ${nftString(CANARY_COMMENT)}`);
+}
+
+/** The table operations a full plan begins with, by how the table starts: the only part of a full plan that depends on it. */
+export function writeTableVerbs(tx: Transaction, start: TableStart): void {
+  if (start === 'replace') tx.deleteTable().addTable(TABLE_COMMENT);
+  else if (start === 'create') tx.createTable(TABLE_COMMENT);
+  else tx.addTable(TABLE_COMMENT).deleteTable().addTable(TABLE_COMMENT);
 }
 
 function set(tx: Transaction, kind: 'set' | 'map', name: string, spec: SetSpec): void {

@@ -21,7 +21,7 @@ import { BlockAllocator } from './alloc.js';
 import { CowMap } from './cow.js';
 import { entryBatch, opsBatch, pairBatch, slotBatch } from './batches.js';
 import { type ElementOp, ElementTable, IpRefCount } from './elements.js';
-import { DEFAULT_TABLE, HAIRPIN_SET, type TableStart, ruleContext, signatureOf, tableRef, writeFixed, writeTableStart } from './layout.js';
+import { DEFAULT_TABLE, HAIRPIN_SET, type TableStart, ruleContext, signatureOf, tableRef, writeFixed, writeTableStart, writeTableVerbs } from './layout.js';
 import {
   ENDPOINT_PROTOCOLS,
   type Entry,
@@ -104,6 +104,19 @@ function makePlan(tx: Transaction, next: Applied, full: boolean, changed: readon
     full,
     changed,
   };
+}
+
+/**
+ * A full plan made with tableStart 'create', started as `start` instead (the same plan otherwise):
+ * the dataplane plans while `nft` tells whether the table exists, then fits the first operation.
+ */
+export function withTableStart(p: Plan, start: TableStart): Plan {
+  const first = p.tx.ops[0];
+  if (!p.full || first?.verb !== 'create' || first.object.kind !== 'table') throw new Error('withTableStart: not a full plan made with tableStart create');
+  if (start === 'create') return p;
+  const head = new Transaction(p.tx.table);
+  writeTableVerbs(head, start);
+  return makePlan(p.tx.replaceHead(1, head), p.next, true, p.changed);
 }
 
 function allocators(): Map<string, BlockAllocator> {

@@ -61,6 +61,14 @@ export class Transaction {
     return this.push('delete', object, object.kind === 'element' ? object.batch.count : 1);
   }
 
+  /** Replaces the first `n` operations (each counted once) with those of `head`. */
+  replaceHead(n: number, head: Transaction): this {
+    if (n > this.ops.length) throw new Error(`replaceHead: ${n} operations asked, ${this.ops.length} present`);
+    this.ops.splice(0, n, ...head.ops);
+    this.n += head.size - n;
+    return this;
+  }
+
   // Shorthands for the common objects.
   addTable(comment?: string): this {
     return this.add(comment === undefined ? { kind: 'table' } : { kind: 'table', comment });
