@@ -275,7 +275,7 @@ async function startOnce(b: Bed, n: number, args: readonly string[], limitMs: nu
 
 let changeSeq = 0;
 /** PUTs that warm the test API server's write path before the proxy starts (see viaApiServer). */
-const WARM_PUTS = 20;
+export const WARM_PUTS = 20;
 
 /** One change of the last service to a new pod, timed from the PUT to the new pod's first answer. */
 async function changeOnce(b: Bed, n: number, proxy: ProxyRun): Promise<E2EChangeSample> {

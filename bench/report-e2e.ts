@@ -1,6 +1,7 @@
 // The end-to-end part of docs/benchmarks.md (bench/e2e.ts's records): targets, start → serving,
 // write → traffic, RSS, --manifests, and where the time goes for a start and for one change.
 
+import { WARM_PUTS } from './e2e.js';
 import { pct, stat3 } from './e2e-stats.js';
 import { fmtMs, fmtN, table } from './format.js';
 import type { BenchResults, E2EChangeSample, E2ERecord, E2ESource, Stat3 } from './results.js';
@@ -161,7 +162,7 @@ export function renderE2E(r: BenchResults): string[] {
 
   L.push('### Write → traffic (one EndpointSlice change)', '');
   L.push(
-    'A long-lived client in the node namespace PUTs the last service\'s EndpointSlice with a new pod (annotation `endpoints.kubernetes.io/last-change-trigger-time` = the send time); the client namespace opens a new connection every millisecond until the new pod answers. Changes are 1.2 s apart (beyond the default min-sync-period of 1 s), spread over the start samples: each sample\'s first change is the first of a new proxy process (and counts). Before the first start the client PUTs another service\'s slice 20 times, so that the test API server\'s write path is warm like a cluster\'s long-running API server. nftables at 10k takes 105 changes (35 per sample), the other rows 21: p50 / p99 are nearest-rank, and a p99 of fewer than 100 changes is their slowest. "event → kernel" is the proxy\'s own `kubeproxy_network_programming_duration_seconds` for that change (the delta of the histogram between two scrapes with one observation), "sync" its `kubeproxy_sync_proxy_rules_duration_seconds`.',
+    `A long-lived client in the node namespace PUTs the last service's EndpointSlice with a new pod (annotation \`endpoints.kubernetes.io/last-change-trigger-time\` = the send time); the client namespace opens a new connection every millisecond until the new pod answers. Changes are 1.2 s apart (beyond the default min-sync-period of 1 s), spread over the start samples: each sample's first change is the first of a new proxy process (and counts). Before the first start the client PUTs another service's slice ${WARM_PUTS} times, so that the test API server's write path is warm like a cluster's long-running API server. p50 / p99 are nearest-rank over the row's changes (its own column): a p99 of fewer than 100 changes is their slowest, so nftables at 10k, where the targets are stated, takes more. "event → kernel" is the proxy's own \`kubeproxy_network_programming_duration_seconds\` for that change (the delta of the histogram between two scrapes with one observation), "sync" its \`kubeproxy_sync_proxy_rules_duration_seconds\`.`,
     '',
   );
   const chRows = all.filter((x) => x.changes.length > 0);
